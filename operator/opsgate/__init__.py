@@ -1,0 +1,12 @@
+"""OpsGate: plain-language operations requests, parsed, policy-checked, approved and executed.
+
+The package is layered (enforced by import-linter, see ``.importlinter``):
+
+* pure decision modules (``intent``, ``catalog``, ``parsing``, ``plan``, ``policy``, ``rag``,
+  ``controller``) take data and return data; they never import kopf or a Kubernetes client;
+* ``kube`` holds every Kubernetes API call;
+* ``handlers`` is the thin kopf layer wiring the two together;
+* ``cli`` is the user-facing entry point.
+"""
+
+__version__ = "0.1.0"

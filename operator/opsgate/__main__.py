@@ -1,0 +1,5 @@
+"""``python -m opsgate`` runs the CLI."""
+
+from opsgate.cli import main
+
+main()

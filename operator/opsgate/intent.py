@@ -1,0 +1,81 @@
+"""The structured intent a request is parsed into, shared by every parser and the controller.
+
+An intent names a catalog entry (``category.action.resource_type``) and carries the entities
+found in the text. It never names a playbook or a command: what runs is decided by the catalog.
+Pure data; no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pydantic
+
+
+class Parser(enum.StrEnum):
+    """Which parser produced an intent (``status.intent.parser``)."""
+
+    RULES = "rules"
+    LLM = "llm"
+    LLM_RULES = "llm+rules"  # both ran and the result is their reconciliation
+    SPEC = "spec"  # the requester supplied ``spec.intent``; nothing was parsed
+
+
+class Category(enum.StrEnum):
+    PROVISION = "provision"
+    SECURITY = "security"
+    IDENTITY = "identity"
+    OBSERVABILITY = "observability"
+    COMPLIANCE = "compliance"
+
+
+Entities = dict[str, Any]
+
+
+class Intent(pydantic.BaseModel):
+    """What a request asks for. ``category``/``action``/``resource_type`` are all set or all None."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    category: str | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    entities: Entities = pydantic.Field(default_factory=dict)
+    confidence: float = pydantic.Field(default=0.0, ge=0.0, le=1.0)
+    parser: Parser = Parser.RULES
+    # Human-readable notes from parsing (fallback reasons, disagreements). Never secrets.
+    notes: tuple[str, ...] = ()
+
+    @pydantic.model_validator(mode="after")
+    def _all_or_nothing(self) -> Intent:
+        parts = (self.category, self.action, self.resource_type)
+        if any(p is None for p in parts) and any(p is not None for p in parts):
+            raise ValueError("category, action and resource_type are set together or not at all")
+        return self
+
+    @property
+    def recognised(self) -> bool:
+        return self.category is not None
+
+    @property
+    def key(self) -> str | None:
+        """The catalog key ``category.action.resource_type``, or None when unrecognised."""
+        if self.category is None:
+            return None
+        return f"{self.category}.{self.action}.{self.resource_type}"
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON printed by ``opsgate parse`` (a fixed contract: exactly these five keys)."""
+        return {
+            "category": self.category,
+            "action": self.action,
+            "resource_type": self.resource_type,
+            "entities": dict(self.entities),
+            "confidence": round(self.confidence, 3),
+        }
+
+
+def unrecognised(*, parser: Parser = Parser.RULES, notes: tuple[str, ...] = ()) -> Intent:
+    """The intent of a request that names no catalog action."""
+    return Intent(parser=parser, notes=notes)
