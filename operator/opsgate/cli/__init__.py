@@ -16,7 +16,6 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
-    "parse": "parse:parse",
 }
 
 
