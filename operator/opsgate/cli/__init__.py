@@ -15,8 +15,7 @@ import click
 from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
-_COMMANDS: dict[str, str] = {
-}
+_COMMANDS: dict[str, str] = {}
 
 
 class _LazyGroup(click.Group):

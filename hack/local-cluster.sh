@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# A real local Kubernetes control plane without Docker: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods "run" and whose Job
+# pods complete), started as local processes the way envtest does.
+#
+#   eval "$(hack/local-cluster.sh up)"   # build once (cached), start, print shell exports
+#   hack/local-cluster.sh status         # which processes of $OPSGATE_CLUSTER_DIR are alive
+#   hack/local-cluster.sh down           # stop what `up` started, remove its state dir
+#
+# Each cluster gets its own state dir (certs, data, logs, pids) and random free ports, so two
+# never collide; `down` kills only the pids it wrote. Everything is logged under the state dir;
+# only the exports go to stdout.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+
+log() { printf '[local-cluster] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME CMD...: detached (no inherited stdio, own session), pid recorded.
+start() {
+  local name=$1; shift
+  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  echo "$name $!" >>"$DIR/pids"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION CMD...
+  local deadline=$(( $(date +%s) + $1 )) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) < deadline )) || { log "timed out waiting for $what; logs in $DIR/logs"; return 1; }
+    sleep 0.2
+  done
+}
+
+make_certs() {
+  local c=$DIR/certs
+  mkdir -p "$c"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=opsgate-local-ca" \
+    -keyout "$c/ca.key" -out "$c/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$c/apiserver.key" -out "$c/apiserver.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,IP:10.0.0.1\n' >"$c/san.ext"
+  openssl x509 -req -in "$c/apiserver.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial \
+    -days 365 -extfile "$c/san.ext" -out "$c/apiserver.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin" \
+    -keyout "$c/admin.key" -out "$c/admin.csr" 2>/dev/null
+  openssl x509 -req -in "$c/admin.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial \
+    -days 365 -out "$c/admin.crt" 2>/dev/null
+  openssl genrsa -out "$c/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$c/sa.key" -pubout -out "$c/sa.pub" 2>/dev/null
+}
+
+write_kubeconfig() {
+  local c=$DIR/certs
+  cat >"$DIR/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: opsgate-local
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $c/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $c/admin.crt
+    client-key: $c/admin.key
+contexts:
+- name: opsgate-local
+  context: {cluster: opsgate-local, user: admin}
+current-context: opsgate-local
+EOF
+}
+
+nodes_manifest() {
+  local name labels taints
+  for spec in "opsgate-worker-0|node-role: worker|" \
+              "opsgate-llm-0|node-role: private-llm|[{key: node-role, value: private-llm, effect: NoSchedule}]"; do
+    IFS='|' read -r name labels taints <<<"$spec"
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $name
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels: {type: kwok, kubernetes.io/os: linux, kubernetes.io/arch: amd64, kubernetes.io/hostname: $name, $labels}
+spec:
+  taints: ${taints:-[]}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+  done
+}
+
+cmd_up() {
+  local bin started
+  started=$(date +%s)
+  bin=$("$HERE/build-k8s.sh")
+  DIR=${OPSGATE_CLUSTER_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/opsgate-cluster.XXXXXX")}
+  mkdir -p "$DIR/logs" "$DIR/etcd"
+  [[ -s "$DIR/pids" ]] && die "$DIR already has a running cluster (hack/local-cluster.sh down first)"
+  : >"$DIR/pids"
+  trap 'log "start failed; stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
+
+  local etcd_port etcd_peer kcm_port sched_port
+  etcd_port=$(free_port); etcd_peer=$(free_port); API_PORT=$(free_port)
+  kcm_port=$(free_port); sched_port=$(free_port)
+  make_certs
+  write_kubeconfig
+  local c=$DIR/certs k=$DIR/kubeconfig
+
+  start etcd "$bin/etcd" --name default --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "default=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync --log-level warn
+
+  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --secure-port "$API_PORT" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --tls-cert-file "$c/apiserver.crt" --tls-private-key-file "$c/apiserver.key" --client-ca-file "$c/ca.crt" \
+    --authorization-mode Node,RBAC --service-cluster-ip-range 10.0.0.0/24 --allow-privileged \
+    --service-account-issuer "https://127.0.0.1:$API_PORT" --service-account-key-file "$c/sa.pub" \
+    --service-account-signing-key-file "$c/sa.key" --cert-dir "$DIR/certs/serving" \
+    --enable-priority-and-fairness=false
+  wait_for 90 "kube-apiserver /readyz" "$bin/kubectl" --kubeconfig "$k" get --raw /readyz
+
+  start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$k" \
+    --authentication-kubeconfig "$k" --authorization-kubeconfig "$k" \
+    --bind-address 127.0.0.1 --secure-port "$kcm_port" \
+    --service-account-private-key-file "$c/sa.key" --root-ca-file "$c/ca.crt" --leader-elect=false \
+    --use-service-account-credentials --controllers='*' \
+    --cluster-signing-cert-file "$c/ca.crt" --cluster-signing-key-file "$c/ca.key"
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$k" \
+    --authentication-kubeconfig "$k" --authorization-kubeconfig "$k" \
+    --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
+  start kwok "$bin/kwok" --kubeconfig "$k" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --config "$bin/../kwok-stages.yaml" --server-address "127.0.0.1:$(free_port)"
+
+  nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
+  wait_for 60 "nodes Ready" "$bin/kubectl" --kubeconfig "$k" wait --for=condition=Ready node --all --timeout=1s
+  wait_for 60 "the default service account" "$bin/kubectl" --kubeconfig "$k" get serviceaccount default
+  trap - ERR
+  log "ready in $(( $(date +%s) - started ))s: API https://127.0.0.1:$API_PORT, state in $DIR"
+  printf 'export OPSGATE_CLUSTER_DIR=%q\nexport KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$DIR" "$k" "$bin"
+}
+
+cluster_dir() {
+  DIR=${1:-${OPSGATE_CLUSTER_DIR:-}}
+  [[ -n "$DIR" ]] || die "no cluster named: pass its state dir or set OPSGATE_CLUSTER_DIR"
+  [[ -d "$DIR" ]] || die "$DIR does not exist"
+}
+
+cmd_down() {
+  [[ -f "$DIR/pids" ]] || { log "nothing recorded in $DIR"; rm -rf "$DIR"; return 0; }
+  local name pid deadline
+  # Reverse start order: kwok and controllers first, etcd last.
+  tac "$DIR/pids" | while read -r name pid; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    deadline=$(( $(date +%s) + 15 ))
+    while kill -0 "$pid" 2>/dev/null && (( $(date +%s) < deadline )); do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name ($pid) ignored SIGTERM for 15s; killing"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$DIR"
+  log "stopped and removed $DIR"
+}
+
+cmd_status() {
+  [[ -f "$DIR/pids" ]] || { echo "no cluster in $DIR"; return 1; }
+  local name pid down=0
+  while read -r name pid; do
+    if kill -0 "$pid" 2>/dev/null; then echo "$name $pid running"; else echo "$name $pid stopped"; down=1; fi
+  done <"$DIR/pids"
+  return "$down"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cluster_dir "${2:-}"; cmd_down ;;
+  status) cluster_dir "${2:-}"; cmd_status ;;
+  build) "$HERE/build-k8s.sh" ;;
+  *) echo "usage: $0 up | down [DIR] | status [DIR] | build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything OpsGate's tests and demo need on a fresh machine; idempotent and cached.
+#   - a Python venv in .venv with OpsGate and its dev tools (pip, from PyPI)
+#   - the local control plane binaries, built from Go modules (hack/build-k8s.sh, cached by version)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.opsgate-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  log "installing OpsGate and its dev dependencies into .venv"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+
+log "local control plane binaries"
+hack/build-k8s.sh >/dev/null
+log "ready"

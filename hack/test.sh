@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (README.md): static checks, unit tests, then e2e tests on a real local
+# Kubernetes control plane. Installs what is missing first (hack/setup.sh).
+#   hack/test.sh                 # everything
+#   hack/test.sh tests/unit      # extra arguments go to pytest
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+hack/setup.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+
+echo "== static checks"
+ruff check operator tests bench
+ruff format --check operator tests bench
+mypy
+lint-imports
+
+echo "== tests"
+exec python -m pytest "${@:-tests}"

@@ -1,0 +1,132 @@
+"""Approvals as data: the object the controller creates, and the state its decisions add up to.
+
+The API server already refuses forged, self-, out-of-group, duplicate and wrong-digest decisions
+(crds/admission-policies.yaml and the CRD schema). This module still counts only decisions that
+name the Approval's digest, by distinct approvers other than the requester - defence in depth
+for clusters where the admission policy was not installed.
+Pure functions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opsgate import resources
+from opsgate.controller.conditions import timestamp
+from opsgate.resources import ApprovalState, Verdict
+
+DEFAULT_TTL = datetime.timedelta(hours=24)
+DEFAULT_APPROVER_GROUP = "opsgate-approvers"
+LABEL_REQUEST = "opsgate.dev/request"
+
+
+def approval_name(request_name: str, digest: str) -> str:
+    """Deterministic per request and plan: a replayed event finds the Approval it already made."""
+    short = digest.removeprefix("sha256:")[:10]
+    return f"{request_name[: 253 - len(short) - 1]}-{short}"
+
+
+@dataclass(frozen=True)
+class Tally:
+    state: ApprovalState
+    approvers: tuple[str, ...]  # distinct valid approvals, in order
+    message: str
+
+
+def parse_time(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def tally(spec: Mapping[str, Any], *, now: datetime.datetime) -> Tally:
+    """What the decisions recorded on an Approval add up to at ``now``.
+
+    Any valid rejection rejects; enough distinct valid approvals approve; otherwise a pending
+    Approval past ``expiresAt`` has expired.
+    """
+    model = resources.ApprovalSpec.model_validate(spec)
+    approvers: list[str] = []
+    for decision in model.decisions:
+        if decision.digest != model.plan_digest or decision.approver == model.requester:
+            continue
+        if decision.decision is Verdict.REJECT:
+            why = f": {decision.message}" if decision.message else ""
+            return Tally(ApprovalState.REJECTED, tuple(approvers), f"rejected by {decision.approver}{why}")
+        if decision.approver not in approvers:
+            approvers.append(decision.approver)
+    if len(approvers) >= model.required_approvals:
+        return Tally(ApprovalState.APPROVED, tuple(approvers), f"approved by {', '.join(approvers)}")
+    if now >= parse_time(model.expires_at):
+        return Tally(
+            ApprovalState.EXPIRED,
+            tuple(approvers),
+            f"expired at {model.expires_at} with {len(approvers)} of {model.required_approvals} approvals",
+        )
+    groups = ", ".join(model.approver_groups)
+    return Tally(
+        ApprovalState.PENDING,
+        tuple(approvers),
+        f"{len(approvers)} of {model.required_approvals} approvals; waiting for a member of {groups}",
+    )
+
+
+def build(
+    *,
+    request: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    policy_lines: Sequence[str],
+    required_approvals: int,
+    approver_groups: Sequence[str],
+    description: str,
+    now: datetime.datetime,
+    ttl: datetime.timedelta = DEFAULT_TTL,
+) -> dict[str, Any]:
+    """The Approval manifest for an OpsRequest whose plan needs approval (owned by the request)."""
+    meta = request["metadata"]
+    executor = plan.get("executor", {})
+    return {
+        "apiVersion": resources.API_VERSION,
+        "kind": "Approval",
+        "metadata": {
+            "name": approval_name(meta["name"], plan["digest"]),
+            "namespace": meta["namespace"],
+            "labels": {LABEL_REQUEST: meta["name"]},
+            "ownerReferences": [owner_reference(request)],
+        },
+        "spec": {
+            "opsRequestRef": {"name": meta["name"], "uid": meta["uid"]},
+            "planDigest": plan["digest"],
+            "requester": request["spec"]["requester"],
+            "requiredApprovals": required_approvals,
+            "approverGroups": list(approver_groups) or [DEFAULT_APPROVER_GROUP],
+            "expiresAt": timestamp(now + ttl),
+            "summary": {
+                "request": request["spec"]["request"],
+                "action": plan["action"],
+                "description": description,
+                "risk": str(plan.get("risk", "")),
+                "environment": str(plan.get("environment") or ""),
+                "executor": str(executor.get("playbook") or executor.get("module") or executor.get("kind", "")),
+                "parameters": dict(plan.get("parameters", {})),
+                "policy": list(policy_lines),
+            },
+        },
+    }
+
+
+def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": obj.get("apiVersion", resources.API_VERSION),
+        "kind": obj.get("kind", "OpsRequest"),
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
