@@ -11,78 +11,21 @@ Where the cluster comes from (first match wins):
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
-import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.cluster import ROOT, Cluster, Kubectl, exports_of
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    kubeconfig: str
-    kubectl_path: str
-    env: dict[str, str] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Kubectl:
-    """kubectl against the test cluster, optionally impersonating a user (``--as``/``--as-group``)."""
-
-    cluster: Cluster
-    user: str | None = None
-    groups: tuple[str, ...] = ()
-
-    def as_user(self, user: str, *groups: str) -> Kubectl:
-        return Kubectl(self.cluster, user, groups)
-
-    def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [self.cluster.kubectl_path, "--kubeconfig", self.cluster.kubeconfig]
-        if self.user:
-            argv += ["--as", self.user, *(f"--as-group={g}" for g in self.groups)]
-        argv += list(args)
-        result = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=self.cluster.env, timeout=120, check=False
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"{shlex.join(argv[3:])} failed ({result.returncode}):\n{result.stderr}")
-        return result
-
-    def apply(self, manifest: str | dict[str, Any], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-        return self("apply", "-f", "-", stdin=text, check=check)
-
-    def create(self, manifest: str | dict[str, Any], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-        return self("create", "-f", "-", stdin=text, check=check)
-
-    def get_json(self, *args: str) -> Any:
-        return json.loads(self("get", *args, "-o", "json").stdout)
-
-
-def _exports(text: str) -> dict[str, str]:
-    """The variables of ``hack/local-cluster.sh up``'s ``export NAME=VALUE`` lines."""
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            env[name] = value
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +57,7 @@ def cluster() -> Iterator[Cluster]:
         timeout=3600,
     )
     assert up.returncode == 0, f"hack/local-cluster.sh up failed:\n{up.stderr}"
-    exports = _exports(up.stdout)
+    exports = exports_of(up.stdout)
     state_dir = exports["OPSGATE_CLUSTER_DIR"]
     bin_dir = exports["PATH"].removesuffix(":$PATH")
     env.update(KUBECONFIG=exports["KUBECONFIG"], OPSGATE_CLUSTER_DIR=state_dir)
@@ -143,8 +86,8 @@ def kubectl(cluster: Cluster) -> Kubectl:
 @pytest.fixture
 def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test, labelled with a project and cost centre (tags policy)."""
-    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-") + f"-{os.getpid() % 10000}"
-    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:63].strip("-")
+    slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower().removeprefix("test_"))[:40]
+    name = f"t-{slug.strip('-')}-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]}"
     kubectl("create", "namespace", name)
     kubectl("label", "namespace", name, "opsgate.dev/project=e2e", "opsgate.dev/cost-center=cc-0000")
     yield name

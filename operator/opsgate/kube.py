@@ -1,0 +1,174 @@
+"""Every Kubernetes API call OpsGate makes, in one place.
+
+A thin REST layer over the official ``kubernetes`` client's ``ApiClient``: objects go in and come
+out as plain dicts (no generated model classes, which are slow to build and hide fields), paths
+are derived from ``apiVersion``/``kind``. Calls are blocking; async callers use the ``a*``
+wrappers, which run them in a worker thread so the kopf event loop never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+
+# kind -> plural, for the kinds OpsGate touches
+PLURALS = {
+    "OpsRequest": "opsrequests",
+    "Approval": "approvals",
+    "Job": "jobs",
+    "ConfigMap": "configmaps",
+    "Pod": "pods",
+    "Namespace": "namespaces",
+    "Event": "events",
+}
+
+
+class ApiError(RuntimeError):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+_local = threading.local()
+_config_lock = threading.Lock()
+_configuration: kubernetes.client.Configuration | None = None
+
+
+def configure(kubeconfig: str | None = None) -> None:
+    """Load credentials: in-cluster service account, else ``kubeconfig`` / ``$KUBECONFIG``."""
+    global _configuration
+    with _config_lock:
+        configuration = kubernetes.client.Configuration()
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        configuration.connection_pool_maxsize = 32
+        _configuration = configuration
+
+
+def _client() -> kubernetes.client.ApiClient:
+    # One ApiClient (and connection pool) per thread: ApiClient is not thread-safe to share.
+    client: kubernetes.client.ApiClient | None = getattr(_local, "client", None)
+    if client is None:
+        if _configuration is None:
+            configure()
+        client = kubernetes.client.ApiClient(configuration=_configuration)
+        _local.client = client
+    return client
+
+
+def path(api_version: str, kind_or_plural: str, namespace: str | None = None, name: str | None = None) -> str:
+    plural = PLURALS.get(kind_or_plural, kind_or_plural)
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    if namespace:
+        base += f"/namespaces/{namespace}"
+    base += f"/{plural}"
+    return f"{base}/{name}" if name else base
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    query: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> Any:
+    client = _client()
+    headers = {"Accept": "application/json", "Content-Type": content_type}
+    try:
+        response = client.call_api(
+            url,
+            method,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+    except kubernetes.client.ApiException as exc:
+        raise _error(exc) from None
+    data = response.data
+    return json.loads(data) if data else None
+
+
+def _error(exc: kubernetes.client.ApiException) -> ApiError:
+    try:
+        status = json.loads(exc.body or "{}")
+    except ValueError:
+        status = {}
+    return ApiError(int(exc.status or 0), str(status.get("reason") or exc.reason), str(status.get("message") or exc.body))
+
+
+def create(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body["metadata"]
+    result: dict[str, Any] = request("POST", path(body["apiVersion"], body["kind"], meta.get("namespace")), body=body)
+    return result
+
+
+def ensure(body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create ``body`` unless an object of that name exists; returns (object, created).
+
+    Deterministic names make this idempotent: a replayed event or a restarted operator finds
+    the object it made before instead of making a second one.
+    """
+    try:
+        return create(body), True
+    except ApiError as exc:
+        if not exc.conflict:
+            raise
+    meta = body["metadata"]
+    return get(body["apiVersion"], body["kind"], meta.get("namespace"), meta["name"]), False
+
+
+def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = request("GET", path(api_version, kind, namespace, name))
+    return result
+
+
+def get_or_none(api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    try:
+        return get(api_version, kind, namespace, name)
+    except ApiError as exc:
+        if exc.not_found:
+            return None
+        raise
+
+
+def list_objects(api_version: str, kind: str, namespace: str | None, *, labels: str | None = None) -> list[Any]:
+    query = {"labelSelector": labels} if labels else None
+    items: list[Any] = request("GET", path(api_version, kind, namespace), query=query).get("items", [])
+    return items
+
+
+def patch_status(api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge-patch the status subresource."""
+    url = path(api_version, kind, namespace, name) + "/status"
+    result: dict[str, Any] = request(
+        "PATCH", url, body={"status": status}, content_type="application/merge-patch+json"
+    )
+    return result
+
+
+async def acall(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking call of this module in a worker thread."""
+    return await asyncio.to_thread(func, *args, **kwargs)

@@ -1,0 +1,55 @@
+"""Operator settings, from the environment (DESIGN.md names) with flags overriding them.
+
+One frozen object built at start-up and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None = None
+    namespaces: tuple[str, ...] = ()  # empty: cluster-wide
+    ollama_host: str | None = None  # None: rule parser only (the offline default)
+    chat_model: str = "llama3.1:8b"
+    embed_model: str = "nomic-embed-text"
+    qdrant_url: str | None = None
+    qdrant_path: str | None = None
+    executor_image: str = "opsgate/opsgate:0.1.0"
+    executor_service_account: str = "opsgate-executor"
+    approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
+    expiry_check_seconds: float = 30.0
+    metrics_port: int | None = 9090  # None: no metrics endpoint
+    health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
+    priority: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls()
+        namespaces = tuple(n for n in env.get("OPSGATE_NAMESPACES", "").split(",") if n)
+        return replace(
+            settings,
+            kubeconfig=env.get("KUBECONFIG") or None,
+            namespaces=namespaces,
+            ollama_host=env.get("OLLAMA_HOST") or None,
+            chat_model=env.get("OPSGATE_CHAT_MODEL", settings.chat_model),
+            embed_model=env.get("OPSGATE_EMBED_MODEL", settings.embed_model),
+            qdrant_url=env.get("QDRANT_URL") or None,
+            qdrant_path=env.get("QDRANT_PATH") or None,
+            executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),
+            executor_service_account=env.get("OPSGATE_EXECUTOR_SERVICE_ACCOUNT", settings.executor_service_account),
+            approval_ttl=datetime.timedelta(
+                seconds=float(env.get("OPSGATE_APPROVAL_TTL_SECONDS", settings.approval_ttl.total_seconds()))
+            ),
+            expiry_check_seconds=float(env.get("OPSGATE_EXPIRY_CHECK_SECONDS", settings.expiry_check_seconds)),
+            peering=env.get("OPSGATE_PEERING") or None,
+        )
