@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from typing import Any
 
 
@@ -196,13 +197,13 @@ def normalise(name: str, value: Any, *, schema: dict[str, Any]) -> Any:
     if kind == "boolean" or not isinstance(value, str):
         return value
     text = value.strip()
-    by_name = {
+    by_name: dict[str, Callable[[str], str]] = {
         "environment": normalise_environment,
         "since": normalise_duration,
         "quota": normalise_quantity,
         "role": lambda v: ROLE_WORDS.get(v.lower().replace(" ", "-"), v),
         "level": lambda v: LEVEL_WORDS.get(v.lower(), v),
-        "record_type": str.upper,
+        "record_type": lambda v: v.upper(),
         "metric": lambda v: METRIC_WORDS.get(v.lower(), v),
     }
     if name in by_name:

@@ -25,11 +25,10 @@ _IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0
 _INSTANCE = re.compile(r"^[a-z]\d[a-z]*\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal)$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _METRIC = re.compile(r"^[a-z_:][a-z0-9_:]*_[a-z0-9_:]*$")
-_TLDS = frozenset(
-    """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
+_TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
-    pl pt br mx nz sg hk kr cn ru ie""".split()
-)
+    pl pt br mx nz sg hk kr cn ru ie"""
+_TLDS = frozenset(_TLDS_WORDS.split())
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
     | {"number", "count", "size"}
@@ -44,7 +43,10 @@ _REPLICAS = re.compile(
     r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b"
 )
 _TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?!\s*[a-z%])")
-_TTL = re.compile(r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b")
+_TTL = re.compile(
+    r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
+    r"|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b"
+)
 _GROUPS = re.compile(r"\bgroups?\s+([a-z0-9][-a-z0-9]*(?:\s*(?:,|\band\b)\s*[a-z0-9][-a-z0-9]*)*)")
 
 
@@ -59,7 +61,7 @@ class Cue(enum.StrEnum):
     CLUSTER = "cluster"
     USER = "user"
     SERVICE_ACCOUNT = "service_account"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
     FOR = "for"  # "for X", "of X", "from X", "on X"
     TO = "to"
     POSSESSIVE = "possessive"
@@ -151,7 +153,7 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
 
 def _is_domain(low: str) -> bool:
     match = _DOMAIN.match(low)
-    return bool(match) and match.group(3) in _TLDS and not _INSTANCE.match(low)
+    return match is not None and match.group(3) in _TLDS and not _INSTANCE.match(low)
 
 
 def _address(raw: str) -> str | None:
@@ -240,7 +242,7 @@ def _find_numbers(text: str, found: Found) -> None:
     if match := _TO_NUMBER.search(text):
         found.to_number = _number(match.group(1))
     if match := _TTL.search(text):
-        amount, unit = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        amount, unit = match.group(1, 2) if match.group(1) else match.group(3, 4)
         seconds = entities.duration_seconds(f"{amount}{unit}") if unit else int(amount)
         found.ttl = seconds
     if match := _GROUPS.search(text):

@@ -30,7 +30,7 @@ def is_question(request: str) -> bool:
     """True for a question to be answered from the docs; False for anything to act on."""
     low = request_text.fold(request).lower().strip(" ,.!")
     for opener in _OPENERS:
-        if low.startswith(opener + " ") or low.startswith(opener + ","):
+        if low.startswith((opener + " ", opener + ",")):
             low = low[len(opener) :].lstrip(" ,")
     if not low or _POLITE_REQUEST.match(low):
         return False

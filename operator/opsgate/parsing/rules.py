@@ -17,7 +17,7 @@ import dataclasses
 import re
 
 from opsgate import entities
-from opsgate.catalog import Catalog, ActionEntry
+from opsgate.catalog import ActionEntry, Catalog
 from opsgate.intent import Intent, Parser, unrecognised
 from opsgate.parsing import extract, questions, slots, text, vocabulary
 from opsgate.parsing.fuzzy import Corrector
@@ -43,7 +43,7 @@ FLOOR = 0.05
 _MAX_PHRASE = 4
 _DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "up", "down", "me", "us", "new"})
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
-_SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b")
+_SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
 _CORRECTOR = Corrector([*vocabulary.VERBS, *vocabulary.NOUNS])
 
@@ -123,6 +123,12 @@ def parse(request: str, catalog: Catalog) -> Intent:
         parser=Parser.RULES,
         notes=tuple(notes),
     )
+
+
+def verbs_in(request: str) -> frozenset[Verb]:
+    """The verb classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
+    spans = _spans(tokenize(text.clean(request).text))
+    return frozenset(verb for span in spans for verb in span.verbs)
 
 
 def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
@@ -206,10 +212,10 @@ def _readings(
     if not verb_spans:
         for n in noun_spans:
             for noun in n.nouns:
-                key = tables.noun_only.get(noun)
-                if key is not None:
+                noun_key = tables.noun_only.get(noun)
+                if noun_key is not None:
                     confidence = CONFIDENCE_NOUN_ONLY - (PENALTY_FUZZY if n.fuzzy else 0.0)
-                    readings.append(_Reading(key, 10 + n.start, confidence, None))
+                    readings.append(_Reading(noun_key, 10 + n.start, confidence, None))
     if not readings and _SCALE_TO_NUMBER.search(low_text):
         scale_key = next(
             (k for (verb, _), ks in tables.pairs.items() if verb is Verb.SCALE for k, _ in ks), None
@@ -222,7 +228,9 @@ def _readings(
     return readings
 
 
-def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> str | None:
+def _object_after(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None
+) -> str | None:
     """The name right after the verb ("restart frontend", "grant alice …"), if there is one."""
     if verb_at is None:
         return None

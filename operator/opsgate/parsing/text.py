@@ -1,10 +1,11 @@
 """Cleaning untrusted request text before any parser looks at it.
 
 Request text comes from anyone who can create an OpsRequest. Before parsing we refuse oversized
-text, fold Unicode look-alikes (Cyrillic ``а`` for Latin ``a``, full-width letters, curly quotes)
-onto ASCII so ``dеlete`` cannot slip past a word list, drop control characters, and cut the text
-at the first prompt-injection marker: whatever follows "ignore previous instructions" is not
-part of the legitimate request, so no parser acts on it. Pure functions; no I/O.
+text, fold Unicode look-alikes (a Cyrillic ``a`` for the Latin one, full-width letters, curly
+quotes) onto ASCII so a look-alike ``delete`` cannot slip past a word list, drop control
+characters, and cut the text at the first prompt-injection marker: whatever follows "ignore
+previous instructions" is not part of the legitimate request, so no parser acts on it.
+Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ NOTE_INJECTION = "text that looks like instructions to the parser was ignored"
 # Look-alikes that NFKC leaves alone (Cyrillic and Greek letters, typographic punctuation).
 _CONFUSABLES = str.maketrans(
     {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
-        "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ⅼ": "l", "м": "m", "т": "t", "к": "k", "в": "b",
-        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
-        "Т": "T", "Х": "X", "ο": "o", "α": "a", "ε": "e", "ν": "v", "τ": "t", "ι": "i", "κ": "k",
-        "‘": "'", "’": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "‐": "-", "‑": "-", "‒": "-",
-        "–": "-", "—": "-", "−": "-", "→": "->",
+        "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c",
+        "\u0443": "y", "\u0445": "x", "\u0456": "i", "\u0458": "j", "\u0455": "s",
+        "\u0501": "d", "\u0261": "g", "\u04bb": "h", "\u217c": "l", "\u043c": "m",
+        "\u0442": "t", "\u043a": "k", "\u0432": "b", "\u0410": "A", "\u0412": "B",
+        "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H", "\u041e": "O",
+        "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X", "\u03bf": "o",
+        "\u03b1": "a", "\u03b5": "e", "\u03bd": "v", "\u03c4": "t", "\u03b9": "i",
+        "\u03ba": "k", "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"',
+        "\u201d": '"', "\u201e": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-",
+        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2192": "->",
     }
 )  # fmt: skip
 

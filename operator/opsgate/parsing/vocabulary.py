@@ -36,7 +36,7 @@ class Noun(enum.StrEnum):
     SERVICE = "service"
     REPLICAS = "replicas"
     DNS_RECORD = "dns_record"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
     CERT = "cert"
     MTLS = "mtls"
     USER = "user"
@@ -372,16 +372,14 @@ FOREIGN_VERBS = frozenset(
 )  # fmt: skip
 
 # Words that never name a resource (articles, pronouns, politeness, prepositions).
-STOPWORDS = frozenset(
-    """a an the this that these those my our your their his her its me us you i we it them
+_STOPWORDS_WORDS = """a an the this that these those my our your their his her its me us you i we it them
     please kindly could would can will should you pls plz thanks thank hey hi hello now asap
     urgent urgently immediately for of from to in on at with by into onto as and or but also
     new named called name type value ttl all some any every each every one off up down over
     across within since last past previous recent recently this week day hour today yesterday
-    is are be do does did need want like id i'd some more less than via using use""".split()
-)
+    is are be do does did need want like id i'd some more less than via using use"""
+STOPWORDS = frozenset(_STOPWORDS_WORDS.split())
 
-POLITENESS = frozenset(
-    """please kindly could would can will you pls plz hey hi hello i i'd id we need want like to
-    just quickly urgent urgently now asap ok okay so let's lets go ahead and""".split()
-)
+_POLITENESS_WORDS = """please kindly could would can will you pls plz hey hi hello i i'd id we need want
+    like to just quickly urgent urgently now asap ok okay so let's lets go ahead and"""
+POLITENESS = frozenset(_POLITENESS_WORDS.split())
