@@ -47,7 +47,7 @@ _TTL = re.compile(
     r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
     r"|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b"
 )
-_GROUPS = re.compile(r"\bgroups?\s+([a-z0-9][-a-z0-9]*(?:\s*(?:,|\band\b)\s*[a-z0-9][-a-z0-9]*)*)")
+_GROUPS = re.compile(r"\bgroups?\s+(.*)")
 
 
 class Cue(enum.StrEnum):
@@ -246,7 +246,12 @@ def _find_numbers(text: str, found: Found) -> None:
         seconds = entities.duration_seconds(f"{amount}{unit}") if unit else int(amount)
         found.ttl = seconds
     if match := _GROUPS.search(text):
-        found.groups = [g for g in re.split(r"\s*(?:,|\band\b)\s*", match.group(1)) if g]
+        for word in match.group(1).split():
+            if word == "and":
+                continue
+            if word in vocabulary.STOPWORDS or word in entities.ENVIRONMENT_WORDS or not _K8S_NAME.match(word):
+                break
+            found.groups.append(word)
 
 
 def _add(found: Found, cue: Cue, name: str) -> None:
