@@ -203,7 +203,11 @@ class FakeOllama:
 
         def piece(text: str) -> dict[str, Any]:
             if field == "message":
-                return {"model": model, "created_at": _now(), "message": {"role": "assistant", "content": text}}
+                return {
+                    "model": model,
+                    "created_at": _now(),
+                    "message": {"role": "assistant", "content": text},
+                }
             return {"model": model, "created_at": _now(), "response": text}
 
         final = {**piece(""), "done": True, "done_reason": "stop", **_timings(20, tokens)}
@@ -311,7 +315,12 @@ class FakeOllama:
             return self._error(500, "pull model manifest: file does not exist")
         steps = [
             {"status": "pulling manifest"},
-            {"status": "pulling 8eeb52dfb3bb", "digest": "sha256:8eeb52dfb3bb", "total": 100, "completed": 100},
+            {
+                "status": "pulling 8eeb52dfb3bb",
+                "digest": "sha256:8eeb52dfb3bb",
+                "total": 100,
+                "completed": 100,
+            },
             {"status": "verifying sha256 digest"},
             {"status": "writing manifest"},
             {"status": "success"},

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import httpx
 import ollama
 import pytest
-
 from tests.fakes.ollama_server import FakeOllama
 
 
@@ -19,8 +18,8 @@ def client() -> Iterator[ollama.Client]:
 
 def test_chat_streams_ndjson_chunks_ending_with_done_and_timings(client: ollama.Client) -> None:
     chunks = list(client.chat(model="llama3.1:8b", messages=[{"role": "user", "content": "hi"}], stream=True))
-    assert [c.done for c in chunks][-1] is True and not any(c.done for c in chunks[:-1])
-    assert chunks[-1].done_reason == "stop" and chunks[-1].eval_count
+    assert [c.done for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert (chunks[-1].done_reason, chunks[-1].eval_count > 0) == ("stop", True)
     assert "".join(c.message.content or "" for c in chunks).startswith('{"key"')
 
 
@@ -35,7 +34,11 @@ def test_generate_embed_tags_show_and_pull_have_ollamas_shapes(client: ollama.Cl
 @pytest.mark.parametrize(
     ("call", "status", "message"),
     [
-        (lambda c: c.chat(model="missing", messages=[]), 404, 'model "missing" not found, try pulling it first'),
+        (
+            lambda c: c.chat(model="missing", messages=[]),
+            404,
+            'model "missing" not found, try pulling it first',
+        ),
         (lambda c: c.show("missing"), 404, 'model "missing" not found, try pulling it first'),
         (lambda c: c.pull("missing"), 500, "pull model manifest: file does not exist"),
     ],

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from tests.fakes.ollama_server import refused_url
 
 from opsgate.cli import main
-from tests.fakes.ollama_server import refused_url
 
 CONTRACT = {"category", "action", "resource_type", "entities", "confidence"}
 
@@ -23,7 +23,7 @@ def test_parse_prints_exactly_the_contract_keys() -> None:
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     assert set(printed) == CONTRACT
-    assert printed["action"] == "create" and printed["entities"] == {"email": "john@acme.org"}
+    assert (printed["action"], printed["entities"]) == ("create", {"email": "john@acme.org"})
 
 
 def test_jsonl_answers_one_line_per_request_in_order_blank_lines_included() -> None:

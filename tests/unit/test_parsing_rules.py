@@ -18,7 +18,8 @@ def catalog() -> Catalog:
     ("request_text", "key", "entities"),
     [
         ("create an email for john@acme.org", "provision.create.email", {"email": "john@acme.org"}),
-        ("Could you PLEASE create a mailbox for Ann@Acme.org?", "provision.create.email", {"email": "ann@acme.org"}),
+        ("Could you PLEASE create a mailbox for Ann@Acme.org?", "provision.create.email",
+         {"email": "ann@acme.org"}),
         ("in namespace shop, restart the cart deployment", "provision.restart.deployment",
          {"name": "cart", "namespace": "shop"}),
         ("craete a namesapce called tools", "provision.create.namespace", {"name": "tools"}),
@@ -50,7 +51,9 @@ def test_a_request_names_its_catalog_entry_with_normalised_entities(
      "restart my laptop", "send an email to the team", "rotate the pdf", ""],
     ids=["pizza", "weather", "poem", "browser-history", "laptop", "send-email", "pdf", "empty"],
 )  # fmt: skip
-def test_an_out_of_scope_request_is_unrecognised_rather_than_forced(request_text: str, catalog: Catalog) -> None:
+def test_an_out_of_scope_request_is_unrecognised_rather_than_forced(
+    request_text: str, catalog: Catalog
+) -> None:
     intent = rules.parse(request_text, catalog)
     assert intent.contract()["category"] is None
     assert intent.confidence == 0.0

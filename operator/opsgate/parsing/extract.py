@@ -249,7 +249,11 @@ def _find_numbers(text: str, found: Found) -> None:
         for word in match.group(1).split():
             if word == "and":
                 continue
-            if word in vocabulary.STOPWORDS or word in entities.ENVIRONMENT_WORDS or not _K8S_NAME.match(word):
+            if (
+                word in vocabulary.STOPWORDS
+                or word in entities.ENVIRONMENT_WORDS
+                or not _K8S_NAME.match(word)
+            ):
                 break
             found.groups.append(word)
 

@@ -3,7 +3,8 @@
 "craete a namesapce" should still name ``provision.create.namespace``. Only words of five
 letters or more are corrected, and only to a word of the parser's vocabulary within one edit
 (two for long words): short words are too easily something else ("post" is not "host").
-Entities are never corrected: a typo in a name is the requester's name. Pure functions.
+Entities are never corrected: a typo in a name is the requester's name. We assume a typo keeps
+the first or the second letter, which keeps the search cheap. Pure functions.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Corrector:
         for candidate in self._words:
             if abs(len(candidate) - len(word)) > allowed:
                 continue
+            if candidate[0] != word[0] and candidate[1] != word[1]:
+                continue  # a typo keeps the first or the second letter (cheap filter)
             d = distance(word, candidate)
             if d <= allowed and (best is None or d < best[0]):
                 best = (d, candidate)

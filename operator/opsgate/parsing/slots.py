@@ -106,6 +106,18 @@ def _dns(found: Found, out: dict[str, Any]) -> None:
     out["record_type"] = record_type
 
 
+_VALIDATORS: dict[tuple[str, str, int], jsonschema.protocols.Validator] = {}
+
+
+def _validator(key: str, name: str, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """One compiled validator per parameter schema (keyed by the schema object's identity)."""
+    cache_key = (key, name, id(schema))
+    validator = _VALIDATORS.get(cache_key)
+    if validator is None:
+        validator = _VALIDATORS[cache_key] = jsonschema.Draft202012Validator(schema)
+    return validator
+
+
 def fit(entry: ActionEntry, values: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Normalise ``values`` for ``entry`` and keep only those its schema accepts."""
     properties: dict[str, Any] = entry.parameters.get("properties", {})
@@ -117,9 +129,10 @@ def fit(entry: ActionEntry, values: dict[str, Any]) -> tuple[dict[str, Any], tup
             notes.append(NOTE_UNKNOWN.format(name=name, key=entry.key))
             continue
         value = entities.normalise(name, raw, schema=schema)
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+        error = jsonschema.exceptions.best_match(_validator(entry.key, name, schema).iter_errors(value))
         if error is not None:
-            notes.append(NOTE_DROPPED.format(name=name, value=value, reason=error.message))
+            shown = value if len(repr(value)) <= 60 else f"{str(value)[:57]}..."
+            notes.append(NOTE_DROPPED.format(name=name, value=shown, reason=error.message[:120]))
             continue
         kept[name] = value
     return kept, tuple(notes)
