@@ -15,7 +15,9 @@ import click
 from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "parse": "parse:parse",
+}
 
 
 class _LazyGroup(click.Group):

@@ -1,0 +1,110 @@
+"""Intent benchmark: accuracy of the rule parser on the labelled set, its throughput, and the
+wall time of ``opsgate parse --jsonl`` over the whole set.
+
+Run: ``PYTHONPATH=operator python bench/intent.py``. Ends with one JSON line of figures.
+Calibration: requests are bucketed by confidence; each bucket's accuracy is printed next to its
+mean confidence, and the expected calibration error (ECE) is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from opsgate.catalog import Catalog, load_catalog
+from opsgate.parsing import rules
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "intents.jsonl"
+
+
+def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
+    triple = entities = 0
+    true_unrec = predicted_unrec = actual_unrec = 0
+    for row in rows:
+        intent = rules.parse(row["text"], catalog)
+        triple += intent.key == row["key"]
+        entities += intent.key == row["key"] and intent.entities == row["entities"]
+        actual_unrec += row["key"] is None
+        predicted_unrec += not intent.recognised
+        true_unrec += row["key"] is None and not intent.recognised
+    return {
+        "n": len(rows),
+        "triple": round(triple / len(rows), 4),
+        "entities_exact": round(entities / len(rows), 4),
+        "unrecognised_precision": round(true_unrec / predicted_unrec, 4) if predicted_unrec else 1.0,
+        "unrecognised_recall": round(true_unrec / actual_unrec, 4) if actual_unrec else 1.0,
+    }
+
+
+def calibration(rows: list[dict[str, Any]], catalog: Catalog) -> float:
+    buckets: dict[float, list[tuple[float, bool]]] = {}
+    for row in rows:
+        intent = rules.parse(row["text"], catalog)
+        if intent.recognised:
+            buckets.setdefault(round(intent.confidence, 1), []).append(
+                (intent.confidence, intent.key == row["key"])
+            )
+    total = sum(len(b) for b in buckets.values())
+    ece = 0.0
+    for edge in sorted(buckets):
+        items = buckets[edge]
+        conf = sum(c for c, _ in items) / len(items)
+        acc = sum(ok for _, ok in items) / len(items)
+        ece += len(items) / total * abs(conf - acc)
+        print(f"  confidence ~{edge:.1f}: n={len(items):3d} mean confidence {conf:.2f} accuracy {acc:.2f}")
+    return round(ece, 4)
+
+
+def throughput(rows: list[dict[str, Any]], catalog: Catalog, *, seconds: float = 2.0) -> float:
+    texts = [r["text"] for r in rows]
+    count = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for text in texts:
+            rules.parse(text, catalog)
+        count += len(texts)
+    return round(count / (time.perf_counter() - start), 1)
+
+
+def cli_wall_time(rows: list[dict[str, Any]]) -> float:
+    stdin = "\n".join(r["text"] for r in rows) + "\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator")}
+    env.pop("OLLAMA_HOST", None)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "opsgate", "parse", "--jsonl"],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    assert len(done.stdout.splitlines()) == len(rows)
+    return round(elapsed, 3)
+
+
+def main() -> None:
+    catalog = load_catalog(check_executors=False)
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    figures: dict[str, Any] = {}
+    for split in ("heldout", "tune"):
+        figures[split] = accuracy([r for r in rows if r["split"] == split], catalog)
+        print(f"{split}: {figures[split]}")
+    figures["all"] = accuracy(rows, catalog)
+    print(f"all: {figures['all']}")
+    print("calibration (all rows recognised by the rules):")
+    figures["ece"] = calibration(rows, catalog)
+    figures["rules_requests_per_s"] = throughput(rows, catalog)
+    print(f"rule parser: {figures['rules_requests_per_s']} requests/s")
+    figures["cli_jsonl_seconds"] = cli_wall_time(rows)
+    print(
+        f"opsgate parse --jsonl over {len(rows)} requests: {figures['cli_jsonl_seconds']} s (incl. start-up)"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""``opsgate parse``: print the intent of a request as JSON (a fixed contract, see DESIGN.md).
+
+Offline by default (the rule parser). With ``--llm`` or ``OLLAMA_HOST`` set, the Ollama model
+runs too and is reconciled with the rules; if it fails, the rule reading is printed. With
+``--jsonl``, one request per stdin line, one JSON line out per request, in order, flushed as
+it goes so another tool can stream through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import click
+
+from opsgate.catalog import Catalog, load_catalog
+from opsgate.intent import Intent
+from opsgate.parsing import LlmParser, parse_request
+
+DEFAULT_MODEL = "llama3.1:8b"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+def _print(intent: Intent) -> None:
+    sys.stdout.write(json.dumps(intent.contract()) + "\n")
+    sys.stdout.flush()
+
+
+async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser | None) -> None:
+    if requests is not None:
+        for request in requests:
+            _print(await parse_request(request, catalog=catalog, llm=llm))
+        return
+    for line in sys.stdin:
+        _print(await parse_request(line.rstrip("\r\n"), catalog=catalog, llm=llm))
+
+
+@click.command("parse")
+@click.argument("text", nargs=-1)
+@click.option("--jsonl", is_flag=True, help="Read one request per line on stdin; print one JSON line each.")
+@click.option(
+    "--llm", "use_llm", is_flag=True, help="Also ask the Ollama model (default when OLLAMA_HOST is set)."
+)
+@click.option("--ollama-host", envvar="OLLAMA_HOST", default=None, help="Ollama URL [env OLLAMA_HOST].")
+@click.option("--model", envvar="OPSGATE_CHAT_MODEL", default=DEFAULT_MODEL, show_default=True)
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="LLM timeout in seconds.")
+def parse(
+    text: tuple[str, ...], jsonl: bool, use_llm: bool, ollama_host: str | None, model: str, timeout: float
+) -> None:
+    """Print the intent of TEXT (or of each stdin line with --jsonl) as JSON."""
+    if jsonl == bool(text):
+        raise click.UsageError("give TEXT or --jsonl (requests on stdin), not both")
+    # Parsing needs the catalog's entries, not its executors: it runs where playbooks may not.
+    catalog = load_catalog(check_executors=False)
+    llm = None
+    if use_llm or ollama_host or os.environ.get("OLLAMA_HOST"):
+        host = ollama_host or DEFAULT_OLLAMA_HOST
+        llm = LlmParser(host=host, model=model, catalog=catalog, timeout=timeout)
+    asyncio.run(_run(None if jsonl else [" ".join(text)], catalog=catalog, llm=llm))

@@ -1,0 +1,15 @@
+"""Turning request text into an :class:`opsgate.intent.Intent`.
+
+``parse_request`` is the one entry point for the controller and the CLI: the rule parser
+(:mod:`.rules`) always runs; the LLM parser (:mod:`.llm`) runs too when one is configured, and
+the two are reconciled (:mod:`.reconcile`). ``is_question`` tells documentation questions
+(answered from the docs, no Job) from requests.
+"""
+
+from __future__ import annotations
+
+from opsgate.parsing.llm import LlmError, LlmFailure, LlmParser
+from opsgate.parsing.questions import is_question
+from opsgate.parsing.request import parse_request
+
+__all__ = ["LlmError", "LlmFailure", "LlmParser", "is_question", "parse_request"]

@@ -1,0 +1,308 @@
+"""Finding entity candidates in a tokenised request, before we know which action it names.
+
+Each finder looks for one kind of value (emails, domains, images, regions, durations, sizes,
+counts, record types, roles…) or for a *cue* that marks a name ("cluster legacy-batch",
+"the billing namespace", "named sandbox", "dave's"). :mod:`opsgate.parsing.slots` later puts the
+candidates into the chosen entry's parameters. Pure functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import ipaddress
+import re
+
+from opsgate import entities
+from opsgate.parsing import vocabulary
+from opsgate.parsing.tokens import Token
+
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_USERNAME = re.compile(r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?$")
+_EMAIL = re.compile(r"^[a-z0-9._%+-]+@([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_DOMAIN = re.compile(r"^([a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9])?\.)+([a-z]{2,63})$")
+_IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
+_INSTANCE = re.compile(r"^[a-z]\d[a-z]*\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal)$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_METRIC = re.compile(r"^[a-z_:][a-z0-9_:]*_[a-z0-9_:]*$")
+_TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
+    in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
+    pl pt br mx nz sg hk kr cn ru ie"""
+_TLDS = frozenset(_TLDS_WORDS.split())
+_NOT_NAMES = frozenset(
+    {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
+    | {"number", "count", "size"}
+)
+
+_DURATION = re.compile(
+    r"\b(?:last|past|previous|since|within|this)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
+)
+_QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
+_NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
+_REPLICAS = re.compile(
+    r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b"
+)
+_TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?!\s*[a-z%])")
+_TTL = re.compile(
+    r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
+    r"|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b"
+)
+_GROUPS = re.compile(r"\bgroups?\s+(.*)")
+
+
+class Cue(enum.StrEnum):
+    """What marked a name in the text."""
+
+    NAMED = "named"  # "named X", "called X"
+    QUOTED = "quoted"
+    NAMESPACE = "namespace"
+    SERVICE = "service"
+    DEPLOYMENT = "deployment"
+    CLUSTER = "cluster"
+    USER = "user"
+    SERVICE_ACCOUNT = "service_account"
+    SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
+    FOR = "for"  # "for X", "of X", "from X", "on X"
+    TO = "to"
+    POSSESSIVE = "possessive"
+
+
+_NOUN_CUES = {
+    vocabulary.Noun.NAMESPACE: Cue.NAMESPACE,
+    vocabulary.Noun.SERVICE: Cue.SERVICE,
+    vocabulary.Noun.DEPLOYMENT: Cue.DEPLOYMENT,
+    vocabulary.Noun.CLUSTER: Cue.CLUSTER,
+    vocabulary.Noun.USER: Cue.USER,
+    vocabulary.Noun.SERVICE_ACCOUNT: Cue.SERVICE_ACCOUNT,
+    vocabulary.Noun.SECRET: Cue.SECRET,
+}
+_FOR_WORDS = frozenset({"for", "of", "from", "on"})
+_NAME_WORDS = frozenset({"named", "called", "name"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A vocabulary match over tokens ``start..end`` (exclusive)."""
+
+    start: int
+    end: int
+    verbs: frozenset[vocabulary.Verb]
+    nouns: frozenset[vocabulary.Noun]
+    fuzzy: bool = False
+
+
+@dataclasses.dataclass
+class Found:
+    """Entity candidates in order of appearance."""
+
+    emails: list[str] = dataclasses.field(default_factory=list)
+    domains: list[str] = dataclasses.field(default_factory=list)
+    addresses: list[str] = dataclasses.field(default_factory=list)
+    images: list[str] = dataclasses.field(default_factory=list)
+    instance_types: list[str] = dataclasses.field(default_factory=list)
+    regions: list[str] = dataclasses.field(default_factory=list)
+    phrases: list[str] = dataclasses.field(default_factory=list)
+    environment: str | None = None
+    since: str | None = None
+    quota: str | None = None
+    node_count: int | None = None
+    replicas: int | None = None
+    to_number: int | None = None
+    ttl: int | None = None
+    record_type: str | None = None
+    role: str | None = None
+    level: str | None = None
+    metric: str | None = None
+    groups: list[str] = dataclasses.field(default_factory=list)
+    cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
+
+    def cue(self, *cues: Cue, exclude: tuple[str, ...] = ()) -> str | None:
+        """The first name marked by the first of ``cues`` that marked one."""
+        for cue in cues:
+            for name in self.cues.get(cue, ()):
+                if name not in exclude:
+                    return name
+        return None
+
+
+def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> bool:
+    """Could this token be the name of a Kubernetes object (or a username)?
+
+    ``lenient`` accepts vocabulary words too: right after "namespace" or "named" a word like
+    "build" is a name, not a verb.
+    """
+    low = token.low
+    pattern = _USERNAME if username else _K8S_NAME
+    if token.phrase is not None or not pattern.match(low) or low.isdigit():
+        return False
+    if token.quoted:
+        return True
+    if low in vocabulary.STOPWORDS or low in entities.ENVIRONMENT_WORDS or low in entities.NUMBER_WORDS:
+        return False
+    return lenient or not (
+        low in vocabulary.VERBS
+        or low in vocabulary.NOUNS
+        or low in entities.ENVIRONMENT_WORDS
+        or low in entities.ROLE_WORDS
+        or low in entities.LEVEL_WORDS
+        or low in entities.NUMBER_WORDS
+        or low in _NOT_NAMES
+        or _is_domain(low)
+    )
+
+
+def _is_domain(low: str) -> bool:
+    match = _DOMAIN.match(low)
+    return match is not None and match.group(3) in _TLDS and not _INSTANCE.match(low)
+
+
+def _address(raw: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+def find(tokens: tuple[Token, ...], spans: tuple[Span, ...]) -> Found:
+    """Every entity candidate in the request."""
+    found = Found()
+    _find_values(tokens, found)
+    _find_numbers(" ".join(t.low for t in tokens if t.phrase is None), found)
+    _find_cues(tokens, spans, found)
+    return found
+
+
+def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
+    previous = ""
+    for i, token in enumerate(tokens):
+        low = token.low
+        nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
+        if token.phrase is not None:
+            found.phrases.append(token.phrase)
+        elif token.quoted:
+            found.phrases.append(token.raw)
+            if _is_domain(low):
+                found.domains.append(low)
+        elif _EMAIL.match(low):
+            found.emails.append(low)
+        elif (address := _address(token.raw)) is not None:
+            found.addresses.append(address)
+        elif _INSTANCE.match(low):
+            found.instance_types.append(low)
+        elif _is_domain(low):
+            found.domains.append(low)
+        elif _REGION.match(low):
+            found.regions.append(low)
+        elif _IMAGE.match(low) and ("/" in low or ":" in low or previous == "image"):
+            found.images.append(low)
+        elif _METRIC.match(low) and found.metric is None:
+            found.metric = low
+        if found.environment is None and low in entities.ENVIRONMENT_WORDS:
+            found.environment = entities.normalise_environment(low)
+        if found.record_type is None:
+            if token.raw.upper() in ("AAAA", "CNAME", "TXT", "MX") and token.raw.isalpha():
+                found.record_type = token.raw.upper()
+            elif token.raw == "A" and nxt in ("record", "records"):
+                found.record_type = "A"
+        if found.role is None:
+            pair = f"{low} {nxt}"
+            if pair in ("read only", "cluster admin"):
+                found.role = entities.ROLE_WORDS[pair.replace(" ", "-")]
+            elif low in entities.ROLE_WORDS and low not in ("read", "write"):
+                found.role = entities.ROLE_WORDS[low]
+        if found.level is None and low in entities.LEVEL_WORDS and nxt != "rate":
+            found.level = entities.LEVEL_WORDS[low]
+        if found.metric is None:
+            pair = f"{low} {nxt}"
+            if pair in entities.METRIC_WORDS:
+                found.metric = entities.METRIC_WORDS[pair]
+            elif low in entities.METRIC_WORDS and " " not in low:
+                found.metric = entities.METRIC_WORDS[low]
+        previous = low
+
+
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else entities.NUMBER_WORDS[word]
+
+
+def _find_numbers(text: str, found: Found) -> None:
+    if match := _DURATION.search(text):
+        if match.group(3):
+            found.since = {"hour": "1h", "day": "1d", "week": "1w", "month": "30d"}[match.group(3)]
+        elif entities.duration_unit(match.group(2)):
+            found.since = entities.normalise_duration(f"{match.group(1)}{match.group(2)}")
+    for match in _QUANTITY.finditer(text):
+        if entities.quantity_unit(match.group(2)) and match.group(2) not in ("g", "mi", "gi", "ti"):
+            found.quota = entities.normalise_quantity(match.group(0))
+            break
+    if match := _NODES.search(text):
+        found.node_count = _number(match.group(1))
+    if match := _REPLICAS.search(text):
+        found.replicas = _number(match.group(1))
+    if match := _TO_NUMBER.search(text):
+        found.to_number = _number(match.group(1))
+    if match := _TTL.search(text):
+        amount, unit = match.group(1, 2) if match.group(1) else match.group(3, 4)
+        seconds = entities.duration_seconds(f"{amount}{unit}") if unit else int(amount)
+        found.ttl = seconds
+    if match := _GROUPS.search(text):
+        for word in match.group(1).split():
+            if word == "and":
+                continue
+            if (
+                word in vocabulary.STOPWORDS
+                or word in entities.ENVIRONMENT_WORDS
+                or not _K8S_NAME.match(word)
+            ):
+                break
+            found.groups.append(word)
+
+
+def _add(found: Found, cue: Cue, name: str) -> None:
+    names = found.cues.setdefault(cue, [])
+    if name not in names:
+        names.append(name)
+
+
+def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found) -> None:
+    covered = {i for span in spans for i in range(span.start, span.end)}
+    for i, token in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token.quoted and is_name(token):
+            _add(found, Cue.QUOTED, token.low)
+        if token.possessive and i not in covered and is_name(token, username=True):
+            _add(found, Cue.POSSESSIVE, token.low)
+        if nxt is None:
+            continue
+        if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
+            _add(found, Cue.NAMED, nxt.low)
+        elif i + 1 in covered:
+            continue
+        elif token.low in _FOR_WORDS and is_name(nxt, username=True):
+            _add(found, Cue.FOR, nxt.low)
+        elif token.low == "to" and is_name(nxt, username=True):
+            _add(found, Cue.TO, nxt.low)
+        elif token.low == "-n" and is_name(nxt):
+            _add(found, Cue.NAMESPACE, nxt.low)
+    for span in spans:
+        for noun in span.nouns:
+            cue = _NOUN_CUES.get(noun)
+            if cue is None:
+                continue
+            username = cue is Cue.USER
+            after = tokens[span.end] if span.end < len(tokens) else None
+            before = tokens[span.start - 1] if span.start > 0 else None
+            if after is not None and after.low in _NAME_WORDS:
+                continue
+            strict_before = (
+                before is not None
+                and span.start - 1 not in covered
+                and is_name(before, username=username)
+                and not before.possessive
+            )
+            if after is not None and is_name(after, username=username):
+                _add(found, cue, after.low)
+            elif before is not None and strict_before:
+                _add(found, cue, before.low)
+            elif after is not None and is_name(after, username=username, lenient=True):
+                _add(found, cue, after.low)

@@ -1,0 +1,39 @@
+"""Telling a question ("how do I rotate vault secrets?") from a request ("rotate the vault secrets").
+
+Questions are answered from the documentation (status phase ``Answered``) and never start a
+Job, so the rule parser declines them too. A question about live state ("what is the memory
+usage of orders?", "who has access to payments?") is a read request, not a documentation
+question: those go on to the observability and audit actions. Polite imperatives ("could you
+create…?") are requests. Pure function.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opsgate.parsing import text as request_text
+
+_OPENERS = ("hey", "hi", "hello", "so", "ok", "okay", "quick question", "question")
+_POLITE_REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody)\b|^please\b")
+_ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
+_INTERROGATIVE = re.compile(
+    r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
+    r"must|is\s+there|are\s+there)\b"
+)
+_LIVE_STATE = re.compile(
+    r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
+    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights))\b"
+)
+
+
+def is_question(request: str) -> bool:
+    """True for a question to be answered from the docs; False for anything to act on."""
+    low = request_text.fold(request).lower().strip(" ,.!")
+    for opener in _OPENERS:
+        if low.startswith((opener + " ", opener + ",")):
+            low = low[len(opener) :].lstrip(" ,")
+    if not low or _POLITE_REQUEST.match(low):
+        return False
+    if _ALWAYS.match(low):
+        return True
+    return bool(_INTERROGATIVE.match(low)) and not _LIVE_STATE.search(low)

@@ -1,0 +1,30 @@
+"""``parse_request``: the one way the controller and the CLI turn text into an intent.
+
+The rule parser always runs. With an LLM parser, the model runs too and the two readings are
+reconciled (:mod:`opsgate.parsing.reconcile`); if the model fails for any reason, the rule
+reading stands and its notes say so. Refused text (too long) and questions never reach the model.
+"""
+
+from __future__ import annotations
+
+from opsgate.catalog import Catalog
+from opsgate.intent import Intent
+from opsgate.parsing import llm as llm_parser
+from opsgate.parsing import questions, reconcile, rules, text
+
+
+async def parse_request(
+    request: str, *, catalog: Catalog, llm: llm_parser.LlmParser | None = None, context: str | None = None
+) -> Intent:
+    """The intent of ``request``: rules always, the LLM too when given, reconciled."""
+    rule_intent = rules.parse(request, catalog)
+    if llm is None:
+        return rule_intent
+    cleaned = text.clean(request)
+    if cleaned.refused or not cleaned.text or questions.is_question(cleaned.text):
+        return rule_intent
+    try:
+        llm_intent = await llm.parse(cleaned.text, context=context)
+    except llm_parser.LlmError as error:
+        return reconcile.fallback(rule_intent, error)
+    return reconcile.reconcile(request, rule_intent=rule_intent, llm_intent=llm_intent)

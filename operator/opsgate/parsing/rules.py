@@ -1,0 +1,247 @@
+"""The rule-based parser: the offline default and the LLM's cross-check.
+
+``parse(text, catalog)`` finds verbs and resource nouns (tolerating case, politeness, word
+order and one-letter typos), picks the catalog entry a verb/noun pair names, and fills the
+entry's parameters from the entity candidates in the text. A request that pairs no verb with a
+noun of the same entry is *unrecognised*; it is never pushed to the nearest action.
+
+Confidence is a score, not a probability we assume: it starts from how the action was found
+(verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
+missing required parameters and injection markers. ``bench/intent.py`` reports how it is
+calibrated on the labelled set. Pure and synchronous; the tables are compiled once per catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from opsgate import entities
+from opsgate.catalog import ActionEntry, Catalog
+from opsgate.intent import Intent, Parser, unrecognised
+from opsgate.parsing import extract, questions, slots, text, vocabulary
+from opsgate.parsing.fuzzy import Corrector
+from opsgate.parsing.tokens import Token, tokenize
+from opsgate.parsing.vocabulary import Noun, Strength, Verb
+
+NOTE_QUESTION = "a question, not a request: answered from the documentation"
+NOTE_NOTHING = "no catalog action matches this request"
+NOTE_FOREIGN = "not an operations request"
+NOTE_AMBIGUOUS = "also read as {other}"
+
+CONFIDENCE_VERB_NOUN = 0.92
+CONFIDENCE_NOUN_ONLY = 0.75
+CONFIDENCE_VERB_ONLY = 0.65
+CONFIDENCE_NOUN_FIRST = 0.6  # "email account for ann@acme.org please": asking for the thing
+PENALTY_FUZZY = 0.1
+PENALTY_WEAK = 0.12
+PENALTY_AMBIGUOUS = 0.15
+PENALTY_MISSING = 0.1
+PENALTY_INJECTION = 0.1
+FLOOR = 0.05
+
+_MAX_PHRASE = 4
+_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "up", "down", "me", "us", "new"})
+_OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
+_SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
+
+_CORRECTOR = Corrector([*vocabulary.VERBS, *vocabulary.NOUNS])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tables:
+    """A catalog's trigger tables: (verb, noun) -> [(key, strength)]."""
+
+    pairs: dict[tuple[Verb, Noun], list[tuple[str, Strength]]]
+    noun_only: dict[Noun, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+    key: str
+    score: int  # lower is a closer verb/noun pair
+    confidence: float
+    verb_at: int | None
+
+
+_TABLES: dict[int, tuple[Catalog, _Tables]] = {}
+_MAX_CACHED = 8
+
+
+def _tables(catalog: Catalog) -> _Tables:
+    cached = _TABLES.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    pairs: dict[tuple[Verb, Noun], list[tuple[str, Strength]]] = {}
+    for key, (verbs, nouns) in vocabulary.TRIGGERS.items():
+        if key not in catalog:
+            continue
+        for verb in verbs:
+            for noun, strength in nouns.items():
+                pairs.setdefault((verb, noun), []).append((key, strength))
+    noun_only = {noun: key for noun, key in vocabulary.NOUN_ONLY.items() if key in catalog}
+    tables = _Tables(pairs=pairs, noun_only=noun_only)
+    if len(_TABLES) >= _MAX_CACHED:
+        _TABLES.clear()
+    _TABLES[id(catalog)] = (catalog, tables)
+    return tables
+
+
+def parse(request: str, catalog: Catalog) -> Intent:
+    """The intent of ``request`` according to the rules (never raises on any input)."""
+    cleaned = text.clean(request)
+    if cleaned.refused:
+        return unrecognised(notes=cleaned.notes)
+    if questions.is_question(cleaned.text):
+        return unrecognised(notes=(*cleaned.notes, NOTE_QUESTION))
+    tokens = tokenize(cleaned.text)
+    if _opens_with_foreign_verb(tokens):
+        return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
+    spans = _spans(tokens)
+    readings = _readings(spans, tokens, _tables(catalog), cleaned.text.lower())
+    if not readings:
+        return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
+    best = readings[0]
+    entry = catalog.entries[best.key]
+    found = extract.find(tokens, spans)
+    values = slots.candidates(best.key, found, object_name=_object_after(tokens, spans, best.verb_at))
+    kept, dropped = slots.fit(entry, values)
+    confidence = best.confidence - PENALTY_MISSING * _missing_required(entry, kept)
+    notes = [*cleaned.notes, *dropped]
+    others = sorted({r.key for r in readings[1:] if r.key != best.key})
+    if others:
+        confidence -= PENALTY_AMBIGUOUS
+        notes.append(NOTE_AMBIGUOUS.format(other=", ".join(others)))
+    if cleaned.injection:
+        confidence -= PENALTY_INJECTION
+    return Intent(
+        category=entry.category,
+        action=entry.action,
+        resource_type=entry.resource_type,
+        entities=kept,
+        confidence=round(max(FLOOR, min(confidence, 0.99)), 3),
+        parser=Parser.RULES,
+        notes=tuple(notes),
+    )
+
+
+def verbs_in(request: str) -> frozenset[Verb]:
+    """The verb classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
+    spans = _spans(tokenize(text.clean(request).text))
+    return frozenset(verb for span in spans for verb in span.verbs)
+
+
+def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
+    for token in tokens:
+        if token.low in vocabulary.POLITENESS:
+            continue
+        return token.low in vocabulary.FOREIGN_VERBS
+    return False
+
+
+def _lookup(words: tuple[str, ...]) -> tuple[frozenset[Verb], frozenset[Noun]]:
+    phrase = " ".join(words)
+    if phrase in vocabulary.IDIOMS:
+        return vocabulary.IDIOMS[phrase]
+    return vocabulary.VERBS.get(phrase, frozenset()), vocabulary.NOUNS.get(phrase, frozenset())
+
+
+def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
+    """Vocabulary matches, longest phrase first, with typo correction for single words."""
+    lows = tuple(t.low for t in tokens)
+    spans: list[extract.Span] = []
+    i = 0
+    while i < len(lows):
+        for size in range(min(_MAX_PHRASE, len(lows) - i), 0, -1):
+            verbs, nouns = _lookup(lows[i : i + size])
+            if verbs or nouns:
+                spans.append(extract.Span(start=i, end=i + size, verbs=verbs, nouns=nouns))
+                i += size
+                break
+        else:
+            word = lows[i]
+            correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
+            if correction is not None:
+                verbs, nouns = _lookup((correction,))
+                spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
+            i += 1
+    if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
+        spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
+    return tuple(spans)
+
+
+def _known(word: str) -> bool:
+    return (
+        word in vocabulary.STOPWORDS
+        or word in vocabulary.POLITENESS
+        or word in entities.ENVIRONMENT_WORDS
+        or word in entities.LEVEL_WORDS
+        or word in entities.ROLE_WORDS
+    )
+
+
+def _readings(
+    spans: tuple[extract.Span, ...], tokens: tuple[Token, ...], tables: _Tables, low_text: str
+) -> list[_Reading]:
+    """Every catalog entry the text could name, closest verb/noun pair first."""
+    readings: list[_Reading] = []
+    verb_spans = [s for s in spans if s.verbs]
+    noun_spans = [s for s in spans if s.nouns]
+    for v in verb_spans:
+        for n in noun_spans:
+            for verb in v.verbs:
+                for noun in n.nouns:
+                    for key, strength in tables.pairs.get((verb, noun), ()):
+                        after = n.start >= v.start
+                        score = abs(n.start - v.start) + (0 if after else 5)
+                        confidence = CONFIDENCE_VERB_NOUN
+                        if strength is Strength.WEAK:
+                            score += 3
+                            confidence -= PENALTY_WEAK
+                        if v.fuzzy or n.fuzzy:
+                            confidence -= PENALTY_FUZZY
+                        readings.append(_Reading(key, score, confidence, v.start))
+    if not verb_spans and noun_spans:
+        first_noun = noun_spans[0]
+        opening = next((i for i, t in enumerate(tokens) if t.low not in _OPENING_FILLER), None)
+        if first_noun.start == opening:
+            for noun in first_noun.nouns:
+                for key, strength in tables.pairs.get((Verb.CREATE, noun), ()):
+                    if strength is Strength.STRONG:
+                        readings.append(_Reading(key, 15, CONFIDENCE_NOUN_FIRST, None))
+    if not verb_spans:
+        for n in noun_spans:
+            for noun in n.nouns:
+                noun_key = tables.noun_only.get(noun)
+                if noun_key is not None:
+                    confidence = CONFIDENCE_NOUN_ONLY - (PENALTY_FUZZY if n.fuzzy else 0.0)
+                    readings.append(_Reading(noun_key, 10 + n.start, confidence, None))
+    if not readings and _SCALE_TO_NUMBER.search(low_text):
+        scale_key = next(
+            (k for (verb, _), ks in tables.pairs.items() if verb is Verb.SCALE for k, _ in ks), None
+        )
+        has_noun = any(s.nouns for s in spans)
+        scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
+        if scale_key is not None and not has_noun and scale_at is not None:
+            readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
+    readings.sort(key=lambda r: (r.score, -r.confidence))
+    return readings
+
+
+def _object_after(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None
+) -> str | None:
+    """The name right after the verb ("restart frontend", "grant alice …"), if there is one."""
+    if verb_at is None:
+        return None
+    span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+    for token in tokens[span_end:]:
+        if token.low in _DETERMINERS:
+            continue
+        return token.low if extract.is_name(token, username=True) else None
+    return None
+
+
+def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> int:
+    required = entry.parameters.get("required", [])
+    return sum(1 for name in required if name not in kept and name not in entry.defaults)

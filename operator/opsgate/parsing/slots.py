@@ -1,0 +1,138 @@
+"""Fitting entities to a catalog entry's parameters, and checking them against its schema.
+
+Both parsers end here. The rule parser offers candidates found in the text; the LLM parser
+offers whatever the model wrote. Either way each value is normalised (``prod`` ->
+``production``, ``"5"`` -> 5), checked against the entry's JSON schema for that parameter, and
+dropped with a note when it cannot be made valid: the plan builder must never receive a value
+the catalog would refuse, and we never invent a required value. Pure functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from opsgate import entities
+from opsgate.catalog import ActionEntry
+from opsgate.parsing.extract import Cue, Found
+
+NOTE_DROPPED = "dropped {name}={value!r}: {reason}"
+NOTE_UNKNOWN = "dropped {name}: not a parameter of {key}"
+
+
+def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, Any]:
+    """The values the text offers for each parameter of ``key`` (before validation)."""
+    resource = key.rsplit(".", 1)[1]
+    namespace_cue = None if resource == "namespace" else found.cue(Cue.NAMESPACE)
+    used = tuple(n for n in (namespace_cue,) if n)
+    out: dict[str, Any] = {
+        "email": _first(found.emails),
+        "quota": found.quota,
+        "environment": found.environment,
+        "region": _first(found.regions),
+        "node_count": found.node_count,
+        "instance_type": _first(found.instance_types),
+        "namespace": namespace_cue,
+        "since": found.since,
+        "image": _first(found.images),
+        "groups": found.groups or None,
+        "role": found.role,
+        "level": found.level,
+        "metric": found.metric,
+    }
+    out["domain"] = _first(found.domains)
+    out["name"] = _object_name(resource, found, object_name=object_name, exclude=used)
+    out["service"] = found.cue(Cue.SERVICE, exclude=used) or (
+        found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=used) or object_name
+        if resource in ("secret", "logs", "metrics", "incidents")
+        else None
+    )
+    if resource == "secret":
+        out["name"] = found.cue(Cue.SECRET, exclude=(*used, out["service"] or ""))
+    out["username"] = found.cue(Cue.USER) or (
+        found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
+        if resource in ("user", "access") and not key.startswith("compliance.")
+        else None
+    )
+    if resource == "vulnerabilities":
+        out["target"] = found.cue(Cue.DEPLOYMENT, Cue.SERVICE)
+        if out["target"] is None and not found.images and namespace_cue is None:
+            out["target"] = object_name
+    if resource == "dns_record":
+        _dns(found, out)
+    replicas = found.replicas if found.replicas is not None else found.to_number
+    out["replicas"] = replicas
+    return {name: value for name, value in out.items() if value is not None}
+
+
+def _first(values: list[str]) -> str | None:
+    return values[0] if values else None
+
+
+def _object_name(
+    resource: str, found: Found, *, object_name: str | None, exclude: tuple[str, ...]
+) -> str | None:
+    by_resource = {
+        "cluster": (Cue.CLUSTER, Cue.NAMED, Cue.QUOTED),
+        "namespace": (Cue.NAMESPACE, Cue.NAMED, Cue.QUOTED),
+        "deployment": (Cue.DEPLOYMENT, Cue.SERVICE, Cue.NAMED, Cue.QUOTED),
+        "service_account": (Cue.SERVICE_ACCOUNT, Cue.NAMED, Cue.QUOTED),
+    }
+    cues = by_resource.get(resource)
+    if cues is None:
+        return None
+    name = found.cue(*cues, exclude=exclude)
+    if name is None and object_name not in exclude:
+        name = object_name
+    if name is None and resource == "deployment":
+        name = found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=exclude)
+    return name
+
+
+def _dns(found: Found, out: dict[str, Any]) -> None:
+    value: str | None = None
+    if found.addresses:
+        value = found.addresses[0]
+    elif found.phrases:
+        value = found.phrases[0]
+    elif len(found.domains) > 1:
+        value = found.domains[1]
+    out["value"] = value
+    out["ttl"] = found.ttl
+    record_type = found.record_type
+    if record_type is None and found.addresses:
+        record_type = "AAAA" if ":" in found.addresses[0] else "A"
+    out["record_type"] = record_type
+
+
+_VALIDATORS: dict[tuple[str, str, int], jsonschema.protocols.Validator] = {}
+
+
+def _validator(key: str, name: str, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """One compiled validator per parameter schema (keyed by the schema object's identity)."""
+    cache_key = (key, name, id(schema))
+    validator = _VALIDATORS.get(cache_key)
+    if validator is None:
+        validator = _VALIDATORS[cache_key] = jsonschema.Draft202012Validator(schema)
+    return validator
+
+
+def fit(entry: ActionEntry, values: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Normalise ``values`` for ``entry`` and keep only those its schema accepts."""
+    properties: dict[str, Any] = entry.parameters.get("properties", {})
+    kept: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, raw in values.items():
+        schema = properties.get(name)
+        if schema is None:
+            notes.append(NOTE_UNKNOWN.format(name=name, key=entry.key))
+            continue
+        value = entities.normalise(name, raw, schema=schema)
+        error = jsonschema.exceptions.best_match(_validator(entry.key, name, schema).iter_errors(value))
+        if error is not None:
+            shown = value if len(repr(value)) <= 60 else f"{str(value)[:57]}..."
+            notes.append(NOTE_DROPPED.format(name=name, value=shown, reason=error.message[:120]))
+            continue
+        kept[name] = value
+    return kept, tuple(notes)

@@ -1,0 +1,78 @@
+"""The labelled set (tests/data/intents.jsonl) holds the rule parser to the issue's aims.
+
+The ``heldout`` split was written and committed before any parser code and never used to add
+rules; the ``tune`` split is what the vocabulary was tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsgate.catalog import Catalog, load_catalog
+from opsgate.parsing import rules
+
+DATA = Path(__file__).parents[1] / "data" / "intents.jsonl"
+ROWS: list[dict[str, Any]] = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(check_executors=False)
+
+
+def _rate(rows: list[dict[str, Any]], catalog: Catalog) -> float:
+    return sum(rules.parse(r["text"], catalog).key == r["key"] for r in rows) / len(rows)
+
+
+def test_the_labelled_set_is_big_and_varied_enough() -> None:
+    kinds = [r["kind"] for r in ROWS]
+    assert len(ROWS) >= 300
+    assert kinds.count("out_of_scope") >= 40
+    assert kinds.count("injection") >= 15
+    assert {r["split"] for r in ROWS} == {"tune", "heldout"}
+
+
+def test_every_labelled_key_is_in_the_catalog(catalog: Catalog) -> None:
+    assert {r["key"] for r in ROWS if r["key"]} <= set(catalog.keys)
+
+
+@pytest.mark.parametrize("split", ["heldout", "tune"])
+def test_the_action_triple_is_right_for_at_least_nine_in_ten_in_scope_requests(
+    split: str, catalog: Catalog
+) -> None:
+    rows = [r for r in ROWS if r["split"] == split and r["kind"] == "in_scope"]
+    assert _rate(rows, catalog) >= 0.9
+
+
+@pytest.mark.parametrize("split", ["heldout", "tune"])
+def test_at_least_nine_in_ten_out_of_scope_requests_are_declined(split: str, catalog: Catalog) -> None:
+    rows = [r for r in ROWS if r["split"] == split and r["kind"] in ("out_of_scope", "question")]
+    declined = sum(not rules.parse(r["text"], catalog).recognised for r in rows) / len(rows)
+    assert declined >= 0.9
+
+
+def test_no_injection_attempt_changes_the_action(catalog: Catalog) -> None:
+    rows = [r for r in ROWS if r["kind"] == "injection"]
+    wrong = [r["text"] for r in rows if rules.parse(r["text"], catalog).key != r["key"]]
+    assert wrong == []
+
+
+def test_entities_match_exactly_for_most_correctly_parsed_requests(catalog: Catalog) -> None:
+    rows = [r for r in ROWS if r["kind"] == "in_scope"]
+    exact = sum(rules.parse(r["text"], catalog).entities == r["entities"] for r in rows) / len(rows)
+    assert exact >= 0.85
+
+
+def test_confidence_is_higher_for_right_readings_than_for_wrong_ones(catalog: Catalog) -> None:
+    right, wrong = [], []
+    for row in ROWS:
+        intent = rules.parse(row["text"], catalog)
+        if intent.recognised:
+            (right if intent.key == row["key"] else wrong).append(intent.confidence)
+    assert right
+    if wrong:
+        assert sum(right) / len(right) > sum(wrong) / len(wrong)
