@@ -149,6 +149,7 @@ def _messages(
         lines.append(MESSAGE_SECRETS_REDACTED.format(kinds=kinds))
     if needs_info is not None:
         lines.extend(needs_info.problems)
-    lines.extend(f"{r.policy}: {r.message}" for r in report.denials)
-    lines.extend(f"{r.policy}: {r.message}" for r in report.approvals)
+    # A denial is final, so approvals are worth mentioning only when nothing denies.
+    reasons = report.denials or report.approvals
+    lines.extend(f"{r.policy}: {r.message}" for r in reasons)
     return tuple(lines)

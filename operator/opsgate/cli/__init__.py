@@ -16,6 +16,7 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "plan": "plan:plan",
 }
 
 
