@@ -70,4 +70,4 @@ def evaluate(expression: Any, bound: Any) -> Any:
     value = expression.eval(bound)
     if value.type() == cel.Type.ERROR:
         raise CelEvaluationError(str(value.value()))
-    return value.value()
+    return value.plain_value()
