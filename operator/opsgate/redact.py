@@ -99,10 +99,18 @@ _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
 _BEARER = re.compile(r"\bBearer\s+(?P<value>[A-Za-z0-9\-._~+/]{8,}=*)", re.IGNORECASE)
 # scheme://user:password@host — only the password part is secret.
 _CONNECTION = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s@/]+)@", re.IGNORECASE)
+_CREDENTIAL_KEY = re.compile(_KEYWORD, re.IGNORECASE)
+# A cheap first look: text without any of these cannot match a pattern above.
+_MAYBE_SECRET = re.compile(
+    rf"{_KEYWORD}|bearer|://|AKIA|ASIA|AGPA|AIDA|AROA|eyJ|gh[pousr]_|xox[abprs]-|glpat-|PRIVATE KEY",
+    re.IGNORECASE,
+)
 
 
 def find_secrets(text: str) -> list[Finding]:
     """Every secret in ``text``, in order of position, overlapping findings merged."""
+    if not _MAYBE_SECRET.search(text):
+        return []
     findings = list(_raw_findings(text))
     return _merge(sorted(findings, key=lambda f: (f.start, -f.end)))
 
@@ -189,7 +197,7 @@ def _walk_findings(value: Any, *, path: str) -> Iterator[Finding]:
 
 
 def _is_credential_key(key: object) -> bool:
-    return isinstance(key, str) and re.fullmatch(_KEYWORD, key, re.IGNORECASE) is not None
+    return isinstance(key, str) and _CREDENTIAL_KEY.fullmatch(key) is not None
 
 
 def _is_filled(item: object) -> bool:

@@ -29,6 +29,7 @@ PLAN_VARIABLES: dict[str, Any] = {**REQUEST_VARIABLES, "plan": _MAP}
 BOOL = (cel.Type.BOOL, cel.Type.DYN)
 STRING = (cel.Type.STRING, cel.Type.DYN)
 INT = (cel.Type.INT, cel.Type.DYN)
+LIST = (cel.Type.List(cel.Type.INT), cel.Type.List(cel.Type.DYN), cel.Type.DYN)
 
 
 class CelCompileError(ValueError):

@@ -39,6 +39,9 @@ class CompiledRule:
     source: Path
     program: Any  # cel: (match) ? ((violation) ? 2 : 1) : 0
     message: Any | None  # cel: messageExpression
+    # The two passing results never change, so they are built once (results are frozen).
+    not_applicable: report.PolicyResult
+    satisfied: report.PolicyResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,10 @@ class PolicySet:
     load_seconds: float
     _env: Any = dataclasses.field(repr=False)
     _cel_config: dict[str, Any] = dataclasses.field(repr=False)
+    # Every rule's program in one CEL list, per scope: one call instead of one per rule. If any
+    # rule errors the list is an error, and evaluation falls back to rule by rule to say which.
+    _all_rules: Any = dataclasses.field(repr=False)
+    _request_rules: Any = dataclasses.field(repr=False)
 
     @classmethod
     def load(cls, directory: Path) -> PolicySet:
@@ -73,6 +80,7 @@ class PolicySet:
         policy_config = config_file.load_config(directory)
         waivers = exceptions_file.load_exceptions(directory)
         _check_exceptions(waivers, compiled, directory=directory)
+        request_scoped = [c for c in compiled if c.rule.scope is rule_format.Scope.REQUEST]
         return cls(
             rules=tuple(compiled),
             config=policy_config,
@@ -80,6 +88,8 @@ class PolicySet:
             load_seconds=time.perf_counter() - started,
             _env=env,
             _cel_config=policy_config.to_cel(),
+            _all_rules=_compile_list(env, compiled),
+            _request_rules=_compile_list(env, request_scoped),
         )
 
     @property
@@ -89,15 +99,20 @@ class PolicySet:
     def evaluate(self, policy_inputs: inputs.PolicyInputs) -> report.PolicyReport:
         """One result per applicable rule (request-scoped only when there is no plan) and the decision."""
         bound = cel.activation(self._env, inputs.cel_variables(policy_inputs, config=self._cel_config))
+        planned = policy_inputs.plan is not None
         action = (
-            policy_inputs.plan.action if policy_inputs.plan is not None else (policy_inputs.intent.key or "")
+            policy_inputs.plan.action if policy_inputs.plan is not None else policy_inputs.intent.key or ""
         )
+        applicable = [c for c in self.rules if planned or c.rule.scope is rule_format.Scope.REQUEST]
+        verdicts: list[int | None]
+        try:
+            verdicts = cel.evaluate(self._all_rules if planned else self._request_rules, bound)
+        except cel.CelEvaluationError:
+            verdicts = [None] * len(applicable)  # some rule failed: evaluate one by one to say which
         results: list[report.PolicyResult] = []
         raised: list[rule_format.RuleApproval] = []
-        for compiled in self.rules:
-            if compiled.rule.scope is rule_format.Scope.PLAN and policy_inputs.plan is None:
-                continue
-            result = _evaluate(compiled, bound)
+        for compiled, verdict in zip(applicable, verdicts, strict=True):
+            result = _evaluate(compiled, bound, verdict=verdict)
             if result.result is not report.Outcome.PASS and compiled.rule.allow_exceptions:
                 result = self._apply_exceptions(result, policy_inputs, action=action)
             if result.result is report.Outcome.APPROVAL and compiled.rule.approval is not None:
@@ -161,21 +176,38 @@ def _compile(rule: rule_format.Rule, path: Path, *, env: Any, check_env: Any) ->
             message = cel.compile_expression(env, rule.message_expression, returns=cel.STRING)
         except cel.CelCompileError as exc:
             raise errors.PolicyLoadError(f"{where}: `messageExpression`: {exc}") from exc
-    combined = f"({rule.match}) ? (({rule.violation}) ? {_VIOLATED} : {_SATISFIED}) : {_NOT_APPLICABLE}"
-    program = cel.compile_expression(env, combined, returns=cel.INT)
-    return CompiledRule(rule=rule, source=path, program=program, message=message)
+    program = cel.compile_expression(env, _combined(rule), returns=cel.INT)
+    return CompiledRule(
+        rule=rule,
+        source=path,
+        program=program,
+        message=message,
+        not_applicable=_result(rule, report.Outcome.PASS, MESSAGE_NOT_APPLICABLE),
+        satisfied=_result(rule, report.Outcome.PASS, MESSAGE_SATISFIED),
+    )
 
 
-def _evaluate(compiled: CompiledRule, bound: Any) -> report.PolicyResult:
+def _combined(rule: rule_format.Rule) -> str:
+    return f"({rule.match}) ? (({rule.violation}) ? {_VIOLATED} : {_SATISFIED}) : {_NOT_APPLICABLE}"
+
+
+def _compile_list(env: Any, compiled: Sequence[CompiledRule]) -> Any:
+    source = "[" + ", ".join(_combined(c.rule) for c in compiled) + "]"
+    return cel.compile_expression(env, source, returns=cel.LIST)
+
+
+def _evaluate(compiled: CompiledRule, bound: Any, *, verdict: int | None) -> report.PolicyResult:
+    """The result of one rule, from its verdict in the combined list or (None) evaluated alone."""
     rule = compiled.rule
-    try:
-        verdict = cel.evaluate(compiled.program, bound)
-    except cel.CelEvaluationError as exc:
-        return _result(rule, report.Outcome.DENY, MESSAGE_EVALUATION_FAILED.format(error=exc))
+    if verdict is None:
+        try:
+            verdict = cel.evaluate(compiled.program, bound)
+        except cel.CelEvaluationError as exc:
+            return _result(rule, report.Outcome.DENY, MESSAGE_EVALUATION_FAILED.format(error=exc))
     if verdict == _NOT_APPLICABLE:
-        return _result(rule, report.Outcome.PASS, MESSAGE_NOT_APPLICABLE)
+        return compiled.not_applicable
     if verdict == _SATISFIED:
-        return _result(rule, report.Outcome.PASS, MESSAGE_SATISFIED)
+        return compiled.satisfied
     return _result(rule, rule.decision.outcome, _message(compiled, bound))
 
 

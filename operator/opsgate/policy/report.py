@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pydantic
+from pydantic import alias_generators
 
 DEFAULT_APPROVER_GROUPS: tuple[str, ...] = ("opsgate-approvers",)
 DEFAULT_REQUIRED_APPROVALS = 1
@@ -58,7 +59,12 @@ class PolicyResult(_Frozen):
 
 
 class ApprovalRequirement(_Frozen):
-    """How many distinct approvers, from which groups, an ApprovalRequired decision needs."""
+    """How many distinct approvers, from which groups, an ApprovalRequired decision needs.
+
+    Dumped by alias it is the Approval's ``spec.requiredApprovals`` / ``spec.approverGroups``.
+    """
+
+    model_config = pydantic.ConfigDict(alias_generator=alias_generators.to_camel)
 
     required_approvals: int = pydantic.Field(default=DEFAULT_REQUIRED_APPROVALS, ge=1)
     approver_groups: tuple[str, ...] = DEFAULT_APPROVER_GROUPS
