@@ -17,6 +17,7 @@ from opsgate import __version__
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
     "parse": "parse:parse",
+    "plan": "plan:plan",
 }
 
 
