@@ -47,9 +47,7 @@ def calibration(rows: list[dict[str, Any]], catalog: Catalog) -> float:
     for row in rows:
         intent = rules.parse(row["text"], catalog)
         if intent.recognised:
-            buckets.setdefault(round(intent.confidence, 1), []).append(
-                (intent.confidence, intent.key == row["key"])
-            )
+            buckets.setdefault(round(intent.confidence, 1), []).append((intent.confidence, intent.key == row["key"]))
     total = sum(len(b) for b in buckets.values())
     ece = 0.0
     for edge in sorted(buckets):
@@ -100,9 +98,7 @@ def main() -> None:
     figures["rules_requests_per_s"] = throughput(rows, catalog)
     print(f"rule parser: {figures['rules_requests_per_s']} requests/s")
     figures["cli_jsonl_seconds"] = cli_wall_time(rows)
-    print(
-        f"opsgate parse --jsonl over {len(rows)} requests: {figures['cli_jsonl_seconds']} s (incl. start-up)"
-    )
+    print(f"opsgate parse --jsonl over {len(rows)} requests: {figures['cli_jsonl_seconds']} s (incl. start-up)")
     print(json.dumps(figures))
 
 

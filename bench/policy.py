@@ -63,9 +63,7 @@ def workload(home: Path, actions: catalog.Catalog) -> list[PolicyInputs]:
     for text, key, entities in REQUESTS:
         category, action, resource_type = key.split(".")
         intent = Intent(category=category, action=action, resource_type=resource_type, entities=entities)
-        context = RequestContext(
-            text=text, requester=Requester(username="alice", groups=("dev",)), namespace="a"
-        )
+        context = RequestContext(text=text, requester=Requester(username="alice", groups=("dev",)), namespace="a")
         plan = build_plan(intent, actions.entries[key], context=context, home=home, executor_image="img:1")
         assert isinstance(plan, Plan)
         inputs.append(

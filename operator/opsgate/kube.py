@@ -57,9 +57,11 @@ def configure(kubeconfig: str | None = None) -> None:
     with _config_lock:
         configuration = kubernetes.client.Configuration()
         try:
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
+            kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=configuration
+            )
         configuration.connection_pool_maxsize = 32
         _configuration = configuration
 
@@ -91,32 +93,36 @@ def request(
     body: Any = None,
     query: Mapping[str, str] | None = None,
     content_type: str = "application/json",
+    timeout: float = 30.0,
 ) -> Any:
+    """One API call; the decoded JSON answer, or ``ApiError`` for any non-2xx status."""
     client = _client()
-    headers = {"Accept": "application/json", "Content-Type": content_type}
+    method_, full_url, headers, payload, post = client.param_serialize(
+        method,
+        url,
+        query_params=list((query or {}).items()),
+        header_params={"Accept": "application/json", "Content-Type": content_type},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
     try:
-        response = client.call_api(
-            url,
-            method,
-            query_params=list((query or {}).items()),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        )
+        response = client.call_api(method_, full_url, headers, payload, post, _request_timeout=timeout)
     except kubernetes.client.ApiException as exc:
-        raise _error(exc) from None
-    data = response.data
+        raise _error(exc.status, exc.reason, exc.body) from None
+    data = response.read()  # type: ignore[no-untyped-call]
+    if not 200 <= response.status < 300:
+        raise _error(response.status, response.reason, data)
     return json.loads(data) if data else None
 
 
-def _error(exc: kubernetes.client.ApiException) -> ApiError:
+def _error(status: int | None, reason: str | None, body: bytes | str | None) -> ApiError:
     try:
-        status = json.loads(exc.body or "{}")
+        parsed = json.loads(body or "{}")
     except ValueError:
-        status = {}
-    return ApiError(int(exc.status or 0), str(status.get("reason") or exc.reason), str(status.get("message") or exc.body))
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    return ApiError(int(status or 0), str(parsed.get("reason") or reason), str(parsed.get("message") or body))
 
 
 def create(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,9 +169,7 @@ def list_objects(api_version: str, kind: str, namespace: str | None, *, labels: 
 def patch_status(api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
     """Merge-patch the status subresource."""
     url = path(api_version, kind, namespace, name) + "/status"
-    result: dict[str, Any] = request(
-        "PATCH", url, body={"status": status}, content_type="application/merge-patch+json"
-    )
+    result: dict[str, Any] = request("PATCH", url, body={"status": status}, content_type="application/merge-patch+json")
     return result
 
 

@@ -14,7 +14,10 @@ RECONCILE_SECONDS = prom.Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 LLM_SECONDS = prom.Histogram(
-    "opsgate_llm_seconds", "Latency of LLM intent parsing, by outcome", ["outcome"], buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 60)
+    "opsgate_llm_seconds",
+    "Latency of LLM intent parsing, by outcome",
+    ["outcome"],
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 60),
 )
 POLICY_SECONDS = prom.Histogram(
     "opsgate_policy_evaluation_seconds",

@@ -140,9 +140,7 @@ def _phase(report: PolicyReport, *, plan: Plan | None) -> Phase:
     return Phase.ANSWERED if plan.informational else Phase.APPROVED
 
 
-def _messages(
-    report: PolicyReport, *, needs_info: NeedsInfo | None, findings: list[redact.Finding]
-) -> tuple[str, ...]:
+def _messages(report: PolicyReport, *, needs_info: NeedsInfo | None, findings: list[redact.Finding]) -> tuple[str, ...]:
     lines: list[str] = []
     if findings:
         kinds = ", ".join(sorted({f.kind.value for f in findings}))

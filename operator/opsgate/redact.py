@@ -85,9 +85,7 @@ _PROSE_STOPWORDS = frozenset(
 _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
     (
         SecretKind.PRIVATE_KEY,
-        re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S
-        ),
+        re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S),
     ),
     (SecretKind.AWS_ACCESS_KEY, re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
     (SecretKind.JWT, re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),

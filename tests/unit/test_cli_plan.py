@@ -79,9 +79,7 @@ def test_deleting_the_production_cluster_is_denied_by_no_production_deletion() -
 
 @pytest.mark.usefixtures("home")
 def test_a_production_change_on_saturday_at_three_is_denied_by_the_change_window() -> None:
-    document = run_json(
-        "scale web to 5. rollback: scale to 3", "--intent", json.dumps(SCALE_PROD), "--now", SATURDAY_3
-    )
+    document = run_json("scale web to 5. rollback: scale to 3", "--intent", json.dumps(SCALE_PROD), "--now", SATURDAY_3)
     assert document["policy"]["decision"] == "Denied"
     assert [r["policy"] for r in document["policy"]["results"] if r["result"] == "deny"] == [
         "production-change-windows"
@@ -90,9 +88,7 @@ def test_a_production_change_on_saturday_at_three_is_denied_by_the_change_window
 
 @pytest.mark.usefixtures("home")
 def test_an_e_mail_requires_approval_and_the_plan_reads_back() -> None:
-    document = run_json(
-        "create an email for x@acme.org", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10
-    )
+    document = run_json("create an email for x@acme.org", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10)
     assert document["policy"]["decision"] == "ApprovalRequired"
     assert document["approval"] == {"requiredApprovals": 1, "approverGroups": ["opsgate-approvers"]}
     assert document["phase"] == "AwaitingApproval"
@@ -127,10 +123,7 @@ def test_the_table_lists_every_policy_with_its_result() -> None:
     lines = result.output.splitlines()
     assert any(line.split()[:3] == ["catalog-requires-approval", "approval", "medium"] for line in lines)
     assert any(line.split()[:2] == ["no-production-deletion", "pass"] for line in lines)
-    assert (
-        "Decision  ApprovalRequired -> AwaitingApproval (1 approval(s) from opsgate-approvers)"
-        in result.output
-    )
+    assert "Decision  ApprovalRequired -> AwaitingApproval (1 approval(s) from opsgate-approvers)" in result.output
 
 
 @pytest.mark.usefixtures("home")
@@ -143,14 +136,8 @@ def test_groups_labels_and_history_reach_the_policies() -> None:
     }
     base = ["delete namespace web", "--intent", json.dumps(delete_namespace), "--now", MONDAY_10]
     assert results_by_policy(run_json(*base))["mfa-for-privileged-operations"] == "deny"
-    assert (
-        results_by_policy(run_json(*base, "--groups", "dev,opsgate-mfa"))["mfa-for-privileged-operations"]
-        == "pass"
-    )
-    assert (
-        results_by_policy(run_json(*base, "--extra", "amr=pwd,mfa"))["mfa-for-privileged-operations"]
-        == "pass"
-    )
+    assert results_by_policy(run_json(*base, "--groups", "dev,opsgate-mfa"))["mfa-for-privileged-operations"] == "pass"
+    assert results_by_policy(run_json(*base, "--extra", "amr=pwd,mfa"))["mfa-for-privileged-operations"] == "pass"
     assert results_by_policy(run_json(*base, "--history", "delete=5"))["rate-limits"] == "deny"
 
 
@@ -197,9 +184,7 @@ TEXT_SCENARIOS = [
 @pytest.mark.parametrize(
     ("text", "options", "decision", "policy"), TEXT_SCENARIOS, ids=["delete-prod", "email", "password"]
 )
-def test_a_plain_text_request_is_parsed_and_decided(
-    text: str, options: list[str], decision: str, policy: str
-) -> None:
+def test_a_plain_text_request_is_parsed_and_decided(text: str, options: list[str], decision: str, policy: str) -> None:
     pytest.importorskip("opsgate.parsing.rules")
     document = run_json(text, *options)
     assert document["policy"]["decision"] == decision

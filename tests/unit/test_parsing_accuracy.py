@@ -41,9 +41,7 @@ def test_every_labelled_key_is_in_the_catalog(catalog: Catalog) -> None:
 
 
 @pytest.mark.parametrize("split", ["heldout", "tune"])
-def test_the_action_triple_is_right_for_at_least_nine_in_ten_in_scope_requests(
-    split: str, catalog: Catalog
-) -> None:
+def test_the_action_triple_is_right_for_at_least_nine_in_ten_in_scope_requests(split: str, catalog: Catalog) -> None:
     rows = [r for r in ROWS if r["split"] == split and r["kind"] == "in_scope"]
     assert _rate(rows, catalog) >= 0.9
 

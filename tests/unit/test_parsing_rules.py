@@ -51,9 +51,7 @@ def test_a_request_names_its_catalog_entry_with_normalised_entities(
      "restart my laptop", "send an email to the team", "rotate the pdf", ""],
     ids=["pizza", "weather", "poem", "browser-history", "laptop", "send-email", "pdf", "empty"],
 )  # fmt: skip
-def test_an_out_of_scope_request_is_unrecognised_rather_than_forced(
-    request_text: str, catalog: Catalog
-) -> None:
+def test_an_out_of_scope_request_is_unrecognised_rather_than_forced(request_text: str, catalog: Catalog) -> None:
     intent = rules.parse(request_text, catalog)
     assert intent.contract()["category"] is None
     assert intent.confidence == 0.0
@@ -104,9 +102,7 @@ def test_look_alikes_and_control_characters_are_folded_before_parsing(
     ],
     ids=["trailing-injection", "fake-system-turn", "injection-only"],
 )  # fmt: skip
-def test_an_injected_instruction_never_changes_the_action(
-    request_text: str, key: str | None, catalog: Catalog
-) -> None:
+def test_an_injected_instruction_never_changes_the_action(request_text: str, key: str | None, catalog: Catalog) -> None:
     intent = rules.parse(request_text, catalog)
     assert intent.key == key
     assert text.NOTE_INJECTION in intent.notes

@@ -37,14 +37,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def intent(key: str, **entities: Any) -> Intent:
     category, action, resource_type = key.split(".")
-    return Intent(
-        category=category, action=action, resource_type=resource_type, entities=entities, confidence=1.0
-    )
+    return Intent(category=category, action=action, resource_type=resource_type, entities=entities, confidence=1.0)
 
 
-def decide(
-    home: Path, text: str | None, spec_intent: Intent | None = None, **options: Any
-) -> pipeline.Outcome:
+def decide(home: Path, text: str | None, spec_intent: Intent | None = None, **options: Any) -> pipeline.Outcome:
     context = RequestContext(text="", requester=Requester(username="alice"), namespace="team-a")
     arguments: dict[str, Any] = {
         "text": text,

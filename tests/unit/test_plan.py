@@ -58,9 +58,7 @@ def intent(key: str, parser: Parser = Parser.RULES, **entities: Any) -> Intent:
     )
 
 
-def plan_for(
-    home: Path, key: str, *, ctx: RequestContext | None = None, image: str = IMAGE, **entities: Any
-) -> Plan:
+def plan_for(home: Path, key: str, *, ctx: RequestContext | None = None, image: str = IMAGE, **entities: Any) -> Plan:
     built = build_plan(
         intent(key, **entities),
         CATALOG.entries[key],
@@ -227,9 +225,7 @@ def test_the_content_hash_covers_sorted_relative_paths_and_bytes(tmp_path: Path)
     [("../outside.yml", "leaves the OpsGate home"), ("playbooks/missing.yml", "does not exist")],
     ids=["escapes-home", "missing"],
 )
-def test_an_executor_outside_the_home_or_missing_is_a_plan_error(
-    tmp_path: Path, relative: str, message: str
-) -> None:
+def test_an_executor_outside_the_home_or_missing_is_a_plan_error(tmp_path: Path, relative: str, message: str) -> None:
     with pytest.raises(PlanError, match=message):
         content_hash(tmp_path / "home", relative)
 

@@ -40,9 +40,7 @@ async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser |
 @click.command("parse")
 @click.argument("text", nargs=-1)
 @click.option("--jsonl", is_flag=True, help="Read one request per line on stdin; print one JSON line each.")
-@click.option(
-    "--llm", "use_llm", is_flag=True, help="Also ask the Ollama model (default when OLLAMA_HOST is set)."
-)
+@click.option("--llm", "use_llm", is_flag=True, help="Also ask the Ollama model (default when OLLAMA_HOST is set).")
 @click.option("--ollama-host", envvar="OLLAMA_HOST", default=None, help="Ollama URL [env OLLAMA_HOST].")
 @click.option("--model", envvar="OPSGATE_CHAT_MODEL", default=DEFAULT_MODEL, show_default=True)
 @click.option("--timeout", type=float, default=20.0, show_default=True, help="LLM timeout in seconds.")

@@ -37,25 +37,13 @@ MESSAGE_NOTHING_TO_PLAN = "give the request TEXT or --intent JSON"
 @click.option("--extra", "extras", multiple=True, metavar="K=V", help="userInfo.extra claim (repeatable).")
 @click.option("--namespace", default="default", show_default=True, help="Namespace of the OpsRequest.")
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="Label on the OpsRequest (repeatable).")
-@click.option(
-    "--namespace-label", "namespace_labels", multiple=True, metavar="K=V", help="Label on its namespace."
-)
-@click.option(
-    "--annotation", "annotations", multiple=True, metavar="K=V", help="Annotation on the OpsRequest."
-)
+@click.option("--namespace-label", "namespace_labels", multiple=True, metavar="K=V", help="Label on its namespace.")
+@click.option("--annotation", "annotations", multiple=True, metavar="K=V", help="Annotation on the OpsRequest.")
 @click.option("--environment", default=None, help="spec.environment (dev, staging, production).")
-@click.option(
-    "--intent", "intent_json", default=None, metavar="JSON", help="A structured intent (spec.intent)."
-)
-@click.option(
-    "--history", "history", multiple=True, metavar="CLASS=N", help="Requests made in the last hour."
-)
-@click.option(
-    "--now", "now_text", default=None, metavar="ISO8601", help="Evaluate at this time (default: now)."
-)
-@click.option(
-    "--executor-image", envvar=ENV_EXECUTOR_IMAGE, default=DEFAULT_EXECUTOR_IMAGE, show_default=True
-)
+@click.option("--intent", "intent_json", default=None, metavar="JSON", help="A structured intent (spec.intent).")
+@click.option("--history", "history", multiple=True, metavar="CLASS=N", help="Requests made in the last hour.")
+@click.option("--now", "now_text", default=None, metavar="ISO8601", help="Evaluate at this time (default: now).")
+@click.option("--executor-image", envvar=ENV_EXECUTOR_IMAGE, default=DEFAULT_EXECUTOR_IMAGE, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the contract other tools read).")
 def plan(
     *,
@@ -153,9 +141,7 @@ def render(outcome: pipeline.Outcome) -> str:
     intent = outcome.intent
     if intent.recognised:
         entities = " ".join(f"{k}={v}" for k, v in sorted(intent.entities.items()))
-        lines.append(
-            f"Intent    {intent.key}  ({intent.parser.value}, confidence {intent.confidence:.2f})  {entities}"
-        )
+        lines.append(f"Intent    {intent.key}  ({intent.parser.value}, confidence {intent.confidence:.2f})  {entities}")
     else:
         lines.append("Intent    (not recognised)")
     if outcome.plan is not None:
@@ -169,15 +155,10 @@ def render(outcome: pipeline.Outcome) -> str:
     lines.append(decision)
     lines.extend(f"          {message}" for message in outcome.messages)
     rows = [("POLICY", "RESULT", "SEVERITY", "CATEGORY", "MESSAGE")]
-    rows += [
-        (r.policy, r.result.value, r.severity.value, r.category.value, r.message)
-        for r in outcome.policy.results
-    ]
+    rows += [(r.policy, r.result.value, r.severity.value, r.category.value, r.message) for r in outcome.policy.results]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines.append("")
-    lines.extend(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4]]) for row in rows
-    )
+    lines.extend("  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4]]) for row in rows)
     return "\n".join(lines)
 
 
@@ -219,9 +200,7 @@ def _history(raw: Sequence[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key, value in _pairs(raw, option="--history").items():
         if not value.isdigit():
-            raise click.BadParameter(
-                f"{key}={value}: the count must be a whole number", param_hint="--history"
-            )
+            raise click.BadParameter(f"{key}={value}: the count must be a whole number", param_hint="--history")
         counts[key] = int(value)
     return counts
 

@@ -34,14 +34,10 @@ _NOT_NAMES = frozenset(
     | {"number", "count", "size"}
 )
 
-_DURATION = re.compile(
-    r"\b(?:last|past|previous|since|within|this)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
-)
+_DURATION = re.compile(r"\b(?:last|past|previous|since|within|this)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b")
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
-_REPLICAS = re.compile(
-    r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b"
-)
+_REPLICAS = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b")
 _TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?!\s*[a-z%])")
 _TTL = re.compile(
     r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
@@ -249,11 +245,7 @@ def _find_numbers(text: str, found: Found) -> None:
         for word in match.group(1).split():
             if word == "and":
                 continue
-            if (
-                word in vocabulary.STOPWORDS
-                or word in entities.ENVIRONMENT_WORDS
-                or not _K8S_NAME.match(word)
-            ):
+            if word in vocabulary.STOPWORDS or word in entities.ENVIRONMENT_WORDS or not _K8S_NAME.match(word):
                 break
             found.groups.append(word)
 

@@ -72,9 +72,7 @@ def reconcile(request: str, *, rule_intent: Intent, llm_intent: Intent) -> Inten
     return _with(llm_intent, entities=supported, confidence=confidence, notes=notes)
 
 
-def _with(
-    base: Intent, *, confidence: float, notes: list[str], entities: dict[str, Any] | None = None
-) -> Intent:
+def _with(base: Intent, *, confidence: float, notes: list[str], entities: dict[str, Any] | None = None) -> Intent:
     return base.model_copy(
         update={
             "parser": Parser.LLM_RULES,

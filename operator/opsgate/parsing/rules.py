@@ -217,9 +217,7 @@ def _readings(
                     confidence = CONFIDENCE_NOUN_ONLY - (PENALTY_FUZZY if n.fuzzy else 0.0)
                     readings.append(_Reading(noun_key, 10 + n.start, confidence, None))
     if not readings and _SCALE_TO_NUMBER.search(low_text):
-        scale_key = next(
-            (k for (verb, _), ks in tables.pairs.items() if verb is Verb.SCALE for k, _ in ks), None
-        )
+        scale_key = next((k for (verb, _), ks in tables.pairs.items() if verb is Verb.SCALE for k, _ in ks), None)
         has_noun = any(s.nouns for s in spans)
         scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
         if scale_key is not None and not has_noun and scale_at is not None:
@@ -228,9 +226,7 @@ def _readings(
     return readings
 
 
-def _object_after(
-    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None
-) -> str | None:
+def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> str | None:
     """The name right after the verb ("restart frontend", "grant alice …"), if there is one."""
     if verb_at is None:
         return None

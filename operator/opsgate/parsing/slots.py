@@ -70,9 +70,7 @@ def _first(values: list[str]) -> str | None:
     return values[0] if values else None
 
 
-def _object_name(
-    resource: str, found: Found, *, object_name: str | None, exclude: tuple[str, ...]
-) -> str | None:
+def _object_name(resource: str, found: Found, *, object_name: str | None, exclude: tuple[str, ...]) -> str | None:
     by_resource = {
         "cluster": (Cue.CLUSTER, Cue.NAMED, Cue.QUOTED),
         "namespace": (Cue.NAMESPACE, Cue.NAMED, Cue.QUOTED),

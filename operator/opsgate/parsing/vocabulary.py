@@ -284,8 +284,7 @@ IDIOMS: dict[str, tuple[frozenset[Verb], frozenset[Noun]]] = {
         )
     },
     **{
-        phrase: (frozenset({V.RESTART}), frozenset({N.DEPLOYMENT}))
-        for phrase in ("rollout restart", "rolling restart")
+        phrase: (frozenset({V.RESTART}), frozenset({N.DEPLOYMENT})) for phrase in ("rollout restart", "rolling restart")
     },
 }
 

@@ -44,9 +44,7 @@ class _Section(pydantic.BaseModel):
 
 
 class ApprovalDefaults(_Section):
-    required_approvals: int = pydantic.Field(
-        default=report.DEFAULT_REQUIRED_APPROVALS, ge=1, alias="requiredApprovals"
-    )
+    required_approvals: int = pydantic.Field(default=report.DEFAULT_REQUIRED_APPROVALS, ge=1, alias="requiredApprovals")
     approver_groups: tuple[str, ...] = pydantic.Field(
         default=report.DEFAULT_APPROVER_GROUPS, alias="approverGroups", min_length=1
     )
@@ -61,9 +59,7 @@ class Mfa(_Section):
 
 
 class Residency(_Section):
-    allowed_regions: tuple[str, ...] = pydantic.Field(
-        default=("us-east-1", "eu-west-1"), alias="allowedRegions"
-    )
+    allowed_regions: tuple[str, ...] = pydantic.Field(default=("us-east-1", "eu-west-1"), alias="allowedRegions")
 
 
 class ChangeWindow(_Section):

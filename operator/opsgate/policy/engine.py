@@ -70,9 +70,7 @@ class PolicySet:
         for path in rule_format.rule_files(directory):
             for rule in rule_format.load_rules(path):
                 if rule.name in seen:
-                    raise errors.PolicyLoadError(
-                        f"{path}: rule {rule.name!r}: already defined in {seen[rule.name]}"
-                    )
+                    raise errors.PolicyLoadError(f"{path}: rule {rule.name!r}: already defined in {seen[rule.name]}")
                 seen[rule.name] = path
                 compiled.append(_compile(rule, path, env=env, check_env=request_env))
         if not compiled:
@@ -100,9 +98,7 @@ class PolicySet:
         """One result per applicable rule (request-scoped only when there is no plan) and the decision."""
         bound = cel.activation(self._env, inputs.cel_variables(policy_inputs, config=self._cel_config))
         planned = policy_inputs.plan is not None
-        action = (
-            policy_inputs.plan.action if policy_inputs.plan is not None else policy_inputs.intent.key or ""
-        )
+        action = policy_inputs.plan.action if policy_inputs.plan is not None else policy_inputs.intent.key or ""
         applicable = [c for c in self.rules if planned or c.rule.scope is rule_format.Scope.REQUEST]
         verdicts: list[int | None]
         try:
@@ -118,9 +114,7 @@ class PolicySet:
             if result.result is report.Outcome.APPROVAL and compiled.rule.approval is not None:
                 raised.append(compiled.rule.approval)
             results.append(result)
-        return report.PolicyReport(
-            decision=report.decide(results), results=results, approval=self._approval(raised)
-        )
+        return report.PolicyReport(decision=report.decide(results), results=results, approval=self._approval(raised))
 
     def _apply_exceptions(
         self, result: report.PolicyResult, policy_inputs: inputs.PolicyInputs, *, action: str

@@ -51,7 +51,5 @@ def load_exceptions(directory: Path) -> tuple[PolicyException, ...]:
         try:
             loaded.append(PolicyException.model_validate(raw))
         except pydantic.ValidationError as exc:
-            raise errors.PolicyLoadError(
-                f"{path}: exception #{index + 1}: {errors.first_error(exc)}"
-            ) from exc
+            raise errors.PolicyLoadError(f"{path}: exception #{index + 1}: {errors.first_error(exc)}") from exc
     return tuple(loaded)

@@ -86,11 +86,7 @@ def rule_files(directory: Path) -> list[Path]:
 def load_rules(path: Path) -> list[Rule]:
     """The rules of one file; a malformed rule raises ``PolicyLoadError`` naming file and rule."""
     document = errors.read_yaml(path)
-    if (
-        not isinstance(document, dict)
-        or document.get("version") != 1
-        or not isinstance(document.get("rules"), list)
-    ):
+    if not isinstance(document, dict) or document.get("version") != 1 or not isinstance(document.get("rules"), list):
         raise errors.PolicyLoadError(f"{path}: expected a mapping with `version: 1` and a `rules` list")
     rules: list[Rule] = []
     for index, raw in enumerate(document["rules"]):
