@@ -74,6 +74,8 @@ class SpecIntent(_Model):
 class OpsRequestSpec(_Model):
     request: str = pydantic.Field(min_length=1, max_length=MAX_REQUEST_CHARS)
     requester: str
+    requester_groups: tuple[str, ...] | None = pydantic.Field(default=None, alias="requesterGroups")
+    requester_extra: dict[str, list[str]] | None = pydantic.Field(default=None, alias="requesterExtra")
     environment: Environment | None = None
     dry_run: bool = pydantic.Field(default=False, alias="dryRun")
     intent: SpecIntent | None = None

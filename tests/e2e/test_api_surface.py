@@ -282,3 +282,19 @@ def test_the_examples_apply_cleanly(kubectl: Kubectl, namespace: str) -> None:
         assert result.returncode == 0, f"{example.name}: {result.stderr}"
     names = kubectl("get", "opsrequests", "-n", namespace, "-o", "name").stdout.split()
     assert len(names) >= len(examples)
+
+
+def test_requester_groups_are_accepted_only_when_they_are_the_callers_real_groups(kubectl: Kubectl, roles: str) -> None:
+    kubectl(
+        "create", "rolebinding", "mfa-requesters", "--clusterrole=opsgate-requester", "--group=opsgate-mfa", "-n", roles
+    )
+    alice = kubectl.as_user("alice", "opsgate-mfa")
+    honest = opsrequest("honest", roles, requester="alice", requesterGroups=["opsgate-mfa", "system:authenticated"])
+    assert alice.create(honest, check=False).returncode == 0
+    mallory = kubectl.as_user("mallory")
+    claimed = opsrequest("claimed", roles, requester="mallory", requesterGroups=["opsgate-mfa", "system:authenticated"])
+    result = mallory.create(claimed, check=False)
+    assert "spec.requesterGroups must be exactly your groups [system:authenticated] or left out" in result.stderr
+    forged_extra = opsrequest("extra", roles, requester="mallory", requesterExtra={"amr": ["mfa"]})
+    result = mallory.create(forged_extra, check=False)
+    assert "spec.requesterExtra must be exactly the extra attributes of your identity" in result.stderr
