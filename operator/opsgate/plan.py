@@ -37,6 +37,9 @@ ENVIRONMENT_PARAMETER = "environment"
 _ROLLBACK_IN_TEXT = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
 
 
+DIGEST_PREFIX = "sha256:"
+
+
 class PlanError(RuntimeError):
     """The plan cannot be built for a reason the requester cannot fix (a missing executor file)."""
 
@@ -216,7 +219,11 @@ def compute_digest(
     content_hash: str,
     executor_image: str,
 ) -> str:
-    """sha256 (hex) of the canonical JSON of everything that decides what runs."""
+    """``sha256:<hex>`` of the canonical JSON of everything that decides what runs.
+
+    The algorithm prefix makes the digest self-describing (like an OCI digest); Approvals carry
+    exactly this string and approvers name it in their decisions.
+    """
     document = {
         "action": action,
         "parameters": dict(parameters),
@@ -225,7 +232,7 @@ def compute_digest(
         "executorImage": executor_image,
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return DIGEST_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def recompute_digest(plan: Plan, entry: catalog.ActionEntry, *, home: Path) -> str:

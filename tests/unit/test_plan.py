@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,11 @@ def test_tags_come_from_the_requester_and_labels_with_the_request_label_winning(
         "environment": None,
         "cost_center": "cc-42",
     }
+
+
+def test_the_digest_names_its_algorithm_like_an_oci_digest(home: Path) -> None:
+    digest = plan_for(home, "provision.create.cluster", name="web").digest
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
 
 
 def test_the_digest_is_stable_and_changes_with_everything_that_decides_what_runs(home: Path) -> None:
