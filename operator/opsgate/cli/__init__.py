@@ -18,6 +18,7 @@ from opsgate import __version__
 _COMMANDS: dict[str, str] = {
     "parse": "parse:parse",
     "plan": "plan:plan",
+    "operator": "operator:operator",
 }
 
 

@@ -1,0 +1,66 @@
+"""``opsgate operator``: run the controller (out of cluster with a kubeconfig, or in a pod)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import click
+
+from opsgate.settings import Settings
+
+
+@click.command("operator")
+@click.option("--namespace", "namespaces", multiple=True, help="Watch only these namespaces (default: all).")
+@click.option("--ollama-host", default=None, help="Ollama for LLM parsing (env OLLAMA_HOST; default: rule parser).")
+@click.option("--model", default=None, help="Chat model (env OPSGATE_CHAT_MODEL).")
+@click.option("--executor-image", default=None, help="Image of the execution Jobs (env OPSGATE_EXECUTOR_IMAGE).")
+@click.option("--metrics-port", type=int, default=None, help="Prometheus metrics port (default 9090; 0 disables).")
+@click.option(
+    "--health", "health_endpoint", default=None, help="Liveness endpoint URL (default http://0.0.0.0:8080/healthz)."
+)
+@click.option("--peering", default=None, help="kopf peering name: replicas sharing it never act at once.")
+@click.option("--priority", type=int, default=None, help="Peering priority (higher wins).")
+def operator(
+    namespaces: tuple[str, ...],
+    ollama_host: str | None,
+    model: str | None,
+    executor_image: str | None,
+    metrics_port: int | None,
+    health_endpoint: str | None,
+    peering: str | None,
+    priority: int | None,
+) -> None:
+    """Run the OpsGate controller until interrupted."""
+    import kopf
+
+    import opsgate.handlers  # noqa: F401 - registers the handlers with kopf
+
+    settings = Settings.from_env()
+    overrides: dict[str, Any] = {
+        "namespaces": namespaces or None,
+        "ollama_host": ollama_host,
+        "chat_model": model,
+        "executor_image": executor_image,
+        "metrics_port": metrics_port,
+        "health_endpoint": health_endpoint,
+        "peering": peering,
+        "priority": priority,
+    }
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    if settings.metrics_port == 0:
+        settings = dataclasses.replace(settings, metrics_port=None)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            standalone=settings.peering is None,
+            peering_name=settings.peering,
+            priority=settings.priority,
+            liveness_endpoint=settings.health_endpoint,
+            memo=kopf.Memo(settings=settings),
+        )
+    )

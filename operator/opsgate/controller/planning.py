@@ -1,0 +1,322 @@
+"""Planning one new OpsRequest: from its body to the status to write and the objects to make.
+
+Gather, then evaluate: the handler gathers the body, the namespace labels, the requester's
+recent history and ``now``; this module runs the pipeline (redact → retrieve → parse → plan →
+policy, :mod:`opsgate.pipeline`) and turns its outcome into a :class:`Planned` - status fields,
+conditions, an Approval manifest if one is needed, whether to launch the Job, and the events to
+post. It makes no API call and imports no Kubernetes client; the LLM and the retriever are
+injected (and may be absent: the rule parser and "no context" are the offline defaults).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from opsgate import parsing, pipeline, redact
+from opsgate.catalog import Catalog
+from opsgate.controller import approvals, phases
+from opsgate.controller.conditions import Condition, Reason, Type
+from opsgate.intent import Intent, Parser
+from opsgate.plan import RequestContext, Requester
+from opsgate.policy import Decision, PolicySet
+from opsgate.resources import OpsRequestSpec, Phase
+
+MESSAGE_QUESTION = "answered from the documentation: {count} source(s)"
+MESSAGE_NO_CONTEXT = "no context retrieved: {reason}"
+MESSAGE_DRY_RUN_ALLOWED = "dry run: the plan is allowed; nothing was run"
+MESSAGE_DRY_RUN_APPROVAL = "dry run: the plan would need {count} approval(s) from {groups}; no Approval was created"
+MESSAGE_AWAITING = "waiting for {count} approval(s) from {groups} on Approval {name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Retrieved:
+    """What a context source found for one query (an empty result is not an error)."""
+
+    sources: tuple[dict[str, Any], ...] = ()  # [{source, score}] for status.context
+    block: str = ""  # fenced, size-bounded context for the LLM prompt
+    error: str | None = None  # why nothing could be retrieved, for the condition
+    answer: str = ""  # an answer built from the passages, for questions
+
+
+class ContextSource(Protocol):
+    """Retrieval-augmented context (RAG); see :mod:`opsgate.rag` for the real one."""
+
+    async def retrieve(self, query: str, *, question: bool) -> Retrieved: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """Everything planning needs that is loaded once at start-up."""
+
+    catalog: Catalog
+    policies: PolicySet
+    home: Path
+    executor_image: str
+    llm: parsing.LlmParser | None = None
+    context: ContextSource | None = None
+    approval_ttl: datetime.timedelta = approvals.DEFAULT_TTL
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """A Kubernetes Event to post: type Normal|Warning, a CamelCase reason, a message."""
+
+    type: str
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    phase: Phase
+    status: dict[str, Any]  # status fields, without conditions
+    conditions: tuple[Condition, ...]
+    approval: dict[str, Any] | None  # the Approval to create, if the decision is ApprovalRequired
+    run: bool  # launch the Job now (Allowed, not informational, not a dry run)
+    plan: dict[str, Any] | None  # status.plan, the input of the Job
+    notes: tuple[Note, ...]
+    decision: str = ""
+
+
+async def plan_request(
+    body: Mapping[str, Any],
+    *,
+    engine: Engine,
+    now: datetime.datetime,
+    history: Mapping[str, int],
+    namespace_labels: Mapping[str, str],
+) -> Planned:
+    """Decide what happens to a new OpsRequest (see the module docstring)."""
+    spec = OpsRequestSpec.model_validate(body.get("spec", {}))
+    meta = body["metadata"]
+    clean_text = redact.redact(spec.request)
+    question = spec.intent is None and parsing.is_question(clean_text)
+
+    retrieved = await _retrieve(engine, clean_text, question=question)
+    context_condition = _context_condition(retrieved, enabled=engine.context is not None)
+    if question:
+        return _answered(retrieved, context_condition)
+
+    intent = await _intent(engine, spec, clean_text, context_block=retrieved.block)
+    context = RequestContext(
+        text=clean_text,
+        requester=Requester(
+            username=spec.requester,
+            groups=tuple(spec.requester_groups or ()),
+            extra=dict(spec.requester_extra or {}),
+        ),
+        namespace=meta["namespace"],
+        environment=spec.environment.value if spec.environment else None,
+        labels=dict(meta.get("labels") or {}),
+        namespace_labels=dict(namespace_labels),
+        annotations=dict(meta.get("annotations") or {}),
+        dry_run=spec.dry_run,
+        name=meta["name"],
+    )
+    outcome = pipeline.decide(
+        text=spec.request,
+        intent=intent,
+        catalog=engine.catalog,
+        policies=engine.policies,
+        context=context,
+        now=now,
+        history=history,
+        home=engine.home,
+        executor_image=engine.executor_image,
+        parse=None,
+    )
+    return _decided(
+        body,
+        outcome,
+        engine=engine,
+        now=now,
+        dry_run=spec.dry_run,
+        retrieved=retrieved,
+        context_condition=context_condition,
+    )
+
+
+async def _retrieve(engine: Engine, text: str, *, question: bool) -> Retrieved:
+    if engine.context is None:
+        return Retrieved(error="no retriever is configured")
+    try:
+        return await engine.context.retrieve(text, question=question)
+    except Exception as exc:  # retrieval must never block a request
+        return Retrieved(error=f"retrieval failed: {type(exc).__name__}: {exc}")
+
+
+def _context_condition(retrieved: Retrieved, *, enabled: bool) -> Condition:
+    if retrieved.error:
+        reason = Reason.RETRIEVAL_FAILED if enabled else Reason.NO_CONTEXT
+        return Condition.false(Type.CONTEXT_RETRIEVED, reason, MESSAGE_NO_CONTEXT.format(reason=retrieved.error))
+    if not retrieved.sources:
+        return Condition.false(Type.CONTEXT_RETRIEVED, Reason.NO_CONTEXT, "no source was relevant enough")
+    top = ", ".join(str(s["source"]) for s in retrieved.sources[:3])
+    return Condition.true(Type.CONTEXT_RETRIEVED, Reason.RETRIEVED, f"{len(retrieved.sources)} source(s): {top}")
+
+
+async def _intent(engine: Engine, spec: OpsRequestSpec, clean_text: str, *, context_block: str) -> Intent:
+    if spec.intent is not None:
+        return Intent(
+            category=spec.intent.category,
+            action=spec.intent.action,
+            resource_type=spec.intent.resource_type,
+            entities=dict(spec.intent.entities),
+            confidence=1.0,  # stated by the requester, not guessed
+            parser=Parser.SPEC,
+        )
+    return await parsing.parse_request(
+        clean_text, catalog=engine.catalog, llm=engine.llm, context=context_block or None
+    )
+
+
+def _answered(retrieved: Retrieved, context_condition: Condition) -> Planned:
+    answer = retrieved.answer or (
+        "I could not find this in the documentation OpsGate indexes."
+        if not retrieved.error
+        else f"I could not look this up: {retrieved.error}."
+    )
+    message = MESSAGE_QUESTION.format(count=len(retrieved.sources))
+    return Planned(
+        phase=Phase.ANSWERED,
+        status={"phase": Phase.ANSWERED.value, "answer": answer, "context": list(retrieved.sources)},
+        conditions=(
+            Condition.true(Type.INTENT_RESOLVED, Reason.PARSED, "a question: answered, nothing runs"),
+            context_condition,
+            Condition.false(Type.EXECUTED, Reason.NOTHING_TO_RUN, "a question runs nothing"),
+            phases.ready(Phase.ANSWERED, message),
+        ),
+        approval=None,
+        run=False,
+        plan=None,
+        notes=(Note("Normal", "Answered", message),),
+    )
+
+
+def _decided(
+    body: Mapping[str, Any],
+    outcome: pipeline.Outcome,
+    *,
+    engine: Engine,
+    now: datetime.datetime,
+    dry_run: bool,
+    retrieved: Retrieved,
+    context_condition: Condition,
+) -> Planned:
+    phase = Phase(outcome.phase.value)
+    plan = outcome.plan.to_status() if outcome.plan is not None else None
+    report = outcome.policy
+    summary = "; ".join(outcome.messages) or f"all {len(report.results)} policies pass"
+    status: dict[str, Any] = {
+        "phase": phase.value,
+        "intent": _intent_status(outcome.intent),
+        "plan": plan,
+        "context": list(retrieved.sources),
+        "policy": report.to_status(),
+    }
+    conditions: list[Condition] = [
+        _intent_condition(outcome),
+        context_condition,
+        _policy_condition(report.decision, summary),
+    ]
+    notes: list[Note] = []
+    approval: dict[str, Any] | None = None
+    run = False
+    ready_message = summary
+
+    if phase is Phase.AWAITING_APPROVAL and outcome.plan is not None:
+        groups = ", ".join(report.approval.approver_groups)
+        count = report.approval.required_approvals
+        if dry_run:
+            ready_message = MESSAGE_DRY_RUN_APPROVAL.format(count=count, groups=groups)
+            conditions.append(Condition.false(Type.EXECUTED, Reason.DRY_RUN, ready_message))
+        else:
+            entry = engine.catalog.entries[outcome.plan.action]
+            approval = approvals.build(
+                request=body,
+                plan=plan or {},
+                policy_lines=[f"{r.policy}: {r.message}" for r in report.results if r.result.value != "pass"],
+                required_approvals=count,
+                approver_groups=report.approval.approver_groups,
+                description=entry.description,
+                now=now,
+                ttl=engine.approval_ttl,
+            )
+            name = approval["metadata"]["name"]
+            ready_message = MESSAGE_AWAITING.format(count=count, groups=groups, name=name)
+            status["approval"] = {"name": name, "state": "Pending", "approvalsReceived": 0, "requiredApprovals": count}
+            conditions.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, ready_message))
+        notes.append(Note("Normal", "AwaitingApproval", ready_message))
+    elif phase is Phase.APPROVED:
+        conditions.append(Condition.true(Type.APPROVED, Reason.NOT_REQUIRED, "no policy asks for an approval"))
+        if dry_run:
+            ready_message = MESSAGE_DRY_RUN_ALLOWED
+            conditions.append(Condition.false(Type.EXECUTED, Reason.DRY_RUN, ready_message))
+        else:
+            run = True
+        notes.append(Note("Normal", "Allowed", f"{outcome.plan.action if outcome.plan else ''}: {summary}"))
+    elif phase is Phase.ANSWERED:
+        answer = (
+            retrieved.answer or f"{outcome.plan.action if outcome.plan else ''}: nothing runs for a read-only query"
+        )
+        status["answer"] = _informational_answer(plan or {}, answer)
+        conditions.append(Condition.false(Type.EXECUTED, Reason.NOTHING_TO_RUN, "a read-only query runs nothing"))
+        ready_message = "answered; nothing runs"
+        notes.append(Note("Normal", "Answered", ready_message))
+    elif phase is Phase.DENIED:
+        notes.append(Note("Warning", "Denied", summary))
+    else:
+        notes.append(Note("Warning", "NeedsInfo", summary))
+
+    if dry_run and phase in (Phase.APPROVED, Phase.AWAITING_APPROVAL):
+        conditions.append(Condition.true(Type.READY, Reason.DRY_RUN, ready_message))
+    else:
+        conditions.append(phases.ready(phase, ready_message))
+    return Planned(
+        phase=phase,
+        status=status,
+        conditions=tuple(conditions),
+        approval=approval,
+        run=run,
+        plan=plan,
+        notes=tuple(notes),
+        decision=report.decision.value,
+    )
+
+
+def _intent_status(intent: Intent) -> dict[str, Any]:
+    return {**intent.contract(), "parser": intent.parser.value, "notes": list(intent.notes)}
+
+
+def _intent_condition(outcome: pipeline.Outcome) -> Condition:
+    intent = outcome.intent
+    notes = f" ({'; '.join(intent.notes)})" if intent.notes else ""
+    if not intent.recognised or (outcome.plan is None and outcome.needs_info is not None and not intent.key):
+        message = outcome.needs_info.message if outcome.needs_info else "unrecognised"
+        return Condition.false(Type.INTENT_RESOLVED, Reason.UNRECOGNISED, message + notes)
+    if outcome.plan is None and outcome.needs_info is not None:
+        return Condition.false(Type.INTENT_RESOLVED, Reason.INVALID_PARAMETERS, outcome.needs_info.message + notes)
+    reason = Reason.FROM_SPEC if intent.parser is Parser.SPEC else Reason.PARSED
+    message = f"{intent.key} (parser {intent.parser.value}, confidence {intent.confidence:.2f}){notes}"
+    return Condition.true(Type.INTENT_RESOLVED, reason, message)
+
+
+def _policy_condition(decision: Decision, summary: str) -> Condition:
+    reason = {
+        Decision.ALLOWED: Reason.ALLOWED,
+        Decision.DENIED: Reason.DENIED,
+        Decision.APPROVAL_REQUIRED: Reason.APPROVAL_REQUIRED,
+    }[decision]
+    return Condition.true(Type.POLICY_EVALUATED, reason, f"{decision.value}: {summary}")
+
+
+def _informational_answer(plan: Mapping[str, Any], passages: str) -> str:
+    parameters = ", ".join(f"{k}={v}" for k, v in sorted((plan.get("parameters") or {}).items()))
+    return (
+        f"{plan.get('action', '')} ({parameters}) is a read-only query: OpsGate answers it in status "
+        f"and runs no Job.\n{passages}"
+    ).strip()

@@ -1,0 +1,400 @@
+"""The kopf layer: watch OpsRequests, Approvals and Jobs; call the pure core; write status.
+
+Run with ``opsgate operator`` (or ``kopf run -m opsgate.handlers``). Each handler reads the
+body, gathers what the core needs, calls it, and writes the result: status through kopf's
+``patch`` for the object being handled, through :mod:`opsgate.kube` for the OpsRequest an
+Approval or Job belongs to. Objects are created with deterministic names (``kube.ensure``),
+so a replayed event or a restarted operator never makes a second Approval or Job. Retries go
+only through ``kopf.TemporaryError`` / ``kopf.PermanentError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from opsgate import catalog as catalog_module
+from opsgate import kube, metrics, paths, resources
+from opsgate.controller import approvals, conditions, jobs, phases, planning
+from opsgate.controller.conditions import Condition, Reason, Type
+from opsgate.policy import PolicySet
+from opsgate.resources import ApprovalState, Phase
+from opsgate.settings import Settings
+
+GROUP, VERSION = resources.GROUP, resources.VERSION
+RATE_WINDOW = datetime.timedelta(hours=1)
+MESSAGE_DIGEST_MISMATCH = (
+    "the approved digest {approved} is not the digest of the plan in status ({planned}); nothing was run"
+)
+
+log = logging.getLogger("opsgate")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Load the catalog, policies, parser and retriever once; keep kopf's bookkeeping ours."""
+    own: Settings = memo.get("settings") or Settings.from_env()
+    memo["settings"] = own
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.posting.level = logging.WARNING  # our transitions are posted explicitly
+    settings.peering.lifetime = 15  # a killed leader is replaced within ~15 s, not 60
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+    kube.configure(own.kubeconfig)
+    home = paths.home()
+    catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
+    policies = PolicySet.load(home / "policies")
+    memo["engine"] = planning.Engine(
+        catalog=catalog,
+        policies=policies,
+        home=home,
+        executor_image=own.executor_image,
+        llm=_llm(own, catalog),
+        context=_context(own),
+        approval_ttl=own.approval_ttl,
+    )
+    memo["jobs"] = jobs.JobSettings(image=own.executor_image, service_account=own.executor_service_account)
+    if own.metrics_port:
+        metrics.serve(own.metrics_port)
+    log.info(
+        "OpsGate ready: %d catalog actions, %d policies (loaded in %.2fs), parser %s",
+        len(catalog.entries),
+        len(policies.rules),
+        policies.load_seconds,
+        "llm+rules" if own.ollama_host else "rules",
+    )
+
+
+def _llm(own: Settings, catalog: catalog_module.Catalog) -> Any:
+    if not own.ollama_host:
+        return None
+    from opsgate.parsing import LlmParser
+
+    return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog)
+
+
+def _context(own: Settings) -> planning.ContextSource | None:
+    try:
+        from opsgate.rag import context as rag_context  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # retrieval is optional: "no context" is a valid degraded mode
+        return None
+    source: planning.ContextSource | None = rag_context.open_source(own)
+    return source
+
+
+@kopf.on.probe(id="catalog")
+def catalog_probe(memo: kopf.Memo, **_: Any) -> int:
+    engine: planning.Engine = memo["engine"]
+    return len(engine.catalog.entries)
+
+
+# --- the requester's recent history (rate limits) ---------------------------------------------
+
+
+@kopf.index(GROUP, VERSION, resources.OPSREQUEST_PLURAL)
+def requests_by_requester(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> Any:
+    """requester -> (created, action) of each request that got a plan."""
+    action = (status.get("plan") or {}).get("action")
+    if not action or not spec.get("requester"):
+        return None
+    return {spec["requester"]: (meta.get("creationTimestamp"), action)}
+
+
+def _history(
+    index: kopf.Index[str, Any], requester: str, engine: planning.Engine, now: datetime.datetime
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    since = now - RATE_WINDOW
+    for created, action in index.get(requester, []):
+        entry = engine.catalog.get(action)
+        if entry is None or not created or approvals.parse_time(created) < since:
+            continue
+        counts[entry.rate_class.value] = counts.get(entry.rate_class.value, 0) + 1
+    return counts
+
+
+# --- OpsRequest: plan, decide, and start what the decision allows -----------------------------
+
+
+@kopf.on.create(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="plan")
+async def plan_request(
+    body: kopf.Body,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    index: kopf.Index[str, Any] = kwargs["requests_by_requester"]  # the kopf index above, by name
+    if phases.current(status.get("phase")) is not Phase.PENDING:
+        return  # already decided (an event replayed after a restart)
+    started = time.monotonic()
+    engine: planning.Engine = memo["engine"]
+    now = _now()
+    namespace = await kube.acall(kube.get_or_none, "v1", "Namespace", None, meta["namespace"])
+    planned = await planning.plan_request(
+        body,
+        engine=engine,
+        now=now,
+        history=_history(index, str(body["spec"].get("requester", "")), engine, now),
+        namespace_labels=((namespace or {}).get("metadata") or {}).get("labels") or {},
+    )
+    status_update = dict(planned.status)
+    extra: list[Condition] = []
+    notes = list(planned.notes)
+    if planned.approval is not None:
+        await _ensure(planned.approval)
+    if planned.run and planned.plan is not None:
+        job_name = await _launch(body, planned.plan, memo["jobs"])
+        status_update.update(phase=Phase.RUNNING.value, job={"name": job_name})
+        extra += [
+            Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
+            phases.ready(Phase.RUNNING, f"Job {job_name} is running the plan"),
+        ]
+        notes.append(planning.Note("Normal", "JobCreated", f"Job {job_name} runs {planned.plan['action']}"))
+    _write(patch, status, meta, status_update, [*planned.conditions, *extra], now=now)
+    for note in notes:
+        kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+    metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
+    metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
+
+
+def _write(
+    patch: kopf.Patch,
+    status: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    updates: list[Condition],
+    *,
+    now: datetime.datetime,
+) -> None:
+    for key, value in fields.items():
+        patch.status[key] = value
+    patch.status["observedGeneration"] = meta.get("generation", 1)
+    patch.status["conditions"] = conditions.apply(
+        status.get("conditions"), updates, generation=int(meta.get("generation", 1)), now=now
+    )
+
+
+async def _ensure(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        obj, _created = await kube.acall(kube.ensure, manifest)
+    except kube.ApiError as exc:
+        if exc.status in (400, 403, 422):
+            raise kopf.PermanentError(f"can't create {manifest['kind']}: {exc.message}") from exc
+        raise kopf.TemporaryError(f"can't create {manifest['kind']} yet: {exc}", delay=5) from exc
+    result: dict[str, Any] = obj
+    return result
+
+
+async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], settings: jobs.JobSettings) -> str:
+    configmap, job = jobs.build(request=request, plan=plan, settings=settings)
+    await _ensure(configmap)
+    await _ensure(job)
+    metrics.JOBS.labels("created").inc()
+    return str(job["metadata"]["name"])
+
+
+# --- Approvals: tally decisions, expire, and move the request on ------------------------------
+
+
+def _pending(status: kopf.Status, **_: Any) -> bool:
+    return bool(status.get("state", ApprovalState.PENDING.value) == ApprovalState.PENDING.value)
+
+
+@kopf.on.create(GROUP, VERSION, resources.APPROVAL_PLURAL, id="tally")
+@kopf.on.update(GROUP, VERSION, resources.APPROVAL_PLURAL, id="tally-decisions", field="spec.decisions")
+async def tally_decisions(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await _settle(body, memo)
+
+
+@kopf.daemon(GROUP, VERSION, resources.APPROVAL_PLURAL, id="expiry", when=_pending, cancellation_timeout=1)
+async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Sleep until ``expiresAt`` (across restarts too: daemons resume), then settle."""
+    due = approvals.parse_time(body["spec"]["expiresAt"])
+    while not stopped:
+        remaining = (due - _now()).total_seconds()
+        if remaining <= 0:
+            await _settle(body, memo)
+            return
+        await stopped.wait(min(remaining, 3600))
+
+
+async def _settle(approval: Mapping[str, Any], memo: kopf.Memo) -> None:
+    now = _now()
+    meta = approval["metadata"]
+    current = await kube.acall(kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], meta["name"])
+    if current is None:
+        return
+    tally = approvals.tally(current["spec"], now=now)
+    old = current.get("status") or {}
+    if old.get("state") not in (None, ApprovalState.PENDING.value):
+        return  # settled before; decisions can't reopen it
+    approval_status = {
+        "state": tally.state.value,
+        "approvalsReceived": len(tally.approvers),
+        "approvers": list(tally.approvers),
+        "observedGeneration": meta.get("generation", 1),
+        "conditions": conditions.apply(
+            old.get("conditions"),
+            [_approval_condition(tally)],
+            generation=int(current["metadata"].get("generation", 1)),
+            now=now,
+        ),
+    }
+    await kube.acall(
+        kube.patch_status, resources.API_VERSION, "Approval", meta["namespace"], meta["name"], approval_status
+    )
+    await _advance_request(current, tally, memo, now=now)
+
+
+def _approval_condition(tally: approvals.Tally) -> Condition:
+    if tally.state is ApprovalState.APPROVED:
+        return Condition.true(Type.READY, Reason.APPROVED, tally.message)
+    if tally.state is ApprovalState.PENDING:
+        return Condition.unknown(Type.READY, Reason.AWAITING_DECISION, tally.message)
+    reason = Reason.REJECTED if tally.state is ApprovalState.REJECTED else Reason.EXPIRED
+    return Condition.false(Type.READY, reason, tally.message)
+
+
+async def _advance_request(
+    approval: Mapping[str, Any], tally: approvals.Tally, memo: kopf.Memo, *, now: datetime.datetime
+) -> None:
+    spec = approval["spec"]
+    namespace = approval["metadata"]["namespace"]
+    request = await kube.acall(
+        kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, spec["opsRequestRef"]["name"]
+    )
+    if request is None or request["metadata"]["uid"] != spec["opsRequestRef"]["uid"]:
+        return  # the request is gone (its Approval will be garbage-collected)
+    status = request.get("status") or {}
+    phase = phases.current(status.get("phase"))
+    approval_status = {
+        **(status.get("approval") or {}),
+        "name": approval["metadata"]["name"],
+        "state": tally.state.value,
+        "approvalsReceived": len(tally.approvers),
+    }
+    fields: dict[str, Any] = {"approval": approval_status}
+    updates: list[Condition] = []
+    notes: list[planning.Note] = []
+    if phase is Phase.AWAITING_APPROVAL and tally.state is ApprovalState.APPROVED:
+        plan = status.get("plan") or {}
+        if plan.get("digest") != spec["planDigest"]:
+            message = MESSAGE_DIGEST_MISMATCH.format(approved=spec["planDigest"], planned=plan.get("digest"))
+            fields["phase"] = Phase.FAILED.value
+            updates += [Condition.false(Type.EXECUTED, Reason.JOB_FAILED, message), phases.ready(Phase.FAILED, message)]
+            notes.append(planning.Note("Warning", "DigestMismatch", message))
+        else:
+            job_name = await _launch(request, plan, memo["jobs"])
+            fields.update(phase=Phase.RUNNING.value, job={"name": job_name})
+            updates += [
+                Condition.true(Type.APPROVED, Reason.APPROVED, tally.message),
+                Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
+                phases.ready(Phase.RUNNING, f"{tally.message}; Job {job_name} is running the plan"),
+            ]
+            notes += [
+                planning.Note("Normal", "Approved", tally.message),
+                planning.Note("Normal", "JobCreated", f"Job {job_name} runs {plan.get('action')}"),
+            ]
+    elif phase is Phase.AWAITING_APPROVAL and tally.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
+        target = Phase.REJECTED if tally.state is ApprovalState.REJECTED else Phase.EXPIRED
+        reason = Reason.REJECTED if target is Phase.REJECTED else Reason.EXPIRED
+        fields["phase"] = target.value
+        updates += [Condition.false(Type.APPROVED, reason, tally.message), phases.ready(target, tally.message)]
+        notes.append(planning.Note("Warning", target.value, tally.message))
+    elif phase is Phase.AWAITING_APPROVAL:
+        updates.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, tally.message))
+    else:
+        return  # the request moved on already (a replayed event); nothing to do
+    await _patch_request(request, fields, updates, now=now)
+    for note in notes:
+        kopf.event(request, type=note.type, reason=note.reason, message=note.message)
+    if "phase" in fields:
+        metrics.REQUESTS.labels(fields["phase"], (status.get("policy") or {}).get("decision", "none")).inc()
+
+
+async def _patch_request(
+    request: Mapping[str, Any], fields: Mapping[str, Any], updates: list[Condition], *, now: datetime.datetime
+) -> None:
+    meta = request["metadata"]
+    status = request.get("status") or {}
+    generation = int(meta.get("generation", 1))
+    body = {
+        **fields,
+        "observedGeneration": generation,
+        "conditions": conditions.apply(status.get("conditions"), updates, generation=generation, now=now),
+    }
+    try:
+        await kube.acall(
+            kube.request,
+            "PATCH",
+            kube.path(resources.API_VERSION, "OpsRequest", meta["namespace"], meta["name"]) + "/status",
+            body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": body},
+            content_type="application/merge-patch+json",
+        )
+    except kube.ApiError as exc:
+        if exc.conflict:  # someone wrote in between: re-read and re-decide
+            raise kopf.TemporaryError("the OpsRequest changed while it was updated; retrying", delay=1) from exc
+        raise
+
+
+# --- Jobs: follow the execution to its end ----------------------------------------------------
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_COMPONENT: "executor", approvals.LABEL_REQUEST: kopf.PRESENT})
+async def follow_job(body: kopf.Body, type: str | None, **_: Any) -> None:
+    if type == "DELETED":
+        return
+    meta = body["metadata"]
+    finished = {c.get("type") for c in (body.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
+    if not finished & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"}:
+        return
+    owner = next((o for o in meta.get("ownerReferences", []) if o.get("kind") == "OpsRequest"), None)
+    if owner is None:
+        return
+    request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", meta["namespace"], owner["name"])
+    if request is None or request["metadata"]["uid"] != owner["uid"]:
+        return
+    status = request.get("status") or {}
+    if (
+        phases.current(status.get("phase")) is not Phase.RUNNING
+        or (status.get("job") or {}).get("name") != meta["name"]
+    ):
+        return  # already recorded, or not this request's current Job
+    pods = await kube.acall(kube.list_objects, "v1", "Pod", meta["namespace"], labels=f"job-name={meta['name']}")
+    outcome = jobs.outcome(body, pods)
+    succeeded = outcome.state is jobs.JobState.SUCCEEDED
+    target = Phase.SUCCEEDED if succeeded else Phase.FAILED
+    executed = (
+        Condition.true(Type.EXECUTED, Reason.JOB_SUCCEEDED, outcome.message)
+        if succeeded
+        else Condition.false(Type.EXECUTED, Reason.JOB_FAILED, outcome.message)
+    )
+    now = _now()
+    await _patch_request(
+        request,
+        {"phase": target.value, "result": outcome.result},
+        [executed, phases.ready(target, outcome.message)],
+        now=now,
+    )
+    kopf.event(request, type="Normal" if succeeded else "Warning", reason=target.value, message=outcome.message)
+    metrics.JOBS.labels(target.value.lower()).inc()
+    metrics.REQUESTS.labels(target.value, (status.get("policy") or {}).get("decision", "none")).inc()
