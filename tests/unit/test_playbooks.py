@@ -233,3 +233,82 @@ def test_a_playbook_refuses_bad_inputs_before_touching_anything(
     assert result.returncode == 2
     assert complaint in result.stdout + result.stderr
     assert "ok=0" in result.stdout
+
+
+_LABELS = {"app.kubernetes.io/managed-by": "opsgate", "opsgate.dev/environment": "staging"}
+_QUOTA = {
+    "requests_cpu": 4,
+    "requests_memory": "8Gi",
+    "limits_cpu": 8,
+    "limits_memory": "16Gi",
+    "pods": 50,
+    "pvcs": 10,
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "variables", "expected"),
+    [
+        (
+            "namespace.yaml.j2",
+            {"name": "payments", "namespace_pod_security": "restricted", "namespace_quota": _QUOTA},
+            [
+                ("Namespace", "payments"),
+                ("ResourceQuota", "default-quota"),
+                ("LimitRange", "default-limits"),
+                ("NetworkPolicy", "default-deny-ingress"),
+                ("NetworkPolicy", "allow-same-namespace"),
+            ],
+        ),
+        (
+            "service-account.yaml.j2",
+            {"name": "reporter", "namespace": "payments"},
+            [("ServiceAccount", "reporter")],
+        ),
+        (
+            "certificate.yaml.j2",
+            {
+                "certificate_name": "api-acme-org-tls",
+                "cert_namespace": "payments",
+                "domain": "api.acme.org",
+                "cert_duration": "2160h",
+                "cert_renew_before": "360h",
+                "cert_issuer_kind": "ClusterIssuer",
+                "cert_issuer_name": "internal-ca",
+            },
+            [("Certificate", "api-acme-org-tls")],
+        ),
+        (
+            "peer-authentication.yaml.j2",
+            {"peer_authentication_name": "api-strict-mtls", "mtls_namespace": "payments", "service": "api"},
+            [("PeerAuthentication", "api-strict-mtls")],
+        ),
+        (
+            "role-binding.yaml.j2",
+            {
+                "binding_kind": "RoleBinding",
+                "binding_name": "opsgate:alice:edit",
+                "opsgate_namespace": "shop",
+                "username": "alice",
+                "role": "edit",
+                "k8s_user_prefix": "",
+            },
+            [("RoleBinding", "opsgate:alice:edit")],
+        ),
+    ],
+    ids=["namespace", "service-account", "certificate", "peer-authentication", "role-binding"],
+)
+def test_each_manifest_template_renders_to_the_kubernetes_objects_it_promises(
+    template: str, variables: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    environment = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
+        loader=jinja2.FileSystemLoader(PLAYBOOKS / "templates"), undefined=jinja2.StrictUndefined
+    )
+
+    rendered = environment.get_template(template).render(opsgate_managed_labels=_LABELS, **variables)
+
+    documents = [document for document in yaml.safe_load_all(rendered) if document]
+    assert [(document["kind"], document["metadata"]["name"]) for document in documents] == expected
+    assert all(
+        document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "opsgate" for document in documents
+    )
