@@ -172,3 +172,65 @@ def test_the_modules_are_tofu_fmt_clean() -> None:
     )
 
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(_tofu() is None, reason="no tofu binary (set OPSGATE_TOFU or put tofu on PATH)")
+@pytest.mark.parametrize(
+    ("module", "variables", "complaint"),
+    [
+        ("website", {"domain": "promo.acme.org", "tls": "false"}, "TLS cannot be disabled"),
+        ("website", {"domain": "Promo.Acme.org"}, "lower-case DNS name"),
+        ("dns_record", {"domain": "api.acme.org", "record_type": "SRV", "value": "x"}, "must be one of A"),
+        (
+            "dns_record",
+            {"domain": "api.acme.org", "record_type": "A", "value": "203.0.113.10", "ttl": "30"},
+            "60",
+        ),
+        ("cluster", {"name": "analytics", "node_count": "0"}, "from 1 to 100"),
+        ("cluster", {"name": "analytics", "environment": "prod"}, "dev, staging, production"),
+        ("dns_record", {"domain": "api.acme.org", "record_type": "A", "value": "203.0.113.10"}, ""),
+        ("cluster", {"name": "analytics", "region": "eu-west-1", "node_count": "5"}, ""),
+    ],
+    ids=[
+        "website-tls-off",
+        "website-upper-case",
+        "dns-srv",
+        "dns-ttl-too-low",
+        "cluster-no-nodes",
+        "cluster-bad-environment",
+        "dns-valid",
+        "cluster-valid",
+    ],
+)
+def test_tofu_itself_refuses_what_the_catalog_refuses(
+    tmp_path: Path, module: str, variables: dict[str, str], complaint: str
+) -> None:
+    # The variables alone need no provider, so tofu can evaluate their validations offline.
+    shutil.copy(ROOT / "terraform" / "modules" / module / "variables.tf", tmp_path / "variables.tf")
+    tofu = str(_tofu())
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": str(tmp_path / ".tofu"), "NO_COLOR": "1"}
+    init = subprocess.run(
+        [tofu, f"-chdir={tmp_path}", "init", "-backend=false", "-input=false", "-no-color"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert init.returncode == 0, init.stderr
+
+    plan = subprocess.run(
+        [tofu, f"-chdir={tmp_path}", "plan", "-input=false", "-no-color", "-lock=false"]
+        + [f"-var={name}={value}" for name, value in variables.items()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+    if complaint:
+        assert plan.returncode == 1
+        assert complaint in " ".join(plan.stderr.split())
+    else:
+        assert plan.returncode == 0, plan.stderr
