@@ -162,7 +162,7 @@ async def plan_request(
     if planned.approval is not None:
         await _ensure(planned.approval)
     if planned.run and planned.plan is not None:
-        job_name = await _launch(body, planned.plan, memo["jobs"])
+        job_name = await _launch(body, planned.plan, memo)
         status_update.update(phase=Phase.RUNNING.value, job={"name": job_name})
         extra += [
             Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
@@ -204,7 +204,13 @@ async def _ensure(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], settings: jobs.JobSettings) -> str:
+async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], memo: kopf.Memo) -> str:
+    settings: jobs.JobSettings = memo["jobs"]
+    namespace = request["metadata"]["namespace"]
+    ready: set[str] = memo.setdefault("executor_namespaces", set())
+    if namespace not in ready:
+        await _ensure(jobs.service_account(namespace, settings))
+        ready.add(namespace)
     configmap, job = jobs.build(request=request, plan=plan, settings=settings)
     await _ensure(configmap)
     await _ensure(job)
@@ -303,7 +309,7 @@ async def _advance_request(
             updates += [Condition.false(Type.EXECUTED, Reason.JOB_FAILED, message), phases.ready(Phase.FAILED, message)]
             notes.append(planning.Note("Warning", "DigestMismatch", message))
         else:
-            job_name = await _launch(request, plan, memo["jobs"])
+            job_name = await _launch(request, plan, memo)
             fields.update(phase=Phase.RUNNING.value, job={"name": job_name})
             updates += [
                 Condition.true(Type.APPROVED, Reason.APPROVED, tally.message),

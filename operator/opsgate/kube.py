@@ -25,6 +25,7 @@ PLURALS = {
     "Pod": "pods",
     "Namespace": "namespaces",
     "Event": "events",
+    "ServiceAccount": "serviceaccounts",
 }
 
 

@@ -93,3 +93,15 @@ def test_the_newest_pod_speaks_for_the_job() -> None:
 
 def test_a_job_without_a_final_condition_is_running() -> None:
     assert jobs.outcome(job_with(None), []).state is JobState.RUNNING
+
+
+def test_the_executor_service_account_is_shared_and_mounts_no_token_by_default() -> None:
+    account = jobs.service_account("team", SETTINGS)
+    assert account["metadata"] == {
+        "name": "opsgate-executor",
+        "namespace": "team",
+        "labels": {"app.kubernetes.io/component": "executor", "app.kubernetes.io/managed-by": "opsgate"},
+    }
+    assert account["automountServiceAccountToken"] is False
+    _, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "opsgate-executor"

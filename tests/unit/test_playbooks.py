@@ -309,6 +309,4 @@ def test_each_manifest_template_renders_to_the_kubernetes_objects_it_promises(
 
     documents = [document for document in yaml.safe_load_all(rendered) if document]
     assert [(document["kind"], document["metadata"]["name"]) for document in documents] == expected
-    assert all(
-        document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "opsgate" for document in documents
-    )
+    assert all(document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "opsgate" for document in documents)

@@ -34,9 +34,7 @@ MODULES = sorted({str(entry.executor.module) for entry in TERRAFORM_ENTRIES.valu
 PARAMETERS = sorted((key, name) for key, entry in TERRAFORM_ENTRIES.items() for name in entry.parameter_names)
 
 HCL_TYPES = {"string": "string", "integer": "number", "boolean": "bool"}
-CREDENTIAL = re.compile(
-    r"(access_key|secret_key|token|password)\s*=|AKIA[0-9A-Z]{16}|-----BEGIN", re.IGNORECASE
-)
+CREDENTIAL = re.compile(r"(access_key|secret_key|token|password)\s*=|AKIA[0-9A-Z]{16}|-----BEGIN", re.IGNORECASE)
 
 
 def _unquote(value: Any) -> Any:
@@ -58,11 +56,7 @@ def _load(module: str, file: str) -> dict[str, Any]:
 
 
 def _variables(module: str) -> dict[str, dict[str, Any]]:
-    return {
-        _unquote(name): body
-        for block in _load(module, "variables.tf")["variable"]
-        for name, body in block.items()
-    }
+    return {_unquote(name): body for block in _load(module, "variables.tf")["variable"] for name, body in block.items()}
 
 
 def _conditions(variable: dict[str, Any]) -> str:
@@ -139,11 +133,7 @@ def test_each_module_pins_tofu_and_its_providers(module: str) -> None:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_each_module_has_described_outputs(module: str) -> None:
-    outputs = {
-        _unquote(name): body
-        for block in _load(module, "outputs.tf")["output"]
-        for name, body in block.items()
-    }
+    outputs = {_unquote(name): body for block in _load(module, "outputs.tf")["output"] for name, body in block.items()}
 
     assert outputs
     assert [name for name, body in outputs.items() if not _unquote(body.get("description", ""))] == []

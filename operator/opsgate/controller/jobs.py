@@ -134,6 +134,23 @@ def build(
     return configmap, job
 
 
+def service_account(namespace: str, settings: JobSettings) -> dict[str, Any]:
+    """The executor's ServiceAccount in ``namespace``: no RoleBindings, its token only for Vault login.
+
+    Shared by every Job of the namespace, so not owned by any one request.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": settings.service_account,
+            "namespace": namespace,
+            "labels": {LABEL_COMPONENT: "executor", "app.kubernetes.io/managed-by": "opsgate"},
+        },
+        "automountServiceAccountToken": False,  # only the executor pods opt in
+    }
+
+
 class JobState(enum.StrEnum):
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"

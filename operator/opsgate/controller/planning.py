@@ -216,8 +216,9 @@ def _decided(
         "intent": _intent_status(outcome.intent),
         "plan": plan,
         "context": list(retrieved.sources),
-        "policy": report.to_status(),
     }
+    if outcome.plan is not None or report.decision is Decision.DENIED:
+        status["policy"] = report.to_status()  # without a plan, only a denial is a decision
     conditions: list[Condition] = [
         _intent_condition(outcome),
         context_condition,
