@@ -10,10 +10,13 @@ only through ``kopf.TemporaryError`` / ``kopf.PermanentError``.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Mapping
+import typing
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -138,7 +141,6 @@ async def plan_request(
     body: kopf.Body,
     meta: kopf.Meta,
     status: kopf.Status,
-    patch: kopf.Patch,
     memo: kopf.Memo,
     **kwargs: Any,
 ) -> None:
@@ -169,28 +171,42 @@ async def plan_request(
             phases.ready(Phase.RUNNING, f"Job {job_name} is running the plan"),
         ]
         notes.append(planning.Note("Normal", "JobCreated", f"Job {job_name} runs {planned.plan['action']}"))
-    _write(patch, status, meta, status_update, [*planned.conditions, *extra], now=now)
+    # Written by us, before kopf records the create as handled: a crash in between replays the
+    # handler (which then finds the phase set) instead of losing the decision.
+    await kube.acall(
+        kube.patch_status,
+        resources.API_VERSION,
+        "OpsRequest",
+        meta["namespace"],
+        meta["name"],
+        _status(status, meta, status_update, [*planned.conditions, *extra], now=now),
+    )
     for note in notes:
-        kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+        _event(body, note)
     metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
     metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
 
 
-def _write(
-    patch: kopf.Patch,
+def _event(obj: Mapping[str, Any], note: planning.Note) -> None:
+    """Post a Kubernetes Event about ``obj`` (kopf queues and sends it)."""
+    body = obj if isinstance(obj, kopf.Body) else kopf.Body(typing.cast(kopf.RawBody, dict(obj)))
+    kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+
+
+def _status(
     status: Mapping[str, Any],
     meta: Mapping[str, Any],
     fields: Mapping[str, Any],
     updates: list[Condition],
     *,
     now: datetime.datetime,
-) -> None:
-    for key, value in fields.items():
-        patch.status[key] = value
-    patch.status["observedGeneration"] = meta.get("generation", 1)
-    patch.status["conditions"] = conditions.apply(
-        status.get("conditions"), updates, generation=int(meta.get("generation", 1)), now=now
-    )
+) -> dict[str, Any]:
+    generation = int(meta.get("generation", 1))
+    return {
+        **fields,
+        "observedGeneration": generation,
+        "conditions": conditions.apply(status.get("conditions"), updates, generation=generation, now=now),
+    }
 
 
 async def _ensure(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,7 +254,7 @@ async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.Daemon
     while not stopped:
         remaining = (due - _now()).total_seconds()
         if remaining <= 0:
-            await _settle(body, memo)
+            await asyncio.shield(_settle(body, memo))  # finish even if the daemon is being stopped
             return
         await stopped.wait(min(remaining, 3600))
 
@@ -265,10 +281,11 @@ async def _settle(approval: Mapping[str, Any], memo: kopf.Memo) -> None:
             now=now,
         ),
     }
+    # The request first: writing the Approval's state ends the expiry daemon that may be running us.
+    await _advance_request(current, tally, memo)
     await kube.acall(
         kube.patch_status, resources.API_VERSION, "Approval", meta["namespace"], meta["name"], approval_status
     )
-    await _advance_request(current, tally, memo, now=now)
 
 
 def _approval_condition(tally: approvals.Tally) -> Condition:
@@ -280,86 +297,107 @@ def _approval_condition(tally: approvals.Tally) -> Condition:
     return Condition.false(Type.READY, reason, tally.message)
 
 
-async def _advance_request(
-    approval: Mapping[str, Any], tally: approvals.Tally, memo: kopf.Memo, *, now: datetime.datetime
-) -> None:
+@dataclasses.dataclass
+class Transition:
+    """What to write to an OpsRequest's status, and the events to post once it is written."""
+
+    fields: dict[str, Any]
+    updates: list[Condition]
+    notes: list[planning.Note] = dataclasses.field(default_factory=list)
+
+
+Step = Callable[[dict[str, Any]], Awaitable[Transition | None]]
+MAX_CONFLICTS = 5
+
+
+async def _transition(namespace: str, name: str, uid: str, step: Step) -> None:
+    """Read the OpsRequest, let ``step`` decide (None: nothing to do), write with optimistic locking.
+
+    On a conflict (another write came first) the request is read again and ``step`` decides
+    again, so a decision is always taken on the current phase. Steps must be idempotent (they
+    create objects with deterministic names).
+    """
+    for _attempt in range(MAX_CONFLICTS):
+        request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+        if request is None or request["metadata"]["uid"] != uid:
+            return  # the request is gone (what it owned is garbage-collected)
+        change = await step(request)
+        if change is None:
+            return
+        meta = request["metadata"]
+        status = _status(request.get("status") or {}, meta, change.fields, change.updates, now=_now())
+        try:
+            await kube.acall(
+                kube.request,
+                "PATCH",
+                kube.path(resources.API_VERSION, "OpsRequest", namespace, name) + "/status",
+                body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status},
+                content_type="application/merge-patch+json",
+            )
+        except kube.ApiError as exc:
+            if exc.conflict:
+                continue
+            raise
+        for note in change.notes:
+            _event(request, note)
+        if "phase" in change.fields:
+            decision = ((request.get("status") or {}).get("policy") or {}).get("decision", "none")
+            metrics.REQUESTS.labels(change.fields["phase"], decision).inc()
+        return
+    raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} kept changing while it was updated", delay=1)
+
+
+async def _advance_request(approval: Mapping[str, Any], tally: approvals.Tally, memo: kopf.Memo) -> None:
     spec = approval["spec"]
-    namespace = approval["metadata"]["namespace"]
-    request = await kube.acall(
-        kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, spec["opsRequestRef"]["name"]
-    )
-    if request is None or request["metadata"]["uid"] != spec["opsRequestRef"]["uid"]:
-        return  # the request is gone (its Approval will be garbage-collected)
-    status = request.get("status") or {}
-    phase = phases.current(status.get("phase"))
-    approval_status = {
-        **(status.get("approval") or {}),
-        "name": approval["metadata"]["name"],
-        "state": tally.state.value,
-        "approvalsReceived": len(tally.approvers),
-    }
-    fields: dict[str, Any] = {"approval": approval_status}
-    updates: list[Condition] = []
-    notes: list[planning.Note] = []
-    if phase is Phase.AWAITING_APPROVAL and tally.state is ApprovalState.APPROVED:
-        plan = status.get("plan") or {}
-        if plan.get("digest") != spec["planDigest"]:
-            message = MESSAGE_DIGEST_MISMATCH.format(approved=spec["planDigest"], planned=plan.get("digest"))
-            fields["phase"] = Phase.FAILED.value
-            updates += [Condition.false(Type.EXECUTED, Reason.JOB_FAILED, message), phases.ready(Phase.FAILED, message)]
-            notes.append(planning.Note("Warning", "DigestMismatch", message))
-        else:
+    ref = spec["opsRequestRef"]
+
+    async def step(request: dict[str, Any]) -> Transition | None:
+        status = request.get("status") or {}
+        if phases.current(status.get("phase")) is not Phase.AWAITING_APPROVAL:
+            return None  # the request moved on already (a replayed event); nothing to do
+        approval_status = {
+            **(status.get("approval") or {}),
+            "name": approval["metadata"]["name"],
+            "state": tally.state.value,
+            "approvalsReceived": len(tally.approvers),
+        }
+        change = Transition({"approval": approval_status}, [])
+        if tally.state is ApprovalState.APPROVED:
+            plan = status.get("plan") or {}
+            if plan.get("digest") != spec["planDigest"]:
+                message = MESSAGE_DIGEST_MISMATCH.format(approved=spec["planDigest"], planned=plan.get("digest"))
+                change.fields["phase"] = Phase.FAILED.value
+                change.updates += [
+                    Condition.false(Type.EXECUTED, Reason.JOB_FAILED, message),
+                    phases.ready(Phase.FAILED, message),
+                ]
+                change.notes.append(planning.Note("Warning", "DigestMismatch", message))
+                return change
             job_name = await _launch(request, plan, memo)
-            fields.update(phase=Phase.RUNNING.value, job={"name": job_name})
-            updates += [
+            change.fields.update(phase=Phase.RUNNING.value, job={"name": job_name})
+            change.updates += [
                 Condition.true(Type.APPROVED, Reason.APPROVED, tally.message),
                 Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
                 phases.ready(Phase.RUNNING, f"{tally.message}; Job {job_name} is running the plan"),
             ]
-            notes += [
+            change.notes += [
                 planning.Note("Normal", "Approved", tally.message),
                 planning.Note("Normal", "JobCreated", f"Job {job_name} runs {plan.get('action')}"),
             ]
-    elif phase is Phase.AWAITING_APPROVAL and tally.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
-        target = Phase.REJECTED if tally.state is ApprovalState.REJECTED else Phase.EXPIRED
-        reason = Reason.REJECTED if target is Phase.REJECTED else Reason.EXPIRED
-        fields["phase"] = target.value
-        updates += [Condition.false(Type.APPROVED, reason, tally.message), phases.ready(target, tally.message)]
-        notes.append(planning.Note("Warning", target.value, tally.message))
-    elif phase is Phase.AWAITING_APPROVAL:
-        updates.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, tally.message))
-    else:
-        return  # the request moved on already (a replayed event); nothing to do
-    await _patch_request(request, fields, updates, now=now)
-    for note in notes:
-        kopf.event(request, type=note.type, reason=note.reason, message=note.message)
-    if "phase" in fields:
-        metrics.REQUESTS.labels(fields["phase"], (status.get("policy") or {}).get("decision", "none")).inc()
+        elif tally.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
+            target = Phase.REJECTED if tally.state is ApprovalState.REJECTED else Phase.EXPIRED
+            reason = Reason.REJECTED if target is Phase.REJECTED else Reason.EXPIRED
+            change.fields["phase"] = target.value
+            change.updates += [
+                Condition.false(Type.APPROVED, reason, tally.message),
+                phases.ready(target, tally.message),
+            ]
+            change.notes.append(planning.Note("Warning", target.value, tally.message))
+        else:
+            change.updates.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, tally.message))
+        return change
 
-
-async def _patch_request(
-    request: Mapping[str, Any], fields: Mapping[str, Any], updates: list[Condition], *, now: datetime.datetime
-) -> None:
-    meta = request["metadata"]
-    status = request.get("status") or {}
-    generation = int(meta.get("generation", 1))
-    body = {
-        **fields,
-        "observedGeneration": generation,
-        "conditions": conditions.apply(status.get("conditions"), updates, generation=generation, now=now),
-    }
-    try:
-        await kube.acall(
-            kube.request,
-            "PATCH",
-            kube.path(resources.API_VERSION, "OpsRequest", meta["namespace"], meta["name"]) + "/status",
-            body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": body},
-            content_type="application/merge-patch+json",
-        )
-    except kube.ApiError as exc:
-        if exc.conflict:  # someone wrote in between: re-read and re-decide
-            raise kopf.TemporaryError("the OpsRequest changed while it was updated; retrying", delay=1) from exc
-        raise
+    await _transition(approval["metadata"]["namespace"], ref["name"], ref["uid"], step)
 
 
 # --- Jobs: follow the execution to its end ----------------------------------------------------
@@ -367,26 +405,38 @@ async def _patch_request(
 
 @kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_COMPONENT: "executor", approvals.LABEL_REQUEST: kopf.PRESENT})
 async def follow_job(body: kopf.Body, type: str | None, **_: Any) -> None:
-    if type == "DELETED":
+    if type == "DELETED" or not _finished(body):
         return
+    owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "OpsRequest"), None)
+    if owner is not None:
+        await _record_outcome(body["metadata"]["namespace"], owner["name"], owner["uid"], body)
+
+
+def _running(status: kopf.Status, **_: Any) -> bool:
+    return bool(status.get("phase") == Phase.RUNNING.value)
+
+
+@kopf.timer(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync-job", interval=10, initial_delay=10, when=_running)
+async def resync_job(body: kopf.Body, status: kopf.Status, **_: Any) -> None:
+    """A safety net for Job events the watch never delivered (e.g. a Job that finished while a
+    restarted operator was replaying the request that created it)."""
+    name = (status.get("job") or {}).get("name")
     meta = body["metadata"]
-    finished = {c.get("type") for c in (body.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
-    if not finished & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"}:
-        return
-    owner = next((o for o in meta.get("ownerReferences", []) if o.get("kind") == "OpsRequest"), None)
-    if owner is None:
-        return
-    request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", meta["namespace"], owner["name"])
-    if request is None or request["metadata"]["uid"] != owner["uid"]:
-        return
-    status = request.get("status") or {}
-    if (
-        phases.current(status.get("phase")) is not Phase.RUNNING
-        or (status.get("job") or {}).get("name") != meta["name"]
-    ):
-        return  # already recorded, or not this request's current Job
-    pods = await kube.acall(kube.list_objects, "v1", "Pod", meta["namespace"], labels=f"job-name={meta['name']}")
-    outcome = jobs.outcome(body, pods)
+    job = await kube.acall(kube.get_or_none, "batch/v1", "Job", meta["namespace"], name) if name else None
+    if job is not None and _finished(job):
+        await _record_outcome(meta["namespace"], meta["name"], meta["uid"], job)
+
+
+def _finished(job: Mapping[str, Any]) -> bool:
+    done = {c.get("type") for c in (job.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
+    return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
+
+
+async def _record_outcome(namespace: str, name: str, uid: str, job: Mapping[str, Any]) -> None:
+    """Move a Running request to Succeeded or Failed with what its Job reported."""
+    job_name = job["metadata"]["name"]
+    pods = await kube.acall(kube.list_objects, "v1", "Pod", namespace, labels=f"job-name={job_name}")
+    outcome = jobs.outcome(job, pods)
     succeeded = outcome.state is jobs.JobState.SUCCEEDED
     target = Phase.SUCCEEDED if succeeded else Phase.FAILED
     executed = (
@@ -394,13 +444,18 @@ async def follow_job(body: kopf.Body, type: str | None, **_: Any) -> None:
         if succeeded
         else Condition.false(Type.EXECUTED, Reason.JOB_FAILED, outcome.message)
     )
-    now = _now()
-    await _patch_request(
-        request,
-        {"phase": target.value, "result": outcome.result},
-        [executed, phases.ready(target, outcome.message)],
-        now=now,
-    )
-    kopf.event(request, type="Normal" if succeeded else "Warning", reason=target.value, message=outcome.message)
+
+    async def step(request: dict[str, Any]) -> Transition | None:
+        status = request.get("status") or {}
+        if (
+            phases.current(status.get("phase")) is not Phase.RUNNING
+            or (status.get("job") or {}).get("name") != job_name
+        ):
+            return None  # already recorded, or not this request's current Job
+        note = planning.Note("Normal" if succeeded else "Warning", target.value, outcome.message)
+        return Transition(
+            {"phase": target.value, "result": outcome.result}, [executed, phases.ready(target, outcome.message)], [note]
+        )
+
+    await _transition(namespace, name, uid, step)
     metrics.JOBS.labels(target.value.lower()).inc()
-    metrics.REQUESTS.labels(target.value, (status.get("policy") or {}).get("decision", "none")).inc()

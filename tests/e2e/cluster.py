@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,3 +67,70 @@ def exports_of(text: str) -> dict[str, str]:
             name, _, value = words[1].partition("=")
             env[name] = value
     return env
+
+
+class Operator:
+    """``opsgate operator`` as a real process against the test cluster; killable and restartable."""
+
+    def __init__(self, cluster: Cluster, log_path: Path, env: dict[str, str]) -> None:
+        self.cluster = cluster
+        self.log_path = log_path
+        self.env = {**cluster.env, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        port = _free_port()
+        argv = [str(ROOT / ".venv" / "bin" / "opsgate"), "operator", "--metrics-port", "0"]
+        argv += ["--health", f"http://127.0.0.1:{port}/healthz"]
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        self.health = f"http://127.0.0.1:{port}/healthz"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the operator exited:\n{self.log_path.read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(self.health, timeout=1) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"the operator did not become healthy:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as in a node failure."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.25) -> Any:
+    """Poll until ``predicate()`` is truthy; its value, or an AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.cluster import ROOT, Cluster, Kubectl, exports_of
+from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, exports_of
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -92,3 +92,30 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
     kubectl("label", "namespace", name, "opsgate.dev/project=e2e", "opsgate.dev/cost-center=cc-0000")
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+APPROVAL_TTL_SECONDS = 40
+
+
+@pytest.fixture(scope="session")
+def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    """The OpsGate controller running as a real process for the whole session.
+
+    Approvals expire after APPROVAL_TTL_SECONDS here, so the expiry test need not wait a day.
+    """
+    kubectl(
+        "create",
+        "clusterrolebinding",
+        "e2e-approvers",
+        "--clusterrole=opsgate-approver",
+        "--group=opsgate-approvers",
+        check=False,
+    )
+    running = Operator(
+        kubectl.cluster,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        {"OPSGATE_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS), "OPSGATE_LOG_LEVEL": "INFO"},
+    )
+    running.start()
+    yield running
+    running.stop()

@@ -1,0 +1,273 @@
+"""The whole OpsRequest lifecycle on a real API server, with `opsgate operator` running as a process.
+
+Everything is asserted the way a user sees it: `kubectl get opsrequests`, the Approval object,
+the Job, status conditions and events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.e2e.cluster import ROOT, Kubectl, Operator, wait_for
+from tests.e2e.conftest import APPROVAL_TTL_SECONDS
+
+TERMINAL = {"Denied", "NeedsInfo", "Answered", "Succeeded", "Failed", "Rejected", "Expired"}
+
+
+@dataclass(frozen=True)
+class Team:
+    """A namespace and a requester of its own (rate limits count per requester and hour)."""
+
+    namespace: str
+    user: str
+    kubectl: Kubectl  # impersonating ``user``
+
+    def request(self, name: str, text: str, **spec: Any) -> dict[str, Any]:
+        return opsrequest(name, self.namespace, text, requester=self.user, **spec)
+
+    def create(self, name: str, text: str, **spec: Any) -> None:
+        self.kubectl.create(self.request(name, text, **spec))
+
+
+def opsrequest(name: str, namespace: str, text: str, *, requester: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "opsgate.dev/v1alpha1",
+        "kind": "OpsRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"request": text, "requester": requester, **spec},
+    }
+
+
+def status_of(k: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = k.get_json("opsrequest", name, "-n", namespace).get("status") or {}
+    return status
+
+
+def phase_of(k: Kubectl, namespace: str, name: str) -> str:
+    return str(status_of(k, namespace, name).get("phase", ""))
+
+
+def wait_phase(k: Kubectl, namespace: str, name: str, *phases: str, timeout: float = 60) -> dict[str, Any]:
+    wait_for(lambda: phase_of(k, namespace, name) in phases, timeout=timeout, what=f"{name} in {phases}")
+    return status_of(k, namespace, name)
+
+
+def jobs_in(k: Kubectl, namespace: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = k.get_json("jobs", "-n", namespace)["items"]
+    return items
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def decide(k: Kubectl, namespace: str, approval: str, approver: str, verdict: str, digest: str) -> Any:
+    current = k.get_json("approval", approval, "-n", namespace)["spec"].get("decisions", [])
+    entry = {"approver": approver, "decision": verdict, "digest": digest, "message": f"{approver} says {verdict}"}
+    patch = json.dumps({"spec": {"decisions": [*current, entry]}})
+    return k("patch", "approval", approval, "-n", namespace, "--type=merge", "-p", patch, check=False)
+
+
+def requester(kubectl: Kubectl, namespace: str, user: str) -> Kubectl:
+    """``user`` may create OpsRequests in ``namespace`` (and is an approver, for the four-eyes test)."""
+    kubectl(
+        "create",
+        "rolebinding",
+        f"requester-{user}",
+        "--clusterrole=opsgate-requester",
+        f"--user={user}",
+        "-n",
+        namespace,
+    )
+    return kubectl.as_user(user, "opsgate-approvers")
+
+
+@pytest.fixture
+def team(kubectl: Kubectl, namespace: str) -> Team:
+    user = "u-" + namespace.rsplit("-", 1)[-1]
+    return Team(namespace, user, requester(kubectl, namespace, user))
+
+
+def test_an_allowed_request_runs_one_job_and_succeeds(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("scale", "scale the checkout deployment to 6 replicas in staging")
+    status = wait_phase(kubectl, ns, "scale", "Succeeded")
+    assert status["plan"]["action"] == "provision.scale.deployment"
+    assert status["plan"]["parameters"]["replicas"] == 6
+    assert status["policy"]["decision"] == "Allowed"
+    assert status["intent"]["parser"] == "rules"
+    assert condition(status, "Ready")["status"] == "True"
+    assert condition(status, "Executed")["reason"] == "JobSucceeded"
+    (job,) = jobs_in(kubectl, ns)
+    assert job["metadata"]["name"] == status["job"]["name"]
+    assert job["metadata"]["ownerReferences"][0]["name"] == "scale"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["command"][:2] == ["opsgate", "execute"]
+    table = kubectl("get", "opsrequests", "-n", ns).stdout
+    assert table.split("\n")[1].split()[:4] == ["scale", "Succeeded", "provision.scale.deployment", "Allowed"]
+
+
+def test_a_denied_request_says_why_and_runs_nothing(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("delete-prod", "Delete the production cluster payments-prod")
+    status = wait_phase(kubectl, team.namespace, "delete-prod", "Denied")
+    assert "no-production-deletion" in condition(status, "Ready")["message"]
+    denied = [r["policy"] for r in status["policy"]["results"] if r["result"] == "deny"]
+    assert "no-production-deletion" in denied
+    assert jobs_in(kubectl, team.namespace) == []
+    assert kubectl.get_json("approvals", "-n", team.namespace)["items"] == []
+
+
+def test_a_request_carrying_a_password_is_denied_and_the_password_is_nowhere(
+    kubectl: Kubectl, operator: Operator, team: Team
+) -> None:
+    team.create("leaky", "create a user jdoe with password hunter2 in staging")
+    wait_phase(kubectl, team.namespace, "leaky", "Denied")
+    status = json.dumps(status_of(kubectl, team.namespace, "leaky"))
+    assert "no-plaintext-secrets" in status
+    assert "hunter2" not in status
+    events = kubectl("get", "events", "-n", team.namespace, "-o", "json").stdout
+    assert "hunter2" not in events
+    assert "hunter2" not in operator.log()
+
+
+def test_a_request_that_names_no_action_needs_info(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("pizza", "order a large pizza for the team")
+    status = wait_phase(kubectl, team.namespace, "pizza", "NeedsInfo")
+    assert condition(status, "IntentResolved")["reason"] == "Unrecognised"
+    assert "could not tell which action" in condition(status, "Ready")["message"]
+
+
+def test_approval_is_four_eyes_and_bound_to_the_digest(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("email", "create an email for john@acme.org")
+    status = wait_phase(kubectl, ns, "email", "AwaitingApproval")
+    name = status["approval"]["name"]
+    approval = kubectl.get_json("approval", name, "-n", ns)
+    digest = approval["spec"]["planDigest"]
+    assert digest == status["plan"]["digest"]
+    assert approval["spec"]["requester"] == team.user
+    assert approval["spec"]["summary"]["parameters"]["email"] == "john@acme.org"
+
+    # The requester is in the approver group, but not an approver of their own request.
+    own = decide(team.kubectl, ns, name, team.user, "Approve", digest)
+    assert "four-eyes" in own.stderr
+    # bob names another plan: refused by the API server.
+    bob = kubectl.as_user("bob", "opsgate-approvers")
+    other = decide(bob, ns, name, "bob", "Approve", "sha256:" + "0" * 64)
+    assert "names another plan" in other.stderr
+    assert phase_of(kubectl, ns, "email") == "AwaitingApproval"
+    assert jobs_in(kubectl, ns) == []
+
+    assert decide(bob, ns, name, "bob", "Approve", digest).returncode == 0
+    status = wait_phase(kubectl, ns, "email", "Succeeded")
+    assert status["approval"]["state"] == "Approved"
+    assert condition(status, "Approved")["message"] == "approved by bob"
+    assert len(jobs_in(kubectl, ns)) == 1
+    assert kubectl.get_json("approval", name, "-n", ns)["status"]["state"] == "Approved"
+
+
+def test_any_rejection_rejects_and_nothing_runs(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("email", "create an email for mary@acme.org")
+    status = wait_phase(kubectl, ns, "email", "AwaitingApproval")
+    carol = kubectl.as_user("carol", "opsgate-approvers")
+    assert decide(carol, ns, status["approval"]["name"], "carol", "Reject", status["plan"]["digest"]).returncode == 0
+    status = wait_phase(kubectl, ns, "email", "Rejected")
+    assert condition(status, "Ready")["message"] == "rejected by carol: carol says Reject"
+    assert jobs_in(kubectl, ns) == []
+
+
+def test_an_undecided_approval_expires(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("email", "create an email for late@acme.org")
+    wait_phase(kubectl, ns, "email", "AwaitingApproval")
+    status = wait_phase(kubectl, ns, "email", "Expired", timeout=APPROVAL_TTL_SECONDS + 30)
+    assert "expired at" in condition(status, "Ready")["message"]
+    approval = kubectl.get_json("approval", status["approval"]["name"], "-n", ns)
+    assert approval["status"]["state"] == "Expired"
+    bob = kubectl.as_user("bob", "opsgate-approvers")
+    late = decide(bob, ns, approval["metadata"]["name"], "bob", "Approve", status["plan"]["digest"])
+    assert "this approval is already Expired" in late.stderr
+    assert jobs_in(kubectl, ns) == []
+
+
+def test_a_dry_run_stops_after_the_decision(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("dry", "restart the checkout deployment in staging", dryRun=True)
+    status = wait_phase(kubectl, team.namespace, "dry", "Approved")
+    assert condition(status, "Executed")["reason"] == "DryRun"
+    assert condition(status, "Ready")["message"] == "dry run: the plan is allowed; nothing was run"
+    assert jobs_in(kubectl, team.namespace) == []
+
+
+def test_a_question_is_answered_without_a_job(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("how", "How do I rotate vault secrets?")
+    status = wait_phase(kubectl, team.namespace, "how", "Answered")
+    assert status["answer"]
+    assert jobs_in(kubectl, team.namespace) == []
+
+
+def test_every_example_reaches_its_expected_phase(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    expected: dict[str, str] = {}
+    documents = []
+    for path in sorted(Path(ROOT / "examples").glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        expected[document["metadata"]["name"]] = document["metadata"]["annotations"]["opsgate.dev/expected-phase"]
+        document["spec"]["requester"] = team.user  # the examples say admin; here a fresh requester applies them
+        documents.append(json.dumps(document))
+    team.kubectl("apply", "-n", team.namespace, "-f", "-", stdin="\n---\n".join(documents))
+    for name, phase in expected.items():
+        wait_phase(kubectl, team.namespace, name, phase)
+
+
+def test_a_killed_operator_loses_nothing_and_duplicates_nothing(
+    kubectl: Kubectl, operator: Operator, team: Team
+) -> None:
+    names = [f"scale-{i}" for i in range(8)]
+    manifests = "\n---\n".join(
+        json.dumps(team.request(n, f"scale the checkout deployment to {i + 1} replicas in staging"))
+        for i, n in enumerate(names)
+    )
+    team.kubectl("create", "-f", "-", stdin=manifests)
+    wait_for(lambda: any(phase_of(kubectl, team.namespace, n) for n in names), timeout=30, what="a first decision")
+    operator.kill()
+    operator.start()
+    for name in names:
+        wait_phase(kubectl, team.namespace, name, "Succeeded")
+    owners = Counter(j["metadata"]["ownerReferences"][0]["name"] for j in jobs_in(kubectl, team.namespace))
+    assert owners == Counter(names)
+
+
+def test_fifty_requests_at_once_all_reach_a_terminal_phase(
+    kubectl: Kubectl, operator: Operator, namespace: str
+) -> None:
+    texts = [
+        "scale the checkout deployment to 3 replicas in staging",
+        "create an email for someone@acme.org",
+        "delete the production cluster payments-prod",
+        "order a pizza",
+        "restart the payments deployment in dev",
+    ]
+    users = [f"burst-{u}-{namespace.rsplit('-', 1)[-1]}" for u in range(10)]
+    batches = []
+    for u, user in enumerate(users):
+        as_user = requester(kubectl, namespace, user)
+        docs = [opsrequest(f"burst-{u}-{i}", namespace, text, requester=user) for i, text in enumerate(texts)]
+        batches.append((as_user, "\n---\n".join(json.dumps(d) for d in docs)))
+    for as_user, manifests in batches:
+        as_user("create", "-f", "-", stdin=manifests)
+
+    def settled() -> bool:
+        items = kubectl.get_json("opsrequests", "-n", namespace)["items"]
+        done = [i for i in items if (i.get("status") or {}).get("phase") in TERMINAL | {"AwaitingApproval"}]
+        return len(done) == len(users) * len(texts)
+
+    wait_for(settled, timeout=180, what="50 requests to settle", interval=1)
+    phases = Counter(i["status"]["phase"] for i in kubectl.get_json("opsrequests", "-n", namespace)["items"])
+    assert phases == Counter({"Succeeded": 20, "AwaitingApproval": 10, "Denied": 10, "NeedsInfo": 10})
