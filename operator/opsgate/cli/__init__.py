@@ -16,6 +16,8 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "index": "rag:index",
+    "search": "rag:search",
 }
 
 
