@@ -60,7 +60,8 @@ class Store:
         url = url or os.environ.get(ENV_URL)
         if url:
             key = api_key or os.environ.get(ENV_API_KEY)
-            return cls(QdrantClient(url=url, api_key=key, timeout=10), local=False, location=url)
+            client = QdrantClient(url=url, api_key=key, timeout=10, check_compatibility=False)
+            return cls(client, local=False, location=url)
         folder = Path(path).expanduser() if path else default_path()
         folder.mkdir(parents=True, exist_ok=True)
         return cls(QdrantClient(path=str(folder)), local=True, location=str(folder))
