@@ -17,6 +17,7 @@ from opsgate import __version__
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
     "index": "rag:index",
+    "plan": "plan:plan",
     "search": "rag:search",
 }
 

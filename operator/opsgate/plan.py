@@ -1,0 +1,327 @@
+"""The plan: what exactly would run for a request, and the digest an approval is bound to.
+
+A plan is built from an intent, its catalog entry and the request context. It fixes the
+validated parameters (catalog defaults applied), the executor (playbook or module, the image
+and a content hash of the files), the environment and the cost-allocation tags. Its
+``digest`` covers everything that decides what runs, so an approval given for one plan never
+authorises another: a changed parameter, catalog entry, playbook byte or image gives a new
+digest.
+
+Pure apart from reading the executor's files under an explicitly given ``home``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+from pydantic import alias_generators
+
+from opsgate import catalog
+from opsgate.intent import Intent, Parser
+
+LABEL_ENVIRONMENT = "opsgate.dev/environment"
+LABEL_PROJECT = "opsgate.dev/project"
+LABEL_COST_CENTER = "opsgate.dev/cost-center"
+ANNOTATION_ROLLBACK_PLAN = "opsgate.dev/rollback-plan"
+ENVIRONMENT_PARAMETER = "environment"
+
+# A rollback plan stated in the request text: "… rollback: scale back to 3 replicas".
+_ROLLBACK_IN_TEXT = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
+
+
+class PlanError(RuntimeError):
+    """The plan cannot be built for a reason the requester cannot fix (a missing executor file)."""
+
+
+class _Model(pydantic.BaseModel):
+    """Frozen, camelCase on the wire (``status.plan``), snake_case in Python."""
+
+    model_config = pydantic.ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=alias_generators.to_camel,
+    )
+
+
+class Requester(_Model):
+    """Who asked, as the API server authenticated them (``request.userInfo``)."""
+
+    username: str
+    groups: tuple[str, ...] = ()
+    extra: dict[str, list[str]] = pydantic.Field(default_factory=dict)
+
+
+class RequestContext(_Model):
+    """Everything about an OpsRequest besides its intent that a plan or a policy may look at."""
+
+    text: str  # already redacted
+    requester: Requester
+    namespace: str
+    environment: str | None = None  # spec.environment
+    labels: dict[str, str] = pydantic.Field(default_factory=dict)
+    namespace_labels: dict[str, str] = pydantic.Field(default_factory=dict)
+    annotations: dict[str, str] = pydantic.Field(default_factory=dict)
+    dry_run: bool = False
+    name: str | None = None
+
+    @property
+    def rollback_plan(self) -> str:
+        """The requester's rollback plan, or "" when none was given.
+
+        Stated in the annotation ``opsgate.dev/rollback-plan`` or in the text after
+        ``rollback:`` / ``rollback plan:``.
+        """
+        annotated = self.annotations.get(ANNOTATION_ROLLBACK_PLAN, "").strip()
+        if annotated:
+            return annotated
+        match = _ROLLBACK_IN_TEXT.search(self.text)
+        return match.group("plan").strip() if match else ""
+
+    def label(self, key: str) -> str | None:
+        """A label of the OpsRequest, else of its namespace (the request's own label wins)."""
+        return self.labels.get(key) or self.namespace_labels.get(key) or None
+
+
+class ExecutorRef(_Model):
+    kind: catalog.ExecutorKind
+    playbook: str | None = None
+    module: str | None = None
+    image: str
+    content_hash: str  # sha256 of the playbook file / module directory; "" when nothing runs
+
+
+class Tags(_Model):
+    """Cost-allocation tags; a tag nobody could fill is None (policy ``required-tags`` denies).
+
+    The keys are tag names as they land on cloud resources, so they stay snake_case on the wire.
+    """
+
+    model_config = pydantic.ConfigDict(alias_generator=None)
+
+    owner: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    cost_center: str | None = None
+
+
+class Plan(_Model):
+    action: str  # the catalog key
+    parameters: dict[str, Any]
+    executor: ExecutorRef
+    environment: str | None
+    requester: str
+    tags: Tags
+    risk: catalog.Risk
+    requires_approval: bool
+    privileged: bool
+    rate_class: catalog.RateClass
+    informational: bool
+    digest: str
+
+    def to_status(self) -> dict[str, Any]:
+        """``status.plan``, also what ``opsgate plan --json`` prints and ``opsgate execute`` reads."""
+        status = self.model_dump(mode="json", by_alias=True)
+        status["executor"] = self.executor.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return status
+
+
+@dataclasses.dataclass(frozen=True)
+class NeedsInfo:
+    """The request cannot be planned as stated; ``message`` tells the requester what to fix."""
+
+    problems: tuple[str, ...]
+    fields: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.problems)
+
+
+def build_plan(
+    intent: Intent,
+    entry: catalog.ActionEntry,
+    *,
+    context: RequestContext,
+    home: Path,
+    executor_image: str,
+) -> Plan | NeedsInfo:
+    """The plan for ``intent`` under ``entry``, or what is missing or invalid in it."""
+    environment = resolve_environment(intent, context)
+    parameters, unknown = _parameters(intent, entry, environment=environment)
+    problems = [_unknown_parameter(name, entry) for name in unknown]
+    fields = list(unknown)
+    for error in sorted(entry.validator.iter_errors(parameters), key=lambda e: list(e.absolute_path)):
+        field, problem = describe_error(error)
+        problems.append(problem)
+        fields.append(field)
+    if problems:
+        return NeedsInfo(problems=tuple(dict.fromkeys(problems)), fields=tuple(dict.fromkeys(fields)))
+    content = content_hash(home, entry.executor.path) if entry.executor.path else ""
+    executor = ExecutorRef(
+        kind=entry.executor.kind,
+        playbook=entry.executor.playbook,
+        module=entry.executor.module,
+        image=executor_image,
+        content_hash=content,
+    )
+    return Plan(
+        action=entry.key,
+        parameters=parameters,
+        executor=executor,
+        environment=environment,
+        requester=context.requester.username,
+        tags=Tags(
+            owner=context.requester.username or None,
+            project=context.label(LABEL_PROJECT),
+            environment=environment,
+            cost_center=context.label(LABEL_COST_CENTER),
+        ),
+        risk=entry.risk,
+        requires_approval=entry.requires_approval,
+        privileged=entry.privileged,
+        rate_class=entry.rate_class,
+        informational=entry.informational,
+        digest=compute_digest(
+            action=entry.key,
+            parameters=parameters,
+            entry=entry,
+            content_hash=content,
+            executor_image=executor_image,
+        ),
+    )
+
+
+def resolve_environment(intent: Intent, context: RequestContext) -> str | None:
+    """The entity ``environment``, else ``spec.environment``, else the namespace label."""
+    entity = intent.entities.get(ENVIRONMENT_PARAMETER)
+    if isinstance(entity, str) and entity:
+        return entity
+    return context.environment or context.namespace_labels.get(LABEL_ENVIRONMENT) or None
+
+
+def compute_digest(
+    *,
+    action: str,
+    parameters: Mapping[str, Any],
+    entry: catalog.ActionEntry,
+    content_hash: str,
+    executor_image: str,
+) -> str:
+    """sha256 (hex) of the canonical JSON of everything that decides what runs."""
+    document = {
+        "action": action,
+        "parameters": dict(parameters),
+        "entry": entry.model_dump(mode="json", by_alias=True),
+        "contentHash": content_hash,
+        "executorImage": executor_image,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def recompute_digest(plan: Plan, entry: catalog.ActionEntry, *, home: Path) -> str:
+    """The digest ``plan`` should carry given today's catalog entry and files (to verify a plan)."""
+    content = content_hash(home, entry.executor.path) if entry.executor.path else ""
+    return compute_digest(
+        action=plan.action,
+        parameters=plan.parameters,
+        entry=entry,
+        content_hash=content,
+        executor_image=plan.executor.image,
+    )
+
+
+def content_hash(home: Path, relative: str) -> str:
+    """sha256 (hex) over the sorted relative paths and bytes of a file or a directory's files."""
+    root = home.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root):
+        raise PlanError(f"executor path {relative!r} leaves the OpsGate home {root}")
+    if target.is_file():
+        files = [(target.name, target)]
+    elif target.is_dir():
+        files = sorted((p.relative_to(target).as_posix(), p) for p in target.rglob("*") if p.is_file())
+    else:
+        raise PlanError(f"executor {relative!r} does not exist under {root}")
+    digest = hashlib.sha256()
+    for name, path in files:
+        data = path.read_bytes()
+        for part in (name.encode("utf-8"), str(len(data)).encode("ascii"), data):
+            digest.update(part)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def describe_error(error: jsonschema.ValidationError) -> tuple[str, str]:
+    """(field, message) for a parameter validation error, in words a requester understands."""
+    field = ".".join(str(p) for p in error.absolute_path)
+    got = f"(got {error.instance!r})"
+    validator, expected = error.validator, error.validator_value
+    if validator == "required":
+        missing = _quoted_name(error.message)
+        return missing, f"missing required parameter `{missing}`"
+    if validator == "anyOf" and not field:
+        names = [name for option in expected for name in option.get("required", ())]
+        return names[0] if names else "", "one of " + ", ".join(f"`{n}`" for n in names) + " is required"
+    match validator:
+        case "maximum":
+            problem = f"`{field}` must be ≤ {expected} {got}"
+        case "minimum":
+            problem = f"`{field}` must be ≥ {expected} {got}"
+        case "maxLength":
+            problem = f"`{field}` must be at most {expected} characters long"
+        case "minLength":
+            problem = f"`{field}` must be at least {expected} characters long"
+        case "maxItems":
+            problem = f"`{field}` takes at most {expected} items"
+        case "uniqueItems":
+            problem = f"`{field}` must not repeat items"
+        case "enum":
+            problem = f"`{field}` must be one of {', '.join(map(str, expected))} {got}"
+        case "pattern":
+            problem = f"`{field}` is not valid {got}"
+        case "type":
+            problem = f"`{field}` must be of type {expected} {got}"
+        case _:
+            problem = f"`{field}` is invalid: {error.message}"
+    return field, problem
+
+
+def _parameters(
+    intent: Intent, entry: catalog.ActionEntry, *, environment: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Defaults, overlaid with the entities the entry takes, and the names it does not take.
+
+    A parser may find entities that an entry does not take (a region in an e-mail request);
+    those are dropped. A structured ``spec.intent`` is a contract, so there they are errors.
+    """
+    known = set(entry.parameter_names)
+    parameters = dict(entry.defaults)
+    unknown: list[str] = []
+    for name, value in intent.entities.items():
+        if name in known:
+            parameters[name] = value
+        elif intent.parser is Parser.SPEC:
+            unknown.append(name)
+    if environment is not None and ENVIRONMENT_PARAMETER in known:
+        parameters[ENVIRONMENT_PARAMETER] = environment
+    return parameters, unknown
+
+
+def _unknown_parameter(name: str, entry: catalog.ActionEntry) -> str:
+    takes = ", ".join(f"`{n}`" for n in entry.parameter_names)
+    return f"unknown parameter `{name}` ({entry.key} takes {takes})"
+
+
+def _quoted_name(message: str) -> str:
+    # jsonschema says "'email' is a required property"
+    return message.split("'")[1] if message.count("'") >= 2 else message
