@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 PREFETCH = 50  # candidates per ranking before fusion
 DENSE_FLOOR = 0.25  # cosine below which a passage is unrelated (MiniLM: unrelated text scores < 0.2)
 LEXICAL_FLOOR = 0.5  # ... unless it holds at least this share of the query's terms
+PER_FILE = 2  # at most this many passages of one file: k sources, not k slices of one runbook
 
 NO_RETRIEVER = "context retrieval is not configured"
 INDEX_MISSING = "no context index yet (run `opsgate index`); the request goes on without context"
@@ -60,13 +61,19 @@ class RetrievalResult:
 
 class Retriever:
     def __init__(
-        self, *, path: str | None, url: str | None, embedder: Embedder | None, strategy: Strategy | None
-    ):
+        self,
+        *,
+        path: str | None,
+        url: str | None,
+        embedder: Embedder | None,
+        strategy: Strategy | None,
+        store: Store | None,
+    ) -> None:
         self._path = path
         self._url = url
         self._embedder = embedder
         self._strategy = strategy
-        self._store: Store | None = None
+        self._store = store
         self._memory: MemoryIndex | None = None
 
     @classmethod
@@ -77,14 +84,15 @@ class Retriever:
         url: str | None = None,
         embedder: Embedder | None = None,
         strategy: Strategy | None = None,
+        store: Store | None = None,
     ) -> Retriever:
         """A retriever over ``url`` (or ``QDRANT_URL``), else the folder ``path`` (or ``QDRANT_PATH``).
 
         Without ``embedder``, the process default (``embedding.default_embedder``) is loaded at the
         first search. ``strategy`` defaults to in-process rankings in embedded mode and to
-        Qdrant-side hybrid queries with a server.
+        Qdrant-side hybrid queries with a server. ``store`` hands over an already open store.
         """
-        return cls(path=path, url=url, embedder=embedder, strategy=strategy)
+        return cls(path=path, url=url, embedder=embedder, strategy=strategy, store=store)
 
     def close(self) -> None:
         if self._store is not None:
@@ -113,12 +121,8 @@ class Retriever:
         else:
             candidates, cosines = _rank_in_qdrant(store, collection, dense, lexical, mode=mode, types=types)
         query_terms = set(sparse.terms(query))
-        hits = [
-            Hit.from_payload(found.payload, score=found.score)
-            for found in candidates
-            if _relevant(cosines.get(found.id), query_terms, found)
-        ]
-        return hits[:k]
+        relevant = [found for found in candidates if _relevant(cosines.get(found.id), query_terms, found)]
+        return [Hit.from_payload(found.payload, score=found.score) for found in _per_file(relevant)][:k]
 
     def _connect(self) -> tuple[Store, Embedder]:
         if self._store is None:
@@ -223,6 +227,17 @@ def _relevant(cosine: float | None, query_terms: set[str], found: Scored) -> boo
         sparse.terms(f"{payload.get('path', '')} {payload.get('title', '')} {payload.get('text', '')}")
     )
     return len(query_terms & held) / len(query_terms) >= LEXICAL_FLOOR
+
+
+def _per_file(candidates: list[Scored]) -> list[Scored]:
+    taken: dict[str, int] = {}
+    kept = []
+    for found in candidates:
+        path = str(found.payload.get("path", ""))
+        if taken.get(path, 0) < PER_FILE:
+            taken[path] = taken.get(path, 0) + 1
+            kept.append(found)
+    return kept
 
 
 def _dim(memory: MemoryIndex) -> int:

@@ -66,6 +66,11 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         return cls(QdrantClient(path=str(folder)), local=True, location=str(folder))
 
+    @classmethod
+    def in_memory(cls) -> Store:
+        """A throw-away embedded store that never touches the disk (tests and benchmarks)."""
+        return cls(QdrantClient(location=":memory:"), local=True, location=":memory:")
+
     def close(self) -> None:
         self._client.close()
 
