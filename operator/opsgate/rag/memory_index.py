@@ -44,6 +44,7 @@ class MemoryIndex:
         self._dense /= np.maximum(norms, 1e-12)
         self._types = np.array([str(point.payload.get("type", "")) for point in loaded])
         self._postings = _postings(loaded)
+        self._masks: dict[frozenset[str], npt.NDArray[np.bool_]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -58,12 +59,19 @@ class MemoryIndex:
     ) -> Rankings:
         if not self.ids:
             return Rankings(dense=[], sparse=[])
-        allowed = np.isin(self._types, list(types)) if types else np.ones(len(self.ids), dtype=bool)
+        allowed = self._mask(frozenset(types or ()))
         cosines = self._dense @ np.asarray(dense, dtype=np.float32)
         dense_scores = np.where(allowed, cosines, -np.inf)
         lexical_scores = self._bm25(lexical)
         lexical_scores = np.where(allowed & (lexical_scores > 0), lexical_scores, -np.inf)
         return Rankings(dense=self._top(dense_scores, limit), sparse=self._top(lexical_scores, limit))
+
+    def _mask(self, types: frozenset[str]) -> npt.NDArray[np.bool_]:
+        """Rows of the given types (all rows for none); computed once per type set."""
+        if types not in self._masks:
+            everything = np.ones(len(self.ids), dtype=bool)
+            self._masks[types] = np.isin(self._types, sorted(types)) if types else everything
+        return self._masks[types]
 
     def cosine(self, dense: Sequence[float], point_id: str) -> float:
         query = np.asarray(dense, dtype=np.float32)

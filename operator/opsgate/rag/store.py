@@ -99,19 +99,28 @@ class Store:
         dense: Sequence[list[float]],
         sparse: Sequence[SparseVector],
     ) -> None:
-        points = [
+        self.upsert_points(
+            collection,
+            [
+                StoredPoint(id=chunk.point_id, dense=vector, sparse=lexical, payload=chunk.payload())
+                for chunk, vector, lexical in zip(chunks, dense, sparse, strict=True)
+            ],
+        )
+
+    def upsert_points(self, collection: str, points: Sequence[StoredPoint]) -> None:
+        structs = [
             models.PointStruct(
-                id=chunk.point_id,
+                id=point.id,
                 vector={
-                    DENSE: vector,
-                    SPARSE: models.SparseVector(indices=lexical.indices, values=lexical.values),
+                    DENSE: point.dense,
+                    SPARSE: models.SparseVector(indices=point.sparse.indices, values=point.sparse.values),
                 },
-                payload=chunk.payload(),
+                payload=point.payload,
             )
-            for chunk, vector, lexical in zip(chunks, dense, sparse, strict=True)
+            for point in points
         ]
-        for start in range(0, len(points), _PAGE):
-            self._client.upsert(collection, points[start : start + _PAGE], wait=True)
+        for start in range(0, len(structs), _PAGE):
+            self._client.upsert(collection, structs[start : start + _PAGE], wait=True)
 
     def delete_paths(self, collection: str, paths: Sequence[str]) -> None:
         if paths:
