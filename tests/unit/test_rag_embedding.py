@@ -8,8 +8,8 @@ import json
 import math
 import threading
 from collections.abc import Iterator
-from typing import Any, ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 
