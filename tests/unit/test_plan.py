@@ -49,12 +49,25 @@ def context(**changes: Any) -> RequestContext:
 def intent(key: str, parser: Parser = Parser.RULES, **entities: Any) -> Intent:
     category, action, resource_type = key.split(".")
     return Intent(
-        category=category, action=action, resource_type=resource_type, entities=entities, parser=parser, confidence=0.9
+        category=category,
+        action=action,
+        resource_type=resource_type,
+        entities=entities,
+        parser=parser,
+        confidence=0.9,
     )
 
 
-def plan_for(home: Path, key: str, *, ctx: RequestContext | None = None, image: str = IMAGE, **entities: Any) -> Plan:
-    built = build_plan(intent(key, **entities), CATALOG.entries[key], context=ctx or context(), home=home, executor_image=image)
+def plan_for(
+    home: Path, key: str, *, ctx: RequestContext | None = None, image: str = IMAGE, **entities: Any
+) -> Plan:
+    built = build_plan(
+        intent(key, **entities),
+        CATALOG.entries[key],
+        context=ctx or context(),
+        home=home,
+        executor_image=image,
+    )
     assert isinstance(built, Plan), built
     return built
 
@@ -70,17 +83,37 @@ def test_defaults_are_applied_and_the_executor_is_fixed_by_the_catalog(home: Pat
 
 INVALID = [
     ("provision.create.email", {}, "missing required parameter `email`", ("email",)),
-    ("provision.scale.deployment", {"name": "web", "replicas": 500}, "`replicas` must be ≤ 100 (got 500)", ("replicas",)),
-    ("provision.scale.deployment", {"name": "web", "replicas": -1}, "`replicas` must be ≥ 0 (got -1)", ("replicas",)),
+    (
+        "provision.scale.deployment",
+        {"name": "web", "replicas": 500},
+        "`replicas` must be ≤ 100 (got 500)",
+        ("replicas",),
+    ),
+    (
+        "provision.scale.deployment",
+        {"name": "web", "replicas": -1},
+        "`replicas` must be ≥ 0 (got -1)",
+        ("replicas",),
+    ),
     (
         "identity.grant.access",
         {"username": "bob", "role": "root"},
         "`role` must be one of view, edit, admin, cluster-admin (got 'root')",
         ("role",),
     ),
-    ("provision.create.email", {"email": "not-an-email"}, "`email` is not valid (got 'not-an-email')", ("email",)),
+    (
+        "provision.create.email",
+        {"email": "not-an-email"},
+        "`email` is not valid (got 'not-an-email')",
+        ("email",),
+    ),
     ("security.enable.mtls", {}, "one of `namespace`, `service` is required", ("namespace",)),
-    ("provision.scale.deployment", {"name": "web", "replicas": "many"}, "`replicas` must be of type integer", ("replicas",)),
+    (
+        "provision.scale.deployment",
+        {"name": "web", "replicas": "many"},
+        "`replicas` must be of type integer",
+        ("replicas",),
+    ),
 ]
 
 
@@ -92,7 +125,9 @@ INVALID = [
 def test_invalid_parameters_need_info_naming_the_field(
     home: Path, key: str, entities: dict[str, Any], message: str, fields: tuple[str, ...]
 ) -> None:
-    outcome = build_plan(intent(key, **entities), CATALOG.entries[key], context=context(), home=home, executor_image=IMAGE)
+    outcome = build_plan(
+        intent(key, **entities), CATALOG.entries[key], context=context(), home=home, executor_image=IMAGE
+    )
     assert isinstance(outcome, NeedsInfo)
     assert message in outcome.message
     assert outcome.fields == fields
@@ -113,7 +148,12 @@ def test_a_parser_s_stray_entity_is_dropped_but_a_structured_intent_s_is_refused
 
 
 ENVIRONMENTS = [
-    ({"environment": "staging"}, {"environment": "production"}, {"opsgate.dev/environment": "dev"}, "staging"),
+    (
+        {"environment": "staging"},
+        {"environment": "production"},
+        {"opsgate.dev/environment": "dev"},
+        "staging",
+    ),
     ({}, {"environment": "production"}, {"opsgate.dev/environment": "dev"}, "production"),
     ({}, {}, {"opsgate.dev/environment": "dev"}, "dev"),
     ({}, {}, {}, None),
@@ -126,7 +166,11 @@ ENVIRONMENTS = [
     ids=["entity-wins", "spec-environment", "namespace-label", "none"],
 )
 def test_the_environment_comes_from_the_entity_then_the_spec_then_the_namespace(
-    home: Path, entities: dict[str, str], spec: dict[str, str], namespace_labels: dict[str, str], expected: str | None
+    home: Path,
+    entities: dict[str, str],
+    spec: dict[str, str],
+    namespace_labels: dict[str, str],
+    expected: str | None,
 ) -> None:
     ctx = context(namespace_labels=namespace_labels, **spec)
     plan = plan_for(home, "provision.create.namespace", ctx=ctx, name="web", **entities)
@@ -141,7 +185,12 @@ def test_tags_come_from_the_requester_and_labels_with_the_request_label_winning(
         namespace_labels={"opsgate.dev/project": "platform", "opsgate.dev/cost-center": "cc-42"},
     )
     tags = plan_for(home, "provision.create.namespace", ctx=ctx, name="web").tags
-    assert tags.model_dump() == {"owner": "alice", "project": "shop", "environment": None, "cost_center": "cc-42"}
+    assert tags.model_dump() == {
+        "owner": "alice",
+        "project": "shop",
+        "environment": None,
+        "cost_center": "cc-42",
+    }
 
 
 def test_the_digest_is_stable_and_changes_with_everything_that_decides_what_runs(home: Path) -> None:
@@ -178,7 +227,9 @@ def test_the_content_hash_covers_sorted_relative_paths_and_bytes(tmp_path: Path)
     [("../outside.yml", "leaves the OpsGate home"), ("playbooks/missing.yml", "does not exist")],
     ids=["escapes-home", "missing"],
 )
-def test_an_executor_outside_the_home_or_missing_is_a_plan_error(tmp_path: Path, relative: str, message: str) -> None:
+def test_an_executor_outside_the_home_or_missing_is_a_plan_error(
+    tmp_path: Path, relative: str, message: str
+) -> None:
     with pytest.raises(PlanError, match=message):
         content_hash(tmp_path / "home", relative)
 

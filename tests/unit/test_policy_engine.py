@@ -27,7 +27,9 @@ NOW = datetime.datetime(2025, 1, 6, 10, 0, tzinfo=datetime.UTC)
 PLAN = Plan(
     action="provision.create.email",
     parameters={"email": "x@acme.org", "quota": "1Gi"},
-    executor=ExecutorRef(kind=ExecutorKind.ANSIBLE, playbook="playbooks/p.yml", image="img:1", content_hash="ab"),
+    executor=ExecutorRef(
+        kind=ExecutorKind.ANSIBLE, playbook="playbooks/p.yml", image="img:1", content_hash="ab"
+    ),
     environment=None,
     requester="alice",
     tags=Tags(owner="alice"),
@@ -38,10 +40,14 @@ PLAN = Plan(
     informational=False,
     digest="d" * 64,
 )
-INTENT = Intent(category="provision", action="create", resource_type="email", entities={"email": "x@acme.org"})
+INTENT = Intent(
+    category="provision", action="create", resource_type="email", entities={"email": "x@acme.org"}
+)
 
 
-def inputs(*, plan: Plan | None = PLAN, requester: str = "alice", now: datetime.datetime = NOW) -> PolicyInputs:
+def inputs(
+    *, plan: Plan | None = PLAN, requester: str = "alice", now: datetime.datetime = NOW
+) -> PolicyInputs:
     context = RequestContext(text="create an email", requester=Requester(username=requester), namespace="a")
     return PolicyInputs(request=context, intent=INTENT, plan=plan, requester=context.requester, now=now)
 
@@ -76,8 +82,8 @@ def rule_file(directory: Path, *, name: str = "r", match: str = "'true'", violat
     ("match", "violation", "expected"),
     [
         ('"plan.action ==="', "'true'", "`match`: INVALID_ARGUMENT: ERROR: <input>:1:"),
-        ("'true'", '"plan.nope + 1 == \'x\'"', "`violation`"),
-        ("'true'", '"reqest.text == \'\'"', "undeclared reference to 'reqest"),
+        ("'true'", "\"plan.nope + 1 == 'x'\"", "`violation`"),
+        ("'true'", "\"reqest.text == ''\"", "undeclared reference to 'reqest"),
         ("'true'", "\"'not a boolean'\"", "returns STRING, expected BOOL"),
     ],
     ids=["syntax-error", "type-error", "misspelt-variable", "not-a-boolean"],
@@ -124,7 +130,9 @@ def test_two_rules_with_one_name_fail_the_load(tmp_path: Path) -> None:
 def test_a_bad_time_zone_in_the_config_fails_the_load(tmp_path: Path) -> None:
     rule_file(tmp_path)
     write(tmp_path, "config.yaml", "version: 1\nchangeWindow: {timeZone: Mars/Olympus}\n")
-    with pytest.raises(PolicyLoadError, match="config.yaml: changeWindow.timeZone: .*unknown time zone 'Mars/Olympus'"):
+    with pytest.raises(
+        PolicyLoadError, match="config.yaml: changeWindow.timeZone: .*unknown time zone 'Mars/Olympus'"
+    ):
         PolicySet.load(tmp_path)
 
 
@@ -140,7 +148,9 @@ def test_a_rule_that_errors_at_evaluation_denies_with_a_clear_message(tmp_path: 
 def test_a_message_expression_that_errors_still_reports_the_violation(tmp_path: Path) -> None:
     rule_file(tmp_path, name="chatty", message="unused")
     path = tmp_path / "chatty.yaml"
-    path.write_text(path.read_text().replace("message: unused", "messageExpression: \"'in ' + plan.parameters.zone\""))
+    path.write_text(
+        path.read_text().replace("message: unused", "messageExpression: \"'in ' + plan.parameters.zone\"")
+    )
     [result] = PolicySet.load(tmp_path).evaluate(inputs()).results
     assert result.result is Outcome.DENY
     assert result.message.startswith("violated (its message could not be rendered: ")
@@ -169,8 +179,18 @@ EXCEPTION = """\
 @pytest.mark.parametrize(
     ("requester", "now", "expected", "message"),
     [
-        ("alice", NOW, Outcome.PASS, "waived by exception OPS-7 until 2025-01-06T12:00:00+00:00 (migration weekend)"),
-        ("alice", NOW.replace(hour=12), Outcome.DENY, "denied (exception OPS-7 expired at 2025-01-06T12:00:00+00:00)"),
+        (
+            "alice",
+            NOW,
+            Outcome.PASS,
+            "waived by exception OPS-7 until 2025-01-06T12:00:00+00:00 (migration weekend)",
+        ),
+        (
+            "alice",
+            NOW.replace(hour=12),
+            Outcome.DENY,
+            "denied (exception OPS-7 expired at 2025-01-06T12:00:00+00:00)",
+        ),
         ("bob", NOW, Outcome.DENY, "denied"),
     ],
     ids=["live", "expired-at-the-second", "other-requester"],
@@ -190,7 +210,9 @@ def test_an_exception_waives_a_policy_for_its_requester_until_it_expires(
     [("", "names unknown policy 'r'"), ("allowExceptions: false\n", "policy 'r' does not allow exceptions")],
     ids=["unknown-policy", "not-exemptible"],
 )
-def test_an_exception_that_cannot_apply_fails_the_load(tmp_path: Path, rule_extra: str, expected: str) -> None:
+def test_an_exception_that_cannot_apply_fails_the_load(
+    tmp_path: Path, rule_extra: str, expected: str
+) -> None:
     rule_file(tmp_path, name="r" if rule_extra else "other", extra=rule_extra)
     write(tmp_path, "exceptions.yaml", EXCEPTION)
     with pytest.raises(PolicyLoadError, match=expected):
@@ -207,7 +229,10 @@ def test_approval_rules_raise_the_count_and_name_the_groups(tmp_path: Path) -> N
     )
     report = PolicySet.load(tmp_path).evaluate(inputs())
     assert report.decision is Decision.APPROVAL_REQUIRED
-    assert (report.approval.required_approvals, report.approval.approver_groups) == (3, ("security-approvers",))
+    assert (report.approval.required_approvals, report.approval.approver_groups) == (
+        3,
+        ("security-approvers",),
+    )
 
 
 def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> None:
@@ -216,7 +241,13 @@ def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> Non
     assert PolicySet.load(tmp_path).evaluate(inputs()).to_status() == {
         "decision": "Allowed",
         "results": [
-            {"policy": "a", "result": "pass", "severity": "high", "category": "operational", "message": "satisfied"},
+            {
+                "policy": "a",
+                "result": "pass",
+                "severity": "high",
+                "category": "operational",
+                "message": "satisfied",
+            },
             {
                 "policy": "b",
                 "result": "pass",
@@ -229,7 +260,9 @@ def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> Non
 
 
 def _result(outcome: Outcome) -> PolicyResult:
-    return PolicyResult(policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m")
+    return PolicyResult(
+        policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m"
+    )
 
 
 @pytest.mark.parametrize(
@@ -242,7 +275,9 @@ def _result(outcome: Outcome) -> PolicyResult:
     ],
     ids=["any-deny", "any-approval", "all-pass", "nothing-applies"],
 )
-def test_the_decision_is_deny_over_approval_over_allow(outcomes: tuple[Outcome, ...], expected: Decision) -> None:
+def test_the_decision_is_deny_over_approval_over_allow(
+    outcomes: tuple[Outcome, ...], expected: Decision
+) -> None:
     assert decide([_result(o) for o in outcomes]) is expected
 
 

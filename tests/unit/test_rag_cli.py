@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsgate.cli import main
+from opsgate.rag.store import Store
 
 
 @pytest.fixture
@@ -58,3 +59,16 @@ def test_search_before_indexing_tells_the_user_to_run_index(runner: CliRunner) -
     result = runner.invoke(main, ["search", "rotate the vault secret"])
     assert result.exit_code == 1
     assert "run `opsgate index`" in result.output
+
+
+def test_index_while_another_process_holds_the_embedded_store_says_so(
+    repo: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    holder = Store.open(path=str(tmp_path / "qdrant"))
+    try:
+        result = runner.invoke(main, ["index", "--root", str(repo), "docs"])
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert "is open in another process" in result.output
+    assert "QDRANT_URL" in result.output

@@ -14,7 +14,11 @@ SECRET_TEXTS = [
     ('{"api_key": "zzz-top"}', '{"api_key": [REDACTED]}', "api-key"),
     ("use key AKIAIOSFODNN7EXAMPLE now", "use key [REDACTED] now", "aws-access-key"),
     ("Authorization: Bearer abcdefghijklmnop", "Authorization: Bearer [REDACTED]", "bearer-token"),
-    ("connect postgres://app:s3cr3t@db:5432/x", "connect postgres://app:[REDACTED]@db:5432/x", "connection-string"),
+    (
+        "connect postgres://app:s3cr3t@db:5432/x",
+        "connect postgres://app:[REDACTED]@db:5432/x",
+        "connection-string",
+    ),
     (
         "key -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- end",
         "key [REDACTED] end",
@@ -24,7 +28,11 @@ SECRET_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "redacted", "kind"), SECRET_TEXTS, ids=[case[2] + "-" + str(i) for i, case in enumerate(SECRET_TEXTS)])
+@pytest.mark.parametrize(
+    ("text", "redacted", "kind"),
+    SECRET_TEXTS,
+    ids=[case[2] + "-" + str(i) for i, case in enumerate(SECRET_TEXTS)],
+)
 def test_a_secret_is_found_and_replaced(text: str, redacted: str, kind: str) -> None:
     assert redact.redact(text) == redacted
     assert [f.kind.value for f in redact.find_secrets(text)] == [kind]

@@ -13,7 +13,7 @@ from opsgate.rag import indexer
 from opsgate.rag.chunks import SourceType
 from opsgate.rag.embedding import default_embedder
 from opsgate.rag.retriever import Mode, RetrievalError, Retriever
-from opsgate.rag.store import Store
+from opsgate.rag.store import Store, StoreBusyError
 
 _TYPES = click.Choice([member.value for member in SourceType])
 SUMMARY = "indexed {indexed} files, skipped {unchanged} unchanged, removed {removed}, failed {failed}; "
@@ -35,7 +35,10 @@ def index(
     """Index SOURCES (default: the repository's docs/, playbooks/, terraform/, policies/, README.md)."""
     base = (root or _default_root()).resolve()
     chosen = list(sources) or [Path(source) for source in indexer.DEFAULT_SOURCES]
-    store = Store.open(path=qdrant_path, url=qdrant_url)
+    try:
+        store = Store.open(path=qdrant_path, url=qdrant_url)
+    except StoreBusyError as error:
+        raise click.ClickException(str(error)) from error
     try:
         summary = indexer.index(
             chosen, root=base, store=store, embedder=default_embedder(), progress=_progress_printer()
@@ -83,7 +86,7 @@ def search(
     retriever = Retriever.open(path=qdrant_path, url=qdrant_url)
     try:
         hits = retriever.search(query, k=k, types=list(types) or None, mode=Mode(mode))
-    except RetrievalError as error:
+    except (RetrievalError, StoreBusyError) as error:
         raise click.ClickException(str(error)) from error
     finally:
         retriever.close()

@@ -27,6 +27,13 @@ DENSE = "dense"
 SPARSE = "sparse"
 _PAGE = 512
 _FILE_FIELDS = ["path", "file_hash"]
+STORE_BUSY = (
+    "the embedded store {folder} is open in another process; stop it or use a Qdrant server (QDRANT_URL)"
+)
+
+
+class StoreBusyError(RuntimeError):
+    """Local mode locks its folder: another process (the operator, another index run) holds it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,7 +71,11 @@ class Store:
             return cls(client, local=False, location=url)
         folder = Path(path).expanduser() if path else default_path()
         folder.mkdir(parents=True, exist_ok=True)
-        return cls(QdrantClient(path=str(folder)), local=True, location=str(folder))
+        try:
+            client = QdrantClient(path=str(folder))
+        except RuntimeError as error:  # qdrant-client's way of saying the folder lock is taken
+            raise StoreBusyError(STORE_BUSY.format(folder=folder)) from error
+        return cls(client, local=True, location=str(folder))
 
     @classmethod
     def in_memory(cls) -> Store:
