@@ -8,6 +8,7 @@ Local mode is exact search in Python and holds a lock on its folder: one process
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -71,6 +72,7 @@ class Store:
             return cls(client, local=False, location=url)
         folder = Path(path).expanduser() if path else default_path()
         folder.mkdir(parents=True, exist_ok=True)
+        _refuse_if_locked(folder)
         try:
             client = QdrantClient(path=str(folder))
         except RuntimeError as error:  # qdrant-client's way of saying the folder lock is taken
@@ -235,6 +237,19 @@ class Store:
             yield from records
             if offset is None:
                 return
+
+
+def _refuse_if_locked(folder: Path) -> None:
+    """Fail before qdrant-client does: its own refusal loads the whole collection and leaks a handle."""
+    lock = folder / ".lock"
+    if not lock.is_file():
+        return
+    with lock.open("rb+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise StoreBusyError(STORE_BUSY.format(folder=folder)) from error
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _types(types: Sequence[str] | None) -> models.Filter | None:
