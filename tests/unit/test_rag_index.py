@@ -75,6 +75,22 @@ def test_a_changed_file_replaces_its_chunks_even_when_it_has_fewer(repo: Path, s
     assert texts == ["# Rotation\nRotate secrets weekly now."]
 
 
+def test_only_the_changed_sections_of_a_changed_file_are_embedded_again(repo: Path, store: Store) -> None:
+    (repo / "docs" / "rotation.md").write_text(
+        "# Rotation\nRotate monthly.\n\n## Rollback\nRestore.\n\n## Audit\nLog.\n"
+    )
+    run(repo, store)
+    (repo / "docs" / "rotation.md").write_text(
+        "# Rotation\nRotate weekly.\n\n## Rollback\nRestore.\n\n## Audit\nLog.\n"
+    )
+    summary = run(repo, store)
+    assert (summary.indexed, summary.chunks, summary.embedded) == (1, 3, 1)
+    vectors = {p.payload["title"]: p.dense for p in store.points(COLLECTION)}
+    assert vectors["Rotation"] == pytest.approx(
+        EMBEDDER.embed(["doc docs/rotation.md: Rotation\n# Rotation\nRotate weekly."])[0]
+    )
+
+
 def test_a_deleted_file_loses_its_chunks(repo: Path, store: Store) -> None:
     run(repo, store)
     (repo / "docs" / "scaling.md").unlink()

@@ -17,7 +17,7 @@ from opsgate.rag.store import Store, StoreBusyError
 
 _TYPES = click.Choice([member.value for member in SourceType])
 SUMMARY = "indexed {indexed} files, skipped {unchanged} unchanged, removed {removed}, failed {failed}; "
-SUMMARY_TAIL = "{chunks} chunks in {seconds:.1f}s ({rate:.0f} chunks/s) into {location}"
+SUMMARY_TAIL = "{chunks} chunks ({embedded} embedded) in {seconds:.1f}s ({rate:.0f} chunks/s) into {location}"
 FAILED = "failed: {path}: {reason}"
 NO_HITS = "no relevant sources"
 
@@ -56,6 +56,7 @@ def index(
         )
         + SUMMARY_TAIL.format(
             chunks=summary.chunks,
+            embedded=summary.embedded,
             seconds=summary.seconds,
             rate=summary.chunks_per_second,
             location=store.location,

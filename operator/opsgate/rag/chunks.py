@@ -52,6 +52,11 @@ class Chunk:
         """What the embedder sees: where the chunk comes from, then the chunk itself."""
         return f"{self.type.value} {self.path}: {self.title}\n{self.text}"
 
+    @property
+    def embedding_hash(self) -> str:
+        """Same hash, same vector: an unchanged chunk of a changed file is not embedded again."""
+        return hashlib.sha256(self.embedding_text().encode()).hexdigest()
+
     def payload(self) -> dict[str, object]:
         return {
             "path": self.path,
@@ -65,6 +70,7 @@ class Chunk:
             "end_line": self.end_line,
             "file_hash": self.file_hash,
             "content_hash": self.content_hash,
+            "embedding_hash": self.embedding_hash,
         }
 
 

@@ -34,6 +34,7 @@ class Summary:
     unchanged: int = 0  # files skipped: same content hash as stored
     removed: int = 0  # files gone from disk whose chunks were deleted
     chunks: int = 0  # chunks written
+    embedded: int = 0  # of which embedded anew (the others kept their stored vectors)
     seconds: float = 0.0
     failures: list[Failure] = dataclasses.field(default_factory=list)
 
@@ -107,10 +108,10 @@ def index(
         pending.extend(chunks)
         pending_paths.append(path)
         if len(pending) >= _EMBED_BATCH:
-            _write(store, collection, embedder, pending_paths, pending)
+            summary.embedded += _write(store, collection, embedder, pending_paths, pending)
             summary.chunks += len(pending)
             pending, pending_paths = [], []
-    _write(store, collection, embedder, pending_paths, pending)
+    summary.embedded += _write(store, collection, embedder, pending_paths, pending)
     summary.chunks += len(pending)
     gone = [path for path in stored if path not in seen and _under(path, sources, root=root)]
     store.delete_paths(collection, gone)
@@ -119,14 +120,21 @@ def index(
     return summary
 
 
-def _write(store: Store, collection: str, embedder: Embedder, paths: list[str], chunks: list[Chunk]) -> None:
-    """Replace the chunks of ``paths`` (a file may now have fewer chunks than before)."""
+def _write(store: Store, collection: str, embedder: Embedder, paths: list[str], chunks: list[Chunk]) -> int:
+    """Replace the chunks of ``paths`` (a file may now have fewer chunks than before).
+
+    Returns how many chunks were embedded: those whose text (with path and title) is new.
+    """
+    known = store.vectors_of(collection, paths)
+    missing = [chunk for chunk in chunks if chunk.embedding_hash not in known]
+    embedded = embedder.embed([chunk.embedding_text() for chunk in missing]) if missing else []
+    vectors = known | {chunk.embedding_hash: vector for chunk, vector in zip(missing, embedded, strict=True)}
     store.delete_paths(collection, paths)
-    if not chunks:
-        return
-    dense = embedder.embed([chunk.embedding_text() for chunk in chunks])
-    lexical = [sparse.document_vector(chunk.embedding_text()) for chunk in chunks]
-    store.upsert(collection, chunks, dense, lexical)
+    if chunks:
+        dense = [vectors[chunk.embedding_hash] for chunk in chunks]
+        lexical = [sparse.document_vector(chunk.embedding_text()) for chunk in chunks]
+        store.upsert(collection, chunks, dense, lexical)
+    return len(missing)
 
 
 def _under(path: str, sources: Sequence[Path], *, root: Path) -> bool:

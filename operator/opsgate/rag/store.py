@@ -164,6 +164,32 @@ class Store:
                 payload=dict(record.payload or {}),
             )
 
+    def vectors_of(self, collection: str, paths: Sequence[str]) -> dict[str, list[float]]:
+        """content hash -> dense vector of the chunks stored for ``paths`` (to skip re-embedding)."""
+        if not paths:
+            return {}
+        condition = models.Filter(
+            must=[models.FieldCondition(key="path", match=models.MatchAny(any=list(paths)))]
+        )
+        vectors: dict[str, list[float]] = {}
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                collection,
+                scroll_filter=condition,
+                limit=_PAGE,
+                offset=offset,
+                with_payload=["embedding_hash"],
+                with_vectors=[DENSE],
+            )
+            for record in records:
+                dense = record.vector.get(DENSE) if isinstance(record.vector, dict) else None
+                key = (record.payload or {}).get("embedding_hash")
+                if isinstance(dense, list) and isinstance(key, str):
+                    vectors[key] = [float(value) for value in dense if isinstance(value, float | int)]
+            if offset is None:
+                return vectors
+
     def dense_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
         records = self._client.retrieve(collection, list(ids), with_payload=False, with_vectors=[DENSE])
         vectors: dict[str, list[float]] = {}
