@@ -37,7 +37,8 @@ def test_index_reports_what_it_did_and_names_the_broken_file(repo: Path, runner:
     first = runner.invoke(main, ["index", "--root", str(repo), "docs", "playbooks"])
     again = runner.invoke(main, ["index", "--root", str(repo), "docs", "playbooks"])
     assert first.exit_code == 0, first.output
-    assert "indexed 2 files, skipped 0 unchanged, removed 0, failed 1; 2 chunks (2 embedded) in" in first.output
+    assert "indexed 2 files, skipped 0 unchanged, removed 0, failed 1;" in first.output
+    assert "; 2 chunks (2 embedded) in" in first.output
     assert "failed: playbooks/security/broken.yml: invalid YAML" in first.output
     assert "indexed 0 files, skipped 2 unchanged" in again.output
 

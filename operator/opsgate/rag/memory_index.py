@@ -36,7 +36,6 @@ class MemoryIndex:
         self.payloads: dict[str, dict[str, Any]] = {point.id: point.payload for point in loaded}
         self._row = {point_id: row for row, point_id in enumerate(self.ids)}
         dim = len(loaded[0].dense) if loaded else 0
-        self.dimension = dim
         self._dense: Floats = np.array([point.dense for point in loaded], dtype=np.float32).reshape(
             len(loaded), dim
         )
@@ -60,11 +59,13 @@ class MemoryIndex:
         if not self.ids:
             return Rankings(dense=[], sparse=[])
         allowed = self._mask(frozenset(types or ()))
-        cosines = self._dense @ np.asarray(dense, dtype=np.float32)
-        dense_scores = np.where(allowed, cosines, -np.inf)
+        dense_ranking: list[str] = []
+        if len(dense):  # an empty query vector asks for the lexical ranking only
+            cosines = self._dense @ np.asarray(dense, dtype=np.float32)
+            dense_ranking = self._top(np.where(allowed, cosines, -np.inf), limit)
         lexical_scores = self._bm25(lexical)
         lexical_scores = np.where(allowed & (lexical_scores > 0), lexical_scores, -np.inf)
-        return Rankings(dense=self._top(dense_scores, limit), sparse=self._top(lexical_scores, limit))
+        return Rankings(dense=dense_ranking, sparse=self._top(lexical_scores, limit))
 
     def _mask(self, types: frozenset[str]) -> npt.NDArray[np.bool_]:
         """Rows of the given types (all rows for none); computed once per type set."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from opsgate.rag import fusion, sparse
 from opsgate.rag.embedding import Embedder, collection_name, default_embedder
 from opsgate.rag.hits import Hit, context_block
-from opsgate.rag.memory_index import MemoryIndex
+from opsgate.rag.memory_index import MemoryIndex, Rankings
 from opsgate.rag.store import Scored, Store
 
 __all__ = ["Hit", "Mode", "RetrievalResult", "Retriever", "context_block", "retrieve"]
@@ -149,11 +149,8 @@ class Retriever:
         if self._memory is None:
             self._memory = MemoryIndex(store.points(collection))
         memory = self._memory
-        rankings = memory.rank(dense or [0.0] * _dim(memory), lexical, limit=PREFETCH, types=types)
-        chosen = {Mode.HYBRID: [rankings.dense, rankings.sparse], Mode.DENSE: [rankings.dense]}.get(
-            mode, [rankings.sparse]
-        )
-        fused = fusion.rrf(chosen)
+        rankings = memory.rank(dense, lexical, limit=PREFETCH, types=types)
+        fused = fusion.rrf(_chosen(rankings, mode))
         cosines = {point: memory.cosine(dense, point) for point, _ in fused} if dense else {}
         return [
             Scored(id=point, score=score, payload=memory.payloads[point]) for point, score in fused
@@ -240,5 +237,9 @@ def _per_file(candidates: list[Scored]) -> list[Scored]:
     return kept
 
 
-def _dim(memory: MemoryIndex) -> int:
-    return memory.dimension
+def _chosen(rankings: Rankings, mode: Mode) -> list[list[str]]:
+    if mode is Mode.DENSE:
+        return [rankings.dense]
+    if mode is Mode.SPARSE:
+        return [rankings.sparse]
+    return [rankings.dense, rankings.sparse]
