@@ -3,6 +3,7 @@ relevance floor, type filters, both query strategies, and a wrapper that never r
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,17 @@ def test_the_in_process_and_the_qdrant_strategies_rank_alike(
         found.close()
     assert rankings[0] == rankings[1]
     assert rankings[0][0] == "docs/runbooks/scaling.md#Scaling a deployment"
+
+
+def test_concurrent_first_searches_from_threads_agree(index_path: str, embedder: Embedder) -> None:
+    fresh = Retriever.open(path=index_path, embedder=embedder)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(lambda _: [h.source for h in fresh.search("scale a deployment", k=2)], range(4))
+        )
+    fresh.close()
+    assert results[0]
+    assert all(result == results[0] for result in results)
 
 
 def test_a_hit_goes_to_status_as_source_and_score(opened: Retriever) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import threading
 from collections.abc import Sequence
 
 from opsgate.rag import fusion, sparse
@@ -75,6 +76,8 @@ class Retriever:
         self._strategy = strategy
         self._store = store
         self._memory: MemoryIndex | None = None
+        # Searches may run in worker threads (asyncio.to_thread); set-up happens once, under this lock.
+        self._setup = threading.Lock()
 
     @classmethod
     def open(
@@ -107,7 +110,11 @@ class Retriever:
     def search(
         self, query: str, *, k: int = 5, types: Sequence[str] | None = None, mode: Mode = Mode.HYBRID
     ) -> list[Hit]:
-        """The best ``k`` passages for ``query`` above the relevance floor, best first."""
+        """The best ``k`` passages for ``query`` above the relevance floor, best first.
+
+        Blocking (embedding and ranking take milliseconds; the first search also loads the index):
+        from a coroutine, call it through ``asyncio.to_thread``. Safe to call from several threads.
+        """
         store, embedder = self._connect()
         collection = collection_name(embedder)
         if not store.exists(collection):
@@ -125,11 +132,18 @@ class Retriever:
         return [Hit.from_payload(found.payload, score=found.score) for found in _per_file(relevant)][:k]
 
     def _connect(self) -> tuple[Store, Embedder]:
-        if self._store is None:
-            self._store = Store.open(path=self._path, url=self._url)
-        if self._embedder is None:
-            self._embedder = default_embedder()
-        return self._store, self._embedder
+        with self._setup:
+            if self._store is None:
+                self._store = Store.open(path=self._path, url=self._url)
+            if self._embedder is None:
+                self._embedder = default_embedder()
+            return self._store, self._embedder
+
+    def _memory_view(self, store: Store, collection: str) -> MemoryIndex:
+        with self._setup:
+            if self._memory is None:
+                self._memory = MemoryIndex(store.points(collection))
+            return self._memory
 
     def _strategy_for(self, store: Store) -> Strategy:
         if self._strategy is not None:
@@ -146,9 +160,7 @@ class Retriever:
         mode: Mode,
         types: Sequence[str] | None,
     ) -> tuple[list[Scored], dict[str, float]]:
-        if self._memory is None:
-            self._memory = MemoryIndex(store.points(collection))
-        memory = self._memory
+        memory = self._memory_view(store, collection)
         rankings = memory.rank(dense, lexical, limit=PREFETCH, types=types)
         fused = fusion.rrf(_chosen(rankings, mode))
         cosines = {point: memory.cosine(dense, point) for point, _ in fused} if dense else {}
