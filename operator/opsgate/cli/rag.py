@@ -115,9 +115,7 @@ def _progress_printer() -> indexer.Progress | None:
         return None
 
     def show(done: int, total: int, path: str) -> None:
-        end = "\n" if done == total else ""
-        click.echo(f"\r\033[K[{done}/{total}] {path[-60:]}", err=True, nl=False)
-        if end:
-            click.echo("", err=True)
+        # One line rewritten in place; the last one stays, so the summary starts on a new line.
+        click.echo(f"\r\033[K[{done}/{total}] {path[-60:]}", err=True, nl=done == total)
 
     return show
