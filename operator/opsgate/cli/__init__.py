@@ -16,9 +16,11 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "index": "rag:index",
+    "operator": "operator:operator",
     "parse": "parse:parse",
     "plan": "plan:plan",
-    "operator": "operator:operator",
+    "search": "rag:search",
 }
 
 
