@@ -75,9 +75,7 @@ def main() -> None:
         cases = evaluation.load_cases(CASES)
         quality: dict[str, dict[str, float]] = {}
         for mode in Mode:
-            scores = evaluation.evaluate(
-                cases, lambda query, mode=mode: retriever.search(query, k=20, mode=mode)
-            )
+            scores = evaluation.evaluate(cases, lambda query, mode=mode: retriever.search(query, k=20, mode=mode))
             quality[mode.value] = {"recall_at_5": round(scores.recall_at_k, 3), "mrr": round(scores.mrr, 3)}
             shown = f"recall@5 {scores.recall_at_k:.3f}  MRR {scores.mrr:.3f}"
             print(f"{mode.value:>6}: {shown}  ({len(cases)} queries)")
@@ -108,9 +106,7 @@ def _corpus_chunks() -> list[chunking.Chunk]:
     return chunks
 
 
-def _latency_at(
-    size: int, real: list[StoredPoint], queries: list[str], embedder: MiniLMEmbedder
-) -> dict[str, float]:
+def _latency_at(size: int, real: list[StoredPoint], queries: list[str], embedder: MiniLMEmbedder) -> dict[str, float]:
     store = Store.in_memory()
     collection = collection_name(embedder)
     store.ensure(collection, dim=embedder.dim)
@@ -128,9 +124,7 @@ def _latency_at(
             p50, p95 = _percentiles(timings)
             result[f"{strategy.value}{label}_p50"], result[f"{strategy.value}{label}_p95"] = p50, p95
             shown = f"{strategy.value}{label}"
-            print(
-                f"  hybrid search (incl. query embedding), {shown:<20}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
-            )
+            print(f"  hybrid search (incl. query embedding), {shown:<20}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
     store.close()
     return result
 
@@ -142,13 +136,9 @@ def _synthesize(real: list[StoredPoint], size: int) -> list[StoredPoint]:
     points = list(real[:size])
     while len(points) < size:
         base = real[rng.randrange(len(real))]
-        dense = np.asarray(base.dense, dtype=np.float32) + noise.normal(0, 0.03, len(base.dense)).astype(
-            np.float32
-        )
+        dense = np.asarray(base.dense, dtype=np.float32) + noise.normal(0, 0.03, len(base.dense)).astype(np.float32)
         dense /= np.linalg.norm(dense)
-        kept = [
-            (i, v) for i, v in zip(base.sparse.indices, base.sparse.values, strict=True) if rng.random() > 0.2
-        ]
+        kept = [(i, v) for i, v in zip(base.sparse.indices, base.sparse.values, strict=True) if rng.random() > 0.2]
         n = len(points)
         payload = dict(base.payload) | {"path": f"synthetic/{n}/{base.payload['path']}", "index": 0}
         points.append(

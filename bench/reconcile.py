@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from opsgate import kube  # noqa: E402 - after the path tweak, for running from a checkout
 
-BARE_KOPF = '''
+BARE_KOPF = """
 import logging, kopf
 
 @kopf.on.startup()
@@ -49,7 +49,7 @@ def configure(settings, **_):
 @kopf.on.create("opsgate.dev", "v1alpha1", "opsrequests")
 def mark(patch, **_):
     patch.status["phase"] = "Pending"
-'''
+"""
 TEXTS = [
     "scale the checkout deployment to {n} replicas in staging",
     "restart the payments deployment in dev",
@@ -119,7 +119,7 @@ class Watcher:
                 break
             buffer += line
             try:
-                event, end = decoder.raw_decode(buffer.strip())
+                event, _ = decoder.raw_decode(buffer.strip())
             except json.JSONDecodeError:
                 continue
             buffer = ""
@@ -214,8 +214,7 @@ def burst(ns: str, count: int, *, prefix: str) -> float:
 
 def run_operator(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return process
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -276,8 +275,16 @@ def main() -> None:
         # 2. OpsGate
         ns = namespace("bench-opsgate")
         opsgate = run_operator(
-            [str(Path(sys.executable).parent / "opsgate"), "operator", "--namespace", ns, "--metrics-port", "0",
-             "--health", "http://127.0.0.1:18182/healthz"],
+            [
+                str(Path(sys.executable).parent / "opsgate"),
+                "operator",
+                "--namespace",
+                ns,
+                "--metrics-port",
+                "0",
+                "--health",
+                "http://127.0.0.1:18182/healthz",
+            ],
             logs / "opsgate.log",
         )
         wait_healthy("http://127.0.0.1:18182/healthz", opsgate)
@@ -311,13 +318,21 @@ def main() -> None:
         burst=args.burst,
     )
     print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}")
-    for label, key in [("raw API create", "raw_api"), ("bare kopf (floor)", "floor"),
-                       ("OpsGate create→decision", "decision"), ("OpsGate create→Job", "job")]:
+    for label, key in [
+        ("raw API create", "raw_api"),
+        ("bare kopf (floor)", "floor"),
+        ("OpsGate create→decision", "decision"),
+        ("OpsGate create→Job", "job"),
+    ]:
         print(f"{label:28}{figures[key + '_p50_ms']:>10}{figures[key + '_p95_ms']:>10}")
-    print(f"throughput: OpsGate {figures['throughput_per_s']}/s, bare kopf {figures['floor_throughput_per_s']}/s "
-          f"({args.burst} requests at once)")
-    print(f"decision p95 = {figures['decision_p95_vs_floor']}x the bare-kopf floor, "
-          f"{figures['decision_p95_vs_raw_api']}x the raw API round-trip")
+    print(
+        f"throughput: OpsGate {figures['throughput_per_s']}/s, bare kopf {figures['floor_throughput_per_s']}/s "
+        f"({args.burst} requests at once)"
+    )
+    print(
+        f"decision p95 = {figures['decision_p95_vs_floor']}x the bare-kopf floor, "
+        f"{figures['decision_p95_vs_raw_api']}x the raw API round-trip"
+    )
     print(f"operator RSS: {figures['rss_idle_mb']} MB idle, {figures['rss_after_burst_mb']} MB after the burst")
     print(json.dumps(figures))
 

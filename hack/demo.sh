@@ -26,6 +26,10 @@ kubectl wait --for=condition=Established crd/opsrequests.opsgate.dev crd/approva
 kubectl create clusterrolebinding demo-approvers --clusterrole=opsgate-approver --group=opsgate-approvers >/dev/null
 kubectl label namespace default opsgate.dev/project=demo opsgate.dev/cost-center=cc-demo --overwrite >/dev/null
 
+say "indexing the docs, playbooks, modules and policies for context: opsgate index"
+export QDRANT_PATH=$OPSGATE_CLUSTER_DIR/qdrant
+.venv/bin/opsgate index
+
 say "running the operator: opsgate operator (log in $OPSGATE_CLUSTER_DIR/logs/operator.log)"
 setsid .venv/bin/opsgate operator --metrics-port 0 --health http://127.0.0.1:0/healthz \
   </dev/null >"$OPSGATE_CLUSTER_DIR/logs/operator.log" 2>&1 &
@@ -55,6 +59,8 @@ say "why was delete-payments-prod denied?"
 kubectl get opsrequest delete-payments-prod -o jsonpath='{range .status.policy.results[?(@.result=="deny")]}{.policy}: {.message}{"\n"}{end}'
 say "what did the question get?"
 kubectl get opsrequest how-to-rotate -o jsonpath='{.status.answer}{"\n"}' | head -20
+say "which sources was the scale request planned with?"
+kubectl get opsrequest scale-checkout -o jsonpath='{range .status.context[*]}{.score}  {.source}{"\n"}{end}'
 
 if [[ $keep == --keep ]]; then
   say "left running (operator pid $operator_pid); to use it:"

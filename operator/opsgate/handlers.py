@@ -93,13 +93,10 @@ def _llm(own: Settings, catalog: catalog_module.Catalog) -> Any:
     return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog)
 
 
-def _context(own: Settings) -> planning.ContextSource | None:
-    try:
-        from opsgate.rag import context as rag_context  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # retrieval is optional: "no context" is a valid degraded mode
-        return None
-    source: planning.ContextSource | None = rag_context.open_source(own)
-    return source
+def _context(own: Settings) -> planning.ContextSource:
+    from opsgate.controller import context  # imports the embedder only when the operator starts
+
+    return context.open_source(own)
 
 
 @kopf.on.probe(id="catalog")

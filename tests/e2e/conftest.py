@@ -111,11 +111,22 @@ def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--group=opsgate-approvers",
         check=False,
     )
-    running = Operator(
-        kubectl.cluster,
-        tmp_path_factory.mktemp("operator") / "operator.log",
-        {"OPSGATE_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS), "OPSGATE_LOG_LEVEL": "INFO"},
+    state = tmp_path_factory.mktemp("operator")
+    env = {
+        "OPSGATE_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS),
+        "OPSGATE_LOG_LEVEL": "INFO",
+        "QDRANT_PATH": str(state / "qdrant"),
+    }
+    # The RAG index the operator retrieves context from: the repository's own docs and playbooks.
+    subprocess.run(
+        [str(ROOT / ".venv/bin/opsgate"), "index"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
+    running = Operator(kubectl.cluster, state / "operator.log", env)
     running.start()
     yield running
     running.stop()

@@ -271,3 +271,19 @@ def test_fifty_requests_at_once_all_reach_a_terminal_phase(
     wait_for(settled, timeout=180, what="50 requests to settle", interval=1)
     phases = Counter(i["status"]["phase"] for i in kubectl.get_json("opsrequests", "-n", namespace)["items"])
     assert phases == Counter({"Succeeded": 20, "AwaitingApproval": 10, "Denied": 10, "NeedsInfo": 10})
+
+
+def test_a_request_carries_the_context_it_was_planned_with(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("rotate", "rotate the vault secrets for payments in staging")
+    status = wait_phase(kubectl, team.namespace, "rotate", *TERMINAL)
+    sources = [c["source"] for c in status["context"]]
+    assert any(s.startswith("playbooks/security/rotate-secret.yml") for s in sources), sources
+    assert condition(status, "ContextRetrieved")["status"] == "True"
+    assert status["plan"]["action"] == "security.rotate.secret"
+
+
+def test_a_question_is_answered_from_the_runbooks(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("how-rotate", "how do I rotate vault secrets?")
+    status = wait_phase(kubectl, team.namespace, "how-rotate", "Answered")
+    assert any(c["source"].startswith("docs/runbooks/rotate-vault-secrets.md") for c in status["context"])
+    assert "docs/runbooks/rotate-vault-secrets.md" in status["answer"]

@@ -94,9 +94,7 @@ def test_a_failing_expression_raises_instead_of_returning_an_error_value(express
     ],
     ids=["plan-in-request-scope", "type-error", "syntax-error", "wrong-result-type"],
 )
-def test_a_bad_expression_fails_to_compile_with_cel_s_message(
-    expression: str, with_plan: bool, error: str
-) -> None:
+def test_a_bad_expression_fails_to_compile_with_cel_s_message(expression: str, with_plan: bool, error: str) -> None:
     env = cel.new_environment(with_plan=with_plan)
     with pytest.raises(cel.CelCompileError, match=error):
         cel.compile_expression(env, expression, returns=(cel.BOOL[0],))
@@ -107,7 +105,5 @@ def test_a_literal_key_into_a_dyn_map_needs_dyn_before_a_comprehension() -> None
     env = cel.new_environment(with_plan=True)
     with pytest.raises(cel.CelCompileError, match="cannot be the range of a comprehension"):
         cel.compile_expression(env, "requester.extra['amr'].exists(v, v == 'mfa')", returns=cel.BOOL)
-    compiled = cel.compile_expression(
-        env, "dyn(requester.extra['amr']).exists(v, v == 'mfa')", returns=cel.BOOL
-    )
+    compiled = cel.compile_expression(env, "dyn(requester.extra['amr']).exists(v, v == 'mfa')", returns=cel.BOOL)
     assert cel.evaluate(compiled, cel.activation(env, DATA)) is True

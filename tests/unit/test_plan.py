@@ -231,9 +231,7 @@ def test_the_content_hash_covers_sorted_relative_paths_and_bytes(tmp_path: Path)
     [("../outside.yml", "leaves the OpsGate home"), ("playbooks/missing.yml", "does not exist")],
     ids=["escapes-home", "missing"],
 )
-def test_an_executor_outside_the_home_or_missing_is_a_plan_error(
-    tmp_path: Path, relative: str, message: str
-) -> None:
+def test_an_executor_outside_the_home_or_missing_is_a_plan_error(tmp_path: Path, relative: str, message: str) -> None:
     with pytest.raises(PlanError, match=message):
         content_hash(tmp_path / "home", relative)
 

@@ -27,9 +27,7 @@ NOW = datetime.datetime(2025, 1, 6, 10, 0, tzinfo=datetime.UTC)
 PLAN = Plan(
     action="provision.create.email",
     parameters={"email": "x@acme.org", "quota": "1Gi"},
-    executor=ExecutorRef(
-        kind=ExecutorKind.ANSIBLE, playbook="playbooks/p.yml", image="img:1", content_hash="ab"
-    ),
+    executor=ExecutorRef(kind=ExecutorKind.ANSIBLE, playbook="playbooks/p.yml", image="img:1", content_hash="ab"),
     environment=None,
     requester="alice",
     tags=Tags(owner="alice"),
@@ -40,14 +38,10 @@ PLAN = Plan(
     informational=False,
     digest="d" * 64,
 )
-INTENT = Intent(
-    category="provision", action="create", resource_type="email", entities={"email": "x@acme.org"}
-)
+INTENT = Intent(category="provision", action="create", resource_type="email", entities={"email": "x@acme.org"})
 
 
-def inputs(
-    *, plan: Plan | None = PLAN, requester: str = "alice", now: datetime.datetime = NOW
-) -> PolicyInputs:
+def inputs(*, plan: Plan | None = PLAN, requester: str = "alice", now: datetime.datetime = NOW) -> PolicyInputs:
     context = RequestContext(text="create an email", requester=Requester(username=requester), namespace="a")
     return PolicyInputs(request=context, intent=INTENT, plan=plan, requester=context.requester, now=now)
 
@@ -148,9 +142,7 @@ def test_a_rule_that_errors_at_evaluation_denies_with_a_clear_message(tmp_path: 
 def test_a_message_expression_that_errors_still_reports_the_violation(tmp_path: Path) -> None:
     rule_file(tmp_path, name="chatty", message="unused")
     path = tmp_path / "chatty.yaml"
-    path.write_text(
-        path.read_text().replace("message: unused", "messageExpression: \"'in ' + plan.parameters.zone\"")
-    )
+    path.write_text(path.read_text().replace("message: unused", "messageExpression: \"'in ' + plan.parameters.zone\""))
     [result] = PolicySet.load(tmp_path).evaluate(inputs()).results
     assert result.result is Outcome.DENY
     assert result.message.startswith("violated (its message could not be rendered: ")
@@ -210,9 +202,7 @@ def test_an_exception_waives_a_policy_for_its_requester_until_it_expires(
     [("", "names unknown policy 'r'"), ("allowExceptions: false\n", "policy 'r' does not allow exceptions")],
     ids=["unknown-policy", "not-exemptible"],
 )
-def test_an_exception_that_cannot_apply_fails_the_load(
-    tmp_path: Path, rule_extra: str, expected: str
-) -> None:
+def test_an_exception_that_cannot_apply_fails_the_load(tmp_path: Path, rule_extra: str, expected: str) -> None:
     rule_file(tmp_path, name="r" if rule_extra else "other", extra=rule_extra)
     write(tmp_path, "exceptions.yaml", EXCEPTION)
     with pytest.raises(PolicyLoadError, match=expected):
@@ -260,9 +250,7 @@ def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> Non
 
 
 def _result(outcome: Outcome) -> PolicyResult:
-    return PolicyResult(
-        policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m"
-    )
+    return PolicyResult(policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m")
 
 
 @pytest.mark.parametrize(
@@ -275,9 +263,7 @@ def _result(outcome: Outcome) -> PolicyResult:
     ],
     ids=["any-deny", "any-approval", "all-pass", "nothing-applies"],
 )
-def test_the_decision_is_deny_over_approval_over_allow(
-    outcomes: tuple[Outcome, ...], expected: Decision
-) -> None:
+def test_the_decision_is_deny_over_approval_over_allow(outcomes: tuple[Outcome, ...], expected: Decision) -> None:
     assert decide([_result(o) for o in outcomes]) is expected
 
 

@@ -62,9 +62,7 @@ def judge(
     **entities: Any,
 ) -> PolicyReport:
     category, action, resource_type = key.split(".")
-    intent = Intent(
-        category=category, action=action, resource_type=resource_type, entities=entities, confidence=1.0
-    )
+    intent = Intent(category=category, action=action, resource_type=resource_type, entities=entities, confidence=1.0)
     context = RequestContext(
         text=text,
         requester=Requester(username="alice", groups=groups, extra=extra or {}),
@@ -220,23 +218,17 @@ def test_an_e_mail_needs_one_approval_from_the_default_approvers(home: Path) -> 
 
 
 def test_a_critical_action_needs_two_approvals(home: Path) -> None:
-    report = judge(
-        home, "provision.delete.cluster", name="web", environment="staging", groups=("opsgate-mfa",)
-    )
+    report = judge(home, "provision.delete.cluster", name="web", environment="staging", groups=("opsgate-mfa",))
     assert report.decision is Decision.APPROVAL_REQUIRED
     assert report.approval.required_approvals == 2
 
 
 def test_a_routine_change_is_allowed(home: Path) -> None:
-    assert (
-        judge(home, "provision.create.namespace", name="web", environment="dev").decision is Decision.ALLOWED
-    )
+    assert judge(home, "provision.create.namespace", name="web", environment="dev").decision is Decision.ALLOWED
 
 
 def test_missing_tags_are_listed_by_name(home: Path) -> None:
-    report = judge(
-        home, "provision.create.website", domain="shop.acme.org", labels={"opsgate.dev/project": "shop"}
-    )
+    report = judge(home, "provision.create.website", domain="shop.acme.org", labels={"opsgate.dev/project": "shop"})
     [denial] = report.denials
     assert denial.message.startswith("missing required tags: environment, cost_center (")
 
@@ -264,7 +256,5 @@ def paris_policies(tmp_path: Path) -> PolicySet:
 def test_the_change_window_follows_the_configured_time_zone(
     home: Path, paris_policies: PolicySet, utc_time: tuple[int, int], expected: Outcome
 ) -> None:
-    report = judge(
-        home, "provision.scale.deployment", policies=paris_policies, now=at(0, *utc_time), **PROD_SCALE
-    )
+    report = judge(home, "provision.scale.deployment", policies=paris_policies, now=at(0, *utc_time), **PROD_SCALE)
     assert result_of(report, "production-change-windows") is expected

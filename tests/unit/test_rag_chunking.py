@@ -81,8 +81,7 @@ def test_a_short_play_is_one_chunk_with_its_name_and_group() -> None:
 
 def test_a_long_play_is_cut_into_its_header_and_groups_of_whole_tasks() -> None:
     tasks = "\n".join(
-        f"    - name: Step {n}\n      ansible.builtin.debug:\n        msg: {' '.join(['word'] * 60)}"
-        for n in range(20)
+        f"    - name: Step {n}\n      ansible.builtin.debug:\n        msg: {' '.join(['word'] * 60)}" for n in range(20)
     )
     text = f"- name: Big play\n  hosts: localhost\n  vars:\n    a: 1\n  tasks:\n{tasks}\n"
     chunks = chunking.chunk_file("playbooks/provision/big.yml", text.encode())

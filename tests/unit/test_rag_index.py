@@ -20,9 +20,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "docs").mkdir(parents=True)
     (root / "playbooks" / "security").mkdir(parents=True)
-    (root / "docs" / "rotation.md").write_text(
-        "# Rotation\nRotate secrets monthly.\n\n## Rollback\nRestore.\n"
-    )
+    (root / "docs" / "rotation.md").write_text("# Rotation\nRotate secrets monthly.\n\n## Rollback\nRestore.\n")
     (root / "docs" / "scaling.md").write_text("# Scaling\nScale deployments with the scale playbook.\n")
     (root / "playbooks" / "security" / "rotate-secret.yml").write_text(
         "- name: Rotate a secret\n  hosts: localhost\n  tasks: []\n"

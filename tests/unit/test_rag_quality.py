@@ -47,9 +47,7 @@ def test_the_retrieval_set_has_at_least_forty_queries_whose_gold_sources_exist()
 def test_hybrid_beats_dense_and_sparse_alone(repo_retriever: Retriever) -> None:
     cases = evaluation.load_cases(CASES)
     scores = {
-        mode: evaluation.evaluate(
-            cases, lambda query, mode=mode: repo_retriever.search(query, k=20, mode=mode)
-        )
+        mode: evaluation.evaluate(cases, lambda query, mode=mode: repo_retriever.search(query, k=20, mode=mode))
         for mode in Mode
     }
     hybrid = scores[Mode.HYBRID]

@@ -24,14 +24,10 @@ NO_HITS = "no relevant sources"
 
 @click.command("index")
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--root", type=click.Path(path_type=Path, file_okay=False), help="Paths are stored relative to it."
-)
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), help="Paths are stored relative to it.")
 @click.option("--qdrant-path", envvar="QDRANT_PATH", help="Embedded store folder.")
 @click.option("--qdrant-url", envvar="QDRANT_URL", help="Qdrant server (overrides --qdrant-path).")
-def index(
-    sources: tuple[Path, ...], root: Path | None, qdrant_path: str | None, qdrant_url: str | None
-) -> None:
+def index(sources: tuple[Path, ...], root: Path | None, qdrant_path: str | None, qdrant_url: str | None) -> None:
     """Index SOURCES (default: the repository's docs/, playbooks/, terraform/, policies/, README.md)."""
     base = (root or _default_root()).resolve()
     chosen = list(sources) or [Path(source) for source in indexer.DEFAULT_SOURCES]
@@ -68,9 +64,7 @@ def index(
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50))
 @click.option("--type", "types", multiple=True, type=_TYPES, help="Only sources of this type (repeatable).")
-@click.option(
-    "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.HYBRID.value, show_default=True
-)
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=Mode.HYBRID.value, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: [{source, score, path, lines}].")
 @click.option("--qdrant-path", envvar="QDRANT_PATH", help="Embedded store folder.")
 @click.option("--qdrant-url", envvar="QDRANT_URL", help="Qdrant server (overrides --qdrant-path).")
@@ -92,9 +86,7 @@ def search(
     finally:
         retriever.close()
     if as_json:
-        rows = [
-            {**hit.to_status(), "path": hit.path, "lines": [hit.start_line, hit.end_line]} for hit in hits
-        ]
+        rows = [{**hit.to_status(), "path": hit.path, "lines": [hit.start_line, hit.end_line]} for hit in hits]
         click.echo(json.dumps(rows, indent=2))
         return
     if not hits:

@@ -55,6 +55,4 @@ def split_lines(
 
 
 def _window(lines: list[str], start: int, end: int, first_line: int) -> Window:
-    return Window(
-        text="\n".join(lines[start:end]), start_line=first_line + start, end_line=first_line + end - 1
-    )
+    return Window(text="\n".join(lines[start:end]), start_line=first_line + start, end_line=first_line + end - 1)

@@ -49,9 +49,7 @@ def split(text: str, *, fallback_title: str) -> list[Piece]:
     if depth > 0 or in_comment or heredoc:
         raise ChunkingError(UNBALANCED.format(line=block_start + 1))
     if loose:
-        pieces.insert(
-            0, piece(lines, title=fallback_title, kind="attributes", start=loose[0], end=loose[-1] + 1)
-        )
+        pieces.insert(0, piece(lines, title=fallback_title, kind="attributes", start=loose[0], end=loose[-1] + 1))
     return pieces
 
 

@@ -36,9 +36,7 @@ class MemoryIndex:
         self.payloads: dict[str, dict[str, Any]] = {point.id: point.payload for point in loaded}
         self._row = {point_id: row for row, point_id in enumerate(self.ids)}
         dim = len(loaded[0].dense) if loaded else 0
-        self._dense: Floats = np.array([point.dense for point in loaded], dtype=np.float32).reshape(
-            len(loaded), dim
-        )
+        self._dense: Floats = np.array([point.dense for point in loaded], dtype=np.float32).reshape(len(loaded), dim)
         norms = np.linalg.norm(self._dense, axis=1, keepdims=True)
         self._dense /= np.maximum(norms, 1e-12)
         self._types = np.array([str(point.payload.get("type", "")) for point in loaded])
@@ -105,7 +103,4 @@ def _postings(points: list[StoredPoint]) -> dict[int, tuple[npt.NDArray[np.int64
         for term, value in zip(point.sparse.indices, point.sparse.values, strict=True):
             rows[term].append(row)
             weights[term].append(value)
-    return {
-        term: (np.array(rows[term], dtype=np.int64), np.array(weights[term], dtype=np.float32))
-        for term in rows
-    }
+    return {term: (np.array(rows[term], dtype=np.int64), np.array(weights[term], dtype=np.float32)) for term in rows}

@@ -44,9 +44,7 @@ class MiniLMEmbedder:
         options.inter_op_num_threads = 1
         # Idle worker threads must not spin: on a small shared node spinning costs more than it gives.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(model_file()), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnxruntime.InferenceSession(str(model_file()), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_file()))
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.enable_padding()  # to the longest text of each batch

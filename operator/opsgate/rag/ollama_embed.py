@@ -19,9 +19,7 @@ class EmbeddingError(RuntimeError):
 
 
 class OllamaEmbedder:
-    def __init__(
-        self, *, model: str = DEFAULT_MODEL, host: str | None = None, dim: int | None = None
-    ) -> None:
+    def __init__(self, *, model: str = DEFAULT_MODEL, host: str | None = None, dim: int | None = None) -> None:
         self._model = model
         self._client = ollama.Client(host=host, timeout=TIMEOUT_S)
         self._dim = dim
@@ -43,9 +41,7 @@ class OllamaEmbedder:
             response = self._client.embed(model=self._model, input=batch)
             embeddings = [list(map(float, vector)) for vector in response.embeddings]
             if len(embeddings) != len(batch):
-                raise EmbeddingError(
-                    f"{self._model} returned {len(embeddings)} vectors for {len(batch)} texts"
-                )
+                raise EmbeddingError(f"{self._model} returned {len(embeddings)} vectors for {len(batch)} texts")
             vectors.extend(embeddings)
         if vectors and self._dim is None:
             self._dim = len(vectors[0])

@@ -17,9 +17,7 @@ _SECRET_ASSIGNMENT = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
-_REFERENCE = re.compile(
-    r"^[\"']?(secret/|kv/|vault:|var\.|local\.|module\.|data\.|lookup\(|!vault)", re.IGNORECASE
-)
+_REFERENCE = re.compile(r"^[\"']?(secret/|kv/|vault:|var\.|local\.|module\.|data\.|lookup\(|!vault)", re.IGNORECASE)
 
 
 def redact(text: str) -> str:

@@ -122,9 +122,7 @@ class Retriever:
         dense = embedder.embed([query])[0] if mode is not Mode.SPARSE else []
         lexical = sparse.query_vector(query)
         if self._strategy_for(store) is Strategy.MEMORY:
-            candidates, cosines = self._rank_in_memory(
-                store, collection, dense, lexical, mode=mode, types=types
-            )
+            candidates, cosines = self._rank_in_memory(store, collection, dense, lexical, mode=mode, types=types)
         else:
             candidates, cosines = _rank_in_qdrant(store, collection, dense, lexical, mode=mode, types=types)
         query_terms = set(sparse.terms(query))
@@ -164,9 +162,7 @@ class Retriever:
         rankings = memory.rank(dense, lexical, limit=PREFETCH, types=types)
         fused = fusion.rrf(_chosen(rankings, mode))
         cosines = {point: memory.cosine(dense, point) for point, _ in fused} if dense else {}
-        return [
-            Scored(id=point, score=score, payload=memory.payloads[point]) for point, score in fused
-        ], cosines
+        return [Scored(id=point, score=score, payload=memory.payloads[point]) for point, score in fused], cosines
 
 
 def retrieve(
@@ -195,19 +191,13 @@ def _rank_in_qdrant(
     types: Sequence[str] | None,
 ) -> tuple[list[Scored], dict[str, float]]:
     if mode is Mode.HYBRID:
-        found = store.search_hybrid(
-            collection, dense, lexical, limit=PREFETCH, prefetch=PREFETCH, types=types
-        )
+        found = store.search_hybrid(collection, dense, lexical, limit=PREFETCH, prefetch=PREFETCH, types=types)
     elif mode is Mode.DENSE:
         ranked = store.search_dense(collection, dense, limit=PREFETCH, types=types)
-        found = [
-            dataclasses.replace(s, score=fused) for s, (_, fused) in zip(ranked, _ranks(ranked), strict=True)
-        ]
+        found = [dataclasses.replace(s, score=fused) for s, (_, fused) in zip(ranked, _ranks(ranked), strict=True)]
     else:
         ranked = store.search_sparse(collection, lexical, limit=PREFETCH, types=types)
-        found = [
-            dataclasses.replace(s, score=fused) for s, (_, fused) in zip(ranked, _ranks(ranked), strict=True)
-        ]
+        found = [dataclasses.replace(s, score=fused) for s, (_, fused) in zip(ranked, _ranks(ranked), strict=True)]
     cosines = _cosines(dense, store.dense_vectors(collection, [s.id for s in found])) if dense else {}
     return found, cosines
 
@@ -232,9 +222,7 @@ def _relevant(cosine: float | None, query_terms: set[str], found: Scored) -> boo
     if not query_terms:
         return False
     payload = found.payload
-    held = set(
-        sparse.terms(f"{payload.get('path', '')} {payload.get('title', '')} {payload.get('text', '')}")
-    )
+    held = set(sparse.terms(f"{payload.get('path', '')} {payload.get('title', '')} {payload.get('text', '')}"))
     return len(query_terms & held) / len(query_terms) >= LEXICAL_FLOOR
 
 

@@ -28,9 +28,7 @@ DENSE = "dense"
 SPARSE = "sparse"
 _PAGE = 512
 _FILE_FIELDS = ["path", "file_hash"]
-STORE_BUSY = (
-    "the embedded store {folder} is open in another process; stop it or use a Qdrant server (QDRANT_URL)"
-)
+STORE_BUSY = "the embedded store {folder} is open in another process; stop it or use a Qdrant server (QDRANT_URL)"
 
 
 class StoreBusyError(RuntimeError):
@@ -137,9 +135,7 @@ class Store:
 
     def delete_paths(self, collection: str, paths: Sequence[str]) -> None:
         if paths:
-            selector = models.Filter(
-                must=[models.FieldCondition(key="path", match=models.MatchAny(any=list(paths)))]
-            )
+            selector = models.Filter(must=[models.FieldCondition(key="path", match=models.MatchAny(any=list(paths)))])
             self._client.delete(collection, models.FilterSelector(filter=selector), wait=True)
 
     def stored_files(self, collection: str) -> dict[str, str]:
@@ -168,9 +164,7 @@ class Store:
         """content hash -> dense vector of the chunks stored for ``paths`` (to skip re-embedding)."""
         if not paths:
             return {}
-        condition = models.Filter(
-            must=[models.FieldCondition(key="path", match=models.MatchAny(any=list(paths)))]
-        )
+        condition = models.Filter(must=[models.FieldCondition(key="path", match=models.MatchAny(any=list(paths)))])
         vectors: dict[str, list[float]] = {}
         offset = None
         while True:
@@ -252,9 +246,7 @@ class Store:
             for p in response.points
         ]
 
-    def _scroll(
-        self, collection: str, *, with_payload: bool | list[str], with_vectors: bool
-    ) -> Iterator[Any]:
+    def _scroll(self, collection: str, *, with_payload: bool | list[str], with_vectors: bool) -> Iterator[Any]:
         offset = None
         while True:
             records, offset = self._client.scroll(
