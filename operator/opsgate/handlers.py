@@ -182,6 +182,10 @@ async def plan_request(
         _event(body, note)
     metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
     metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
+    metrics.POLICY_SECONDS.observe(planned.timings.get("decide", 0.0))
+    if engine.llm is not None and "parse" in planned.timings:
+        fell_back = planned.status.get("intent", {}).get("parser") == "rules"
+        metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
 
 
 def _event(obj: Mapping[str, Any], note: planning.Note) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -61,7 +62,7 @@ def configure(kubeconfig: str | None = None) -> None:
             kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, client_configuration=configuration
+                config_file=kubeconfig or os.environ.get("KUBECONFIG"), client_configuration=configuration
             )
         configuration.connection_pool_maxsize = 32
         _configuration = configuration

@@ -21,7 +21,7 @@ LLM_SECONDS = prom.Histogram(
 )
 POLICY_SECONDS = prom.Histogram(
     "opsgate_policy_evaluation_seconds",
-    "Time to evaluate the whole policy set for one request",
+    "Time to plan and evaluate the whole policy set for one request",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
 )
 JOBS = prom.Counter("opsgate_jobs_total", "Execution Jobs, by outcome", ["outcome"])

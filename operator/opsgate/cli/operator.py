@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from typing import Any
 
 import click
@@ -23,6 +24,13 @@ from opsgate.settings import Settings
 )
 @click.option("--peering", default=None, help="kopf peering name: replicas sharing it never act at once.")
 @click.option("--priority", type=int, default=None, help="Peering priority (higher wins).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["plain", "json"]),
+    default="plain",
+    show_default=True,
+    help="json: one structured object per line (for log collectors).",
+)
 def operator(
     namespaces: tuple[str, ...],
     ollama_host: str | None,
@@ -32,6 +40,7 @@ def operator(
     health_endpoint: str | None,
     peering: str | None,
     priority: int | None,
+    log_format: str,
 ) -> None:
     """Run the OpsGate controller until interrupted."""
     import kopf
@@ -52,6 +61,16 @@ def operator(
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     if settings.metrics_port == 0:
         settings = dataclasses.replace(settings, metrics_port=None)
+    root = logging.getLogger()
+    debug = root.getEffectiveLevel() <= logging.DEBUG  # `opsgate -vv` or OPSGATE_LOG_LEVEL=DEBUG
+    quiet = os.environ.get("OPSGATE_LOG_LEVEL", "").upper() in ("WARNING", "ERROR", "CRITICAL")
+    root.handlers.clear()  # kopf installs its own (plain or JSON) handler; INFO by default
+    kopf.configure(
+        debug=debug,
+        quiet=quiet,
+        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.PLAIN,
+        log_refkey="object",
+    )
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(

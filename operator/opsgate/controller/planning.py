@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,6 +81,7 @@ class Planned:
     plan: dict[str, Any] | None  # status.plan, the input of the Job
     notes: tuple[Note, ...]
     decision: str = ""
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> seconds, for metrics
 
 
 async def plan_request(
@@ -96,12 +98,16 @@ async def plan_request(
     clean_text = redact.redact(spec.request)
     question = spec.intent is None and parsing.is_question(clean_text)
 
+    clock = time.perf_counter()
     retrieved = await _retrieve(engine, clean_text, question=question)
+    timings = {"retrieve": time.perf_counter() - clock}
     context_condition = _context_condition(retrieved, enabled=engine.context is not None)
     if question:
-        return _answered(retrieved, context_condition)
+        return dataclasses.replace(_answered(retrieved, context_condition), timings=timings)
 
+    clock = time.perf_counter()
     intent = await _intent(engine, spec, clean_text, context_block=retrieved.block)
+    timings["parse"] = time.perf_counter() - clock
     context = RequestContext(
         text=clean_text,
         requester=Requester(
@@ -117,6 +123,8 @@ async def plan_request(
         dry_run=spec.dry_run,
         name=meta["name"],
     )
+    clock = time.perf_counter()
+    clock = time.perf_counter()
     outcome = pipeline.decide(
         text=spec.request,
         intent=intent,
@@ -129,7 +137,8 @@ async def plan_request(
         executor_image=engine.executor_image,
         parse=None,
     )
-    return _decided(
+    timings["decide"] = time.perf_counter() - clock
+    planned = _decided(
         body,
         outcome,
         engine=engine,
@@ -138,6 +147,7 @@ async def plan_request(
         retrieved=retrieved,
         context_condition=context_condition,
     )
+    return dataclasses.replace(planned, timings=timings)
 
 
 async def _retrieve(engine: Engine, text: str, *, question: bool) -> Retrieved:

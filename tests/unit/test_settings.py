@@ -1,0 +1,37 @@
+"""Operator settings come from the environment names DESIGN.md fixes."""
+
+from __future__ import annotations
+
+import datetime
+
+from opsgate.settings import Settings
+
+
+def test_defaults_are_the_offline_embedded_ones() -> None:
+    settings = Settings.from_env({})
+    assert settings.ollama_host is None  # the rule parser
+    assert settings.qdrant_url is None  # embedded Qdrant
+    assert settings.namespaces == ()  # cluster-wide
+    assert settings.approval_ttl == datetime.timedelta(hours=24)
+    assert settings.peering is None
+
+
+def test_the_environment_configures_every_component() -> None:
+    settings = Settings.from_env(
+        {
+            "KUBECONFIG": "/k",
+            "OLLAMA_HOST": "http://ollama:11434",
+            "OPSGATE_CHAT_MODEL": "qwen2.5:7b",
+            "QDRANT_URL": "http://qdrant:6333",
+            "OPSGATE_NAMESPACES": "team-a,team-b",
+            "OPSGATE_APPROVAL_TTL_SECONDS": "3600",
+            "OPSGATE_PEERING": "opsgate",
+        }
+    )
+    assert settings.kubeconfig == "/k"
+    assert settings.ollama_host == "http://ollama:11434"
+    assert settings.chat_model == "qwen2.5:7b"
+    assert settings.qdrant_url == "http://qdrant:6333"
+    assert settings.namespaces == ("team-a", "team-b")
+    assert settings.approval_ttl == datetime.timedelta(hours=1)
+    assert settings.peering == "opsgate"
