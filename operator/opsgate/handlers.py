@@ -16,7 +16,7 @@ import datetime
 import logging
 import time
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -130,6 +130,19 @@ def _history(
     return counts
 
 
+@kopf.index("namespaces")
+def labels_by_namespace(name: str, labels: kopf.Labels, **_: Any) -> Any:
+    """namespace -> its labels (the tags policy reads opsgate.dev/project and cost-center there)."""
+    return {name: dict(labels)}
+
+
+async def _namespace_labels(index: kopf.Index[str, Any], namespace: str) -> dict[str, str]:
+    for labels in index.get(namespace, []):
+        return dict(labels)
+    found = await kube.acall(kube.get_or_none, "v1", "Namespace", None, namespace)  # not indexed yet
+    return dict(((found or {}).get("metadata") or {}).get("labels") or {})
+
+
 # --- OpsRequest: plan, decide, and start what the decision allows -----------------------------
 
 
@@ -147,13 +160,12 @@ async def plan_request(
     started = time.monotonic()
     engine: planning.Engine = memo["engine"]
     now = _now()
-    namespace = await kube.acall(kube.get_or_none, "v1", "Namespace", None, meta["namespace"])
     planned = await planning.plan_request(
         body,
         engine=engine,
         now=now,
         history=_history(index, str(body["spec"].get("requester", "")), engine, now),
-        namespace_labels=((namespace or {}).get("metadata") or {}).get("labels") or {},
+        namespace_labels=await _namespace_labels(kwargs["labels_by_namespace"], meta["namespace"]),
     )
     status_update = dict(planned.status)
     extra: list[Condition] = []
@@ -178,8 +190,7 @@ async def plan_request(
         meta["name"],
         _status(status, meta, status_update, [*planned.conditions, *extra], now=now),
     )
-    for note in notes:
-        _event(body, note)
+    _event(body, notes)
     metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
     metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
     metrics.POLICY_SECONDS.observe(planned.timings.get("decide", 0.0))
@@ -188,10 +199,18 @@ async def plan_request(
         metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
 
 
-def _event(obj: Mapping[str, Any], note: planning.Note) -> None:
-    """Post a Kubernetes Event about ``obj`` (kopf queues and sends it)."""
+def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
+    """Post one Kubernetes Event about ``obj`` for a transition (kopf queues and sends it).
+
+    A transition with several notes (allowed, then a Job created) is one Event, named after the
+    last step: Events cost the API server as much as the writes they describe.
+    """
+    if not notes:
+        return
     body = obj if isinstance(obj, kopf.Body) else kopf.Body(typing.cast(kopf.RawBody, dict(obj)))
-    kopf.event(body, type=note.type, reason=note.reason, message=note.message)
+    kind = "Warning" if any(n.type == "Warning" for n in notes) else "Normal"
+    message = "; ".join(n.message for n in notes)
+    kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
 
 
 def _status(
@@ -229,8 +248,7 @@ async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], memo: kop
         await _ensure(jobs.service_account(namespace, settings))
         ready.add(namespace)
     configmap, job = jobs.build(request=request, plan=plan, settings=settings)
-    await _ensure(configmap)
-    await _ensure(job)
+    await asyncio.gather(_ensure(configmap), _ensure(job))  # the pod waits for its volume if need be
     metrics.JOBS.labels("created").inc()
     return str(job["metadata"]["name"])
 
@@ -339,8 +357,7 @@ async def _transition(namespace: str, name: str, uid: str, step: Step) -> None:
             if exc.conflict:
                 continue
             raise
-        for note in change.notes:
-            _event(request, note)
+        _event(request, change.notes)
         if "phase" in change.fields:
             decision = ((request.get("status") or {}).get("policy") or {}).get("decision", "none")
             metrics.REQUESTS.labels(change.fields["phase"], decision).inc()

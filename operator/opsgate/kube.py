@@ -53,9 +53,21 @@ _config_lock = threading.Lock()
 _configuration: kubernetes.client.Configuration | None = None
 
 
-def configure(kubeconfig: str | None = None) -> None:
-    """Load credentials: in-cluster service account, else ``kubeconfig`` / ``$KUBECONFIG``."""
+_impersonation: dict[str, str] = {}
+
+
+def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_group: str | None = None) -> None:
+    """Load credentials: in-cluster service account, else ``kubeconfig`` / ``$KUBECONFIG``.
+
+    ``as_user``/``as_group`` impersonate, like ``kubectl --as/--as-group``; the API server
+    checks that the real credentials may impersonate.
+    """
     global _configuration
+    _impersonation.clear()
+    if as_user:
+        _impersonation["Impersonate-User"] = as_user
+        if as_group:
+            _impersonation["Impersonate-Group"] = as_group
     with _config_lock:
         configuration = kubernetes.client.Configuration()
         try:
@@ -103,7 +115,7 @@ def request(
         method,
         url,
         query_params=list((query or {}).items()),
-        header_params={"Accept": "application/json", "Content-Type": content_type},
+        header_params={"Accept": "application/json", "Content-Type": content_type, **_impersonation},
         body=body,
         auth_settings=["BearerToken"],
     )
@@ -125,6 +137,20 @@ def _error(status: int | None, reason: str | None, body: bytes | str | None) -> 
     if not isinstance(parsed, dict):
         parsed = {}
     return ApiError(int(status or 0), str(parsed.get("reason") or reason), str(parsed.get("message") or body))
+
+
+def whoami() -> dict[str, Any]:
+    """The caller's identity as the API server sees it (a SelfSubjectReview)."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    result = request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
+    user_info: dict[str, Any] = result["status"]["userInfo"]
+    return user_info
+
+
+def json_patch(api_version: str, kind: str, namespace: str, name: str, operations: list[dict[str, Any]]) -> Any:
+    return request(
+        "PATCH", path(api_version, kind, namespace, name), body=operations, content_type="application/json-patch+json"
+    )
 
 
 def create(body: Mapping[str, Any]) -> dict[str, Any]:

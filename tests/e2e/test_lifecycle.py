@@ -7,6 +7,7 @@ the Job, status conditions and events.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,3 +288,30 @@ def test_a_question_is_answered_from_the_runbooks(kubectl: Kubectl, operator: Op
     status = wait_phase(kubectl, team.namespace, "how-rotate", "Answered")
     assert any(c["source"].startswith("docs/runbooks/rotate-vault-secrets.md") for c in status["context"])
     assert "docs/runbooks/rotate-vault-secrets.md" in status["answer"]
+
+
+def opsgate_cli(k: Kubectl, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/opsgate"), *args],
+        capture_output=True,
+        text=True,
+        env=k.cluster.env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_approvers_decide_with_the_kubectl_plugin(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("email", "create an email for plugin@acme.org")
+    name = wait_phase(kubectl, ns, "email", "AwaitingApproval")["approval"]["name"]
+    own = opsgate_cli(kubectl, "approve", name, "-n", ns, "--as", team.user, "--as-group", "opsgate-approvers")
+    assert own.returncode == 1
+    assert f'four-eyes: "{team.user}" requested this change' in own.stderr
+    ok = opsgate_cli(
+        kubectl, "approve", name, "-n", ns, "-m", "quota checked", "--as", "bob", "--as-group", "opsgate-approvers"
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "Approve recorded for bob." in ok.stdout
+    status = wait_phase(kubectl, ns, "email", "Succeeded")
+    assert condition(status, "Approved")["message"] == "approved by bob"

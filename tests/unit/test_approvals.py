@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from opsgate.controller import approvals
-from opsgate.resources import ApprovalState
+from opsgate.resources import ApprovalState, Verdict
 
 NOW = datetime.datetime(2026, 11, 2, 10, 0, tzinfo=datetime.UTC)
 DIGEST = "sha256:" + "1" * 64
@@ -109,3 +109,23 @@ def test_the_built_approval_is_bound_to_the_plan_and_owned_by_the_request() -> N
     assert body["spec"]["expiresAt"] == "2026-11-03T10:00:00Z"
     assert body["spec"]["summary"]["executor"] == "playbooks/provision/create-email.yml"
     assert approvals.tally(body["spec"], now=NOW).state is ApprovalState.PENDING
+
+
+def test_a_decision_is_appended_for_the_approvals_own_digest_and_guarded_by_resource_version() -> None:
+    approval = {"metadata": {"resourceVersion": "42"}, "spec": spec()}
+    first = approvals.decision_patch(approval, approver="bob", verdict=Verdict.APPROVE, message="ok")
+    assert first == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
+        {
+            "op": "add",
+            "path": "/spec/decisions",
+            "value": [{"approver": "bob", "decision": "Approve", "digest": DIGEST, "message": "ok"}],
+        },
+    ]
+    approval["spec"] = spec(("bob", "Approve", DIGEST))
+    second = approvals.decision_patch(approval, approver="carol", verdict=Verdict.REJECT, message="")
+    assert second[1] == {
+        "op": "add",
+        "path": "/spec/decisions/-",
+        "value": {"approver": "carol", "decision": "Reject", "digest": DIGEST},
+    }

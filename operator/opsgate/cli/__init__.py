@@ -16,10 +16,12 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "approve": "approve:approve",
     "index": "rag:index",
     "operator": "operator:operator",
     "parse": "parse:parse",
     "plan": "plan:plan",
+    "reject": "approve:reject",
     "search": "rag:search",
 }
 

@@ -10,7 +10,6 @@ Pure functions.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +116,23 @@ def build(
     }
 
 
+def decision_patch(
+    approval: Mapping[str, Any], *, approver: str, verdict: Verdict, message: str
+) -> list[dict[str, Any]]:
+    """JSON-patch operations appending one decision for the Approval's own digest.
+
+    The ``test`` of resourceVersion makes the append atomic: if someone decided in between, the
+    API server refuses the patch instead of the two decisions overwriting each other.
+    """
+    entry = {"approver": approver, "decision": verdict.value, "digest": approval["spec"]["planDigest"]}
+    if message:
+        entry["message"] = message
+    test = {"op": "test", "path": "/metadata/resourceVersion", "value": approval["metadata"]["resourceVersion"]}
+    if approval["spec"].get("decisions"):
+        return [test, {"op": "add", "path": "/spec/decisions/-", "value": entry}]
+    return [test, {"op": "add", "path": "/spec/decisions", "value": [entry]}]
+
+
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": obj.get("apiVersion", resources.API_VERSION),
@@ -126,7 +142,3 @@ def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
-
-
-def short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
