@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -222,8 +223,14 @@ def _relevant(cosine: float | None, query_terms: set[str], found: Scored) -> boo
     if not query_terms:
         return False
     payload = found.payload
-    held = set(sparse.terms(f"{payload.get('path', '')} {payload.get('title', '')} {payload.get('text', '')}"))
+    held = _held_terms(f"{payload.get('path', '')} {payload.get('title', '')} {payload.get('text', '')}")
     return len(query_terms & held) / len(query_terms) >= LEXICAL_FLOOR
+
+
+@functools.lru_cache(maxsize=8192)
+def _held_terms(text: str) -> frozenset[str]:
+    """The terms of a passage, computed once per passage rather than once per search."""
+    return frozenset(sparse.terms(text))
 
 
 def _per_file(candidates: list[Scored]) -> list[Scored]:

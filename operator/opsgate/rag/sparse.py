@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import math
 import re
@@ -37,6 +38,7 @@ class SparseVector:
     values: list[float]
 
 
+@functools.lru_cache(maxsize=65536)  # a corpus has a few thousand distinct words; stemming is the hot loop
 def stem(word: str) -> str:
     for suffix in _SUFFIXES:
         if len(word) - len(suffix) >= 3 and word.endswith(suffix):
