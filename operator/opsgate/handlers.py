@@ -31,6 +31,7 @@ from opsgate.settings import Settings
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 RATE_WINDOW = datetime.timedelta(hours=1)
+MESSAGE_LAUNCHING = "the plan is allowed; its Job is being created"
 MESSAGE_DIGEST_MISMATCH = (
     "the approved digest {approved} is not the digest of the plan in status ({planned}); nothing was run"
 )
@@ -167,21 +168,17 @@ async def plan_request(
         history=_history(index, str(body["spec"].get("requester", "")), engine, now),
         namespace_labels=await _namespace_labels(kwargs["labels_by_namespace"], meta["namespace"]),
     )
+    metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)
     status_update = dict(planned.status)
     extra: list[Condition] = []
     notes = list(planned.notes)
     if planned.approval is not None:
         await _ensure(planned.approval)
-    if planned.run and planned.plan is not None:
-        job_name = await _launch(body, planned.plan, memo)
-        status_update.update(phase=Phase.RUNNING.value, job={"name": job_name})
-        extra += [
-            Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
-            phases.ready(Phase.RUNNING, f"Job {job_name} is running the plan"),
-        ]
-        notes.append(planning.Note("Normal", "JobCreated", f"Job {job_name} runs {planned.plan['action']}"))
+    if planned.run:
+        extra.append(Condition.unknown(Type.EXECUTED, Reason.JOB_PENDING, MESSAGE_LAUNCHING))
     # Written by us, before kopf records the create as handled: a crash in between replays the
     # handler (which then finds the phase set) instead of losing the decision.
+    writing = time.monotonic()
     await kube.acall(
         kube.patch_status,
         resources.API_VERSION,
@@ -190,6 +187,7 @@ async def plan_request(
         meta["name"],
         _status(status, meta, status_update, [*planned.conditions, *extra], now=now),
     )
+    metrics.RECONCILE_SECONDS.labels("write").observe(time.monotonic() - writing)
     _event(body, notes)
     metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
     metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
@@ -251,6 +249,49 @@ async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], memo: kop
     await asyncio.gather(_ensure(configmap), _ensure(job))  # the pod waits for its volume if need be
     metrics.JOBS.labels("created").inc()
     return str(job["metadata"]["name"])
+
+
+# --- Approved → Running: one Job per approved plan ----------------------------------------------
+
+
+def _launchable(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
+    """Approved (by policy or by approvers), not a dry run, and no Job yet."""
+    return bool(status.get("phase") == Phase.APPROVED.value and not spec.get("dryRun") and not status.get("job"))
+
+
+@kopf.on.event(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="launch", when=_launchable)
+async def launch_job(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    if type != "DELETED":
+        await _launch_approved(body, memo)
+
+
+@kopf.timer(
+    GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync-launch", interval=10, initial_delay=10, when=_launchable
+)
+async def resync_launch(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A safety net: an operator killed between writing Approved and creating the Job."""
+    await _launch_approved(body, memo)
+
+
+async def _launch_approved(body: Mapping[str, Any], memo: kopf.Memo) -> None:
+    started = time.monotonic()
+
+    async def step(request: dict[str, Any]) -> Transition | None:
+        status = request.get("status") or {}
+        plan = status.get("plan") or {}
+        if not _launchable(request.get("spec") or {}, status) or not plan.get("digest"):
+            return None  # launched already, or nothing to launch
+        job_name = await _launch(request, plan, memo)
+        message = f"Job {job_name} is running the plan"
+        return Transition(
+            {"phase": Phase.RUNNING.value, "job": {"name": job_name}},
+            [Condition.true(Type.EXECUTED, Reason.JOB_CREATED, message), phases.ready(Phase.RUNNING, message)],
+            [planning.Note("Normal", "JobCreated", f"Job {job_name} runs {plan.get('action')}")],
+        )
+
+    meta = body["metadata"]
+    await _transition(meta["namespace"], meta["name"], meta["uid"], step)
+    metrics.RECONCILE_SECONDS.labels("launch").observe(time.monotonic() - started)
 
 
 # --- Approvals: tally decisions, expire, and move the request on ------------------------------
@@ -391,17 +432,13 @@ async def _advance_request(approval: Mapping[str, Any], tally: approvals.Tally, 
                 ]
                 change.notes.append(planning.Note("Warning", "DigestMismatch", message))
                 return change
-            job_name = await _launch(request, plan, memo)
-            change.fields.update(phase=Phase.RUNNING.value, job={"name": job_name})
+            change.fields["phase"] = Phase.APPROVED.value  # the launcher takes it from here
             change.updates += [
                 Condition.true(Type.APPROVED, Reason.APPROVED, tally.message),
-                Condition.true(Type.EXECUTED, Reason.JOB_CREATED, f"Job {job_name} is running the plan"),
-                phases.ready(Phase.RUNNING, f"{tally.message}; Job {job_name} is running the plan"),
+                Condition.unknown(Type.EXECUTED, Reason.JOB_PENDING, MESSAGE_LAUNCHING),
+                phases.ready(Phase.APPROVED, f"{tally.message}; {MESSAGE_LAUNCHING}"),
             ]
-            change.notes += [
-                planning.Note("Normal", "Approved", tally.message),
-                planning.Note("Normal", "JobCreated", f"Job {job_name} runs {plan.get('action')}"),
-            ]
+            change.notes.append(planning.Note("Normal", "Approved", tally.message))
         elif tally.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
             target = Phase.REJECTED if tally.state is ApprovalState.REJECTED else Phase.EXPIRED
             reason = Reason.REJECTED if target is Phase.REJECTED else Reason.EXPIRED

@@ -9,7 +9,7 @@ REQUESTS = prom.Counter(
 )
 RECONCILE_SECONDS = prom.Histogram(
     "opsgate_reconcile_seconds",
-    "Time from an OpsRequest event to its status being written, by stage",
+    "Time the controller spends on a new OpsRequest, by stage (plan, launch, write; decision = all)",
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

@@ -50,6 +50,7 @@ class Reason(enum.StrEnum):
     REJECTED = "Rejected"
     EXPIRED = "Expired"
     # Executed
+    JOB_PENDING = "JobPending"
     JOB_CREATED = "JobCreated"
     JOB_SUCCEEDED = "JobSucceeded"
     JOB_FAILED = "JobFailed"
