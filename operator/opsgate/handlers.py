@@ -1,11 +1,18 @@
 """The kopf layer: watch OpsRequests, Approvals and Jobs; call the pure core; write status.
 
 Run with ``opsgate operator`` (or ``kopf run -m opsgate.handlers``). Each handler reads the
-body, gathers what the core needs, calls it, and writes the result: status through kopf's
-``patch`` for the object being handled, through :mod:`opsgate.kube` for the OpsRequest an
-Approval or Job belongs to. Objects are created with deterministic names (``kube.ensure``),
-so a replayed event or a restarted operator never makes a second Approval or Job. Retries go
-only through ``kopf.TemporaryError`` / ``kopf.PermanentError``.
+body, gathers what the core needs, calls it, and writes the result through :mod:`opsgate.kube`
+- status before kopf records a step as handled, so a crash replays the step instead of losing
+it. Each handler owns one step of the phase order (:mod:`opsgate.controller.phases`):
+
+* ``plan_request``: Pending → Denied | NeedsInfo | Answered | AwaitingApproval | Approved;
+* ``tally_decisions`` / ``expire_when_due``: AwaitingApproval → Approved | Rejected | Expired;
+* ``launch_job`` (+ ``resync_launch``): Approved → Running, one Job per plan;
+* ``follow_job`` (+ ``resync_job``): Running → Succeeded | Failed.
+
+Objects are created with deterministic names (``kube.ensure``), so a replayed event or a
+restarted operator never makes a second Approval or Job. Retries go only through
+``kopf.TemporaryError`` / ``kopf.PermanentError``.
 """
 
 from __future__ import annotations
@@ -25,12 +32,12 @@ from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, paths, resources
 from opsgate.controller import approvals, conditions, jobs, phases, planning
 from opsgate.controller.conditions import Condition, Reason, Type
+from opsgate.parsing import LlmParser
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
-RATE_WINDOW = datetime.timedelta(hours=1)
 MESSAGE_LAUNCHING = "the plan is allowed; its Job is being created"
 MESSAGE_DIGEST_MISMATCH = (
     "the approved digest {approved} is not the digest of the plan in status ({planned}); nothing was run"
@@ -86,11 +93,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
 
 
-def _llm(own: Settings, catalog: catalog_module.Catalog) -> Any:
+def _llm(own: Settings, catalog: catalog_module.Catalog) -> LlmParser | None:
     if not own.ollama_host:
-        return None
-    from opsgate.parsing import LlmParser
-
+        return None  # the rule parser alone: the offline default
     return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog)
 
 
@@ -116,19 +121,6 @@ def requests_by_requester(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
     if not action or not spec.get("requester"):
         return None
     return {spec["requester"]: (meta.get("creationTimestamp"), action)}
-
-
-def _history(
-    index: kopf.Index[str, Any], requester: str, engine: planning.Engine, now: datetime.datetime
-) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    since = now - RATE_WINDOW
-    for created, action in index.get(requester, []):
-        entry = engine.catalog.get(action)
-        if entry is None or not created or approvals.parse_time(created) < since:
-            continue
-        counts[entry.rate_class.value] = counts.get(entry.rate_class.value, 0) + 1
-    return counts
 
 
 @kopf.index("namespaces")
@@ -165,7 +157,9 @@ async def plan_request(
         body,
         engine=engine,
         now=now,
-        history=_history(index, str(body["spec"].get("requester", "")), engine, now),
+        history=planning.history(
+            index.get(str(body["spec"].get("requester", "")), []), catalog=engine.catalog, now=now
+        ),
         namespace_labels=await _namespace_labels(kwargs["labels_by_namespace"], meta["namespace"]),
     )
     metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)

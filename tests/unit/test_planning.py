@@ -173,3 +173,15 @@ async def test_the_rate_limit_counts_the_requesters_history(engine: planning.Eng
     )
     assert tenth.phase is Phase.APPROVED
     assert eleventh.phase is Phase.DENIED
+
+
+def test_history_counts_the_last_hour_by_rate_class(engine: planning.Engine) -> None:
+    requests = [
+        ("2026-11-23T09:30:00Z", "provision.scale.deployment"),
+        ("2026-11-23T09:59:59Z", "provision.create.email"),
+        ("2026-11-23T09:10:00Z", "provision.delete.cluster"),
+        ("2026-11-23T08:59:59Z", "provision.create.email"),  # more than an hour ago
+        ("2026-11-23T09:45:00Z", "cooking.bake.cake"),  # not in the catalog (any more)
+        (None, "provision.create.email"),
+    ]
+    assert planning.history(requests, catalog=engine.catalog, now=MONDAY) == {"provision": 2, "delete": 1}

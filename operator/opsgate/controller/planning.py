@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -148,6 +148,20 @@ async def plan_request(
         context_condition=context_condition,
     )
     return dataclasses.replace(planned, timings=timings)
+
+
+RATE_WINDOW = datetime.timedelta(hours=1)
+
+
+def history(requests: Iterable[tuple[str | None, str]], *, catalog: Catalog, now: datetime.datetime) -> dict[str, int]:
+    """How many of a requester's ``(created, action)`` requests of the last hour fall in each rate class."""
+    counts: dict[str, int] = {}
+    for created, action in requests:
+        entry = catalog.get(action)
+        if entry is None or not created or approvals.parse_time(created) < now - RATE_WINDOW:
+            continue
+        counts[entry.rate_class.value] = counts.get(entry.rate_class.value, 0) + 1
+    return counts
 
 
 async def _retrieve(engine: Engine, text: str, *, question: bool) -> Retrieved:
