@@ -148,10 +148,12 @@ async def plan_request(
     **kwargs: Any,
 ) -> None:
     index: kopf.Index[str, Any] = kwargs["requests_by_requester"]  # the kopf index above, by name
+    engine: planning.Engine = memo["engine"]
     if phases.current(status.get("phase")) is not Phase.PENDING:
+        if planning.context_pending(status):  # decided, but a restart came before its context
+            await _record_context(body, engine)
         return  # already decided (an event replayed after a restart)
     started = time.monotonic()
-    engine: planning.Engine = memo["engine"]
     now = _now()
     planned = await planning.plan_request(
         body,
@@ -189,6 +191,23 @@ async def plan_request(
     if engine.llm is not None and "parse" in planned.timings:
         fell_back = planned.status.get("intent", {}).get("parser") == "rules"
         metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
+    if planned.context_pending:
+        retrieving = time.monotonic()
+        await _record_context(body, engine)
+        metrics.RECONCILE_SECONDS.labels("context").observe(time.monotonic() - retrieving)
+
+
+async def _record_context(body: Mapping[str, Any], engine: planning.Engine) -> None:
+    """The context step: retrieve, then write ``status.context`` and ``ContextRetrieved``."""
+    sources, condition = await planning.retrieve_context(body, engine=engine)
+
+    async def step(request: dict[str, Any]) -> Transition | None:
+        if not planning.context_pending(request.get("status") or {}):
+            return None
+        return Transition({"context": sources}, [condition])
+
+    meta = body["metadata"]
+    await _transition(meta["namespace"], meta["name"], meta["uid"], step)
 
 
 def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:

@@ -276,7 +276,13 @@ def test_fifty_requests_at_once_all_reach_a_terminal_phase(
 
 def test_a_request_carries_the_context_it_was_planned_with(kubectl: Kubectl, operator: Operator, team: Team) -> None:
     team.create("rotate", "rotate the vault secrets for payments in staging")
-    status = wait_phase(kubectl, team.namespace, "rotate", *TERMINAL)
+    wait_phase(kubectl, team.namespace, "rotate", *TERMINAL)
+
+    def with_context() -> dict[str, Any]:
+        found = status_of(kubectl, team.namespace, "rotate")
+        return found if condition(found, "ContextRetrieved")["reason"] != "Retrieving" else {}
+
+    status = wait_for(with_context, timeout=60, what="the context step")
     sources = [c["source"] for c in status["context"]]
     assert any(s.startswith("playbooks/security/rotate-secret.yml") for s in sources), sources
     assert condition(status, "ContextRetrieved")["status"] == "True"

@@ -148,19 +148,25 @@ class BrokenStore:
         raise ConnectionError("qdrant:6333 refused the connection")
 
 
-async def test_a_failing_retriever_degrades_to_no_context_and_the_request_goes_on(engine: planning.Engine) -> None:
+async def test_with_the_rule_parser_context_is_retrieved_after_the_decision(engine: planning.Engine) -> None:
     broken = planning.Engine(**{**engine.__dict__, "context": BrokenStore()})
-    planned = await planning.plan_request(
-        body("scale the checkout deployment to 2 replicas in staging"),
-        engine=broken,
-        now=MONDAY,
-        history={},
-        namespace_labels={},
-    )
+    request = body("scale the checkout deployment to 2 replicas in staging")
+    planned = await planning.plan_request(request, engine=broken, now=MONDAY, history={}, namespace_labels={})
     assert planned.phase is Phase.APPROVED
-    context = cond(planned, Type.CONTEXT_RETRIEVED)
-    assert context.reason is Reason.RETRIEVAL_FAILED
-    assert "ConnectionError: qdrant:6333 refused the connection" in context.message
+    assert planned.context_pending
+    assert "context" not in planned.status
+    assert cond(planned, Type.CONTEXT_RETRIEVED).reason is Reason.RETRIEVING
+
+
+async def test_a_failing_retriever_degrades_to_no_context_with_the_reason(engine: planning.Engine) -> None:
+    broken = planning.Engine(**{**engine.__dict__, "context": BrokenStore()})
+    sources, condition = await planning.retrieve_context(body("scale checkout to 2"), engine=broken)
+    assert sources == []
+    assert condition.reason is Reason.RETRIEVAL_FAILED
+    assert "ConnectionError: qdrant:6333 refused the connection" in condition.message
+    status = {"conditions": [{"type": "ContextRetrieved", "reason": "Retrieving"}]}
+    assert planning.context_pending(status)
+    assert not planning.context_pending({"conditions": [{"type": "ContextRetrieved", "reason": "RetrievalFailed"}]})
 
 
 async def test_the_rate_limit_counts_the_requesters_history(engine: planning.Engine) -> None:

@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     UNRECOGNISED = "Unrecognised"
     INVALID_PARAMETERS = "InvalidParameters"
     # ContextRetrieved
+    RETRIEVING = "Retrieving"
     RETRIEVED = "Retrieved"
     NO_CONTEXT = "NoContext"
     RETRIEVAL_FAILED = "RetrievalFailed"

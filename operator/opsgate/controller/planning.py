@@ -28,6 +28,7 @@ from opsgate.resources import OpsRequestSpec, Phase
 
 MESSAGE_QUESTION = "answered from the documentation: {count} source(s)"
 MESSAGE_NO_CONTEXT = "no context retrieved: {reason}"
+MESSAGE_RETRIEVING = "retrieving the runbooks, playbooks and policies relevant to this request"
 MESSAGE_DRY_RUN_ALLOWED = "dry run: the plan is allowed; nothing was run"
 MESSAGE_DRY_RUN_APPROVAL = "dry run: the plan would need {count} approval(s) from {groups}; no Approval was created"
 MESSAGE_AWAITING = "waiting for {count} approval(s) from {groups} on Approval {name}"
@@ -82,6 +83,7 @@ class Planned:
     notes: tuple[Note, ...]
     decision: str = ""
     timings: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> seconds, for metrics
+    context_pending: bool = False  # retrieve_context still has to run (after the decision is written)
 
 
 async def plan_request(
@@ -98,10 +100,17 @@ async def plan_request(
     clean_text = redact.redact(spec.request)
     question = spec.intent is None and parsing.is_question(clean_text)
 
+    # The rule parser needs no context: then retrieval is a step of its own after the decision
+    # (see retrieve_context), off the path to it. Questions and the LLM's prompt need it first.
+    deferred = not question and engine.llm is None and engine.context is not None
     clock = time.perf_counter()
-    retrieved = await _retrieve(engine, clean_text, question=question)
+    retrieved = Retrieved() if deferred else await _retrieve(engine, clean_text, question=question)
     timings = {"retrieve": time.perf_counter() - clock}
-    context_condition = _context_condition(retrieved, enabled=engine.context is not None)
+    context_condition = (
+        Condition.unknown(Type.CONTEXT_RETRIEVED, Reason.RETRIEVING, MESSAGE_RETRIEVING)
+        if deferred
+        else _context_condition(retrieved, enabled=engine.context is not None)
+    )
     if question:
         return dataclasses.replace(_answered(retrieved, context_condition), timings=timings)
 
@@ -147,7 +156,24 @@ async def plan_request(
         retrieved=retrieved,
         context_condition=context_condition,
     )
-    return dataclasses.replace(planned, timings=timings)
+    if deferred:
+        del planned.status["context"]  # written by retrieve_context's step
+    return dataclasses.replace(planned, timings=timings, context_pending=deferred)
+
+
+async def retrieve_context(body: Mapping[str, Any], *, engine: Engine) -> tuple[list[dict[str, Any]], Condition]:
+    """The context step of a request planned without it: ``status.context`` and its condition."""
+    text = redact.redact(str((body.get("spec") or {}).get("request", "")))
+    retrieved = await _retrieve(engine, text, question=False)
+    return list(retrieved.sources), _context_condition(retrieved, enabled=engine.context is not None)
+
+
+def context_pending(status: Mapping[str, Any]) -> bool:
+    """True while a request's context step has not written its result yet."""
+    return any(
+        c.get("type") == Type.CONTEXT_RETRIEVED and c.get("reason") == Reason.RETRIEVING
+        for c in status.get("conditions") or ()
+    )
 
 
 RATE_WINDOW = datetime.timedelta(hours=1)
