@@ -27,6 +27,7 @@ PLURALS = {
     "Namespace": "namespaces",
     "Event": "events",
     "ServiceAccount": "serviceaccounts",
+    "ClusterKopfPeering": "clusterkopfpeerings",
 }
 
 

@@ -61,6 +61,8 @@ def operator(
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     if settings.metrics_port == 0:
         settings = dataclasses.replace(settings, metrics_port=None)
+    if settings.peering:
+        _ensure_peering(settings)
     root = logging.getLogger()
     debug = root.getEffectiveLevel() <= logging.DEBUG  # `opsgate -vv` or OPSGATE_LOG_LEVEL=DEBUG
     quiet = os.environ.get("OPSGATE_LOG_LEVEL", "").upper() in ("WARNING", "ERROR", "CRITICAL")
@@ -83,3 +85,16 @@ def operator(
             memo=kopf.Memo(settings=settings),
         )
     )
+
+
+def _ensure_peering(settings: Settings) -> None:
+    """Create the ClusterKopfPeering object replicas coordinate through, if it is missing."""
+    from opsgate import kube
+
+    kube.configure(settings.kubeconfig)
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": settings.peering}}
+    try:
+        kube.ensure(peering)
+    except kube.ApiError as exc:
+        hint = " (install deploy/peering.yaml first)" if exc.not_found else ""
+        raise click.ClickException(f"can't set up peering {settings.peering!r}: {exc.message}{hint}") from exc
