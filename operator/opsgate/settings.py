@@ -1,6 +1,8 @@
 """Operator settings, from the environment (DESIGN.md names) with flags overriding them.
 
-One frozen object built at start-up and passed down; nothing else reads the environment.
+One frozen object built at start-up and passed down. (The embedder is chosen by
+``OPSGATE_EMBED_MODEL``/``OLLAMA_HOST`` in :mod:`opsgate.rag.embedding`, shared with
+``opsgate index``.)
 """
 
 from __future__ import annotations
@@ -8,8 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,6 @@ class Settings:
     namespaces: tuple[str, ...] = ()  # empty: cluster-wide
     ollama_host: str | None = None  # None: rule parser only (the offline default)
     chat_model: str = "llama3.1:8b"
-    embed_model: str = "nomic-embed-text"
     qdrant_url: str | None = None
     qdrant_path: str | None = None
     executor_image: str = "opsgate/opsgate:0.1.0"
@@ -29,7 +29,6 @@ class Settings:
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
     priority: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,7 +41,6 @@ class Settings:
             namespaces=namespaces,
             ollama_host=env.get("OLLAMA_HOST") or None,
             chat_model=env.get("OPSGATE_CHAT_MODEL", settings.chat_model),
-            embed_model=env.get("OPSGATE_EMBED_MODEL", settings.embed_model),
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_path=env.get("QDRANT_PATH") or None,
             executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),
