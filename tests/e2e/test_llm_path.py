@@ -88,3 +88,18 @@ def test_a_model_told_to_delete_production_cannot_change_the_action(
     status = decided(kubectl, namespace, "inject")
     assert status["plan"]["action"] == "provision.create.email"
     assert status["phase"] != "Running"
+
+
+def test_with_an_llm_a_question_is_answered_by_it_from_the_runbooks(
+    kubectl: Kubectl, llm_operator: Operator, ollama: FakeOllama, namespace: str
+) -> None:
+    ollama.behaviour = Behaviour.VALID
+    written = "Ask for `rotate the vault secrets for SERVICE in ENV`; the rotate-secret playbook does it [1]."
+    ollama.replies = [written]
+    kubectl.create(request("how", namespace, "how do I rotate vault secrets?"))
+    status = decided(kubectl, namespace, "how")
+    assert status["phase"] == "Answered"
+    assert status["answer"] == written
+    prompt = next(body for path, body in reversed(ollama.requests) if path == "/api/chat")["messages"][0]["content"]
+    assert "docs/runbooks/rotate-vault-secrets.md" in prompt  # the passages were in the prompt
+    assert "QUESTION" in prompt  # and the question fenced as untrusted

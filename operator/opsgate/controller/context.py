@@ -2,12 +2,15 @@
 
 Retrieval runs in a worker thread (embedding and ranking are blocking), never raises, and turns
 "nothing relevant" into an empty result rather than an error; a missing index or a failing
-store becomes a message for the ``ContextRetrieved`` condition.
+store becomes a message for the ``ContextRetrieved`` condition. With an LLM configured,
+questions are answered by it from the fenced passages (quoting them is the fallback).
 """
 
 from __future__ import annotations
 
 import asyncio
+
+import ollama
 
 from opsgate.controller.planning import Retrieved
 from opsgate.rag import answer as rag_answer
@@ -20,16 +23,19 @@ TOP_K = 5
 class RagContext:
     """A :class:`opsgate.controller.planning.ContextSource` over an OpsGate RAG index."""
 
-    def __init__(self, retriever: rag_retriever.Retriever, *, k: int = TOP_K) -> None:
+    def __init__(
+        self, retriever: rag_retriever.Retriever, *, k: int = TOP_K, writer: rag_answer.Llm | None = None
+    ) -> None:
         self._retriever = retriever
         self._k = k
+        self._writer = writer
 
     async def retrieve(self, query: str, *, question: bool) -> Retrieved:
         result = await asyncio.to_thread(rag_retriever.retrieve, self._retriever, query, self._k)
         if not result.hits:
             irrelevant = result.error_message in (None, rag_retriever.NO_RELEVANT_CONTEXT)
             return Retrieved(error=None if irrelevant else result.error_message)
-        text = (await rag_answer.answer(query, result.hits)).text if question else ""
+        text = (await rag_answer.answer(query, result.hits, llm=self._writer)).text if question else ""
         return Retrieved(
             sources=tuple(hit.to_status() for hit in result.hits),
             block=rag_retriever.context_block(result.hits),
@@ -37,5 +43,19 @@ class RagContext:
         )
 
 
+def ollama_writer(*, host: str, model: str, timeout: float = 60.0) -> rag_answer.Llm:
+    """An answer writer over Ollama's chat API (temperature 0)."""
+    client = ollama.AsyncClient(host=host, timeout=timeout)
+
+    async def write(prompt: str) -> str:
+        response = await client.chat(
+            model=model, messages=[{"role": "user", "content": prompt}], options={"temperature": 0}
+        )
+        return str(response.message.content or "")
+
+    return write
+
+
 def open_source(settings: Settings) -> RagContext:
-    return RagContext(rag_retriever.Retriever.open(path=settings.qdrant_path, url=settings.qdrant_url))
+    writer = ollama_writer(host=settings.ollama_host, model=settings.chat_model) if settings.ollama_host else None
+    return RagContext(rag_retriever.Retriever.open(path=settings.qdrant_path, url=settings.qdrant_url), writer=writer)
