@@ -2,6 +2,7 @@
 # Install everything OpsGate's tests and demo need on a fresh machine; idempotent and cached.
 #   - a Python venv in .venv with OpsGate and its dev tools (pip, from PyPI)
 #   - the local control plane binaries, built from Go modules (hack/build-k8s.sh, cached by version)
+#   - OpenTofu, built from its Go module (hack/build-tofu.sh, cached), for the terraform/ tests
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -22,4 +23,6 @@ fi
 
 log "local control plane binaries"
 hack/build-k8s.sh >/dev/null
+log "OpenTofu"
+hack/build-tofu.sh >/dev/null
 log "ready"

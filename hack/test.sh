@@ -8,6 +8,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 hack/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
+OPSGATE_TOFU="$(hack/build-tofu.sh)/tofu"  # cached by setup; the terraform/ tests run it
+export OPSGATE_TOFU
 
 echo "== static checks"
 ruff check operator tests bench
