@@ -53,6 +53,7 @@ def configure(settings, **_):
 def mark(patch, **_):
     patch.status["phase"] = "Pending"
 """
+TERMINAL = {"Succeeded", "Failed", "Denied", "NeedsInfo", "Answered", "Rejected", "Expired"}
 TEXTS = [
     "scale the checkout deployment to {n} replicas in staging",
     "restart the payments deployment in dev",
@@ -99,6 +100,7 @@ class Watcher:
         self.namespace = namespace
         self.phase_at: dict[str, float] = {}
         self.job_at: dict[str, float] = {}
+        self.done_at: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -127,10 +129,12 @@ class Watcher:
                 self.phase_at[name] = now
             if job != "<none>" and name not in self.job_at:
                 self.job_at[name] = now
+            if phase in TERMINAL and name not in self.done_at:
+                self.done_at[name] = now
         process.terminate()
 
     def wait(self, names: list[str], *, field: str = "phase", timeout: float = 300) -> None:
-        seen = self.phase_at if field == "phase" else self.job_at
+        seen = {"phase": self.phase_at, "job": self.job_at, "done": self.done_at}[field]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not all(n in seen for n in names):
             time.sleep(0.05)
@@ -189,6 +193,9 @@ def sequential(ns: str, count: int, *, prefix: str, jobs: bool) -> dict[str, lis
             if jobs:
                 watcher.wait([name], field="job")
                 latencies["job"].append(watcher.job_at[name] - started)
+                # One request at a time means the previous one is over: its Job, pod and outcome
+                # no longer compete for the cores with the next decision being measured.
+                watcher.wait([name], field="done")
     return latencies
 
 
