@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import tempfile
 import time
 from pathlib import Path
 
-from opsgate import catalog
+from opsgate import catalog, paths
 from opsgate.intent import Intent
 from opsgate.plan import Plan, RequestContext, Requester, build_plan
 from opsgate.policy import PolicyInputs, PolicySet
@@ -42,19 +41,6 @@ REQUESTS = [
     ),
     ("create user bob with password [REDACTED]", "identity.create.user", {"username": "bob"}),
 ]
-
-
-def make_home(root: Path, actions: catalog.Catalog) -> Path:
-    for entry in actions.entries.values():
-        if entry.executor.path is not None:
-            target = root / entry.executor.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.executor.kind is catalog.ExecutorKind.TERRAFORM:
-                target.mkdir(exist_ok=True)
-                (target / "main.tf").write_text("# module\n")
-            else:
-                target.write_text("- hosts: localhost\n")
-    return root
 
 
 def workload(home: Path, actions: catalog.Catalog) -> list[PolicyInputs]:
@@ -90,8 +76,7 @@ def main() -> None:
     print(f"loaded {len(policies.rules)} rules from {POLICY_DIR} in {load_seconds * 1000:.1f} ms")
 
     actions = catalog.load_catalog(POLICY_DIR / "actions.yaml", check_executors=False)
-    with tempfile.TemporaryDirectory() as directory:
-        inputs = workload(make_home(Path(directory), actions), actions)
+    inputs = workload(paths.home(), actions)
     for item in inputs:  # warm up, and show what is being decided
         print(f"  {item.request.text!r}: {policies.evaluate(item).decision}")
 

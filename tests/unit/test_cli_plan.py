@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from opsgate import catalog
+from opsgate import paths
 from opsgate.cli import main
 from opsgate.plan import Plan
 
@@ -39,17 +39,10 @@ SCALE_PROD = {
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An OpsGate home: the shipped policies and a small file for every executor."""
+    """An OpsGate home: copies of the shipped policies, playbooks and modules."""
     shutil.copytree(POLICY_DIR, tmp_path / "policies")
-    for entry in catalog.load_catalog(POLICY_DIR / "actions.yaml", check_executors=False).entries.values():
-        if entry.executor.path is not None:
-            target = tmp_path / entry.executor.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.executor.kind is catalog.ExecutorKind.TERRAFORM:
-                target.mkdir(exist_ok=True)
-                (target / "main.tf").write_text("# module\n")
-            else:
-                target.write_text("- hosts: localhost\n")
+    for executors in ("playbooks", "terraform"):  # a copy: tests may add broken policy files here
+        shutil.copytree(paths.home() / executors, tmp_path / executors)
     monkeypatch.setenv("OPSGATE_HOME", str(tmp_path))
     return tmp_path
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opsgate import catalog, pipeline
+from opsgate import catalog, paths, pipeline
 from opsgate.intent import Intent, Parser
 from opsgate.plan import RequestContext, Requester
 from opsgate.policy import Decision, PolicySet
@@ -21,18 +21,9 @@ MONDAY_10 = datetime.datetime(2025, 1, 6, 10, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("home")
-    for entry in CATALOG.entries.values():
-        if entry.executor.path is not None:
-            target = root / entry.executor.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.executor.kind is catalog.ExecutorKind.TERRAFORM:
-                target.mkdir(exist_ok=True)
-                (target / "main.tf").write_text("# module\n")
-            else:
-                target.write_text("- hosts: localhost\n")
-    return root
+def home() -> Path:
+    """The repository itself: the shipped playbooks and modules the plans hash."""
+    return paths.home()
 
 
 def intent(key: str, **entities: Any) -> Intent:

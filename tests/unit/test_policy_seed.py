@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from opsgate import catalog
+from opsgate import catalog, paths
 from opsgate.intent import Intent
 from opsgate.plan import Plan, RequestContext, Requester, build_plan
 from opsgate.policy import Decision, Outcome, PolicyInputs, PolicyReport, PolicySet
@@ -33,18 +33,9 @@ TAG_LABELS = {"opsgate.dev/project": "shop", "opsgate.dev/cost-center": "cc-42"}
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("home")
-    for entry in CATALOG.entries.values():
-        if entry.executor.path is not None:
-            target = root / entry.executor.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.executor.kind is catalog.ExecutorKind.TERRAFORM:
-                target.mkdir(exist_ok=True)
-                (target / "main.tf").write_text("# module\n")
-            else:
-                target.write_text("- hosts: localhost\n")
-    return root
+def home() -> Path:
+    """The repository itself: the shipped playbooks and modules the plans hash."""
+    return paths.home()
 
 
 def judge(
