@@ -15,8 +15,11 @@ COPY playbooks /opt/opsgate/playbooks
 COPY terraform /opt/opsgate/terraform
 COPY docs /opt/opsgate/docs
 ENV OPSGATE_HOME=/opt/opsgate \
+    OPSGATE_CACHE_DIR=/opt/opsgate/cache \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# The offline embedder's int8 model is derived once here, so no pod pays for it at start.
+RUN python -m opsgate.rag.minilm
 USER 65532:65532
 EXPOSE 8080 9090
 ENTRYPOINT ["opsgate"]

@@ -21,6 +21,9 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   touch "$stamp"
 fi
 
+log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)"
+.venv/bin/python -m opsgate.rag.minilm >/dev/null
+
 log "local control plane binaries"
 hack/build-k8s.sh >/dev/null
 log "OpenTofu"

@@ -70,11 +70,15 @@ def test_minilm_embeds_offline_into_unit_vectors_that_put_paraphrases_close() ->
 
 def test_minilm_returns_vectors_in_input_order_whatever_the_batching() -> None:
     embedder = MiniLMEmbedder()
-    texts = [f"deployment number {n} " * (n % 7 + 1) for n in range(20)]
+    topics = ["rotate the vault secret", "scale the checkout deployment", "create a dns record", "open a firewall port"]
+    texts = [f"{topics[n % 4]} in region {n} " * (n % 5 + 1) for n in range(20)]
     together = embedder.embed(texts)
-    alone = [embedder.embed([text])[0] for text in texts[:3]]
-    for batched, single in zip(together[:3], alone, strict=True):
-        assert _cosine(batched, single) > 0.999
+    alone = [embedder.embed([text])[0] for text in texts[:4]]
+    for position, single in enumerate(alone):
+        # int8 activations are scaled per batch, so a batched vector is close to, not equal to, a lone one
+        closest = max(range(len(together)), key=lambda n: _cosine(together[n], single))
+        assert closest == position
+        assert _cosine(together[position], single) > 0.98
 
 
 def test_ollama_embeds_in_batches_and_learns_the_dimension(ollama_host: str) -> None:
@@ -110,7 +114,7 @@ def test_the_process_embeds_offline_unless_an_ollama_model_is_configured(
     ("embedder", "expected"),
     [
         (HashedEmbedder(dim=64), "opsgate-hashed-features-64"),
-        (MiniLMEmbedder(), "opsgate-all-minilm-l6-v2-int8-384"),
+        (MiniLMEmbedder(), "opsgate-all-minilm-l6-v2-dynint8-384"),
     ],
     ids=["hashed", "minilm"],
 )
