@@ -26,7 +26,7 @@ UNSEEN: list[dict[str, Any]] = [json.loads(line) for line in UNSEEN_DATA.read_te
 
 # split -> (in-scope action triple, in-scope entities exact, out-of-scope declined): measured, rounded down
 UNSEEN_FLOORS: dict[str, tuple[float, float, float]] = {
-    "unseen": (0.85, 0.73, 0.88),
+    "unseen": (0.99, 0.98, 0.94),
 }
 
 
