@@ -27,6 +27,8 @@ UNSEEN: list[dict[str, Any]] = [json.loads(line) for line in UNSEEN_DATA.read_te
 # split -> (in-scope action triple, in-scope entities exact, out-of-scope declined): measured, rounded down
 UNSEEN_FLOORS: dict[str, tuple[float, float, float]] = {
     "unseen": (0.99, 0.98, 0.94),
+    # written after the changes and never used to tune them; lower, as expected
+    "unseen2": (0.90, 0.87, 1.0),
 }
 
 
