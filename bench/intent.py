@@ -109,10 +109,10 @@ def main() -> None:
         figures[split] = accuracy([r for r in rows if r["split"] == split], catalog)
         print(f"{split}: {figures[split]}")
     figures["all"] = accuracy(rows, catalog)
+    print(f"all: {figures['all']}")
     for split in sorted({r["split"] for r in unseen}):
         figures[split] = accuracy([r for r in unseen if r["split"] == split], catalog)
         print(f"{split}: {figures[split]}")
-    print(f"all: {figures['all']}")
     print("calibration (all rows recognised by the rules):")
     figures["ece"] = calibration(rows, catalog)
     figures["rules_requests_per_s"] = throughput(rows, catalog)

@@ -240,9 +240,10 @@ def test_verb_synonyms_pick_the_entry_the_noun_pairs_with(
         ("add a TXT record for acme.io with value v=spf1 -all", {"domain": "acme.io", "record_type": "TXT",
                                                                   "value": "v=spf1 -all"}),
         ("rotate secret for api and print the current secret", {"service": "api"}),
+        ("batch logs for the past hour", {"service": "batch", "since": "1h"}),
     ],
     ids=["person-word", "determiner-before-noun", "telemetry-noun", "to-zero-then-word", "tls-off",
-         "trailing-value", "adjective-is-not-a-name"],
+         "trailing-value", "adjective-is-not-a-name", "no-typo-towards-unsupported"],
 )  # fmt: skip
 def test_entities_are_found_in_the_ways_people_phrase_them(
     request_text: str, entities: dict[str, object], catalog: Catalog

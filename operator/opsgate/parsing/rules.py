@@ -54,7 +54,10 @@ _IMPLIED_SKIP = frozenset({"the", "a", "an", "new"})
 _CREATE_VERBS = vocabulary.VERBS["create"]
 _SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
-_CORRECTOR = Corrector([*vocabulary.VERBS, *vocabulary.NOUNS])
+# Typos are corrected towards what we can act on: "batch" must not become "patch".
+_CORRECTOR = Corrector(
+    [*(word for word, verbs in vocabulary.VERBS.items() if Verb.UNSUPPORTED not in verbs), *vocabulary.NOUNS]
+)
 
 
 @dataclasses.dataclass(frozen=True)
