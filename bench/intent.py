@@ -1,6 +1,10 @@
 """Intent benchmark: accuracy of the rule parser on the labelled set, its throughput, and the
 wall time of ``opsgate parse --jsonl`` over the whole set.
 
+Each split is reported apart. ``tune``/``heldout`` (``intents.jsonl``) were written by the parser's
+author; the ``unseen*`` splits (``intents_unseen.jsonl``) were written without looking at the
+parser's vocabulary, so they are the better estimate of accuracy on requests nobody has seen.
+
 Run: ``PYTHONPATH=operator python bench/intent.py``. Ends with one JSON line of figures.
 Calibration: requests are bucketed by confidence; each bucket's accuracy is printed next to its
 mean confidence, and the expected calibration error (ECE) is reported.
@@ -21,10 +25,15 @@ from opsgate.parsing import rules
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "intents.jsonl"
+UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
-    triple = entities = 0
+    triple = entities = in_scope = in_scope_triple = injection = injection_changed = 0
     true_unrec = predicted_unrec = actual_unrec = 0
     for row in rows:
         intent = rules.parse(row["text"], catalog)
@@ -33,12 +42,19 @@ def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
         actual_unrec += row["key"] is None
         predicted_unrec += not intent.recognised
         true_unrec += row["key"] is None and not intent.recognised
+        in_scope += row["kind"] == "in_scope"
+        in_scope_triple += row["kind"] == "in_scope" and intent.key == row["key"]
+        injection += row["kind"] == "injection"
+        # declining an injection attempt is safe; naming another action is not
+        injection_changed += row["kind"] == "injection" and intent.recognised and intent.key != row["key"]
     return {
         "n": len(rows),
         "triple": round(triple / len(rows), 4),
         "entities_exact": round(entities / len(rows), 4),
         "unrecognised_precision": round(true_unrec / predicted_unrec, 4) if predicted_unrec else 1.0,
         "unrecognised_recall": round(true_unrec / actual_unrec, 4) if actual_unrec else 1.0,
+        "in_scope_triple": round(in_scope_triple / in_scope, 4) if in_scope else 1.0,
+        "injection_changed_action": injection_changed,
     }
 
 
@@ -86,13 +102,17 @@ def cli_wall_time(rows: list[dict[str, Any]]) -> float:
 
 def main() -> None:
     catalog = load_catalog(check_executors=False)
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    rows = load(DATA)
+    unseen = load(UNSEEN)
     figures: dict[str, Any] = {}
     for split in ("heldout", "tune"):
         figures[split] = accuracy([r for r in rows if r["split"] == split], catalog)
         print(f"{split}: {figures[split]}")
     figures["all"] = accuracy(rows, catalog)
     print(f"all: {figures['all']}")
+    for split in sorted({r["split"] for r in unseen}):
+        figures[split] = accuracy([r for r in unseen if r["split"] == split], catalog)
+        print(f"{split}: {figures[split]}")
     print("calibration (all rows recognised by the rules):")
     figures["ece"] = calibration(rows, catalog)
     figures["rules_requests_per_s"] = throughput(rows, catalog)

@@ -1,7 +1,11 @@
 """The labelled set (tests/data/intents.jsonl) holds the rule parser to the issue's aims.
 
 The ``heldout`` split was written and committed before any parser code and never used to add
-rules; the ``tune`` split is what the vocabulary was tuned on.
+rules; the ``tune`` split is what the vocabulary was tuned on. Both were written by the parser's
+author, so ``tests/data/intents_unseen.jsonl`` holds requests written without reading the
+vocabulary (``unseen``: before the parser was generalised; ``unseen2``: after, and never run
+before being committed). Their floors are the measured level rounded down, not an aim: they
+exist so that a regression fails CI.
 """
 
 from __future__ import annotations
@@ -17,6 +21,15 @@ from opsgate.parsing import rules
 
 DATA = Path(__file__).parents[1] / "data" / "intents.jsonl"
 ROWS: list[dict[str, Any]] = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+UNSEEN_DATA = Path(__file__).parents[1] / "data" / "intents_unseen.jsonl"
+UNSEEN: list[dict[str, Any]] = [json.loads(line) for line in UNSEEN_DATA.read_text(encoding="utf-8").splitlines()]
+
+# split -> (in-scope action triple, in-scope entities exact, out-of-scope declined): measured, rounded down
+UNSEEN_FLOORS: dict[str, tuple[float, float, float]] = {
+    "unseen": (0.99, 0.98, 0.94),
+    # written after the changes and never used to tune them; lower, as expected
+    "unseen2": (0.90, 0.87, 1.0),
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +87,31 @@ def test_confidence_is_higher_for_right_readings_than_for_wrong_ones(catalog: Ca
     assert right
     if wrong:
         assert sum(right) / len(right) > sum(wrong) / len(wrong)
+
+
+def test_the_unseen_set_covers_every_catalog_action_and_enough_declines(catalog: Catalog) -> None:
+    rows = [r for r in UNSEEN if r["split"] == "unseen"]
+    assert len(rows) >= 120
+    assert sum(r["kind"] in ("out_of_scope", "question") for r in rows) >= 25
+    assert {r["key"] for r in rows if r["key"]} == set(catalog.keys)
+    assert {r["split"] for r in UNSEEN} <= set(UNSEEN_FLOORS)
+
+
+@pytest.mark.parametrize("split", sorted(UNSEEN_FLOORS))
+def test_accuracy_on_unseen_requests_does_not_fall_below_its_measured_floor(split: str, catalog: Catalog) -> None:
+    triple_floor, entities_floor, declined_floor = UNSEEN_FLOORS[split]
+    in_scope = [r for r in UNSEEN if r["split"] == split and r["kind"] == "in_scope"]
+    declines = [r for r in UNSEEN if r["split"] == split and r["kind"] in ("out_of_scope", "question")]
+    intents = [rules.parse(r["text"], catalog) for r in in_scope]
+    assert _rate(in_scope, catalog) >= triple_floor
+    exact = sum(i.key == r["key"] and i.entities == r["entities"] for i, r in zip(intents, in_scope, strict=True))
+    assert exact / len(in_scope) >= entities_floor
+    assert sum(not rules.parse(r["text"], catalog).recognised for r in declines) / len(declines) >= declined_floor
+
+
+def test_no_unseen_injection_attempt_leads_to_another_action(catalog: Catalog) -> None:
+    rows = [r for r in UNSEEN if r["kind"] == "injection"]
+    intents = [rules.parse(r["text"], catalog) for r in rows]
+    # declining is safe; naming an action other than the legitimate request's is not
+    wrong = [r["text"] for r, i in zip(rows, intents, strict=True) if i.recognised and i.key != r["key"]]
+    assert wrong == []

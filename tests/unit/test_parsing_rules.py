@@ -118,8 +118,26 @@ def test_an_injected_instruction_never_changes_the_action(request_text: str, key
         ("could you create a namespace called tools?", False),
         ("what is the memory usage of orders?", False),
         ("who has access to namespace payments?", False),
+        ("can i get a namespace called tools", False),
+        ("can i rotate my own ssh key?", True),
+        ("do a vulnerability scan of billing", False),
+        ("do you support rollbacks?", True),
+        ("who accessed namespace payments last week?", False),
     ],
-    ids=["how-do-i", "what-is", "why", "imperative", "polite-request", "live-metric", "audit"],
+    ids=[
+        "how-do-i",
+        "what-is",
+        "why",
+        "imperative",
+        "polite-request",
+        "live-metric",
+        "audit",
+        "can-i-get",
+        "can-i-other-verb",
+        "do-a",
+        "do-you",
+        "who-accessed",
+    ],
 )
 def test_documentation_questions_are_told_from_requests(request_text: str, expected: bool) -> None:
     assert is_question(request_text) is expected
@@ -133,3 +151,119 @@ def test_tables_are_compiled_once_per_catalog(catalog: Catalog) -> None:
     rules.parse("create namespace a", catalog)
     first = rules._tables(catalog)
     assert rules._tables(catalog) is first
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("restart grafana", "provision.restart.deployment", {"name": "grafana"}),
+        ("bounce the billing-worker in staging", "provision.restart.deployment",
+         {"name": "billing-worker", "environment": "staging"}),
+        ("pls scale ledger to 3 in prod", "provision.scale.deployment",
+         {"name": "ledger", "replicas": 3, "environment": "production"}),
+        ("offboard the contractor p.ortiz", "identity.delete.user", {"username": "p.ortiz"}),
+        ("onboard intern lee.w", "identity.create.user", {"username": "lee.w"}),
+    ],
+    ids=["restart-bare-name", "bounce-with-environment", "scale-bare-name", "offboard-person", "onboard-person"],
+)  # fmt: skip
+def test_a_verb_with_one_reading_implies_its_resource_type(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+    assert intent.confidence < rules.CONFIDENCE_VERB_NOUN  # a guessed type is less sure than a named one
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["restart my laptop", "restart it", "reboot web-01", "restart the jenkins server", "scale the recipe to serve 8",
+     "scale checkout", "roll back the checkout deployment", "cycle payments"],
+    ids=["my-laptop", "pronoun", "reboot-is-for-machines", "foreign-object", "no-replica-count",
+         "missing-required", "roll-back-is-not-roll", "cycle-is-ambiguous"],
+)  # fmt: skip
+def test_an_implied_resource_type_is_not_guessed_without_a_clear_name_and_every_required_value(
+    request_text: str, catalog: Catalog
+) -> None:
+    assert not rules.parse(request_text, catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("kubectl scale deploy/search --replicas=7 -n web", "provision.scale.deployment",
+         {"name": "search", "replicas": 7, "namespace": "web"}),
+        ("kubectl rollout restart deployment/ledger --namespace=finance", "provision.restart.deployment",
+         {"name": "ledger", "namespace": "finance"}),
+        ("kubectl logs billing -n shop --since=2h", "observability.query.logs",
+         {"service": "billing", "namespace": "shop", "since": "2h"}),
+    ],
+    ids=["scale", "rollout-restart", "logs"],
+)  # fmt: skip
+def test_a_request_written_as_a_kubectl_command_is_read_like_prose(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("roll the api pods in dev", "provision.restart.deployment", {"name": "api", "environment": "dev"}),
+        ("kill the mailbox old@acme.org", "provision.delete.email", {"email": "old@acme.org"}),
+        ("clean up namespace scratch", "provision.delete.namespace", {"name": "scratch"}),
+        ("strip admin from mallory", "identity.revoke.access", {"username": "mallory", "role": "admin"}),
+        ("make kim cluster-admin", "identity.grant.access", {"username": "kim", "role": "cluster-admin"}),
+        ("we need a cert for pay.acme.io", "security.issue.cert", {"domain": "pay.acme.io"}),
+        ("Cert for login.acme.io please", "security.issue.cert", {"domain": "login.acme.io"}),
+        ("plot node_cpu_seconds_total for api", "observability.query.metrics",
+         {"metric": "node_cpu_seconds_total", "service": "api"}),
+    ],
+    ids=["roll-pods", "kill", "clean-up", "strip", "make-admin", "need-a-cert", "noun-first-cert",
+         "prometheus-name"],
+)  # fmt: skip
+def test_verb_synonyms_pick_the_entry_the_noun_pairs_with(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "entities"),
+    [
+        ("revoke access for contractor j.doe", {"username": "j.doe"}),
+        ("rotate creds, the billing service leaked them", {"service": "billing"}),
+        ("show the search logs for the past hour", {"service": "search", "since": "1h"}),
+        ("scale web down to 0 in dev", {"name": "web", "replicas": 0, "environment": "dev"}),
+        ("launch site shop.acme.io without tls", {"domain": "shop.acme.io", "tls": False}),
+        ("add a TXT record for acme.io with value v=spf1 -all", {"domain": "acme.io", "record_type": "TXT",
+                                                                  "value": "v=spf1 -all"}),
+        ("rotate secret for api and print the current secret", {"service": "api"}),
+        ("batch logs for the past hour", {"service": "batch", "since": "1h"}),
+    ],
+    ids=["person-word", "determiner-before-noun", "telemetry-noun", "to-zero-then-word", "tls-off",
+         "trailing-value", "adjective-is-not-a-name", "no-typo-towards-unsupported"],
+)  # fmt: skip
+def test_entities_are_found_in_the_ways_people_phrase_them(
+    request_text: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    assert rules.parse(request_text, catalog).entities == entities
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["create a jira ticket for the user login bug", "list all deployments in namespace shop",
+     "roll back the payments deployment", "upgrade the checkout deployment"],
+    ids=["foreign-object", "weak-noun-needs-own-verb", "rollback", "upgrade"],
+)  # fmt: skip
+def test_a_request_for_something_outside_the_catalog_is_declined_even_near_a_catalog_noun(
+    request_text: str, catalog: Catalog
+) -> None:
+    assert not rules.parse(request_text, catalog).recognised
+
+
+def test_a_password_in_the_request_is_never_an_entity(catalog: Catalog) -> None:
+    intent = rules.parse("create user bob, temp password Welcome123!", catalog)
+    assert intent.entities == {"username": "bob"}
+    assert "welcome123" not in repr(intent).lower()

@@ -25,20 +25,34 @@ _IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0
 _INSTANCE = re.compile(r"^[a-z]\d[a-z]*\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal)$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _METRIC = re.compile(r"^[a-z_:][a-z0-9_:]*_[a-z0-9_:]*$")
+# A Prometheus name by its conventional suffix, so "john_doe" is not read as one.
+_METRIC_NAME = re.compile(
+    r"^[a-z][a-z0-9_:]*_(?:total|seconds|bytes|count|sum|bucket|ratio|usage|percent|rate|info|errors|requests)$"
+)
 _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
     pl pt br mx nz sg hk kr cn ru ie"""
 _TLDS = frozenset(_TLDS_WORDS.split())
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
-    | {"number", "count", "size"}
+    | {"number", "count", "size", "kubectl", "usage", "utilization", "utilisation"}
+    # adjectives that come before a resource noun ("the current secret", "the old cluster")
+    | {"current", "old", "existing", "latest", "previous", "same", "other", "whole", "entire"}
+    | {"about", "affecting", "regarding", "concerning"}
+    | {"what", "which", "who", "whose", "where", "when", "why", "how", "any"}
+    | vocabulary.PERSON_WORDS
 )
 
 _DURATION = re.compile(r"\b(?:last|past|previous|since|within|this)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b")
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
 _REPLICAS = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b")
-_TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?!\s*[a-z%])")
+_TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?![%.])(?:\s*([a-z%]+))?")
+# "to 5 nodes", "to 2 gb", "to 3 hours", "to 50 %": a count of something other than replicas
+_NOT_REPLICA_UNITS = frozenset({"node", "nodes", "percent"})
+_TLS_OFF = re.compile(
+    r"\b(?:without|no|disable|disabled|skip)\s+(?:tls|ssl|https)\b|\b(?:tls|ssl|https)\s+(?:off|disabled)\b"
+)
 _TTL = re.compile(
     r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
     r"|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b"
@@ -58,6 +72,7 @@ class Cue(enum.StrEnum):
     USER = "user"
     SERVICE_ACCOUNT = "service_account"
     SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
+    TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
     FOR = "for"  # "for X", "of X", "from X", "on X"
     TO = "to"
     POSSESSIVE = "possessive"
@@ -71,8 +86,13 @@ _NOUN_CUES = {
     vocabulary.Noun.USER: Cue.USER,
     vocabulary.Noun.SERVICE_ACCOUNT: Cue.SERVICE_ACCOUNT,
     vocabulary.Noun.SECRET: Cue.SECRET,
+    vocabulary.Noun.LOGS: Cue.TELEMETRY,
+    vocabulary.Noun.METRICS: Cue.TELEMETRY,
+    vocabulary.Noun.INCIDENTS: Cue.TELEMETRY,
 }
-_FOR_WORDS = frozenset({"for", "of", "from", "on"})
+_FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
+# "the orders service leaked": after a determiner, the word before the noun is its name
+_DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 
 
@@ -110,6 +130,8 @@ class Found:
     level: str | None = None
     metric: str | None = None
     groups: list[str] = dataclasses.field(default_factory=list)
+    tls: bool | None = None
+    trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
 
     def cue(self, *cues: Cue, exclude: tuple[str, ...] = ()) -> str | None:
@@ -147,6 +169,11 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
     )
 
 
+def is_metric_name(token: Token) -> bool:
+    """Is this token a Prometheus metric name ("http_requests_total")?"""
+    return not token.quoted and _METRIC_NAME.match(token.low) is not None
+
+
 def _is_domain(low: str) -> bool:
     match = _DOMAIN.match(low)
     return match is not None and match.group(3) in _TLDS and not _INSTANCE.match(low)
@@ -173,6 +200,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
     for i, token in enumerate(tokens):
         low = token.low
         nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
+        if low == "value" and i + 1 < len(tokens) and found.trailing_value is None:
+            found.trailing_value = " ".join(t.phrase or t.raw for t in tokens[i + 1 :])
         if token.phrase is not None:
             found.phrases.append(token.phrase)
         elif token.quoted:
@@ -235,8 +264,14 @@ def _find_numbers(text: str, found: Found) -> None:
         found.node_count = _number(match.group(1))
     if match := _REPLICAS.search(text):
         found.replicas = _number(match.group(1))
-    if match := _TO_NUMBER.search(text):
+    for match in _TO_NUMBER.finditer(text):
+        unit = match.group(2)
+        if unit and (unit in _NOT_REPLICA_UNITS or entities.quantity_unit(unit) or entities.duration_unit(unit)):
+            continue
         found.to_number = _number(match.group(1))
+        break
+    if _TLS_OFF.search(text):
+        found.tls = False
     if match := _TTL.search(text):
         amount, unit = match.group(1, 2) if match.group(1) else match.group(3, 4)
         seconds = entities.duration_seconds(f"{amount}{unit}") if unit else int(amount)
@@ -276,6 +311,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.TO, nxt.low)
         elif token.low == "-n" and is_name(nxt):
             _add(found, Cue.NAMESPACE, nxt.low)
+        elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True):
+            _add(found, Cue.USER, nxt.low)  # "contractor ext.li"
     for span in spans:
         for noun in span.nouns:
             cue = _NOUN_CUES.get(noun)
@@ -292,7 +329,15 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 and is_name(before, username=username)
                 and not before.possessive
             )
-            if after is not None and is_name(after, username=username):
+            if any(s.start == span.end and s.nouns & span.nouns for s in spans):
+                continue  # "rollout restart deployment orders": the next noun has the name
+            if cue is Cue.TELEMETRY:
+                # only "the auth logs": what follows these nouns is rarely a name ("incidents happened")
+                if strict_before and before is not None:
+                    _add(found, cue, before.low)
+                continue
+            determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
+            if after is not None and is_name(after, username=username) and not (strict_before and determined):
                 _add(found, cue, after.low)
             elif before is not None and strict_before:
                 _add(found, cue, before.low)

@@ -14,7 +14,12 @@ import re
 from opsgate.parsing import text as request_text
 
 _OPENERS = ("hey", "hi", "hello", "so", "ok", "okay", "quick question", "question")
-_POLITE_REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody)\b|^please\b")
+_REQUEST_OPENING = re.compile(
+    r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody)\b"
+    r"|^(?:can|could|may)\s+i\s+(?:get|have)\b"  # "can i get a new ns called tools"
+    r"|^do\s+(?:a|an|the|some)\b"  # "do a security scan of billing": an imperative, not "do you…"
+    r"|^please\b"
+)
 _ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
 _INTERROGATIVE = re.compile(
     r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
@@ -22,7 +27,7 @@ _INTERROGATIVE = re.compile(
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
-    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights))\b"
+    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed)\b"
 )
 
 
@@ -32,7 +37,7 @@ def is_question(request: str) -> bool:
     for opener in _OPENERS:
         if low.startswith((opener + " ", opener + ",")):
             low = low[len(opener) :].lstrip(" ,")
-    if not low or _POLITE_REQUEST.match(low):
+    if not low or _REQUEST_OPENING.match(low):
         return False
     if _ALWAYS.match(low):
         return True

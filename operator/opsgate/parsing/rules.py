@@ -1,9 +1,11 @@
 """The rule-based parser: the offline default and the LLM's cross-check.
 
 ``parse(text, catalog)`` finds verbs and resource nouns (tolerating case, politeness, word
-order and one-letter typos), picks the catalog entry a verb/noun pair names, and fills the
-entry's parameters from the entity candidates in the text. A request that pairs no verb with a
-noun of the same entry is *unrecognised*; it is never pushed to the nearest action.
+order, kubectl spellings and one-letter typos), picks the catalog entry a verb/noun pair names,
+and fills the entry's parameters from the entity candidates in the text. A request that pairs no
+verb with a noun of the same entry is *unrecognised*; it is never pushed to the nearest action.
+Two narrow exceptions, both needing a name to act on: a verb with one reading implies its noun
+("restart nginx"), and a request that opens with a noun asks for that thing to be created.
 
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
@@ -19,7 +21,7 @@ import re
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog
 from opsgate.intent import Intent, Parser, unrecognised
-from opsgate.parsing import extract, questions, slots, text, vocabulary
+from opsgate.parsing import extract, kubectl, questions, slots, text, vocabulary
 from opsgate.parsing.fuzzy import Corrector
 from opsgate.parsing.tokens import Token, tokenize
 from opsgate.parsing.vocabulary import Noun, Strength, Verb
@@ -32,6 +34,7 @@ NOTE_AMBIGUOUS = "also read as {other}"
 CONFIDENCE_VERB_NOUN = 0.92
 CONFIDENCE_NOUN_ONLY = 0.75
 CONFIDENCE_VERB_ONLY = 0.65
+CONFIDENCE_IMPLIED = 0.7  # "restart nginx": the verb names the resource type, a name follows it
 CONFIDENCE_NOUN_FIRST = 0.6  # "email account for ann@acme.org please": asking for the thing
 PENALTY_FUZZY = 0.1
 PENALTY_WEAK = 0.12
@@ -43,9 +46,18 @@ FLOOR = 0.05
 _MAX_PHRASE = 4
 _DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "up", "down", "me", "us", "new"})
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
+# Where the object of a verb ends: "create a jira ticket | for the login bug".
+_OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
+# What may stand between an implying verb and its object ("onboard the new engineer kim").
+_IMPLIED_SKIP = frozenset({"the", "a", "an", "new"})
+# A request that opens with a noun asks for the thing: read it with the verbs of "create".
+_CREATE_VERBS = vocabulary.VERBS["create"]
 _SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
-_CORRECTOR = Corrector([*vocabulary.VERBS, *vocabulary.NOUNS])
+# Typos are corrected towards what we can act on: "batch" must not become "patch".
+_CORRECTOR = Corrector(
+    [*(word for word, verbs in vocabulary.VERBS.items() if Verb.UNSUPPORTED not in verbs), *vocabulary.NOUNS]
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +74,7 @@ class _Reading:
     score: int  # lower is a closer verb/noun pair
     confidence: float
     verb_at: int | None
+    implied: bool = False  # the verb implied the resource noun ("restart nginx")
 
 
 _TABLES: dict[int, tuple[Catalog, _Tables]] = {}
@@ -76,8 +89,13 @@ def _tables(catalog: Catalog) -> _Tables:
     for key, (verbs, nouns) in vocabulary.TRIGGERS.items():
         if key not in catalog:
             continue
+        action = catalog.entries[key].action
         for verb in verbs:
             for noun, strength in nouns.items():
+                # a noun that only hints at the resource needs the entry's own verb: "scan the
+                # shop namespace" is a scan, "list the deployments in shop" is not
+                if strength is Strength.WEAK and verb.value != action:
+                    continue
                 pairs.setdefault((verb, noun), []).append((key, strength))
     noun_only = {noun: key for noun, key in vocabulary.NOUN_ONLY.items() if key in catalog}
     tables = _Tables(pairs=pairs, noun_only=noun_only)
@@ -94,11 +112,12 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return unrecognised(notes=cleaned.notes)
     if questions.is_question(cleaned.text):
         return unrecognised(notes=(*cleaned.notes, NOTE_QUESTION))
-    tokens = tokenize(cleaned.text)
+    tokens = tokenize(kubectl.rewrite(cleaned.text))
     if _opens_with_foreign_verb(tokens):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
     spans = _spans(tokens)
     readings = _readings(spans, tokens, _tables(catalog), cleaned.text.lower())
+    readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
     best = readings[0]
@@ -106,6 +125,9 @@ def parse(request: str, catalog: Catalog) -> Intent:
     found = extract.find(tokens, spans)
     values = slots.candidates(best.key, found, object_name=_object_after(tokens, spans, best.verb_at))
     kept, dropped = slots.fit(entry, values)
+    if best.implied and _missing_required(entry, kept):
+        # a guessed resource type is only worth acting on when the text says everything it needs
+        return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
     confidence = best.confidence - PENALTY_MISSING * _missing_required(entry, kept)
     notes = [*cleaned.notes, *dropped]
     others = sorted({r.key for r in readings[1:] if r.key != best.key})
@@ -127,7 +149,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
 
 def verbs_in(request: str) -> frozenset[Verb]:
     """The verb classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
-    spans = _spans(tokenize(text.clean(request).text))
+    spans = _spans(tokenize(kubectl.rewrite(text.clean(request).text)))
     return frozenset(verb for span in spans for verb in span.verbs)
 
 
@@ -161,7 +183,10 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
         else:
             word = lows[i]
             correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
-            if correction is not None:
+            if extract.is_metric_name(tokens[i]):
+                # "graph http_requests_total for api": a Prometheus name is a metric noun
+                spans.append(extract.Span(start=i, end=i + 1, verbs=frozenset(), nouns=frozenset({Noun.METRICS})))
+            elif correction is not None:
                 verbs, nouns = _lookup((correction,))
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
@@ -206,9 +231,10 @@ def _readings(
         opening = next((i for i, t in enumerate(tokens) if t.low not in _OPENING_FILLER), None)
         if first_noun.start == opening:
             for noun in first_noun.nouns:
-                for key, strength in tables.pairs.get((Verb.CREATE, noun), ()):
-                    if strength is Strength.STRONG:
-                        readings.append(_Reading(key, 15, CONFIDENCE_NOUN_FIRST, None))
+                for verb in _CREATE_VERBS:
+                    for key, strength in tables.pairs.get((verb, noun), ()):
+                        if strength is Strength.STRONG:
+                            readings.append(_Reading(key, 15, CONFIDENCE_NOUN_FIRST, None))
     if not verb_spans:
         for n in noun_spans:
             for noun in n.nouns:
@@ -222,8 +248,56 @@ def _readings(
         scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
+    if not readings:
+        readings = _implied_readings(verb_spans, tokens, spans, tables)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _implied_readings(
+    verb_spans: list[extract.Span], tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables
+) -> list[_Reading]:
+    """Readings for a verb that names its resource ("restart nginx"), when a name follows it."""
+    readings: list[_Reading] = []
+    for v in verb_spans:
+        noun = vocabulary.IMPLIED_NOUNS.get(" ".join(t.low for t in tokens[v.start : v.end]))
+        if noun is None or not _names_an_object(tokens, spans, v):
+            continue
+        for verb in v.verbs:
+            for key, _ in tables.pairs.get((verb, noun), ()):
+                confidence = CONFIDENCE_IMPLIED - (PENALTY_FUZZY if v.fuzzy else 0.0)
+                readings.append(_Reading(key, 25 + v.start, confidence, v.start, implied=True))
+    return readings
+
+
+def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb: extract.Span) -> bool:
+    """Does a name follow the implying verb (right after it, after "the", or after a person word)?
+
+    "my"/"our" are not skipped: "restart my laptop" is about the requester's own things.
+    """
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    for i in range(verb.end, len(tokens)):
+        low = tokens[i].low
+        if low in _IMPLIED_SKIP or low in vocabulary.PERSON_WORDS or low in vocabulary.POLITENESS:
+            continue
+        return i not in covered and low not in vocabulary.FOREIGN_OBJECTS and extract.is_name(tokens[i], username=True)
+    return False
+
+
+def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the verb's object something outside the catalog ("create a jira *ticket* for the login bug")?"""
+    if verb_at is None:
+        return False
+    noun_at = {i for s in spans if s.nouns for i in range(s.start, s.end)}
+    start = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+    foreign = False
+    for i in range(start, len(tokens)):
+        if i in noun_at:
+            return False  # "rotate the database credentials": the head is a catalog noun
+        if tokens[i].low in _OBJECT_END:
+            break
+        foreign = foreign or tokens[i].low in vocabulary.FOREIGN_OBJECTS
+    return foreign
 
 
 def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> str | None:
@@ -232,7 +306,7 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
         return None
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     for token in tokens[span_end:]:
-        if token.low in _DETERMINERS:
+        if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
     return None

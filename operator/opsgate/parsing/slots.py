@@ -40,12 +40,15 @@ def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, 
         "role": found.role,
         "level": found.level,
         "metric": found.metric,
+        "tls": found.tls,
     }
     out["domain"] = _first(found.domains)
     out["name"] = _object_name(resource, found, object_name=object_name, exclude=used)
     out["service"] = found.cue(Cue.SERVICE, exclude=used) or (
-        found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=used) or object_name
+        found.cue(Cue.FOR, Cue.POSSESSIVE, Cue.TELEMETRY, exclude=used) or object_name
         if resource in ("secret", "logs", "metrics", "incidents")
+        else found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=used)
+        if resource == "mtls"  # "enable mtls for orders-api"; "enforce strict mtls" names nothing
         else None
     )
     if resource == "secret":
@@ -94,6 +97,8 @@ def _dns(found: Found, out: dict[str, Any]) -> None:
         value = found.addresses[0]
     elif found.phrases:
         value = found.phrases[0]
+    elif found.trailing_value is not None:
+        value = found.trailing_value
     elif len(found.domains) > 1:
         value = found.domains[1]
     out["value"] = value

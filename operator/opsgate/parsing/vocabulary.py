@@ -25,6 +25,9 @@ class Verb(enum.StrEnum):
     SCAN = "scan"
     GENERATE = "generate"
     AUDIT = "audit"
+    # An operation the catalog has no entry for. Knowing it keeps it from being read as a nearby
+    # verb ("roll back" is not "roll") or from leaving a noun to be read on its own.
+    UNSUPPORTED = "unsupported"
 
 
 class Noun(enum.StrEnum):
@@ -53,12 +56,18 @@ class Noun(enum.StrEnum):
 V = Verb
 N = Noun
 
+# Operations the catalog has no entry for (see ``Verb.UNSUPPORTED``).
+_UNSUPPORTED = (
+    "roll back", "rollback", "revert", "upgrade", "downgrade", "drain", "cordon", "uncordon",
+    "backup", "back up", "restore", "migrate", "patch",
+)  # fmt: skip
+
 # word or phrase -> verb classes
 VERBS: dict[str, frozenset[Verb]] = {
     phrase: frozenset(classes)
     for phrase, classes in {
         "create": {V.CREATE, V.ISSUE, V.GENERATE},
-        "make": {V.CREATE, V.GENERATE},
+        "make": {V.CREATE, V.GENERATE, V.GRANT},  # "make lena cluster-admin"
         "add": {V.CREATE, V.GRANT},
         "new": {V.CREATE, V.ISSUE},
         "provision": {V.CREATE},
@@ -76,7 +85,10 @@ VERBS: dict[str, frozenset[Verb]] = {
         "point": {V.CREATE},
         "delete": {V.DELETE, V.REVOKE},
         "remove": {V.DELETE, V.REVOKE},
-        "drop": {V.DELETE},
+        "drop": {V.DELETE, V.REVOKE},
+        "kill": {V.DELETE},
+        "clean up": {V.DELETE},
+        "cleanup": {V.DELETE},
         "destroy": {V.DELETE},
         "tear down": {V.DELETE},
         "teardown": {V.DELETE},
@@ -108,7 +120,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "cycle": {V.RESTART, V.ROTATE},
         "redeploy": {V.RESTART},
         "rotate": {V.ROTATE},
-        "roll": {V.ROTATE},
+        "roll": {V.ROTATE, V.RESTART},  # the noun decides: "roll the creds" / "roll the pods"
+        "kick": {V.RESTART},
         "regenerate": {V.ROTATE},
         "refresh": {V.ROTATE},
         "reset": {V.ROTATE},
@@ -121,6 +134,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "invalidate": {V.REVOKE},
         "withdraw": {V.REVOKE},
         "take away": {V.REVOKE},
+        "strip": {V.REVOKE},
         "enable": {V.ENABLE},
         "turn on": {V.ENABLE},
         "switch on": {V.ENABLE},
@@ -136,6 +150,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "fetch": {V.QUERY},
         "pull": {V.QUERY},
         "tail": {V.QUERY},
+        "look at": {V.QUERY},
+        "inspect": {V.QUERY},
         "view": {V.QUERY},
         "see": {V.QUERY},
         "query": {V.QUERY},
@@ -154,9 +170,10 @@ VERBS: dict[str, frozenset[Verb]] = {
         "export": {V.GENERATE},
         "audit": {V.AUDIT},
         "review": {V.AUDIT},
-        "need": {V.CREATE, V.QUERY},
-        "want": {V.CREATE, V.QUERY},
-        "like": {V.CREATE, V.QUERY},
+        "need": {V.CREATE, V.ISSUE, V.QUERY},
+        "want": {V.CREATE, V.ISSUE, V.QUERY},
+        "like": {V.CREATE, V.ISSUE, V.QUERY},
+        **{phrase: {V.UNSUPPORTED} for phrase in _UNSUPPORTED},
     }.items()
 }
 
@@ -196,6 +213,7 @@ NOUNS: dict[str, frozenset[Noun]] = {
         "replicas": {N.REPLICAS},
         "replica": {N.REPLICAS},
         "dns record": {N.DNS_RECORD},
+        "dns": {N.DNS_RECORD},
         "dns entry": {N.DNS_RECORD},
         "record": {N.DNS_RECORD},
         "records": {N.DNS_RECORD},
@@ -225,6 +243,7 @@ NOUNS: dict[str, frozenset[Noun]] = {
         "user": {N.USER},
         "users": {N.USER},
         "user account": {N.USER},
+        "username": {N.USER},
         "account": {N.USER},
         "login": {N.USER},
         "access": {N.ACCESS},
@@ -241,6 +260,7 @@ NOUNS: dict[str, frozenset[Noun]] = {
         "viewer": {N.ACCESS},
         "service account": {N.SERVICE_ACCOUNT},
         "serviceaccount": {N.SERVICE_ACCOUNT},
+        "sa": {N.SERVICE_ACCOUNT},
         "robot account": {N.SERVICE_ACCOUNT},
         "bot account": {N.SERVICE_ACCOUNT},
         "logs": {N.LOGS},
@@ -281,6 +301,7 @@ IDIOMS: dict[str, tuple[frozenset[Verb], frozenset[Noun]]] = {
             "who has rights",
             "access review",
             "access audit",
+            "who accessed",
         )
     },
     **{
@@ -360,6 +381,41 @@ NOUN_ONLY: dict[Noun, str] = {
     N.SBOM: "compliance.generate.sbom",
     N.VULNERABILITIES: "compliance.scan.vulnerabilities",
 }
+
+# Verbs that name their resource when the text names none: "restart nginx" restarts a
+# deployment, "offboard tmiller" deletes a user. Only verbs with one reading on a platform team
+# are here: "reboot" (machines), "roll" and "cycle" (secrets), "increase" (disks) are not.
+IMPLIED_NOUNS: dict[str, Noun] = {
+    "restart": N.DEPLOYMENT,
+    "bounce": N.DEPLOYMENT,
+    "recycle": N.DEPLOYMENT,
+    "redeploy": N.DEPLOYMENT,
+    "kick": N.DEPLOYMENT,
+    "scale": N.DEPLOYMENT,
+    "scale up": N.DEPLOYMENT,
+    "scale down": N.DEPLOYMENT,
+    "onboard": N.USER,
+    "offboard": N.USER,
+}
+
+# Words for a person that come before their username ("contractor ext.li", "new hire kim").
+PERSON_WORDS = frozenset(
+    {
+        "contractor", "engineer", "employee", "intern", "hire", "colleague", "developer", "teammate",
+        "consultant", "freelancer", "guest", "person", "joiner", "leaver", "member", "staff",
+    }
+)  # fmt: skip
+
+# Things people ask to act on that the catalog does not hold. When one is the object of the verb
+# ("create a jira ticket for the login bug"), a catalog noun later in the text does not make the
+# request a catalog action.
+FOREIGN_OBJECTS = frozenset(
+    {
+        "ticket", "issue", "bug", "meeting", "laptop", "computer", "pc", "machine", "server", "vm",
+        "node", "nodes", "database", "db", "bucket", "volume", "disk", "firewall", "router", "pr",
+        "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki",
+    }
+)  # fmt: skip
 
 # Verbs of everyday life: a request that opens with one is not an operations request.
 FOREIGN_VERBS = frozenset(
