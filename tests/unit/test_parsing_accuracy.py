@@ -4,7 +4,8 @@ The ``heldout`` split was written and committed before any parser code and never
 rules; the ``tune`` split is what the vocabulary was tuned on. Both were written by the parser's
 author, so ``tests/data/intents_unseen.jsonl`` holds requests written without reading the
 vocabulary (``unseen``: before the parser was generalised; ``unseen2``: after, and never run
-before being committed). Their floors are the measured level rounded down, not an aim: they
+before being committed; ``unseen3``: after unseen2 was fitted, before the multi-action and
+personal-IT declines were written, and never run before being committed). Their floors are the measured level rounded down, not an aim: they
 exist so that a regression fails CI.
 """
 
@@ -24,11 +25,14 @@ ROWS: list[dict[str, Any]] = [json.loads(line) for line in DATA.read_text(encodi
 UNSEEN_DATA = Path(__file__).parents[1] / "data" / "intents_unseen.jsonl"
 UNSEEN: list[dict[str, Any]] = [json.loads(line) for line in UNSEEN_DATA.read_text(encoding="utf-8").splitlines()]
 
-# split -> (in-scope action triple, in-scope entities exact, out-of-scope declined): measured, rounded down
-UNSEEN_FLOORS: dict[str, tuple[float, float, float]] = {
-    "unseen": (0.99, 0.98, 0.94),
+# split -> (in-scope action triple, in-scope entities exact, out-of-scope declined, multi-action declined):
+# measured, rounded down
+UNSEEN_FLOORS: dict[str, tuple[float, float, float, float]] = {
+    "unseen": (0.99, 0.98, 0.94, 1.0),
     # written after the changes and never used to tune them; lower, as expected
-    "unseen2": (0.90, 0.87, 1.0),
+    "unseen2": (0.90, 0.87, 1.0, 1.0),
+    # the baseline before the parser learnt to decline requests for several changes
+    "unseen3": (0.87, 0.73, 0.66, 0.0),
 }
 
 
@@ -99,14 +103,17 @@ def test_the_unseen_set_covers_every_catalog_action_and_enough_declines(catalog:
 
 @pytest.mark.parametrize("split", sorted(UNSEEN_FLOORS))
 def test_accuracy_on_unseen_requests_does_not_fall_below_its_measured_floor(split: str, catalog: Catalog) -> None:
-    triple_floor, entities_floor, declined_floor = UNSEEN_FLOORS[split]
+    triple_floor, entities_floor, declined_floor, multi_floor = UNSEEN_FLOORS[split]
     in_scope = [r for r in UNSEEN if r["split"] == split and r["kind"] == "in_scope"]
     declines = [r for r in UNSEEN if r["split"] == split and r["kind"] in ("out_of_scope", "question")]
+    multi = [r for r in UNSEEN if r["split"] == split and r["kind"] == "multi_action"]
     intents = [rules.parse(r["text"], catalog) for r in in_scope]
     assert _rate(in_scope, catalog) >= triple_floor
     exact = sum(i.key == r["key"] and i.entities == r["entities"] for i, r in zip(intents, in_scope, strict=True))
     assert exact / len(in_scope) >= entities_floor
     assert sum(not rules.parse(r["text"], catalog).recognised for r in declines) / len(declines) >= declined_floor
+    if multi:
+        assert sum(not rules.parse(r["text"], catalog).recognised for r in multi) / len(multi) >= multi_floor
 
 
 def test_no_unseen_injection_attempt_leads_to_another_action(catalog: Catalog) -> None:
