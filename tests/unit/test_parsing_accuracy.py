@@ -4,9 +4,9 @@ The ``heldout`` split was written and committed before any parser code and never
 rules; the ``tune`` split is what the vocabulary was tuned on. Both were written by the parser's
 author, so ``tests/data/intents_unseen.jsonl`` holds requests written without reading the
 vocabulary (``unseen``: before the parser was generalised; ``unseen2``: after, and never run
-before being committed; ``unseen3``: after unseen2 was fitted, before the multi-action and
-personal-IT declines were written, and never run before being committed). Their floors are the measured level rounded down, not an aim: they
-exist so that a regression fails CI.
+before being committed; ``unseen3``: after unseen2 had been read, before the multi-action and
+personal-IT declines were written, and measured before any parser change). Their floors are the
+measured level rounded down, not an aim: they exist so that a regression fails CI.
 """
 
 from __future__ import annotations

@@ -267,3 +267,56 @@ def test_a_password_in_the_request_is_never_an_entity(catalog: Catalog) -> None:
     intent = rules.parse("create user bob, temp password Welcome123!", catalog)
     assert intent.entities == {"username": "bob"}
     assert "welcome123" not in repr(intent).lower()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "changes"),
+    [
+        ("bounce the cart deployment; afterwards delete namespace cart-old",
+         "restart deployment cart, delete namespace cart-old"),
+        ("revoke the cert for old.acme.io and issue a cert for new.acme.io",
+         "revoke cert old.acme.io, issue cert new.acme.io"),
+        ("restart ingest then scale it to 3 replicas", "restart deployment ingest, scale deployment"),
+        ("create a namespace called lab and a cluster named lab-eks", "create namespace lab, create cluster lab-eks"),
+        ("offboard user kim. Delete the mailbox kim@acme.io.", "delete user kim, delete email kim@acme.io"),
+        ("drop namespace qa-1 and namespace qa-2", "delete namespace qa-1, delete namespace qa-2"),
+    ],
+    ids=["semicolon", "same-noun-two-verbs", "pronoun-refers-back", "borrowed-verb", "two-sentences",
+         "one-verb-two-targets"],
+)  # fmt: skip
+def test_a_request_for_several_changes_is_declined_naming_each_one(
+    request_text: str, changes: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert intent.declined == f"asks for more than one change: {changes}; submit one request per change"
+
+
+def test_several_read_only_queries_are_declined_as_actions_not_changes(catalog: Catalog) -> None:
+    intent = rules.parse("summarize incidents for ledger, then show error logs for ledger", catalog)
+    assert intent.declined is not None
+    assert intent.declined.startswith("asks for more than one action: summarize incidents ledger, query logs ledger")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("create a namespace called tools-2 and let me know", "provision.create.namespace", {"name": "tools-2"}),
+        ("scale ingest to 4 and leave it there", "provision.scale.deployment", {"name": "ingest", "replicas": 4}),
+        ("restart ingest and tell me when it is back", "provision.restart.deployment", {"name": "ingest"}),
+        ("rotate creds for ledger and make sure the old ones stop working", "security.rotate.secret",
+         {"service": "ledger"}),
+        ("please go ahead and restart ingest", "provision.restart.deployment", {"name": "ingest"}),
+        ("restart ingest in dev, restart it now please", "provision.restart.deployment",
+         {"name": "ingest", "environment": "dev"}),
+        ("scale ingest to 2 in prod; rollback: scale ingest back to 5", "provision.scale.deployment",
+         {"name": "ingest", "replicas": 2, "environment": "production"}),
+    ],
+    ids=["second-verb-not-an-action", "keep-it", "tell-me", "make-sure", "go-ahead", "restated",
+         "rollback-plan-is-not-a-change"],
+)  # fmt: skip
+def test_one_change_phrased_with_two_verbs_is_not_declined(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
