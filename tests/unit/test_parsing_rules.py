@@ -320,3 +320,41 @@ def test_one_change_phrased_with_two_verbs_is_not_declined(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "missing"),
+    [
+        ("rotate my api token", "`service`"),
+        ("reset my wifi password please", "`service`"),
+        ("remove my account", "`username`"),
+        ("grant me admin", "`username`"),
+        ("delete the mailbox I made by mistake", "`email`"),
+        ("set up an inbox for myself", "`email`"),
+    ],
+    ids=["my-token", "my-password-with-a-word-before", "my-account", "me-as-recipient", "i-made-it", "myself"],
+)  # fmt: skip
+def test_a_personal_it_request_without_a_resource_is_declined_towards_the_helpdesk(
+    request_text: str, missing: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert intent.declined == rules.DECLINED_PERSONAL.format(missing=missing)
+    assert "IT helpdesk" in intent.declined
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("create an email for my new colleague ola@acme.io", "provision.create.email", {"email": "ola@acme.io"}),
+        ("restart my checkout deployment", "provision.restart.deployment", {"name": "checkout"}),
+        ("delete my namespace sandbox-ann", "provision.delete.namespace", {"name": "sandbox-ann"}),
+        ("show me the logs for billing", "observability.query.logs", {"service": "billing"}),
+    ],
+    ids=["my-new-hire", "my-deployment-named", "my-namespace-named", "show-me-is-a-read"],
+)  # fmt: skip
+def test_my_or_me_with_a_named_resource_is_an_ordinary_request(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities, intent.declined) == (key, entities, None)

@@ -127,6 +127,14 @@ async def test_a_request_for_several_changes_is_declined_with_the_reason_in_its_
     assert [(n.type, n.reason, n.message) for n in planned.notes] == [("Warning", "NeedsInfo", reason)]
 
 
+async def test_a_personal_it_request_is_declined_towards_the_helpdesk(engine: planning.Engine) -> None:
+    planned = await plan(engine, "get rid of my inbox")
+    assert planned.phase is Phase.NEEDS_INFO
+    assert planned.plan is None
+    assert cond(planned, Type.INTENT_RESOLVED).reason is Reason.DECLINED
+    assert "IT helpdesk" in cond(planned, Type.READY).message
+
+
 async def test_missing_parameters_name_the_field(engine: planning.Engine) -> None:
     planned = await plan(engine, "create an email")
     assert planned.phase is Phase.NEEDS_INFO

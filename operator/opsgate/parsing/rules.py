@@ -7,9 +7,10 @@ verb with a noun of the same entry is *unrecognised*; it is never pushed to the 
 Two narrow exceptions, both needing a name to act on: a verb with one reading implies its noun
 ("restart nginx"), and a request that opens with a noun asks for that thing to be created.
 
-A request that asks for several changes in separate clauses ("restart nginx and delete namespace
-prod") is *declined* with a reason for the requester rather than read as one action: running
-either change alone is not what was asked.
+Two kinds of request are *declined* with a reason for the requester rather than read as one
+action: one that asks for several changes in separate clauses ("restart nginx and delete namespace
+prod": running either change alone is not what was asked), and a personal IT request about the
+requester's own things that names no resource to act on ("reset my password", "give me access").
 
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
@@ -35,6 +36,10 @@ NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
+DECLINED_PERSONAL = (
+    "reads as a personal IT request (about your own account, password, mailbox or device) and names "
+    "no {missing}: personal IT goes to the IT helpdesk; for an OpsGate change, name the {missing}"
+)
 
 CONFIDENCE_VERB_NOUN = 0.92
 CONFIDENCE_NOUN_ONLY = 0.75
@@ -49,7 +54,9 @@ PENALTY_INJECTION = 0.1
 FLOOR = 0.05
 
 _MAX_PHRASE = 4
-_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "up", "down", "me", "us", "new"})
+_DETERMINERS = frozenset({"the", "a", "an", "our", "your", "their", "up", "down", "me", "us", "new"})
+# "reset my vpn password": what follows "my" is the requester's own thing, not a resource's name
+_OWN = frozenset({"my", "mine", "myself"})
 # "restart it", "scale them to 3": in a clause after another, a pronoun is the earlier object
 _PRONOUNS = frozenset({"it", "them", "that", "this", "those", "these"})
 # What opens a noun phrase that borrows the verb before it ("create a cluster x and a namespace y").
@@ -155,6 +162,9 @@ def parse(request: str, catalog: Catalog) -> Intent:
     values = slots.candidates(best.key, found, object_name=_object_after(tokens, spans, best.verb_at))
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
+    if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
+        shown = " or ".join(f"`{name}`" for name in missing)
+        return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
     if best.implied and missing:
         # a guessed resource type is only worth acting on when the text says everything it needs
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
@@ -347,6 +357,8 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
         return None
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     for token in tokens[span_end:]:
+        if token.low in _OWN:
+            return None  # "reset my vpn password": the requester's own password, not a service's
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
@@ -356,6 +368,20 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
 def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> list[str]:
     required: list[str] = entry.parameters.get("required", [])
     return [name for name in required if name not in kept and name not in entry.defaults]
+
+
+def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the request about the requester's own things ("my password", "give me access", "the email I sent")?"""
+    noun_ends = {s.end for s in spans if s.nouns}
+    verb_end = next((s.end for s in spans if s.start == verb_at), None)
+    for i, token in enumerate(tokens):
+        if token.low in _OWN:
+            return True
+        if token.low == "me" and i == verb_end:
+            return True  # "give me access": the requester receives it
+        if token.low == "i" and (i in noun_ends or (i > 0 and tokens[i - 1].low in ("that", "which"))):
+            return True  # "the email I sent yesterday": a thing the requester made, not a resource
+    return False
 
 
 def _changes(
