@@ -358,3 +358,52 @@ def test_my_or_me_with_a_named_resource_is_an_ordinary_request(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("scale out the ledger deployment to 7 replicas", "provision.scale.deployment",
+         {"name": "ledger", "replicas": 7}),
+        ("scale out ingest to 3", "provision.scale.deployment", {"name": "ingest", "replicas": 3}),
+        ("bring ingest up to 5 replicas", "provision.scale.deployment", {"name": "ingest", "replicas": 5}),
+        ("bring the ledger pods down to 2 in dev", "provision.scale.deployment",
+         {"name": "ledger", "replicas": 2, "environment": "dev"}),
+        ("we need hosting for shop.acme.io", "provision.create.website", {"domain": "shop.acme.io"}),
+        ("the ledger credentials need rotating", "security.rotate.secret", {"service": "ledger"}),
+        ("the cert for shop.acme.io needs to be renewed", "security.issue.cert", {"domain": "shop.acme.io"}),
+        ("ingest should be restarted in dev", "provision.restart.deployment",
+         {"name": "ingest", "environment": "dev"}),
+        ("the namespace scratch-9 needs deleting", "provision.delete.namespace", {"name": "scratch-9"}),
+        ("create a cluster for the data team: data-lab", "provision.create.cluster", {"name": "data-lab"}),
+        ("create a namespace and call it tools-3", "provision.create.namespace", {"name": "tools-3"}),
+    ],
+    ids=["scale-out", "scale-out-implied", "bring-up-to", "bring-down-to", "hosting", "needs-rotating",
+         "needs-to-be-renewed", "should-be-restarted", "needs-is-not-a-create", "name-after-colon", "call-it"],
+)  # fmt: skip
+def test_particles_passives_and_labels_read_like_the_plain_request(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("show error logs for ledger which was restarted", "observability.query.logs",
+         {"level": "error", "service": "ledger"}),
+        ("TICKET-7: create namespace", "provision.create.namespace", {}),
+        ("rotate the api token for search", "security.rotate.secret", {"service": "search"}),
+    ],
+    ids=["past-form-describes", "verb-after-colon-is-no-name", "api-token-is-one-noun"],
+)  # fmt: skip
+def test_the_new_forms_do_not_read_more_than_the_text_says(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_bring_back_is_a_rollback_not_a_scale(catalog: Catalog) -> None:
+    assert not rules.parse("bring back the ingest deployment", catalog).recognised

@@ -63,7 +63,7 @@ _GROUPS = re.compile(r"\bgroups?\s+(.*)")
 class Cue(enum.StrEnum):
     """What marked a name in the text."""
 
-    NAMED = "named"  # "named X", "called X"
+    NAMED = "named"  # "named X", "called X", "call it X", "…for the payments team: X"
     QUOTED = "quoted"
     NAMESPACE = "namespace"
     SERVICE = "service"
@@ -94,6 +94,7 @@ _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regard
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
+_NAME_VERBS = frozenset({"call", "name"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,6 +303,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
         if nxt is None:
             continue
         if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
+            _add(found, Cue.NAMED, nxt.low)
+        elif token.low in _NAME_VERBS and nxt.low == "it" and i + 2 < len(tokens):
+            if is_name(tokens[i + 2], username=True, lenient=True):
+                _add(found, Cue.NAMED, tokens[i + 2].low)  # "create a namespace and call it payments"
+        elif token.colon and is_name(nxt, username=True):
+            # "a namespace for the payments team: payments-v2"; not "dns: point …" (a verb is no name)
             _add(found, Cue.NAMED, nxt.low)
         elif i + 1 in covered:
             continue

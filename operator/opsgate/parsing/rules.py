@@ -70,7 +70,7 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
-_SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
+_SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
 # Typos are corrected towards what we can act on: "batch" must not become "patch".
 _CORRECTOR = Corrector(
@@ -222,8 +222,11 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
                 break
         else:
             word = lows[i]
+            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
             correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
-            if extract.is_metric_name(tokens[i]):
+            if wanted is not None:
+                spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
+            elif extract.is_metric_name(tokens[i]):
                 # "graph http_requests_total for api": a Prometheus name is a metric noun
                 spans.append(extract.Span(start=i, end=i + 1, verbs=frozenset(), nouns=frozenset({Noun.METRICS})))
             elif correction is not None:
@@ -233,6 +236,19 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
     if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     return tuple(spans)
+
+
+def _wanted_verb(word: str) -> str | None:
+    """The verb whose -ing or -ed form ``word`` is ("rotating", "renewed", "scanned"), if it is one."""
+    for suffix in ("ing", "ed"):
+        stem = word.removesuffix(suffix)
+        if stem == word or len(stem) < 3:
+            continue
+        # "renew|ing", "rotat|e|d", "scan|n|ed"
+        for base in (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else ""):
+            if base in vocabulary.VERBS and Verb.UNSUPPORTED not in vocabulary.VERBS[base]:
+                return base
+    return None
 
 
 def _known(word: str) -> bool:
@@ -308,7 +324,8 @@ def _implied_readings(
     """
     readings: list[_Reading] = []
     for v in verb_spans:
-        noun = vocabulary.IMPLIED_NOUNS.get(" ".join(t.low for t in tokens[v.start : v.end]))
+        phrase = " ".join(t.low for t in tokens[v.start : v.end])
+        noun = vocabulary.IMPLIED_NOUNS.get(phrase) or vocabulary.IMPLIED_NOUNS.get(_wanted_verb(phrase) or "")
         if noun is None:
             continue
         refers_back = pronoun and v.end < len(tokens) and tokens[v.end].low in _PRONOUNS
@@ -327,12 +344,22 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
     "my"/"our" are not skipped: "restart my laptop" is about the requester's own things.
     """
     covered = {i for s in spans for i in range(s.start, s.end)}
-    for i in range(verb.end, len(tokens)):
+    for i in _object_positions(tokens, spans, verb.start):
         low = tokens[i].low
         if low in _IMPLIED_SKIP or low in vocabulary.PERSON_WORDS or low in vocabulary.POLITENESS:
             continue
         return i not in covered and low not in vocabulary.FOREIGN_OBJECTS and extract.is_name(tokens[i], username=True)
     return False
+
+
+def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int) -> list[int]:
+    """Where the verb's object may stand: after the verb, or for a verb asked for in its -ing/-ed
+    form, at the opening ("the ledger credentials need rotating", "ingest should be restarted")."""
+    if verb_at > 0 and tokens[verb_at - 1].low in vocabulary.NEED_FORMS:
+        covered = {i for s in spans for i in range(s.start, s.end)}
+        return [i for i in range(verb_at) if i not in covered]
+    span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+    return list(range(span_end, len(tokens)))
 
 
 def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
@@ -352,11 +379,13 @@ def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...
 
 
 def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> str | None:
-    """The name right after the verb ("restart frontend", "grant alice …"), if there is one."""
+    """The name right after the verb ("restart frontend", "grant alice …"), if there is one.
+
+    "the ledger credentials need rotating" rotates ledger's, as "rotate the ledger credentials" does.
+    """
     if verb_at is None:
         return None
-    span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
-    for token in tokens[span_end:]:
+    for token in (tokens[i] for i in _object_positions(tokens, spans, verb_at)):
         if token.low in _OWN:
             return None  # "reset my vpn password": the requester's own password, not a service's
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
