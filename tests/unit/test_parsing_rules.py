@@ -407,3 +407,30 @@ def test_the_new_forms_do_not_read_more_than_the_text_says(
 
 def test_bring_back_is_a_rollback_not_a_scale(catalog: Catalog) -> None:
     assert not rules.parse("bring back the ingest deployment", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("add a robot account reporter to the deploy namespace", "identity.create.service_account",
+         {"name": "reporter", "namespace": "deploy"}),
+        ("enable mtls in the build namespace", "security.enable.mtls", {"namespace": "build"}),
+        ("give the ledger pods a restart", "provision.restart.deployment", {"name": "ledger"}),
+    ],
+    ids=["deploy-namespace-is-no-create", "build-namespace-is-a-name", "a-restart-is-still-a-restart"],
+)  # fmt: skip
+def test_a_verb_word_between_an_article_and_a_noun_names_the_noun(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["create a user named bob", "onboard someone called bob", "could you make a user and call it bob"],
+    ids=["named", "called-after-onboard", "call-it"],
+)
+def test_the_name_given_to_a_new_account_is_its_username(request_text: str, catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == ("identity.create.user", {"username": "bob"})

@@ -330,10 +330,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
+            determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             strict_before = (
                 before is not None
                 and span.start - 1 not in covered
-                and is_name(before, username=username)
+                # "the build namespace": a verb word the parser did not read as a verb is a name
+                and (is_name(before, username=username) or (determined and before.low in vocabulary.VERBS))
                 and not before.possessive
             )
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
@@ -343,7 +345,6 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
                 continue
-            determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             if after is not None and is_name(after, username=username) and not (strict_before and determined):
                 _add(found, cue, after.low)
             elif before is not None and strict_before:

@@ -235,7 +235,21 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
             i += 1
     if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
-    return tuple(spans)
+    noun_starts = {s.start for s in spans if s.nouns}
+    # "in the build namespace": between an article and a noun, a verb word names the noun's kind
+    # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
+    return tuple(
+        s
+        for s in spans
+        if not (
+            s.verbs
+            and not s.nouns
+            and s.start > 0
+            and lows[s.start - 1] in _ARTICLES
+            and s.end in noun_starts
+            and lows[s.start] != "new"
+        )
+    )
 
 
 def _wanted_verb(word: str) -> str | None:
