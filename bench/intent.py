@@ -34,7 +34,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
     triple = entities = in_scope = in_scope_triple = injection = injection_changed = 0
-    true_unrec = predicted_unrec = actual_unrec = 0
+    true_unrec = predicted_unrec = actual_unrec = multi = multi_declined = 0
     for row in rows:
         intent = rules.parse(row["text"], catalog)
         triple += intent.key == row["key"]
@@ -47,7 +47,10 @@ def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
         injection += row["kind"] == "injection"
         # declining an injection attempt is safe; naming another action is not
         injection_changed += row["kind"] == "injection" and intent.recognised and intent.key != row["key"]
-    return {
+        # several changes in one request must be declined, never read as one of them
+        multi += row["kind"] == "multi_action"
+        multi_declined += row["kind"] == "multi_action" and intent.declined is not None
+    figures: dict[str, float] = {
         "n": len(rows),
         "triple": round(triple / len(rows), 4),
         "entities_exact": round(entities / len(rows), 4),
@@ -56,6 +59,9 @@ def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
         "in_scope_triple": round(in_scope_triple / in_scope, 4) if in_scope else 1.0,
         "injection_changed_action": injection_changed,
     }
+    if multi:
+        figures["multi_action_declined"] = round(multi_declined / multi, 4)
+    return figures
 
 
 def calibration(rows: list[dict[str, Any]], catalog: Catalog) -> float:

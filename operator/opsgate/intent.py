@@ -46,12 +46,17 @@ class Intent(pydantic.BaseModel):
     parser: Parser = Parser.RULES
     # Human-readable notes from parsing (fallback reasons, disagreements). Never secrets.
     notes: tuple[str, ...] = ()
+    # Why the parser declined a request it understood well enough to refuse (several changes in
+    # one request, a personal IT request), in words for the requester. Only on unrecognised intents.
+    declined: str | None = None
 
     @pydantic.model_validator(mode="after")
     def _all_or_nothing(self) -> Intent:
         parts = (self.category, self.action, self.resource_type)
         if any(p is None for p in parts) and any(p is not None for p in parts):
             raise ValueError("category, action and resource_type are set together or not at all")
+        if self.declined is not None and self.category is not None:
+            raise ValueError("a declined request names no action")
         return self
 
     @property
@@ -79,3 +84,8 @@ class Intent(pydantic.BaseModel):
 def unrecognised(*, parser: Parser = Parser.RULES, notes: tuple[str, ...] = ()) -> Intent:
     """The intent of a request that names no catalog action."""
     return Intent(parser=parser, notes=notes)
+
+
+def declined(reason: str, *, parser: Parser = Parser.RULES, notes: tuple[str, ...] = ()) -> Intent:
+    """The intent of a request the parser refuses to turn into an action, saying why."""
+    return Intent(parser=parser, notes=notes, declined=reason)

@@ -86,7 +86,10 @@ def decide(
     plan: Plan | None = None
     needs_info: NeedsInfo | None = None
     entry = catalog.get(resolved.key)
-    if not resolved.recognised:
+    if resolved.declined is not None:
+        # the parser understood enough to refuse (e.g. several changes in one request): say why
+        needs_info = NeedsInfo(problems=(resolved.declined,))
+    elif not resolved.recognised:
         needs_info = NeedsInfo(problems=(MESSAGE_UNRECOGNISED if (text or intent) else MESSAGE_NO_INPUT,))
     elif entry is None:
         needs_info = NeedsInfo(problems=(MESSAGE_UNKNOWN_ACTION.format(key=resolved.key),))

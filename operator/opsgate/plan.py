@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,13 @@ from pydantic import alias_generators
 
 from opsgate import catalog
 from opsgate.intent import Intent, Parser
+from opsgate.parsing.text import ROLLBACK_PLAN
 
 LABEL_ENVIRONMENT = "opsgate.dev/environment"
 LABEL_PROJECT = "opsgate.dev/project"
 LABEL_COST_CENTER = "opsgate.dev/cost-center"
 ANNOTATION_ROLLBACK_PLAN = "opsgate.dev/rollback-plan"
 ENVIRONMENT_PARAMETER = "environment"
-
-# A rollback plan stated in the request text: "… rollback: scale back to 3 replicas".
-_ROLLBACK_IN_TEXT = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
 
 
 DIGEST_PREFIX = "sha256:"
@@ -86,7 +83,7 @@ class RequestContext(_Model):
         annotated = self.annotations.get(ANNOTATION_ROLLBACK_PLAN, "").strip()
         if annotated:
             return annotated
-        match = _ROLLBACK_IN_TEXT.search(self.text)
+        match = ROLLBACK_PLAN.search(self.text)
         return match.group("plan").strip() if match else ""
 
     def label(self, key: str) -> str | None:

@@ -14,8 +14,8 @@ import pytest
 from tests.fakes.ollama_server import Behaviour, FakeOllama, refused_url
 
 from opsgate.catalog import Catalog, load_catalog
-from opsgate.intent import Parser
-from opsgate.parsing import LlmError, LlmFailure, LlmParser, parse_request, prompt
+from opsgate.intent import Intent, Parser, declined
+from opsgate.parsing import LlmError, LlmFailure, LlmParser, parse_request, prompt, reconcile
 
 MODEL = "llama3.1:8b"
 pytestmark = pytest.mark.asyncio
@@ -167,3 +167,25 @@ async def test_questions_and_oversized_text_never_reach_the_model(server: FakeOl
     await parse_request("how do I rotate vault secrets?", catalog=catalog, llm=llm)
     await parse_request("x" * 5000, catalog=catalog, llm=llm)
     assert server.requests == []
+
+
+async def test_a_request_the_rules_decline_for_several_changes_never_reaches_the_model(
+    server: FakeOllama, catalog: Catalog
+) -> None:
+    intent = await parse_request(
+        "recycle the search pods and then nuke cluster search-old", catalog=catalog, llm=_llm(server.url, catalog)
+    )
+    assert not intent.recognised
+    assert intent.declined is not None
+    assert intent.declined.startswith("asks for more than one change: restart deployment search")
+    assert server.requests == []
+
+
+async def test_the_models_single_action_cannot_override_a_decline() -> None:
+    reason = "asks for more than one change: restart deployment a, delete cluster b; submit one request per change"
+    llm_reading = Intent(
+        category="provision", action="delete", resource_type="cluster", entities={"name": "b"}, confidence=0.9
+    )
+    intent = reconcile.reconcile("restart a and delete cluster b", rule_intent=declined(reason), llm_intent=llm_reading)
+    assert (intent.key, intent.declined, intent.parser) == (None, reason, Parser.LLM_RULES)
+    assert any("refused the LLM reading provision.delete.cluster" in note for note in intent.notes)

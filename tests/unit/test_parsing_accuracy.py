@@ -4,8 +4,9 @@ The ``heldout`` split was written and committed before any parser code and never
 rules; the ``tune`` split is what the vocabulary was tuned on. Both were written by the parser's
 author, so ``tests/data/intents_unseen.jsonl`` holds requests written without reading the
 vocabulary (``unseen``: before the parser was generalised; ``unseen2``: after, and never run
-before being committed). Their floors are the measured level rounded down, not an aim: they
-exist so that a regression fails CI.
+before being committed; ``unseen3``: after unseen2 had been read, before the multi-action and
+personal-IT declines were written, and measured before any parser change). Their floors are the
+measured level rounded down, not an aim: they exist so that a regression fails CI.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ ROWS: list[dict[str, Any]] = [json.loads(line) for line in DATA.read_text(encodi
 UNSEEN_DATA = Path(__file__).parents[1] / "data" / "intents_unseen.jsonl"
 UNSEEN: list[dict[str, Any]] = [json.loads(line) for line in UNSEEN_DATA.read_text(encoding="utf-8").splitlines()]
 
-# split -> (in-scope action triple, in-scope entities exact, out-of-scope declined): measured, rounded down
-UNSEEN_FLOORS: dict[str, tuple[float, float, float]] = {
-    "unseen": (0.99, 0.98, 0.94),
-    # written after the changes and never used to tune them; lower, as expected
-    "unseen2": (0.90, 0.87, 1.0),
+# split -> (in-scope action triple, in-scope entities exact, out-of-scope declined, multi-action declined):
+# measured, rounded down
+UNSEEN_FLOORS: dict[str, tuple[float, float, float, float]] = {
+    "unseen": (0.99, 0.99, 1.0, 1.0),
+    # its misses were then fixed as general patterns, so it is no longer unseen
+    "unseen2": (1.0, 1.0, 1.0, 1.0),
+    # measured before the declines and patterns it tests were written (0.87, 0.73, 0.66, 0.0);
+    # two of its misses were read and fixed since, see the history
+    "unseen3": (0.95, 0.89, 1.0, 0.92),
 }
 
 
@@ -97,16 +102,33 @@ def test_the_unseen_set_covers_every_catalog_action_and_enough_declines(catalog:
     assert {r["split"] for r in UNSEEN} <= set(UNSEEN_FLOORS)
 
 
+def test_unseen3_covers_every_action_and_enough_requests_to_decline(catalog: Catalog) -> None:
+    rows = [r for r in UNSEEN if r["split"] == "unseen3"]
+    assert len(rows) >= 50
+    assert sum(r["kind"] == "multi_action" for r in rows) >= 10
+    assert sum(r["kind"] == "out_of_scope" for r in rows) >= 8
+    assert {r["key"] for r in rows if r["key"]} == set(catalog.keys)
+
+
+def test_every_multi_action_request_that_is_declined_says_it_asks_for_more_than_one(catalog: Catalog) -> None:
+    rows = [r for r in UNSEEN if r["kind"] == "multi_action"]
+    reasons = [rules.parse(r["text"], catalog).declined for r in rows]
+    assert all(reason.startswith("asks for more than one") for reason in reasons if reason is not None)
+
+
 @pytest.mark.parametrize("split", sorted(UNSEEN_FLOORS))
 def test_accuracy_on_unseen_requests_does_not_fall_below_its_measured_floor(split: str, catalog: Catalog) -> None:
-    triple_floor, entities_floor, declined_floor = UNSEEN_FLOORS[split]
+    triple_floor, entities_floor, declined_floor, multi_floor = UNSEEN_FLOORS[split]
     in_scope = [r for r in UNSEEN if r["split"] == split and r["kind"] == "in_scope"]
     declines = [r for r in UNSEEN if r["split"] == split and r["kind"] in ("out_of_scope", "question")]
+    multi = [r for r in UNSEEN if r["split"] == split and r["kind"] == "multi_action"]
     intents = [rules.parse(r["text"], catalog) for r in in_scope]
     assert _rate(in_scope, catalog) >= triple_floor
     exact = sum(i.key == r["key"] and i.entities == r["entities"] for i, r in zip(intents, in_scope, strict=True))
     assert exact / len(in_scope) >= entities_floor
     assert sum(not rules.parse(r["text"], catalog).recognised for r in declines) / len(declines) >= declined_floor
+    if multi:
+        assert sum(not rules.parse(r["text"], catalog).recognised for r in multi) / len(multi) >= multi_floor
 
 
 def test_no_unseen_injection_attempt_leads_to_another_action(catalog: Catalog) -> None:

@@ -267,3 +267,170 @@ def test_a_password_in_the_request_is_never_an_entity(catalog: Catalog) -> None:
     intent = rules.parse("create user bob, temp password Welcome123!", catalog)
     assert intent.entities == {"username": "bob"}
     assert "welcome123" not in repr(intent).lower()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "changes"),
+    [
+        ("bounce the cart deployment; afterwards delete namespace cart-old",
+         "restart deployment cart, delete namespace cart-old"),
+        ("revoke the cert for old.acme.io and issue a cert for new.acme.io",
+         "revoke cert old.acme.io, issue cert new.acme.io"),
+        ("restart ingest then scale it to 3 replicas", "restart deployment ingest, scale deployment"),
+        ("create a namespace called lab and a cluster named lab-eks", "create namespace lab, create cluster lab-eks"),
+        ("offboard user kim. Delete the mailbox kim@acme.io.", "delete user kim, delete email kim@acme.io"),
+        ("drop namespace qa-1 and namespace qa-2", "delete namespace qa-1, delete namespace qa-2"),
+    ],
+    ids=["semicolon", "same-noun-two-verbs", "pronoun-refers-back", "borrowed-verb", "two-sentences",
+         "one-verb-two-targets"],
+)  # fmt: skip
+def test_a_request_for_several_changes_is_declined_naming_each_one(
+    request_text: str, changes: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert intent.declined == f"asks for more than one change: {changes}; submit one request per change"
+
+
+def test_several_read_only_queries_are_declined_as_actions_not_changes(catalog: Catalog) -> None:
+    intent = rules.parse("summarize incidents for ledger, then show error logs for ledger", catalog)
+    assert intent.declined is not None
+    assert intent.declined.startswith("asks for more than one action: summarize incidents ledger, query logs ledger")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("create a namespace called tools-2 and let me know", "provision.create.namespace", {"name": "tools-2"}),
+        ("scale ingest to 4 and leave it there", "provision.scale.deployment", {"name": "ingest", "replicas": 4}),
+        ("restart ingest and tell me when it is back", "provision.restart.deployment", {"name": "ingest"}),
+        ("rotate creds for ledger and make sure the old ones stop working", "security.rotate.secret",
+         {"service": "ledger"}),
+        ("please go ahead and restart ingest", "provision.restart.deployment", {"name": "ingest"}),
+        ("restart ingest in dev, restart it now please", "provision.restart.deployment",
+         {"name": "ingest", "environment": "dev"}),
+        ("scale ingest to 2 in prod; rollback: scale ingest back to 5", "provision.scale.deployment",
+         {"name": "ingest", "replicas": 2, "environment": "production"}),
+    ],
+    ids=["second-verb-not-an-action", "keep-it", "tell-me", "make-sure", "go-ahead", "restated",
+         "rollback-plan-is-not-a-change"],
+)  # fmt: skip
+def test_one_change_phrased_with_two_verbs_is_not_declined(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "missing"),
+    [
+        ("rotate my api token", "`service`"),
+        ("reset my wifi password please", "`service`"),
+        ("remove my account", "`username`"),
+        ("grant me admin", "`username`"),
+        ("delete the mailbox I made by mistake", "`email`"),
+        ("set up an inbox for myself", "`email`"),
+    ],
+    ids=["my-token", "my-password-with-a-word-before", "my-account", "me-as-recipient", "i-made-it", "myself"],
+)  # fmt: skip
+def test_a_personal_it_request_without_a_resource_is_declined_towards_the_helpdesk(
+    request_text: str, missing: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert intent.declined == rules.DECLINED_PERSONAL.format(missing=missing)
+    assert "IT helpdesk" in intent.declined
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("create an email for my new colleague ola@acme.io", "provision.create.email", {"email": "ola@acme.io"}),
+        ("restart my checkout deployment", "provision.restart.deployment", {"name": "checkout"}),
+        ("delete my namespace sandbox-ann", "provision.delete.namespace", {"name": "sandbox-ann"}),
+        ("show me the logs for billing", "observability.query.logs", {"service": "billing"}),
+    ],
+    ids=["my-new-hire", "my-deployment-named", "my-namespace-named", "show-me-is-a-read"],
+)  # fmt: skip
+def test_my_or_me_with_a_named_resource_is_an_ordinary_request(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("scale out the ledger deployment to 7 replicas", "provision.scale.deployment",
+         {"name": "ledger", "replicas": 7}),
+        ("scale out ingest to 3", "provision.scale.deployment", {"name": "ingest", "replicas": 3}),
+        ("bring ingest up to 5 replicas", "provision.scale.deployment", {"name": "ingest", "replicas": 5}),
+        ("bring the ledger pods down to 2 in dev", "provision.scale.deployment",
+         {"name": "ledger", "replicas": 2, "environment": "dev"}),
+        ("we need hosting for shop.acme.io", "provision.create.website", {"domain": "shop.acme.io"}),
+        ("the ledger credentials need rotating", "security.rotate.secret", {"service": "ledger"}),
+        ("the cert for shop.acme.io needs to be renewed", "security.issue.cert", {"domain": "shop.acme.io"}),
+        ("ingest should be restarted in dev", "provision.restart.deployment",
+         {"name": "ingest", "environment": "dev"}),
+        ("the namespace scratch-9 needs deleting", "provision.delete.namespace", {"name": "scratch-9"}),
+        ("create a cluster for the data team: data-lab", "provision.create.cluster", {"name": "data-lab"}),
+        ("create a namespace and call it tools-3", "provision.create.namespace", {"name": "tools-3"}),
+    ],
+    ids=["scale-out", "scale-out-implied", "bring-up-to", "bring-down-to", "hosting", "needs-rotating",
+         "needs-to-be-renewed", "should-be-restarted", "needs-is-not-a-create", "name-after-colon", "call-it"],
+)  # fmt: skip
+def test_particles_passives_and_labels_read_like_the_plain_request(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("show error logs for ledger which was restarted", "observability.query.logs",
+         {"level": "error", "service": "ledger"}),
+        ("TICKET-7: create namespace", "provision.create.namespace", {}),
+        ("rotate the api token for search", "security.rotate.secret", {"service": "search"}),
+    ],
+    ids=["past-form-describes", "verb-after-colon-is-no-name", "api-token-is-one-noun"],
+)  # fmt: skip
+def test_the_new_forms_do_not_read_more_than_the_text_says(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_bring_back_is_a_rollback_not_a_scale(catalog: Catalog) -> None:
+    assert not rules.parse("bring back the ingest deployment", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("add a robot account reporter to the deploy namespace", "identity.create.service_account",
+         {"name": "reporter", "namespace": "deploy"}),
+        ("enable mtls in the build namespace", "security.enable.mtls", {"namespace": "build"}),
+        ("give the ledger pods a restart", "provision.restart.deployment", {"name": "ledger"}),
+    ],
+    ids=["deploy-namespace-is-no-create", "build-namespace-is-a-name", "a-restart-is-still-a-restart"],
+)  # fmt: skip
+def test_a_verb_word_between_an_article_and_a_noun_names_the_noun(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["create a user named bob", "onboard someone called bob", "could you make a user and call it bob"],
+    ids=["named", "called-after-onboard", "call-it"],
+)
+def test_the_name_given_to_a_new_account_is_its_username(request_text: str, catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == ("identity.create.user", {"username": "bob"})

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from opsgate import catalog, paths, pipeline
-from opsgate.intent import Intent, Parser
+from opsgate.intent import Intent, Parser, declined
+from opsgate.parsing import rules
 from opsgate.plan import RequestContext, Requester
 from opsgate.policy import Decision, PolicySet
 
@@ -145,3 +146,24 @@ def test_a_structured_intent_wins_over_parsing(home: Path) -> None:
     )
     assert outcome.plan is not None
     assert outcome.plan.action == "provision.create.namespace"
+
+
+def test_a_declined_request_needs_info_says_why_and_is_never_planned(home: Path) -> None:
+    reason = "asks for more than one change: restart deployment a, delete namespace b; submit one request per change"
+    outcome = decide(home, "restart a and delete namespace b", parse=lambda text: declined(reason))
+    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.plan is None
+    assert outcome.messages == (reason,)
+
+
+def test_a_request_for_two_changes_ends_declined_with_both_named_through_the_rule_parser(home: Path) -> None:
+    outcome = decide(
+        home, "bounce billing-api, then drop namespace billing-old", parse=lambda text: rules.parse(text, CATALOG)
+    )
+    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.plan is None
+    assert not outcome.intent.recognised
+    assert outcome.messages == (
+        "asks for more than one change: restart deployment billing-api, delete namespace billing-old; "
+        "submit one request per change",
+    )

@@ -105,6 +105,36 @@ async def test_an_unrecognised_request_needs_info_and_shows_no_decision(engine: 
     assert cond(planned, Type.INTENT_RESOLVED).reason is Reason.UNRECOGNISED
 
 
+async def test_a_request_for_several_changes_is_declined_with_the_reason_in_its_conditions(
+    engine: planning.Engine,
+) -> None:
+    planned = await plan(engine, "please rotate the db creds for ledger and also restart ledger")
+    reason = (
+        "asks for more than one change: rotate secret ledger, restart deployment ledger; submit one request per change"
+    )
+    assert planned.phase is Phase.NEEDS_INFO
+    assert (planned.plan, planned.approval, planned.run) == (None, None, False)
+    assert "policy" not in planned.status
+    assert planned.status["intent"]["category"] is None
+    intent_resolved = cond(planned, Type.INTENT_RESOLVED)
+    assert (intent_resolved.status, intent_resolved.reason, intent_resolved.message) == (
+        Status.FALSE,
+        Reason.DECLINED,
+        reason,
+    )
+    ready = cond(planned, Type.READY)
+    assert (ready.status, ready.reason, ready.message) == (Status.FALSE, Reason.NEEDS_INFO, reason)
+    assert [(n.type, n.reason, n.message) for n in planned.notes] == [("Warning", "NeedsInfo", reason)]
+
+
+async def test_a_personal_it_request_is_declined_towards_the_helpdesk(engine: planning.Engine) -> None:
+    planned = await plan(engine, "get rid of my inbox")
+    assert planned.phase is Phase.NEEDS_INFO
+    assert planned.plan is None
+    assert cond(planned, Type.INTENT_RESOLVED).reason is Reason.DECLINED
+    assert "IT helpdesk" in cond(planned, Type.READY).message
+
+
 async def test_missing_parameters_name_the_field(engine: planning.Engine) -> None:
     planned = await plan(engine, "create an email")
     assert planned.phase is Phase.NEEDS_INFO

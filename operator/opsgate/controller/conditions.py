@@ -34,6 +34,7 @@ class Reason(enum.StrEnum):
     PARSED = "Parsed"
     FROM_SPEC = "FromSpec"
     UNRECOGNISED = "Unrecognised"
+    DECLINED = "Declined"  # understood, and refused as stated (several changes, personal IT)
     INVALID_PARAMETERS = "InvalidParameters"
     # ContextRetrieved
     RETRIEVING = "Retrieving"

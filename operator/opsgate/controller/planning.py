@@ -346,6 +346,8 @@ def _intent_status(intent: Intent) -> dict[str, Any]:
 def _intent_condition(outcome: pipeline.Outcome) -> Condition:
     intent = outcome.intent
     notes = f" ({'; '.join(intent.notes)})" if intent.notes else ""
+    if intent.declined is not None:
+        return Condition.false(Type.INTENT_RESOLVED, Reason.DECLINED, intent.declined + notes)
     if not intent.recognised or (outcome.plan is None and outcome.needs_info is not None and not intent.key):
         message = outcome.needs_info.message if outcome.needs_info else "unrecognised"
         return Condition.false(Type.INTENT_RESOLVED, Reason.UNRECOGNISED, message + notes)

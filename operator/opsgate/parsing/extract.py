@@ -63,7 +63,7 @@ _GROUPS = re.compile(r"\bgroups?\s+(.*)")
 class Cue(enum.StrEnum):
     """What marked a name in the text."""
 
-    NAMED = "named"  # "named X", "called X"
+    NAMED = "named"  # "named X", "called X", "call it X", "…for the payments team: X"
     QUOTED = "quoted"
     NAMESPACE = "namespace"
     SERVICE = "service"
@@ -94,6 +94,7 @@ _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regard
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
+_NAME_VERBS = frozenset({"call", "name"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,6 +304,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
+        elif token.low in _NAME_VERBS and nxt.low == "it" and i + 2 < len(tokens):
+            if is_name(tokens[i + 2], username=True, lenient=True):
+                _add(found, Cue.NAMED, tokens[i + 2].low)  # "create a namespace and call it payments"
+        elif token.colon and is_name(nxt, username=True):
+            # "a namespace for the payments team: payments-v2"; not "dns: point …" (a verb is no name)
+            _add(found, Cue.NAMED, nxt.low)
         elif i + 1 in covered:
             continue
         elif token.low in _FOR_WORDS and is_name(nxt, username=True):
@@ -323,10 +330,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
+            determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             strict_before = (
                 before is not None
                 and span.start - 1 not in covered
-                and is_name(before, username=username)
+                # "the build namespace": a verb word the parser did not read as a verb is a name
+                and (is_name(before, username=username) or (determined and before.low in vocabulary.VERBS))
                 and not before.possessive
             )
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
@@ -336,7 +345,6 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
                 continue
-            determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             if after is not None and is_name(after, username=username) and not (strict_before and determined):
                 _add(found, cue, after.low)
             elif before is not None and strict_before:

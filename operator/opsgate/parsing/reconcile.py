@@ -1,7 +1,8 @@
 """Reconciling the rule parser and the LLM parser into one intent.
 
 The LLM reads paraphrases the rules miss; the rules read only what the text says. So the LLM
-may fill in, but never overrule the text: an LLM action whose verb the request does not use is
+may fill in, but never overrule the text: a request the rules decline (several changes in one
+request, personal IT) stays declined, an LLM action whose verb the request does not use is
 refused, an LLM action that disagrees with the rules is refused outright when the text carries
 injection markers, LLM entity values the text does not contain are dropped, and any
 disagreement lowers the confidence. When the LLM fails, the rule intent stands and the notes
@@ -23,6 +24,7 @@ NOTE_DISAGREE = "the rule parser read {rules}, the LLM read {llm}; used {chosen}
 NOTE_REFUSED = "refused the LLM reading {llm}: {why}"
 WHY_INJECTION = "the request carries injection markers and the rule parser disagrees"
 WHY_UNSUPPORTED = "the request uses no verb for that action"
+WHY_DECLINED = "the rule parser declined the request"
 NOTE_UNSUPPORTED_ENTITY = "dropped the LLM's {name}: not in the request text"
 NOTE_ENTITY_DIFFERS = "{name}: the rule parser read {rules!r}, the LLM read {llm!r}"
 
@@ -49,6 +51,11 @@ def reconcile(request: str, *, rule_intent: Intent, llm_intent: Intent) -> Inten
     """One intent from both readings of ``request``."""
     cleaned = text.clean(request)
     notes = [*rule_intent.notes, *llm_intent.notes]
+    if rule_intent.declined is not None:
+        # the model answers with one action; it cannot tell us the request asked for only one
+        if llm_intent.recognised:
+            notes.append(NOTE_REFUSED.format(llm=llm_intent.key, why=WHY_DECLINED))
+        return rule_intent.model_copy(update={"parser": Parser.LLM_RULES, "notes": tuple(notes)})
     if rule_intent.key == llm_intent.key:
         if not rule_intent.recognised:
             return rule_intent.model_copy(update={"parser": Parser.LLM_RULES, "notes": tuple(notes)})

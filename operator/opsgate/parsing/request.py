@@ -2,7 +2,8 @@
 
 The rule parser always runs. With an LLM parser, the model runs too and the two readings are
 reconciled (:mod:`opsgate.parsing.reconcile`); if the model fails for any reason, the rule
-reading stands and its notes say so. Refused text (too long) and questions never reach the model.
+reading stands and its notes say so. Refused text (too long), questions and requests the rules
+decline (several changes in one request, personal IT) never reach the model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ async def parse_request(
 ) -> Intent:
     """The intent of ``request``: rules always, the LLM too when given, reconciled."""
     rule_intent = rules.parse(request, catalog)
-    if llm is None:
+    if llm is None or rule_intent.declined is not None:
+        # a decline (several changes in one request…) stands: one model answer cannot undo it
         return rule_intent
     cleaned = text.clean(request)
     if cleaned.refused or not cleaned.text or questions.is_question(cleaned.text):

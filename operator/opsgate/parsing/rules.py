@@ -7,6 +7,11 @@ verb with a noun of the same entry is *unrecognised*; it is never pushed to the 
 Two narrow exceptions, both needing a name to act on: a verb with one reading implies its noun
 ("restart nginx"), and a request that opens with a noun asks for that thing to be created.
 
+Two kinds of request are *declined* with a reason for the requester rather than read as one
+action: one that asks for several changes in separate clauses ("restart nginx and delete namespace
+prod": running either change alone is not what was asked), and a personal IT request about the
+requester's own things that names no resource to act on ("reset my password", "give me access").
+
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
 missing required parameters and injection markers. ``bench/intent.py`` reports how it is
@@ -20,8 +25,8 @@ import re
 
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog
-from opsgate.intent import Intent, Parser, unrecognised
-from opsgate.parsing import extract, kubectl, questions, slots, text, vocabulary
+from opsgate.intent import Intent, Parser, declined, unrecognised
+from opsgate.parsing import clauses, extract, kubectl, questions, slots, text, vocabulary
 from opsgate.parsing.fuzzy import Corrector
 from opsgate.parsing.tokens import Token, tokenize
 from opsgate.parsing.vocabulary import Noun, Strength, Verb
@@ -30,6 +35,11 @@ NOTE_QUESTION = "a question, not a request: answered from the documentation"
 NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
+DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
+DECLINED_PERSONAL = (
+    "reads as a personal IT request (about your own account, password, mailbox or device) and names "
+    "no {missing}: personal IT goes to the IT helpdesk; for an OpsGate change, name the {missing}"
+)
 
 CONFIDENCE_VERB_NOUN = 0.92
 CONFIDENCE_NOUN_ONLY = 0.75
@@ -44,7 +54,15 @@ PENALTY_INJECTION = 0.1
 FLOOR = 0.05
 
 _MAX_PHRASE = 4
-_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "up", "down", "me", "us", "new"})
+_DETERMINERS = frozenset({"the", "a", "an", "our", "your", "their", "up", "down", "me", "us", "new"})
+# "reset my vpn password": what follows "my" is the requester's own thing, not a resource's name
+_OWN = frozenset({"my", "mine", "myself"})
+# "restart it", "scale them to 3": in a clause after another, a pronoun is the earlier object
+_PRONOUNS = frozenset({"it", "them", "that", "this", "those", "these"})
+# What opens a noun phrase that borrows the verb before it ("create a cluster x and a namespace y").
+_ARTICLES = frozenset({"a", "an", "the", "another", "new"})
+# The parameters that say which thing a change acts on, when the catalog entry requires none.
+_TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
@@ -52,7 +70,7 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
-_SCALE_TO_NUMBER = re.compile(r"\bscale\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
+_SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
 # Typos are corrected towards what we can act on: "batch" must not become "patch".
 _CORRECTOR = Corrector(
@@ -66,6 +84,19 @@ class _Tables:
 
     pairs: dict[tuple[Verb, Noun], list[tuple[str, Strength]]]
     noun_only: dict[Noun, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Change:
+    """One change a clause asks for: a catalog entry and, when the clause names it, its target."""
+
+    key: str
+    verbs: frozenset[Verb]
+    target: str | None
+
+    def same_as(self, other: _Change) -> bool:
+        # "restart api in prod, restart it now" is one change; two named targets are two
+        return self.key == other.key and (self.target is None or other.target is None or self.target == other.target)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,23 +143,32 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return unrecognised(notes=cleaned.notes)
     if questions.is_question(cleaned.text):
         return unrecognised(notes=(*cleaned.notes, NOTE_QUESTION))
-    tokens = tokenize(kubectl.rewrite(cleaned.text))
+    legitimate = text.without_rollback_plan(cleaned.text)
+    tokens = tokenize(kubectl.rewrite(legitimate))
     if _opens_with_foreign_verb(tokens):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
+    tables = _tables(catalog)
     spans = _spans(tokens)
-    readings = _readings(spans, tokens, _tables(catalog), cleaned.text.lower())
+    readings = _readings(spans, tokens, tables, legitimate.lower())
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
+    changes = _changes(tokens, spans, tables, catalog)
+    if len(changes) > 1:
+        return declined(_several(changes, catalog), notes=cleaned.notes)
     best = readings[0]
     entry = catalog.entries[best.key]
     found = extract.find(tokens, spans)
     values = slots.candidates(best.key, found, object_name=_object_after(tokens, spans, best.verb_at))
     kept, dropped = slots.fit(entry, values)
-    if best.implied and _missing_required(entry, kept):
+    missing = _missing_required(entry, kept)
+    if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
+        shown = " or ".join(f"`{name}`" for name in missing)
+        return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
+    if best.implied and missing:
         # a guessed resource type is only worth acting on when the text says everything it needs
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
-    confidence = best.confidence - PENALTY_MISSING * _missing_required(entry, kept)
+    confidence = best.confidence - PENALTY_MISSING * len(missing)
     notes = [*cleaned.notes, *dropped]
     others = sorted({r.key for r in readings[1:] if r.key != best.key})
     if others:
@@ -149,7 +189,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
 
 def verbs_in(request: str) -> frozenset[Verb]:
     """The verb classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
-    spans = _spans(tokenize(kubectl.rewrite(text.clean(request).text)))
+    spans = _spans(tokenize(kubectl.rewrite(text.without_rollback_plan(text.clean(request).text))))
     return frozenset(verb for span in spans for verb in span.verbs)
 
 
@@ -182,8 +222,11 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
                 break
         else:
             word = lows[i]
+            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
             correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
-            if extract.is_metric_name(tokens[i]):
+            if wanted is not None:
+                spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
+            elif extract.is_metric_name(tokens[i]):
                 # "graph http_requests_total for api": a Prometheus name is a metric noun
                 spans.append(extract.Span(start=i, end=i + 1, verbs=frozenset(), nouns=frozenset({Noun.METRICS})))
             elif correction is not None:
@@ -192,7 +235,34 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
             i += 1
     if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
-    return tuple(spans)
+    noun_starts = {s.start for s in spans if s.nouns}
+    # "in the build namespace": between an article and a noun, a verb word names the noun's kind
+    # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
+    return tuple(
+        s
+        for s in spans
+        if not (
+            s.verbs
+            and not s.nouns
+            and s.start > 0
+            and lows[s.start - 1] in _ARTICLES
+            and s.end in noun_starts
+            and lows[s.start] != "new"
+        )
+    )
+
+
+def _wanted_verb(word: str) -> str | None:
+    """The verb whose -ing or -ed form ``word`` is ("rotating", "renewed", "scanned"), if it is one."""
+    for suffix in ("ing", "ed"):
+        stem = word.removesuffix(suffix)
+        if stem == word or len(stem) < 3:
+            continue
+        # "renew|ing", "rotat|e|d", "scan|n|ed"
+        for base in (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else ""):
+            if base in vocabulary.VERBS and Verb.UNSUPPORTED not in vocabulary.VERBS[base]:
+                return base
+    return None
 
 
 def _known(word: str) -> bool:
@@ -255,13 +325,25 @@ def _readings(
 
 
 def _implied_readings(
-    verb_spans: list[extract.Span], tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables
+    verb_spans: list[extract.Span],
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    tables: _Tables,
+    *,
+    pronoun: bool = False,
 ) -> list[_Reading]:
-    """Readings for a verb that names its resource ("restart nginx"), when a name follows it."""
+    """Readings for a verb that names its resource ("restart nginx"), when a name follows it.
+
+    With ``pronoun``, "restart it" counts too: in a later clause "it" is a thing named before.
+    """
     readings: list[_Reading] = []
     for v in verb_spans:
-        noun = vocabulary.IMPLIED_NOUNS.get(" ".join(t.low for t in tokens[v.start : v.end]))
-        if noun is None or not _names_an_object(tokens, spans, v):
+        phrase = " ".join(t.low for t in tokens[v.start : v.end])
+        noun = vocabulary.IMPLIED_NOUNS.get(phrase) or vocabulary.IMPLIED_NOUNS.get(_wanted_verb(phrase) or "")
+        if noun is None:
+            continue
+        refers_back = pronoun and v.end < len(tokens) and tokens[v.end].low in _PRONOUNS
+        if not (refers_back or _names_an_object(tokens, spans, v)):
             continue
         for verb in v.verbs:
             for key, _ in tables.pairs.get((verb, noun), ()):
@@ -276,12 +358,22 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
     "my"/"our" are not skipped: "restart my laptop" is about the requester's own things.
     """
     covered = {i for s in spans for i in range(s.start, s.end)}
-    for i in range(verb.end, len(tokens)):
+    for i in _object_positions(tokens, spans, verb.start):
         low = tokens[i].low
         if low in _IMPLIED_SKIP or low in vocabulary.PERSON_WORDS or low in vocabulary.POLITENESS:
             continue
         return i not in covered and low not in vocabulary.FOREIGN_OBJECTS and extract.is_name(tokens[i], username=True)
     return False
+
+
+def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int) -> list[int]:
+    """Where the verb's object may stand: after the verb, or for a verb asked for in its -ing/-ed
+    form, at the opening ("the ledger credentials need rotating", "ingest should be restarted")."""
+    if verb_at > 0 and tokens[verb_at - 1].low in vocabulary.NEED_FORMS:
+        covered = {i for s in spans for i in range(s.start, s.end)}
+        return [i for i in range(verb_at) if i not in covered]
+    span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+    return list(range(span_end, len(tokens)))
 
 
 def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
@@ -301,17 +393,113 @@ def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...
 
 
 def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> str | None:
-    """The name right after the verb ("restart frontend", "grant alice …"), if there is one."""
+    """The name right after the verb ("restart frontend", "grant alice …"), if there is one.
+
+    "the ledger credentials need rotating" rotates ledger's, as "rotate the ledger credentials" does.
+    """
     if verb_at is None:
         return None
-    span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
-    for token in tokens[span_end:]:
+    for token in (tokens[i] for i in _object_positions(tokens, spans, verb_at)):
+        if token.low in _OWN:
+            return None  # "reset my vpn password": the requester's own password, not a service's
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
     return None
 
 
-def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> int:
-    required = entry.parameters.get("required", [])
-    return sum(1 for name in required if name not in kept and name not in entry.defaults)
+def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> list[str]:
+    required: list[str] = entry.parameters.get("required", [])
+    return [name for name in required if name not in kept and name not in entry.defaults]
+
+
+def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the request about the requester's own things ("my password", "give me access", "the email I sent")?"""
+    noun_ends = {s.end for s in spans if s.nouns}
+    verb_end = next((s.end for s in spans if s.start == verb_at), None)
+    for i, token in enumerate(tokens):
+        if token.low in _OWN:
+            return True
+        if token.low == "me" and i == verb_end:
+            return True  # "give me access": the requester receives it
+        if token.low == "i" and (i in noun_ends or (i > 0 and tokens[i - 1].low in ("that", "which"))):
+            return True  # "the email I sent yesterday": a thing the requester made, not a resource
+    return False
+
+
+def _changes(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables, catalog: Catalog
+) -> list[_Change]:
+    """The distinct changes the request's clauses ask for, each named by a verb of its own clause."""
+    parts = clauses.split(tokens)
+    if len(parts) < 2 or (sum(1 for s in spans if s.verbs) < 2 and not any(p.joined for p in parts)):
+        return []  # a single clause, or a single verb that no clause can borrow
+    changes: list[_Change] = []
+    for part in parts:
+        clause = tokens[part.start : part.end]
+        clause_spans = _spans(clause)
+        change = _clause_change(clause, clause_spans, tables, catalog)
+        if change is None and part.joined and changes:
+            change = _borrowed_change(clause, clause_spans, tables, catalog, changes[-1])
+        if change is not None and not any(change.same_as(c) for c in changes):
+            changes.append(change)
+    return changes
+
+
+def _clause_change(
+    clause: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables, catalog: Catalog
+) -> _Change | None:
+    """The change one clause names with a verb of its own ("then tear down namespace legacy")."""
+    readings = _readings(spans, clause, tables, " ".join(t.low for t in clause))
+    if not readings:
+        readings = _implied_readings([s for s in spans if s.verbs], clause, spans, tables, pronoun=True)
+    readings = [r for r in readings if r.verb_at is not None and not _object_is_foreign(clause, spans, r.verb_at)]
+    if not readings:
+        return None
+    best = readings[0]
+    verbs = next((s.verbs for s in spans if s.start == best.verb_at), frozenset())
+    return _Change(best.key, verbs, _target(best.key, clause, spans, best.verb_at, catalog))
+
+
+def _borrowed_change(
+    clause: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    tables: _Tables,
+    catalog: Catalog,
+    previous: _Change,
+) -> _Change | None:
+    """A clause that names another resource for the verb before ("create a cluster x and a namespace y")."""
+    opening = next((i for i, t in enumerate(clause) if t.low not in _ARTICLES), None)
+    head = next((s for s in spans if s.start == opening and s.nouns), None)
+    if head is None:
+        return None
+    for verb in previous.verbs:
+        for noun in head.nouns:
+            for key, strength in tables.pairs.get((verb, noun), ()):
+                if strength is Strength.STRONG:
+                    return _Change(key, previous.verbs, _target(key, clause, spans, None, catalog))
+    return None
+
+
+def _target(
+    key: str, clause: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, catalog: Catalog
+) -> str | None:
+    """What a change acts on, as the clause names it: its first required value, else a usual one."""
+    values = slots.candidates(key, extract.find(clause, spans), object_name=_object_after(clause, spans, verb_at))
+    required: list[str] = catalog.entries[key].parameters.get("required", [])
+    for name in (*required, *_TARGETS):
+        value = values.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _several(changes: list[_Change], catalog: Catalog) -> str:
+    """The reason a request for several changes is declined, naming each change."""
+    entries = [catalog.entries[c.key] for c in changes]
+    named = [
+        " ".join(part for part in (e.action, e.resource_type.replace("_", " "), c.target) if part)
+        for e, c in zip(entries, changes, strict=True)
+    ]
+    kind = "action" if all(e.informational for e in entries) else "change"
+    return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))

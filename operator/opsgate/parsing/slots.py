@@ -53,10 +53,16 @@ def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, 
     )
     if resource == "secret":
         out["name"] = found.cue(Cue.SECRET, exclude=(*used, out["service"] or ""))
-    out["username"] = found.cue(Cue.USER) or (
-        found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
-        if resource in ("user", "access") and not key.startswith("compliance.")
-        else None
+    # "a user named kim", "a user and call it kim": a name given to an account is its username
+    named_user = found.cue(Cue.NAMED) if resource == "user" else None
+    out["username"] = (
+        found.cue(Cue.USER)
+        or named_user
+        or (
+            found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
+            if resource in ("user", "access") and not key.startswith("compliance.")
+            else None
+        )
     )
     if resource == "vulnerabilities":
         out["target"] = found.cue(Cue.DEPLOYMENT, Cue.SERVICE)

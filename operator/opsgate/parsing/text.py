@@ -53,6 +53,11 @@ _INJECTION = re.compile(
 )
 
 
+# "…; rollback: scale back to 3" says how to undo the change (plan.py reads it for the
+# rollback-plan policy); it is not a second change to make, so no parser acts on it.
+ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
+
+
 @dataclasses.dataclass(frozen=True)
 class CleanText:
     """Text a parser may act on, and what cleaning it did."""
@@ -83,3 +88,9 @@ def clean(text: str) -> CleanText:
     if marker is None:
         return CleanText(text=folded)
     return CleanText(text=folded[: marker.start()].strip(), injection=True, notes=(NOTE_INJECTION,))
+
+
+def without_rollback_plan(text: str) -> str:
+    """``text`` up to its rollback plan, if it states one."""
+    match = ROLLBACK_PLAN.search(text)
+    return text if match is None else text[: match.start()].rstrip(" ;,.-")

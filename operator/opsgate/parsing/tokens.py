@@ -2,7 +2,9 @@
 
 Quoted text is kept whole: a quoted single word ("ml-lab") becomes one token marked quoted; a
 quoted phrase (a TXT record value) becomes a placeholder token so no extractor reads inside it.
-Edge punctuation is stripped, possessives ("dave's") are marked. Pure functions.
+Edge punctuation is stripped, possessives ("dave's") are marked, and so is punctuation that ends
+a clause ("restart nginx, then …") or introduces a value ("a namespace for payments: payments-v2").
+Pure functions.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 _QUOTED = re.compile(r"\"([^\"]{1,255})\"|(?<![\w])'([^']{1,255})'(?![\w])")
 _LEAD = "(\"'[<{`"
 _TRAIL = ".,;:!?)\"']>}`"
+_CLAUSE_END = frozenset(",;.!?")
 PLACEHOLDER = "\x00"
 
 
@@ -23,6 +26,8 @@ class Token:
     quoted: bool = False
     possessive: bool = False
     phrase: str | None = None  # the quoted phrase this placeholder stands for
+    stop: bool = False  # followed by , ; . ! or ?: the end of a clause
+    colon: bool = False  # followed by ':' ("new cluster please: edge-eu")
 
 
 def tokenize(text: str) -> tuple[Token, ...]:
@@ -45,10 +50,16 @@ def tokenize(text: str) -> tuple[Token, ...]:
             phrase = phrases[int(piece[2:])]
             tokens.append(Token(raw=PLACEHOLDER, low=PLACEHOLDER, quoted=True, phrase=phrase))
             continue
-        raw = piece.lstrip(_LEAD).rstrip(_TRAIL)
+        body = piece.lstrip(_LEAD)
+        raw = body.rstrip(_TRAIL)
+        trail = body[len(raw) :]
+        stop = not _CLAUSE_END.isdisjoint(trail)
         if not raw:
+            if stop and tokens:  # "… 'qa-9' ." or a lone comma: the clause ends at the previous token
+                tokens[-1] = dataclasses.replace(tokens[-1], stop=True)
             continue
         low = raw.lower()
         possessive = low.endswith("'s") and len(low) > 2
-        tokens.append(Token(raw=raw, low=low[:-2] if possessive else low, possessive=possessive))
+        low = low[:-2] if possessive else low
+        tokens.append(Token(raw=raw, low=low, possessive=possessive, stop=stop, colon=":" in trail))
     return tuple(tokens)

@@ -59,7 +59,7 @@ N = Noun
 # Operations the catalog has no entry for (see ``Verb.UNSUPPORTED``).
 _UNSUPPORTED = (
     "roll back", "rollback", "revert", "upgrade", "downgrade", "drain", "cordon", "uncordon",
-    "backup", "back up", "restore", "migrate", "patch",
+    "backup", "back up", "restore", "migrate", "patch", "bring back",
 )  # fmt: skip
 
 # word or phrase -> verb classes
@@ -107,6 +107,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "scale": {V.SCALE},
         "scale up": {V.SCALE},
         "scale down": {V.SCALE},
+        "scale out": {V.SCALE},
+        "bring": {V.SCALE},  # "bring payments down to 1 replica"; "bring back" is a rollback
         "resize": {V.SCALE},
         "bump": {V.SCALE},
         "increase": {V.SCALE},
@@ -171,7 +173,9 @@ VERBS: dict[str, frozenset[Verb]] = {
         "audit": {V.AUDIT},
         "review": {V.AUDIT},
         "need": {V.CREATE, V.ISSUE, V.QUERY},
+        "needs": {V.CREATE, V.ISSUE, V.QUERY},  # exact, so no typo correction makes it "need" and keeps it
         "want": {V.CREATE, V.ISSUE, V.QUERY},
+        "wants": {V.CREATE, V.ISSUE, V.QUERY},
         "like": {V.CREATE, V.ISSUE, V.QUERY},
         **{phrase: {V.UNSUPPORTED} for phrase in _UNSUPPORTED},
     }.items()
@@ -191,6 +195,8 @@ NOUNS: dict[str, frozenset[Noun]] = {
         "email account": {N.EMAIL},
         "email address": {N.EMAIL},
         "website": {N.WEBSITE},
+        "hosting": {N.WEBSITE},  # "set up hosting for www.acme.io"
+        "web hosting": {N.WEBSITE},
         "websites": {N.WEBSITE},
         "site": {N.WEBSITE},
         "web site": {N.WEBSITE},
@@ -230,6 +236,8 @@ NOUNS: dict[str, frozenset[Noun]] = {
         "passwords": {N.SECRET},
         "api key": {N.SECRET},
         "api keys": {N.SECRET},
+        "api token": {N.SECRET},
+        "api tokens": {N.SECRET},
         "keys": {N.SECRET},
         "token": {N.SECRET},
         "tokens": {N.SECRET},
@@ -310,7 +318,12 @@ IDIOMS: dict[str, tuple[frozenset[Verb], frozenset[Noun]]] = {
 }
 
 # "I need a cluster", "we'd like the logs": a verb only when the text has no other verb.
-DESIRE = frozenset({"need", "want", "like"})
+DESIRE = frozenset({"need", "needs", "want", "wants", "like"})
+
+# Words after which a verb's -ing or -ed form asks for the action: "the token needs rotating",
+# "the cert needs to be renewed", "checkout should be restarted". Elsewhere such a form describes
+# ("the namespace created yesterday") and is not read as a verb.
+NEED_FORMS = frozenset({"needs", "need", "needed", "be", "been"})
 
 
 class Strength(enum.StrEnum):
@@ -394,6 +407,7 @@ IMPLIED_NOUNS: dict[str, Noun] = {
     "scale": N.DEPLOYMENT,
     "scale up": N.DEPLOYMENT,
     "scale down": N.DEPLOYMENT,
+    "scale out": N.DEPLOYMENT,
     "onboard": N.USER,
     "offboard": N.USER,
 }
