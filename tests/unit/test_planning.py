@@ -103,6 +103,9 @@ async def test_an_unrecognised_request_needs_info_and_shows_no_decision(engine: 
     assert planned.phase is Phase.NEEDS_INFO
     assert "policy" not in planned.status
     assert cond(planned, Type.INTENT_RESOLVED).reason is Reason.UNRECOGNISED
+    judged = cond(planned, Type.POLICY_EVALUATED)
+    assert (judged.status, judged.reason) == (Status.FALSE, Reason.NO_PLAN)  # not "Allowed": nothing was judged
+    assert judged.message.startswith("no plan to judge: ")
 
 
 async def test_a_request_for_several_changes_is_declined_with_the_reason_in_its_conditions(

@@ -45,6 +45,7 @@ class Reason(enum.StrEnum):
     ALLOWED = "Allowed"
     DENIED = "Denied"
     APPROVAL_REQUIRED = "ApprovalRequired"
+    NO_PLAN = "NoPlan"  # nothing to judge: the request is unrecognised, declined or incomplete
     # Approved
     NOT_REQUIRED = "NotRequired"
     AWAITING_DECISION = "AwaitingDecision"

@@ -272,7 +272,7 @@ def _decided(
     conditions: list[Condition] = [
         _intent_condition(outcome),
         context_condition,
-        _policy_condition(report.decision, summary),
+        _policy_condition(report.decision, summary, planned=outcome.plan is not None),
     ]
     notes: list[Note] = []
     approval: dict[str, Any] | None = None
@@ -358,7 +358,10 @@ def _intent_condition(outcome: pipeline.Outcome) -> Condition:
     return Condition.true(Type.INTENT_RESOLVED, reason, message)
 
 
-def _policy_condition(decision: Decision, summary: str) -> Condition:
+def _policy_condition(decision: Decision, summary: str, *, planned: bool) -> Condition:
+    if not planned and decision is not Decision.DENIED:
+        # The checks that need no plan (secrets in the text) passed; that is not an "Allowed".
+        return Condition.false(Type.POLICY_EVALUATED, Reason.NO_PLAN, f"no plan to judge: {summary}")
     reason = {
         Decision.ALLOWED: Reason.ALLOWED,
         Decision.DENIED: Reason.DENIED,
