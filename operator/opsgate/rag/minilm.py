@@ -83,15 +83,13 @@ def run(
 
 
 class MiniLMEmbedder:
-    """``spin`` keeps idle worker threads spinning between runs: 10-15 % faster for a batch job like
-    the indexer, wasted CPU for a long-lived process that embeds a query now and then (the operator).
-    """
-
-    def __init__(self, *, threads: int | None = None, max_tokens: int = MAX_TOKENS, spin: bool = False) -> None:
+    def __init__(self, *, threads: int | None = None, max_tokens: int = MAX_TOKENS) -> None:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or min(MAX_THREADS, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        # Idle worker threads must not spin: it burns CPU between a process's occasional queries, and
+        # even a batch job gained nothing from it in int8 (bench/rag.py, 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = quantize.fast_model(model_file())
         try:
             self._session = _session(model, options)
