@@ -10,14 +10,14 @@ import pytest
 import yaml
 
 from opsgate.rag import budget, chunking, yamlsplit
-from opsgate.rag.chunks import ChunkingError, SourceType, point_id
+from opsgate.rag.chunks import Chunk, ChunkingError, SourceType, point_id
 from opsgate.rag.redact import MASK, redact
 
 REPO = Path(__file__).resolve().parents[2]
 needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 
 
-def chunks_of(path: str, text: str) -> list[chunking.Chunk]:
+def chunks_of(path: str, text: str) -> list[Chunk]:
     return chunking.chunk_file(path, textwrap.dedent(text).lstrip("\n").encode())
 
 
@@ -198,7 +198,7 @@ def test_a_broken_file_raises_a_chunking_error_saying_why(path: str, data: bytes
         chunking.chunk_file(path, data)
 
 
-def chunks_with(loader: type[yaml.SafeLoader | yaml.CSafeLoader], path: str, data: bytes) -> list[chunking.Chunk]:
+def chunks_with(loader: type[yaml.SafeLoader | yaml.CSafeLoader], path: str, data: bytes) -> list[Chunk]:
     previous, yamlsplit.LOADER = yamlsplit.LOADER, loader
     try:
         return chunking.chunk_file(path, data)
