@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from qdrant_client.local.persistence import CollectionPersistence
 
 from opsgate.rag import indexer
 from opsgate.rag.embedding import collection_name
@@ -129,3 +130,17 @@ def test_the_stored_payload_carries_what_filters_and_readers_need(repo: Path, st
     assert payload["path"] == "docs/rotation.md"
     assert (payload["start_line"], payload["end_line"]) == (4, 5)
     assert len(payload["content_hash"]) == len(payload["file_hash"]) == 64
+
+
+def test_the_embedded_store_takes_writes_from_the_writer_thread_where_sqlite_is_per_thread(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What qdrant-client decides on a sqlite built in multi-thread mode (macOS): connections are
+    # checked against the thread that opened them.
+    monkeypatch.setattr(CollectionPersistence, "CHECK_SAME_THREAD", True)
+    store = Store.open(path=str(tmp_path / "qdrant"))
+    try:
+        assert run(repo, store).chunks == 4
+        assert store.count(COLLECTION) == 4
+    finally:
+        store.close()
