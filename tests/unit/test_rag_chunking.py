@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
-from opsgate.rag import budget, chunking
-from opsgate.rag.chunks import ChunkingError, SourceType, point_id
+from opsgate.rag import budget, chunking, yamlsplit
+from opsgate.rag.chunks import Chunk, ChunkingError, SourceType, point_id
 from opsgate.rag.redact import MASK, redact
 
+REPO = Path(__file__).resolve().parents[2]
+needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 
-def chunks_of(path: str, text: str) -> list[chunking.Chunk]:
+
+def chunks_of(path: str, text: str) -> list[Chunk]:
     return chunking.chunk_file(path, textwrap.dedent(text).lstrip("\n").encode())
 
 
@@ -191,6 +196,54 @@ def test_terraform_is_cut_per_top_level_block_with_the_comments_above_it() -> No
 def test_a_broken_file_raises_a_chunking_error_saying_why(path: str, data: bytes) -> None:
     with pytest.raises(ChunkingError):
         chunking.chunk_file(path, data)
+
+
+def chunks_with(loader: type[yaml.SafeLoader | yaml.CSafeLoader], path: str, data: bytes) -> list[Chunk]:
+    previous, yamlsplit.LOADER = yamlsplit.LOADER, loader
+    try:
+        return chunking.chunk_file(path, data)
+    finally:
+        yamlsplit.LOADER = previous
+
+
+@needs_libyaml
+def test_yaml_is_parsed_by_libyaml_when_pyyaml_has_it() -> None:
+    assert yamlsplit.LOADER is yaml.CSafeLoader
+
+
+@needs_libyaml
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        path.relative_to(REPO).as_posix()
+        for folder in ("playbooks", "policies", "examples")
+        for path in (REPO / folder).rglob("*.y*ml")
+    ),
+)
+def test_libyaml_cuts_the_repository_yaml_at_the_same_lines_as_pure_python(path: str) -> None:
+    data = (REPO / path).read_bytes()
+    assert chunks_with(yaml.CSafeLoader, path, data) == chunks_with(yaml.SafeLoader, path, data)
+
+
+@needs_libyaml
+def test_libyaml_ends_a_file_without_a_final_newline_on_the_same_line_as_pure_python() -> None:
+    # libyaml ends the last collection on the line after the text; the span must not grow by one.
+    data = b"- name: First\n  hosts: all\n  tasks:\n    - name: one\n      ping:\n- name: Second\n  hosts: db"
+    c_chunks = chunks_with(yaml.CSafeLoader, "playbooks/two.yml", data)
+    assert c_chunks == chunks_with(yaml.SafeLoader, "playbooks/two.yml", data)
+    assert [(c.title, c.start_line, c.end_line) for c in c_chunks] == [("First", 1, 5), ("Second", 6, 7)]
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, *([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])])
+def test_invalid_yaml_is_a_one_line_chunking_error_naming_the_line(
+    loader: type[yaml.SafeLoader | yaml.CSafeLoader],
+) -> None:
+    with pytest.raises(ChunkingError) as raised:
+        chunks_with(loader, "playbooks/broken.yml", b"- name: x\n  tasks: [unclosed\n")
+    message = str(raised.value)
+    assert message.startswith("invalid YAML: while parsing a flow sequence")
+    assert "line 2, column 10" in message
+    assert "\n" not in message
 
 
 def test_a_section_over_the_budget_is_split_into_overlapping_windows_with_exact_lines() -> None:

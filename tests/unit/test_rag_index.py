@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from qdrant_client.local.persistence import CollectionPersistence
 
 from opsgate.rag import indexer
+from opsgate.rag.chunks import Chunk
 from opsgate.rag.embedding import collection_name
 from opsgate.rag.hashed import HashedEmbedder
+from opsgate.rag.sparse import SparseVector
 from opsgate.rag.store import Store
 
 SOURCES = [Path("docs"), Path("playbooks")]
@@ -129,3 +133,117 @@ def test_the_stored_payload_carries_what_filters_and_readers_need(repo: Path, st
     assert payload["path"] == "docs/rotation.md"
     assert (payload["start_line"], payload["end_line"]) == (4, 5)
     assert len(payload["content_hash"]) == len(payload["file_hash"]) == 64
+
+
+def write_docs(repo: Path, count: int, *, cadence: str) -> None:
+    """``count`` two-section docs: enough of them fill several embedding batches."""
+    for n in range(count):
+        (repo / "docs" / f"runbook-{n:02}.md").write_text(
+            f"# Runbook {n}\nRotate {cadence}.\n\n## Rollback {n}\nRestore backup {n}.\n"
+        )
+
+
+def test_changed_files_over_several_batches_reuse_the_stored_vectors_of_their_unchanged_sections(
+    repo: Path, store: Store
+) -> None:
+    write_docs(repo, 40, cadence="monthly")
+    first = run(repo, store)
+    assert (first.chunks, first.embedded) == (84, 84)
+    write_docs(repo, 40, cadence="weekly")
+    summary = run(repo, store)
+    assert (summary.indexed, summary.unchanged, summary.chunks, summary.embedded) == (40, 3, 80, 40)
+    assert store.count(COLLECTION) == 84
+    stored = {(p.payload["path"], p.payload["title"]): p for p in store.points(COLLECTION)}
+    last = stored[("docs/runbook-39.md", "Runbook 39 > Rollback 39")]
+    assert last.dense == pytest.approx(
+        EMBEDDER.embed(["doc docs/runbook-39.md: Runbook 39 > Rollback 39\n## Rollback 39\nRestore backup 39."])[0]
+    )
+    assert stored[("docs/runbook-39.md", "Runbook 39")].payload["text"] == "# Runbook 39\nRotate weekly."
+
+
+class FullDisk(Store):
+    """A real embedded store that runs out of space after ``upserts_left`` writes."""
+
+    upserts_left = 0
+
+    def upsert(
+        self, collection: str, chunks: Sequence[Chunk], dense: Sequence[list[float]], sparse: Sequence[SparseVector]
+    ) -> None:
+        if self.upserts_left == 0:
+            raise OSError(28, "No space left on device")
+        self.upserts_left -= 1
+        super().upsert(collection, chunks, dense, sparse)
+
+
+def full_disk(folder: Path, *, upserts_left: int) -> FullDisk:
+    store = FullDisk.open(path=str(folder))
+    assert isinstance(store, FullDisk)
+    store.upserts_left = upserts_left
+    return store
+
+
+@pytest.mark.parametrize("upserts_left", [0, 1], ids=["first-batch", "last-batch"])
+def test_a_failed_write_fails_the_run_and_leaves_no_thread_behind(
+    repo: Path, tmp_path: Path, upserts_left: int
+) -> None:
+    write_docs(repo, 40, cadence="monthly")  # two batches
+    store = full_disk(tmp_path / "full", upserts_left=upserts_left)
+    threads = set(threading.enumerate())
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            run(repo, store)
+        assert set(threading.enumerate()) == threads
+    finally:
+        store.close()
+
+
+class FailingEmbedder(HashedEmbedder):
+    """Embeds the first batch, then fails (the model ran out of memory, say)."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=EMBEDDER.dim)
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        if self.calls > 1:
+            raise MemoryError("the model ran out of memory")
+        return super().embed(texts)
+
+
+def test_an_embedding_failure_waits_for_the_batch_being_written_and_leaves_no_thread_behind(
+    repo: Path, store: Store
+) -> None:
+    write_docs(repo, 40, cadence="monthly")
+    threads = set(threading.enumerate())
+    with pytest.raises(MemoryError):
+        indexer.index(SOURCES, root=repo, store=store, embedder=FailingEmbedder())
+    assert set(threading.enumerate()) == threads
+    assert store.count(COLLECTION) == 64  # the first batch, whole
+
+
+def test_when_both_embedding_and_writing_fail_the_write_error_is_noted_on_the_embedding_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    write_docs(repo, 40, cadence="monthly")
+    store = full_disk(tmp_path / "full", upserts_left=0)
+    try:
+        with pytest.raises(MemoryError) as raised:
+            indexer.index(SOURCES, root=repo, store=store, embedder=FailingEmbedder())
+    finally:
+        store.close()
+    assert any("No space left" in note for note in raised.value.__notes__)
+
+
+def test_the_embedded_store_takes_writes_from_the_writer_thread_where_sqlite_is_per_thread(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What qdrant-client decides on a sqlite built in multi-thread mode (macOS): connections are
+    # checked against the thread that opened them.
+    monkeypatch.setattr(CollectionPersistence, "CHECK_SAME_THREAD", True)
+    store = Store.open(path=str(tmp_path / "qdrant"))
+    try:
+        assert run(repo, store).chunks == 4
+        assert store.count(COLLECTION) == 4
+    finally:
+        store.close()

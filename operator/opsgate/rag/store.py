@@ -2,7 +2,8 @@
 
 Embedded (qdrant-client local mode, on disk under ``QDRANT_PATH``) by default; a Qdrant server when
 ``QDRANT_URL`` is set (with ``QDRANT_API_KEY``). Every Qdrant call of the package lives here.
-Local mode is exact search in Python and holds a lock on its folder: one process at a time.
+Local mode is exact search in Python and holds a lock on its folder: one process at a time. It has
+no locking of its own within the process: a write must not run alongside any other call.
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         _refuse_if_locked(folder)
         try:
-            client = QdrantClient(path=str(folder))
+            # The indexer writes from a background thread. sqlite builds in multi-thread mode (macOS)
+            # would refuse a connection used outside the thread that opened it; serialised use is
+            # safe, and the indexer never writes concurrently with anything else.
+            client = QdrantClient(path=str(folder), force_disable_check_same_thread=True)
         except RuntimeError as error:  # qdrant-client's way of saying the folder lock is taken
             raise StoreBusyError(STORE_BUSY.format(folder=folder)) from error
         return cls(client, local=True, location=str(folder))

@@ -18,10 +18,18 @@ from opsgate.rag.pieces import Piece, piece
 _TASK_LISTS = ("pre_tasks", "tasks", "post_tasks", "handlers")
 _NAME_KEYS = ("name", "id", "key", "title", "rule", "policy")
 
+# libyaml's parser is several times faster than the pure-Python one, and it is what Ansible itself
+# parses playbooks with. Both give the same start marks. They differ in the end mark of a collection
+# that runs to the end of a file without a final newline: (last line, last column) in Python, (next
+# line, column 0) in libyaml; ``_span`` turns both into the same end line. libyaml also accepts tabs
+# between items of a flow collection, as YAML 1.2 does, and words its errors differently (one line,
+# without the source excerpt).
+LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
 
 def compose(text: str) -> list[yaml.Node]:
     try:
-        return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node is not None]
+        return [node for node in yaml.compose_all(text, Loader=LOADER) if node is not None]
     except yaml.YAMLError as error:
         raise ChunkingError(f"invalid YAML: {_one_line(error)}") from error
 
