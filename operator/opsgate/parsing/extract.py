@@ -40,6 +40,8 @@ _NOT_NAMES = frozenset(
     | {"current", "old", "existing", "latest", "previous", "same", "other", "whole", "entire"}
     | {"about", "affecting", "regarding", "concerning"}
     | {"what", "which", "who", "whose", "where", "when", "why", "how", "any"}
+    # quantifiers over the things named next ("restart both checkout and cart")
+    | {"both", "either", "neither", "everything", "everyone", "anything", "others", "rest"}
     | vocabulary.PERSON_WORDS
 )
 
@@ -168,6 +170,28 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         or low in _NOT_NAMES
         or _is_domain(low)
     )
+
+
+def value_kind(token: Token) -> str | None:
+    """What kind of value a token is, for telling two values of one kind apart ("a@x.io and b@x.io").
+
+    ``name`` covers Kubernetes names and usernames; ``None`` is anything else (a word of the
+    vocabulary, a number, a region, a quoted phrase).
+    """
+    low = token.low
+    if token.phrase is not None or low.isdigit():
+        return None
+    if low in entities.ENVIRONMENT_WORDS and not token.quoted:
+        return "environment"
+    if _EMAIL.match(low):
+        return "email"
+    if _is_domain(low):
+        return "domain"
+    if _IMAGE.match(low) and ("/" in low or ":" in low):
+        return "image"
+    if _REGION.match(low) or _INSTANCE.match(low) or not is_name(token, username=True):
+        return None
+    return "name"
 
 
 def is_metric_name(token: Token) -> bool:
