@@ -484,3 +484,38 @@ def test_a_list_parameter_or_a_name_with_and_inside_is_one_target(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities, intent.declined) == (key, entities, None)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("shrink web down to two replicas", "provision.scale.deployment", {"name": "web", "replicas": 2}),
+        ("grow the api deployment to ten replicas", "provision.scale.deployment", {"name": "api", "replicas": 10}),
+        ("set up hosting for blog.acme.io with https", "provision.create.website",
+         {"domain": "blog.acme.io", "tls": True}),
+        ("rotate the token used by the search service", "security.rotate.secret", {"service": "search"}),
+        ("delete the namespace created last week", "provision.delete.namespace", {}),
+        ("delete user fred in prod", "identity.delete.user", {"username": "fred", "environment": "production"}),
+        ("show p95 latency for web over 12h", "observability.query.metrics",
+         {"metric": "latency", "service": "web", "since": "12h"}),
+        ("scan registry.acme.io/team/api:1.2", "compliance.scan.vulnerabilities",
+         {"image": "registry.acme.io/team/api:1.2"}),
+    ],
+    ids=["shrink-number-word", "grow", "with-https", "used-by-is-no-name", "created-is-no-name",
+         "a-name-ending-in-ed", "over-a-duration",
+         "bare-image-after-scan"],
+)  # fmt: skip
+def test_unseen3_patterns_read_in_other_phrasings(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["let me know when namespace x is created", "scan the office network"],
+    ids=["a-past-form-is-no-create", "scan-without-an-image"],
+)
+def test_the_new_readings_need_what_they_stand_for(request_text: str, catalog: Catalog) -> None:
+    assert not rules.parse(request_text, catalog).recognised

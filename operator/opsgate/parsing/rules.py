@@ -228,7 +228,10 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
         else:
             word = lows[i]
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
-            correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
+            # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
+            # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
+            form = wanted is None and _wanted_verb(word) is not None
+            correction = None if tokens[i].quoted or form or _known(word) else _CORRECTOR.correct(word)
             if wanted is not None:
                 spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
             elif extract.is_metric_name(tokens[i]):
@@ -324,9 +327,20 @@ def _readings(
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
     if not readings:
+        readings = _image_scan_readings(verb_spans, tokens, tables)
+    if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, tables)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _image_scan_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], tables: _Tables) -> list[_Reading]:
+    """An image reference after a scan verb stands for the noun "image": "scan ghcr.io/acme/api:2.0"."""
+    scan_at = next((s.start for s in verb_spans if Verb.SCAN in s.verbs), None)
+    if scan_at is None or not any(extract.value_kind(t) == "image" for t in tokens[scan_at:]):
+        return []
+    pairs = tables.pairs.get((Verb.SCAN, Noun.IMAGE), ())
+    return [_Reading(key, 20, CONFIDENCE_IMPLIED, scan_at, implied=True) for key, _ in pairs]
 
 
 def _implied_readings(

@@ -110,6 +110,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "scale out": {V.SCALE},
         "bring": {V.SCALE},  # "bring payments down to 1 replica"; "bring back" is a rollback
         "resize": {V.SCALE},
+        "shrink": {V.SCALE},
+        "grow": {V.SCALE},
         "bump": {V.SCALE},
         "increase": {V.SCALE},
         "decrease": {V.SCALE},
