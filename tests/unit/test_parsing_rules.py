@@ -498,12 +498,18 @@ def test_a_list_parameter_or_a_name_with_and_inside_is_one_target(
         ("delete user fred in prod", "identity.delete.user", {"username": "fred", "environment": "production"}),
         ("show p95 latency for web over 12h", "observability.query.metrics",
          {"metric": "latency", "service": "web", "since": "12h"}),
+        ("allow erin to edit the web namespace", "identity.grant.access",
+         {"username": "erin", "role": "edit", "namespace": "web"}),
+        ("let dan view ops", "identity.grant.access", {"username": "dan", "role": "view", "namespace": "ops"}),
+        ("give erin edit access to web", "identity.grant.access",
+         {"username": "erin", "role": "edit", "namespace": "web"}),
         ("scan registry.acme.io/team/api:1.2", "compliance.scan.vulnerabilities",
          {"image": "registry.acme.io/team/api:1.2"}),
+        ("let's spin up a namespace called lab-2", "provision.create.namespace", {"name": "lab-2"}),
     ],
     ids=["shrink-number-word", "grow", "with-https", "used-by-is-no-name", "created-is-no-name",
-         "a-name-ending-in-ed", "over-a-duration",
-         "bare-image-after-scan"],
+         "a-name-ending-in-ed", "over-a-duration", "allow-to-role", "let-role-where", "where-after-to",
+         "bare-image-after-scan", "lets-is-no-grant"],
 )  # fmt: skip
 def test_unseen3_patterns_read_in_other_phrasings(
     request_text: str, key: str, entities: dict[str, object], catalog: Catalog
@@ -514,8 +520,8 @@ def test_unseen3_patterns_read_in_other_phrasings(
 
 @pytest.mark.parametrize(
     "request_text",
-    ["let me know when namespace x is created", "scan the office network"],
-    ids=["a-past-form-is-no-create", "scan-without-an-image"],
+    ["let me know when namespace x is created", "scan the office network", "let everyone in", "allow traffic from web"],
+    ids=["a-past-form-is-no-create", "scan-without-an-image", "let-without-a-role", "allow-without-a-role"],
 )
 def test_the_new_readings_need_what_they_stand_for(request_text: str, catalog: Catalog) -> None:
     assert not rules.parse(request_text, catalog).recognised

@@ -82,6 +82,7 @@ class Cue(enum.StrEnum):
     SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
     TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
     FOR = "for"  # "for X", "of X", "from X", "on X"
+    WHERE = "where"  # "on X", "in X": where a grant applies ("grant alice view on payments")
     TO = "to"
     POSSESSIVE = "possessive"
 
@@ -365,6 +366,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         elif token.low in _FOR_WORDS and is_name(nxt, username=True):
             _add(found, Cue.FOR, nxt.low)
+            if token.low == "on" and is_name(nxt):
+                _add(found, Cue.WHERE, nxt.low)
+        elif (token.low == "in" or token.low in entities.ROLE_WORDS) and is_name(nxt):
+            _add(found, Cue.WHERE, nxt.low)  # "in payments"; "let sam view monitoring": the role's scope
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
         elif token.low == "-n" and is_name(nxt):

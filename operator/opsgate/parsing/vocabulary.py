@@ -149,6 +149,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "give": {V.GRANT, V.QUERY},
         "assign": {V.GRANT},
         "allow": {V.GRANT},
+        "let": {V.GRANT},  # "let sam view the monitoring namespace"; "let's" is a token of its own
         "show": {V.QUERY},
         "display": {V.QUERY},
         "fetch": {V.QUERY},
@@ -412,6 +413,11 @@ IMPLIED_NOUNS: dict[str, Noun] = {
     "scale out": N.DEPLOYMENT,
     "onboard": N.USER,
     "offboard": N.USER,
+    # "grant alice edit on ops", "let sam view monitoring": a person, then a role word, is access
+    # (the implied reading needs the role too, so "let me know" and "allow traffic" name nothing)
+    "grant": N.ACCESS,
+    "allow": N.ACCESS,
+    "let": N.ACCESS,
 }
 
 # Words for a person that come before their username ("contractor ext.li", "new hire kim").
