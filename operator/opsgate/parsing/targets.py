@@ -31,6 +31,7 @@ TARGET_PARAMETERS = (
 _JOINERS: tuple[tuple[str, ...], ...] = (
     ("as", "well", "as"), ("along", "with"), ("and",), ("&",), ("or",), ("plus",), ("then",), ("also",),
 )  # fmt: skip
+_JOINER_STARTS = frozenset(words[0] for words in _JOINERS)  # a cheap test before the phrases
 # Values whose shape says what they are: one after "and" or a comma is a value whatever follows it.
 _SHAPED = frozenset({"email", "domain", "image"})
 _SKIPPED = frozenset({"the", "a", "an", "both", "either"})
@@ -52,7 +53,7 @@ def several(
 
     In the order written; empty when every target parameter was given one value.
     """
-    if not any(t.stop or _joiner_width(tokens, i) for i, t in enumerate(tokens)):
+    if not any(t.stop or t.low in _JOINER_STARTS for t in tokens):
         return ()  # most requests: nothing joins one value to another
     properties: dict[str, dict[str, object]] = entry.parameters.get("properties", {})
     taken = {v for v in kept.values() if isinstance(v, str)}
@@ -87,6 +88,8 @@ def _positions(tokens: tuple[Token, ...], name: str, value: str) -> list[int]:
 
 def _joiner_width(tokens: tuple[Token, ...], i: int) -> int:
     """How many tokens the joining words at ``i`` take (0 when none start there)."""
+    if i >= len(tokens) or tokens[i].low not in _JOINER_STARTS:
+        return 0
     for words in _JOINERS:
         end = i + len(words)
         if end <= len(tokens) and all(not t.quoted and t.low == w for t, w in zip(tokens[i:end], words, strict=True)):
