@@ -34,7 +34,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
     triple = entities = in_scope = in_scope_triple = injection = injection_changed = 0
-    true_unrec = predicted_unrec = actual_unrec = multi = multi_declined = 0
+    true_unrec = predicted_unrec = actual_unrec = multi = multi_declined = targets = targets_declined = 0
     for row in rows:
         intent = rules.parse(row["text"], catalog)
         triple += intent.key == row["key"]
@@ -50,6 +50,9 @@ def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
         # several changes in one request must be declined, never read as one of them
         multi += row["kind"] == "multi_action"
         multi_declined += row["kind"] == "multi_action" and intent.declined is not None
+        # so must one change over several named targets: acting on the first alone is not what was asked
+        targets += row["kind"] == "multi_target"
+        targets_declined += row["kind"] == "multi_target" and intent.declined is not None
     figures: dict[str, float] = {
         "n": len(rows),
         "triple": round(triple / len(rows), 4),
@@ -61,6 +64,8 @@ def accuracy(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
     }
     if multi:
         figures["multi_action_declined"] = round(multi_declined / multi, 4)
+    if targets:
+        figures["multi_target_declined"] = round(targets_declined / targets, 4)
     return figures
 
 

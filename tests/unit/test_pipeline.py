@@ -156,6 +156,16 @@ def test_a_declined_request_needs_info_says_why_and_is_never_planned(home: Path)
     assert outcome.messages == (reason,)
 
 
+def test_one_change_over_several_targets_is_declined_with_the_reason_and_no_plan(home: Path) -> None:
+    outcome = decide(home, "restart web and api in staging", parse=lambda text: rules.parse(text, CATALOG))
+    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.plan is None
+    assert not outcome.intent.recognised
+    assert outcome.messages == (
+        "names several targets (web, api) for one change (restart deployment): submit one request per target",
+    )
+
+
 def test_a_request_for_two_changes_ends_declined_with_both_named_through_the_rule_parser(home: Path) -> None:
     outcome = decide(
         home, "bounce billing-api, then drop namespace billing-old", parse=lambda text: rules.parse(text, CATALOG)

@@ -40,10 +40,17 @@ _NOT_NAMES = frozenset(
     | {"current", "old", "existing", "latest", "previous", "same", "other", "whole", "entire"}
     | {"about", "affecting", "regarding", "concerning"}
     | {"what", "which", "who", "whose", "where", "when", "why", "how", "any"}
+    # quantifiers over the things named next ("restart both checkout and cart")
+    | {"both", "either", "neither", "everything", "everyone", "anything", "others", "rest"}
     | vocabulary.PERSON_WORDS
 )
+# What may follow a past participle that describes the noun before it: "the credentials used by
+# billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
+_PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
 
-_DURATION = re.compile(r"\b(?:last|past|previous|since|within|this)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b")
+_DURATION = re.compile(
+    r"\b(?:last|past|previous|since|within|this|over)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
+)
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
 _REPLICAS = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b")
@@ -53,6 +60,7 @@ _NOT_REPLICA_UNITS = frozenset({"node", "nodes", "percent"})
 _TLS_OFF = re.compile(
     r"\b(?:without|no|disable|disabled|skip)\s+(?:tls|ssl|https)\b|\b(?:tls|ssl|https)\s+(?:off|disabled)\b"
 )
+_TLS_ON = re.compile(r"\b(?:with|enable|enabled)\s+(?:tls|ssl|https)\b|\b(?:tls|ssl|https)\s+(?:on|enabled)\b")
 _TTL = re.compile(
     r"\bttl\s*(?:of|=|:|to)?\s*(\d+)\s*([a-z]+)?"
     r"|\b(\d+)[\s-]*(seconds?|minutes?|hours?|days?)\s+ttl\b"
@@ -74,6 +82,7 @@ class Cue(enum.StrEnum):
     SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
     TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
     FOR = "for"  # "for X", "of X", "from X", "on X"
+    WHERE = "where"  # "on X", "in X": where a grant applies ("grant alice view on payments")
     TO = "to"
     POSSESSIVE = "possessive"
 
@@ -170,6 +179,43 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
     )
 
 
+def is_participle(tokens: tuple[Token, ...], i: int) -> bool:
+    """Does the -ed word at ``i`` describe the noun before it ("created yesterday", "used by")?
+
+    Either it is a form of a verb we know ("created", "scanned") or what follows says so ("used by").
+    """
+    low = tokens[i].low
+    if tokens[i].quoted or not low.endswith("ed") or len(low) < 4:
+        return False
+    stem = low[:-2]
+    # "creat|ed" -> "create", "scann|ed" -> "scan", "deploy|ed" -> "deploy"
+    if any(base in vocabulary.VERBS for base in (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else "")):
+        return True
+    return i + 1 < len(tokens) and tokens[i + 1].low in _PARTICIPLE_FOLLOWERS
+
+
+def value_kind(token: Token) -> str | None:
+    """What kind of value a token is, for telling two values of one kind apart ("a@x.io and b@x.io").
+
+    ``name`` covers Kubernetes names and usernames; ``None`` is anything else (a word of the
+    vocabulary, a number, a region, a quoted phrase).
+    """
+    low = token.low
+    if token.phrase is not None or low.isdigit():
+        return None
+    if low in entities.ENVIRONMENT_WORDS and not token.quoted:
+        return "environment"
+    if _EMAIL.match(low):
+        return "email"
+    if _is_domain(low):
+        return "domain"
+    if _IMAGE.match(low) and ("/" in low or ":" in low):
+        return "image"
+    if _REGION.match(low) or _INSTANCE.match(low) or not is_name(token, username=True):
+        return None
+    return "name"
+
+
 def is_metric_name(token: Token) -> bool:
     """Is this token a Prometheus metric name ("http_requests_total")?"""
     return not token.quoted and _METRIC_NAME.match(token.low) is not None
@@ -252,11 +298,15 @@ def _number(word: str) -> int:
 
 
 def _find_numbers(text: str, found: Found) -> None:
-    if match := _DURATION.search(text):
-        if match.group(3):
-            found.since = {"hour": "1h", "day": "1d", "week": "1w", "month": "30d"}[match.group(3)]
-        elif entities.duration_unit(match.group(2)):
-            found.since = entities.normalise_duration(f"{match.group(1)}{match.group(2)}")
+    match: re.Match[str] | None
+    for phrase in _DURATION.finditer(text):
+        # "over 3 nodes" is no duration: the first phrase with a time unit is
+        if phrase.group(3):
+            found.since = {"hour": "1h", "day": "1d", "week": "1w", "month": "30d"}[phrase.group(3)]
+            break
+        if entities.duration_unit(phrase.group(2)):
+            found.since = entities.normalise_duration(f"{phrase.group(1)}{phrase.group(2)}")
+            break
     for match in _QUANTITY.finditer(text):
         if entities.quantity_unit(match.group(2)) and match.group(2) not in ("g", "mi", "gi", "ti"):
             found.quota = entities.normalise_quantity(match.group(0))
@@ -273,6 +323,8 @@ def _find_numbers(text: str, found: Found) -> None:
         break
     if _TLS_OFF.search(text):
         found.tls = False
+    elif _TLS_ON.search(text):
+        found.tls = True
     if match := _TTL.search(text):
         amount, unit = match.group(1, 2) if match.group(1) else match.group(3, 4)
         seconds = entities.duration_seconds(f"{amount}{unit}") if unit else int(amount)
@@ -314,6 +366,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         elif token.low in _FOR_WORDS and is_name(nxt, username=True):
             _add(found, Cue.FOR, nxt.low)
+            if token.low == "on" and is_name(nxt):
+                _add(found, Cue.WHERE, nxt.low)
+        elif (token.low == "in" or token.low in entities.ROLE_WORDS) and is_name(nxt):
+            _add(found, Cue.WHERE, nxt.low)  # "in payments"; "let sam view monitoring": the role's scope
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
         elif token.low == "-n" and is_name(nxt):
@@ -330,6 +386,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
+            if after is not None and is_participle(tokens, span.end):
+                after = None  # "the namespace created yesterday": the word after describes the noun, it names none
             determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             strict_before = (
                 before is not None

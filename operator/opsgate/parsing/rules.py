@@ -26,7 +26,7 @@ import re
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog
 from opsgate.intent import Intent, Parser, declined, unrecognised
-from opsgate.parsing import clauses, extract, kubectl, questions, slots, text, vocabulary
+from opsgate.parsing import clauses, extract, kubectl, questions, slots, targets, text, vocabulary
 from opsgate.parsing.fuzzy import Corrector
 from opsgate.parsing.tokens import Token, tokenize
 from opsgate.parsing.vocabulary import Noun, Strength, Verb
@@ -36,6 +36,7 @@ NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
+DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
 DECLINED_PERSONAL = (
     "reads as a personal IT request (about your own account, password, mailbox or device) and names "
     "no {missing}: personal IT goes to the IT helpdesk; for an OpsGate change, name the {missing}"
@@ -54,7 +55,7 @@ PENALTY_INJECTION = 0.1
 FLOOR = 0.05
 
 _MAX_PHRASE = 4
-_DETERMINERS = frozenset({"the", "a", "an", "our", "your", "their", "up", "down", "me", "us", "new"})
+_DETERMINERS = frozenset({"the", "a", "an", "our", "your", "their", "up", "down", "me", "us", "new", "both", "either"})
 # "reset my vpn password": what follows "my" is the requester's own thing, not a resource's name
 _OWN = frozenset({"my", "mine", "myself"})
 # "restart it", "scale them to 3": in a clause after another, a pronoun is the earlier object
@@ -67,7 +68,7 @@ _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
 # What may stand between an implying verb and its object ("onboard the new engineer kim").
-_IMPLIED_SKIP = frozenset({"the", "a", "an", "new"})
+_IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
 _SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
@@ -168,6 +169,10 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if best.implied and missing:
         # a guessed resource type is only worth acting on when the text says everything it needs
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
+    named = targets.several(tokens, spans, entry, kept)
+    if named:
+        # the catalog takes one target per request: acting on the first alone is not what was asked
+        return declined(_several_targets(entry, named), notes=cleaned.notes)
     confidence = best.confidence - PENALTY_MISSING * len(missing)
     notes = [*cleaned.notes, *dropped]
     others = sorted({r.key for r in readings[1:] if r.key != best.key})
@@ -223,7 +228,10 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
         else:
             word = lows[i]
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
-            correction = None if tokens[i].quoted or _known(word) else _CORRECTOR.correct(word)
+            # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
+            # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
+            form = wanted is None and _wanted_verb(word) is not None
+            correction = None if tokens[i].quoted or form or _known(word) else _CORRECTOR.correct(word)
             if wanted is not None:
                 spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
             elif extract.is_metric_name(tokens[i]):
@@ -319,9 +327,20 @@ def _readings(
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
     if not readings:
+        readings = _image_scan_readings(verb_spans, tokens, tables)
+    if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, tables)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _image_scan_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], tables: _Tables) -> list[_Reading]:
+    """An image reference after a scan verb stands for the noun "image": "scan ghcr.io/acme/api:2.0"."""
+    scan_at = next((s.start for s in verb_spans if Verb.SCAN in s.verbs), None)
+    if scan_at is None or not any(extract.value_kind(t) == "image" for t in tokens[scan_at:]):
+        return []
+    pairs = tables.pairs.get((Verb.SCAN, Noun.IMAGE), ())
+    return [_Reading(key, 20, CONFIDENCE_IMPLIED, scan_at, implied=True) for key, _ in pairs]
 
 
 def _implied_readings(
@@ -497,9 +516,22 @@ def _target(
 def _several(changes: list[_Change], catalog: Catalog) -> str:
     """The reason a request for several changes is declined, naming each change."""
     entries = [catalog.entries[c.key] for c in changes]
+    targets_named = tuple(c.target for c in changes if c.target is not None)
+    if len({c.key for c in changes}) == 1 and len(targets_named) == len(changes):
+        # "drop namespace qa-1 and namespace qa-2" is one change over two targets
+        return _several_targets(entries[0], targets_named)
     named = [
         " ".join(part for part in (e.action, e.resource_type.replace("_", " "), c.target) if part)
         for e, c in zip(entries, changes, strict=True)
     ]
     kind = "action" if all(e.informational for e in entries) else "change"
     return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))
+
+
+def _several_targets(entry: ActionEntry, named: tuple[str, ...]) -> str:
+    """The reason a request naming several targets for one single-target action is declined."""
+    return DECLINED_TARGETS.format(
+        targets=", ".join(named),
+        kind="action" if entry.informational else "change",
+        action=f"{entry.action} {entry.resource_type.replace('_', ' ')}",
+    )

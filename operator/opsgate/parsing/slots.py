@@ -55,15 +55,16 @@ def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, 
         out["name"] = found.cue(Cue.SECRET, exclude=(*used, out["service"] or ""))
     # "a user named kim", "a user and call it kim": a name given to an account is its username
     named_user = found.cue(Cue.NAMED) if resource == "user" else None
-    out["username"] = (
-        found.cue(Cue.USER)
-        or named_user
-        or (
-            found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
-            if resource in ("user", "access") and not key.startswith("compliance.")
-            else None
-        )
-    )
+    out["username"] = found.cue(Cue.USER) or named_user
+    if resource == "user":
+        out["username"] = out["username"] or found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
+    elif resource == "access" and not key.startswith("compliance."):
+        # "give alice edit access to payments": the person right after the verb gets the role, and
+        # "to payments", "on payments" or "in payments" is where; a grant whose namespace is lost
+        # would be cluster-wide
+        out["username"] = out["username"] or found.cue(Cue.POSSESSIVE) or object_name or found.cue(Cue.TO, Cue.FOR)
+        if namespace_cue is None:
+            out["namespace"] = found.cue(Cue.WHERE, Cue.TO, exclude=(out["username"] or "",))
     if resource == "vulnerabilities":
         out["target"] = found.cue(Cue.DEPLOYMENT, Cue.SERVICE)
         if out["target"] is None and not found.images and namespace_cue is None:

@@ -59,7 +59,8 @@ def tokenize(text: str) -> tuple[Token, ...]:
                 tokens[-1] = dataclasses.replace(tokens[-1], stop=True)
             continue
         low = raw.lower()
-        possessive = low.endswith("'s") and len(low) > 2
+        # "let's" is "let us", not a possessive: kept whole, it stays a politeness word and not the verb "let"
+        possessive = low.endswith("'s") and len(low) > 2 and low != "let's"
         low = low[:-2] if possessive else low
         tokens.append(Token(raw=raw, low=low, possessive=possessive, stop=stop, colon=":" in trail))
     return tuple(tokens)

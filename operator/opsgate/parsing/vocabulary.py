@@ -110,6 +110,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "scale out": {V.SCALE},
         "bring": {V.SCALE},  # "bring payments down to 1 replica"; "bring back" is a rollback
         "resize": {V.SCALE},
+        "shrink": {V.SCALE},
+        "grow": {V.SCALE},
         "bump": {V.SCALE},
         "increase": {V.SCALE},
         "decrease": {V.SCALE},
@@ -147,6 +149,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "give": {V.GRANT, V.QUERY},
         "assign": {V.GRANT},
         "allow": {V.GRANT},
+        "let": {V.GRANT},  # "let sam view the monitoring namespace"; "let's" is a token of its own
         "show": {V.QUERY},
         "display": {V.QUERY},
         "fetch": {V.QUERY},
@@ -410,6 +413,11 @@ IMPLIED_NOUNS: dict[str, Noun] = {
     "scale out": N.DEPLOYMENT,
     "onboard": N.USER,
     "offboard": N.USER,
+    # "grant alice edit on ops", "let sam view monitoring": a person, then a role word, is access
+    # (the implied reading needs the role too, so "let me know" and "allow traffic" name nothing)
+    "grant": N.ACCESS,
+    "allow": N.ACCESS,
+    "let": N.ACCESS,
 }
 
 # Words for a person that come before their username ("contractor ext.li", "new hire kim").
