@@ -111,6 +111,17 @@ def test_a_request_carrying_a_password_is_denied_and_the_password_appears_nowher
 
 
 @pytest.mark.usefixtures("home")
+def test_a_request_without_a_plan_shows_no_decision_but_what_is_missing() -> None:
+    result = run("grant alice edit access", "--namespace", "shop")
+    assert "Decision  none: no plan to judge -> NeedsInfo" in result.output
+    assert "missing required parameter `namespace`" in result.output  # never a silent cluster-wide grant
+
+
+def test_cluster_admin_is_cluster_wide_by_definition_and_needs_no_namespace() -> None:
+    result = run("make bob cluster-admin", "--namespace", "shop")
+    assert "Plan      identity.grant.access  role=cluster-admin username=bob" in result.output
+
+
 def test_the_table_lists_every_policy_with_its_result() -> None:
     result = run("create an email", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10)
     lines = result.output.splitlines()

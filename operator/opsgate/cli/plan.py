@@ -149,7 +149,9 @@ def render(outcome: pipeline.Outcome) -> str:
         lines.append(f"Plan      {outcome.plan.action}  {parameters}")
         lines.append(f"Digest    {outcome.plan.digest}")
     decision = f"Decision  {outcome.decision.value} -> {outcome.phase.value}"
-    if outcome.decision is Decision.APPROVAL_REQUIRED:
+    if outcome.plan is None and outcome.decision is not Decision.DENIED:
+        decision = f"Decision  none: no plan to judge -> {outcome.phase.value}"
+    elif outcome.decision is Decision.APPROVAL_REQUIRED:
         approval = outcome.policy.approval
         decision += f" ({approval.required_approvals} approval(s) from {', '.join(approval.approver_groups)})"
     lines.append(decision)
