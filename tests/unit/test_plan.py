@@ -96,7 +96,7 @@ INVALID = [
     ),
     (
         "identity.grant.access",
-        {"username": "bob", "role": "root"},
+        {"username": "bob", "role": "root", "namespace": "ops"},
         "`role` must be one of view, edit, admin, cluster-admin (got 'root')",
         ("role",),
     ),
