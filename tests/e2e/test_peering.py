@@ -7,6 +7,7 @@ says when it resumed. The session operator (standalone, outside the peering) is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -29,25 +30,24 @@ RESUMED = "Resuming operations after the pause"  # kopf's log line when a paused
 
 @dataclass(frozen=True)
 class Peers:
-    name: str  # the ClusterKopfPeering both replicas join
+    where: tuple[str, ...]  # kubectl arguments naming the peering object both replicas join
     high: Operator
     low: Operator
 
 
-def peer_priorities(kubectl: Kubectl, peering: str) -> dict[str, int]:
+def peer_priorities(kubectl: Kubectl, where: tuple[str, ...]) -> dict[str, int]:
     """Identity -> priority of each replica currently registered in the peering object."""
-    found = kubectl("get", "clusterkopfpeering", peering, "-o", "json", check=False)
+    found = kubectl("get", *where, "-o", "json", check=False)
     if found.returncode != 0:
         return {}
     status: dict[str, dict[str, Any]] = json.loads(found.stdout).get("status") or {}
     return {identity: int(peer["priority"]) for identity, peer in status.items()}
 
 
-def replica(kubectl: Kubectl, directory: Path, peering: str, identity: str, priority: int) -> Operator:
+def replica(kubectl: Kubectl, directory: Path, identity: str, args: list[str]) -> Operator:
     # Each replica gets its own embedded store: it locks its folder to one process. It stays
     # empty (no context for planning), which changes no phase.
     env = {"POD_ID": identity, "OPSGATE_LOG_LEVEL": "INFO", "QDRANT_PATH": str(directory / f"{identity}-qdrant")}
-    args = ["--peering", peering, "--priority", str(priority)]
     return Operator(kubectl.cluster, directory / f"{identity}.log", env, args)
 
 
@@ -56,29 +56,46 @@ def processes_mentioning(text: str) -> list[str]:
     return [line for line in listing.stdout.splitlines() if text in line]
 
 
-@pytest.fixture
-def peers(kubectl: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> Iterator[Peers]:
+@contextlib.contextmanager
+def peered(
+    kubectl: Kubectl, operator: Operator, directory: Path, peering: str, *, namespace: str | None = None
+) -> Iterator[Peers]:
+    """HIGH (priority 100) and LOW (50) joined in ``peering``: cluster-wide, or watching ``namespace`` only."""
     kubectl("apply", "-f", str(ROOT / "deploy" / "peering.yaml"))
     kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=60s")
-    peering = f"e2e-{namespace}"  # unique: the ps check below looks for it in command lines
-    high = replica(kubectl, tmp_path, peering, HIGH, 100)
-    low = replica(kubectl, tmp_path, peering, LOW, 50)
-    operator.stop()
+    kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
+    scope = ["--namespace", namespace] if namespace else []
+    where = ("kopfpeering", peering, "-n", namespace) if namespace else ("clusterkopfpeering", peering)
+    high = replica(kubectl, directory, HIGH, ["--peering", peering, "--priority", "100", *scope])
+    low = replica(kubectl, directory, LOW, ["--peering", peering, "--priority", "50", *scope])
+    operator.stop()  # it runs standalone, outside any peering: it would act beside the replicas
     try:
         high.start()
         # The standby must find the active replica registered when it starts: a paused replica
         # resumes only once the peering object shows no live higher-priority peer.
-        wait_for(lambda: HIGH in peer_priorities(kubectl, peering), timeout=30, what=f"{HIGH} in the peering")
+        wait_for(lambda: HIGH in peer_priorities(kubectl, where), timeout=30, what=f"{HIGH} in {where}")
         low.start()
-        wait_for(lambda: LOW in peer_priorities(kubectl, peering), timeout=30, what=f"{LOW} in the peering")
-        assert peer_priorities(kubectl, peering) == {HIGH: 100, LOW: 50}
-        yield Peers(peering, high, low)
+        wait_for(lambda: LOW in peer_priorities(kubectl, where), timeout=30, what=f"{LOW} in {where}")
+        assert peer_priorities(kubectl, where) == {HIGH: 100, LOW: 50}
+        yield Peers(where, high, low)
     finally:
         high.stop()
         low.stop()
-        kubectl("delete", "clusterkopfpeering", peering, "--ignore-not-found", check=False)
+        kubectl("delete", *where, "--ignore-not-found", check=False)
         operator.start()
-    assert processes_mentioning(peering) == [], "a replica outlived the test"
+    assert processes_mentioning(f"--peering {peering} ") == [], "a replica outlived the test"
+
+
+@pytest.fixture
+def peers(kubectl: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> Iterator[Peers]:
+    with peered(kubectl, operator, tmp_path, f"e2e-{namespace}") as running:  # unique: ps looks for it
+        yield running
+
+
+@pytest.fixture
+def namespaced_peers(kubectl: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> Iterator[Peers]:
+    with peered(kubectl, operator, tmp_path, f"e2e-{namespace}", namespace=namespace) as running:
+        yield running
 
 
 def sources(kubectl: Kubectl, namespace: str, name: str) -> Counter[tuple[str, str]]:
@@ -143,3 +160,19 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
     assert owners == Counter(["scale", "email", "just-before", "after"])
     approvals = kubectl.get_json("approvals", "-n", ns)["items"]
     assert [a["spec"]["opsRequestRef"]["name"] for a in approvals] == ["email"]
+
+
+def test_replicas_watching_one_namespace_peer_there_and_only_the_higher_priority_one_acts(
+    kubectl: Kubectl, namespaced_peers: Peers, namespace: str
+) -> None:
+    # Such replicas peer through a KopfPeering in the namespace (the operator creates it);
+    # without one, kopf kept them paused and nothing was ever handled.
+    user = f"scale-{namespace.rsplit('-', 1)[-1]}"
+    requester(kubectl, namespace, user).create(
+        opsrequest("scale", namespace, "scale the checkout deployment to 2 replicas in staging", requester=user)
+    )
+    wait_for(lambda: phase_of(kubectl, namespace, "scale") == "Succeeded", timeout=60, what="scale Succeeded")
+    acted = sources(kubectl, namespace, "scale")
+    assert {instance for instance, _ in acted} == {HIGH}, acted
+    assert max(acted.values()) == 1, f"a step was handled twice: {acted}"
+    assert RESUMED not in namespaced_peers.low.log()
