@@ -106,6 +106,12 @@ def sources(kubectl: Kubectl, namespace: str, name: str) -> Counter[tuple[str, s
     )
 
 
+def assert_each_step_once(name: str, acted: Counter[tuple[str, str]]) -> None:
+    # An event lost with a killed replica is possible (kopf posts them in the background); a
+    # step posted twice would mean two replicas, or one twice, made the same transition.
+    assert max(acted.values(), default=0) <= 1, f"{name} had a step handled twice: {acted}"
+
+
 def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_it_dies(
     kubectl: Kubectl, peers: Peers, namespace: str
 ) -> None:
@@ -129,7 +135,7 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
     for name in ("scale", "email", "delete"):
         acted = sources(kubectl, ns, name)
         assert {instance for instance, _ in acted} == {HIGH}, f"{name}: {acted}"
-        assert max(acted.values()) == 1, f"{name} had a step handled twice: {acted}"
+        assert_each_step_once(name, acted)
     assert RESUMED not in peers.low.log(), "the standby acted while the active replica was alive"
 
     # 2. The active replica dies without a goodbye (its peering record stays until it expires).
@@ -153,7 +159,7 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
     # The approval was decided after the kill: the standby moved the request on and ran it.
     assert {instance for instance, reason in email_events if reason != "AwaitingApproval"} == {LOW}, email_events
     for name, acted in (("after", after), ("email", email_events), ("just-before", racing)):
-        assert max(acted.values()) == 1, f"{name} had a step handled twice: {acted}"
+        assert_each_step_once(name, acted)
 
     # One Job per request that ran, one Approval for the one that needed it: nothing was duplicated.
     owners = Counter(job["metadata"]["ownerReferences"][0]["name"] for job in jobs_in(kubectl, ns))
@@ -174,5 +180,5 @@ def test_replicas_watching_one_namespace_peer_there_and_only_the_higher_priority
     wait_for(lambda: phase_of(kubectl, namespace, "scale") == "Succeeded", timeout=60, what="scale Succeeded")
     acted = sources(kubectl, namespace, "scale")
     assert {instance for instance, _ in acted} == {HIGH}, acted
-    assert max(acted.values()) == 1, f"a step was handled twice: {acted}"
+    assert_each_step_once("scale", acted)
     assert RESUMED not in namespaced_peers.low.log()
