@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
+import socket
 import time
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -64,6 +65,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.level = logging.WARNING  # our transitions are posted explicitly
+    # With replicas, Events say which one acted (`kubectl get events -o wide`: SOURCE), not "kopf/dev".
+    settings.posting.reporting_component = "opsgate"
+    settings.posting.reporting_instance = own.instance or socket.gethostname()
     settings.peering.lifetime = 15  # a killed leader is replaced within ~15 s, not 60
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60

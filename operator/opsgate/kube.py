@@ -28,6 +28,7 @@ PLURALS = {
     "Event": "events",
     "ServiceAccount": "serviceaccounts",
     "ClusterKopfPeering": "clusterkopfpeerings",
+    "KopfPeering": "kopfpeerings",
 }
 
 

@@ -29,6 +29,7 @@ class Settings:
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
     priority: int = 0
+    instance: str | None = None  # this replica's name in the Events it posts; None: the host name
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,4 +51,5 @@ class Settings:
             ),
             expiry_check_seconds=float(env.get("OPSGATE_EXPIRY_CHECK_SECONDS", settings.expiry_check_seconds)),
             peering=env.get("OPSGATE_PEERING") or None,
+            instance=env.get("POD_ID") or None,  # kopf's own peering identity reads POD_ID too
         )

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,16 +72,17 @@ def exports_of(text: str) -> dict[str, str]:
 class Operator:
     """``opsgate operator`` as a real process against the test cluster; killable and restartable."""
 
-    def __init__(self, cluster: Cluster, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, cluster: Cluster, log_path: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
         self.cluster = cluster
         self.log_path = log_path
         self.env = {**cluster.env, **env}
+        self.args = tuple(args)  # extra `opsgate operator` flags, e.g. --peering
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         port = _free_port()
         argv = [str(ROOT / ".venv" / "bin" / "opsgate"), "operator", "--metrics-port", "0"]
-        argv += ["--health", f"http://127.0.0.1:{port}/healthz"]
+        argv += ["--health", f"http://127.0.0.1:{port}/healthz", *self.args]
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env

@@ -14,6 +14,7 @@ def test_defaults_are_the_offline_embedded_ones() -> None:
     assert settings.namespaces == ()  # cluster-wide
     assert settings.approval_ttl == datetime.timedelta(hours=24)
     assert settings.peering is None
+    assert settings.instance is None  # Events then name the host
 
 
 def test_the_environment_configures_every_component() -> None:
@@ -26,6 +27,7 @@ def test_the_environment_configures_every_component() -> None:
             "OPSGATE_NAMESPACES": "team-a,team-b",
             "OPSGATE_APPROVAL_TTL_SECONDS": "3600",
             "OPSGATE_PEERING": "opsgate",
+            "POD_ID": "opsgate-7d9f-abcde",
         }
     )
     assert settings.kubeconfig == "/k"
@@ -35,3 +37,4 @@ def test_the_environment_configures_every_component() -> None:
     assert settings.namespaces == ("team-a", "team-b")
     assert settings.approval_ttl == datetime.timedelta(hours=1)
     assert settings.peering == "opsgate"
+    assert settings.instance == "opsgate-7d9f-abcde"

@@ -88,13 +88,23 @@ def operator(
 
 
 def _ensure_peering(settings: Settings) -> None:
-    """Create the ClusterKopfPeering object replicas coordinate through, if it is missing."""
+    """Create the peering object(s) replicas coordinate through, if missing.
+
+    kopf peers a cluster-wide operator through a ClusterKopfPeering, and one watching named
+    namespaces through a KopfPeering in each of them; without it, such an operator waits
+    for its peers forever and handles nothing.
+    """
     from opsgate import kube
 
     kube.configure(settings.kubeconfig)
-    peering = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": settings.peering}}
-    try:
-        kube.ensure(peering)
-    except kube.ApiError as exc:
-        hint = " (install deploy/peering.yaml first)" if exc.not_found else ""
-        raise click.ClickException(f"can't set up peering {settings.peering!r}: {exc.message}{hint}") from exc
+    name = settings.peering
+    peerings: list[dict[str, Any]] = [
+        {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": name, "namespace": namespace}}
+        for namespace in settings.namespaces
+    ] or [{"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}}]
+    for peering in peerings:
+        try:
+            kube.ensure(peering)
+        except kube.ApiError as exc:
+            hint = " (install deploy/peering.yaml first)" if exc.not_found else ""
+            raise click.ClickException(f"can't set up {peering['kind']} {name!r}: {exc.message}{hint}") from exc
