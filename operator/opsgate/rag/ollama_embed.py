@@ -26,7 +26,7 @@ class OllamaEmbedder:
 
     def close(self) -> None:
         """Close the pooled HTTP connections (a long-lived process never needs to)."""
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() unannotated
 
     @property
     def name(self) -> str:
