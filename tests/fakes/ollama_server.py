@@ -170,12 +170,16 @@ class FakeOllama:
         self.requests.append((request.path, body))
         return body
 
-    def _model_error(self, body: dict[str, Any]) -> web.Response | None:
+    def _model_error(self, body: dict[str, Any], *, embed: bool = False) -> web.Response | None:
         model = body.get("model")
         if not model:
             return self._error(400, "model is required")
         if model not in self.models:
-            return self._error(404, f'model "{model}" not found, try pulling it first')
+            # worded as Ollama 0.24.0 does, which differs per route (tests/unit/test_llm_real.py
+            # compares these with the real server's)
+            if embed:
+                return self._error(404, f'model "{model}" not found, try pulling it first')
+            return self._error(404, f"model '{model}' not found")
         return None
 
     async def _content(self, body: dict[str, Any], prompt: str) -> str | web.Response:
@@ -252,7 +256,7 @@ class FakeOllama:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        if (error := self._model_error(body)) is not None:
+        if (error := self._model_error(body, embed=True)) is not None:
             return error
         inputs = body.get("input", "")
         texts = [inputs] if isinstance(inputs, str) else list(inputs)

@@ -34,15 +34,12 @@ def test_generate_embed_tags_show_and_pull_have_ollamas_shapes(client: ollama.Cl
 @pytest.mark.parametrize(
     ("call", "status", "message"),
     [
-        (
-            lambda c: c.chat(model="missing", messages=[]),
-            404,
-            'model "missing" not found, try pulling it first',
-        ),
-        (lambda c: c.show("missing"), 404, 'model "missing" not found, try pulling it first'),
+        (lambda c: c.chat(model="missing", messages=[]), 404, "model 'missing' not found"),
+        (lambda c: c.show("missing"), 404, "model 'missing' not found"),
+        (lambda c: c.embed(model="missing", input=["a"]), 404, 'model "missing" not found, try pulling it first'),
         (lambda c: c.pull("missing"), 500, "pull model manifest: file does not exist"),
     ],
-    ids=["chat-unknown-model", "show-unknown-model", "pull-unknown-model"],
+    ids=["chat-unknown-model", "show-unknown-model", "embed-unknown-model", "pull-unknown-model"],
 )
 def test_errors_come_back_as_an_error_object_with_a_real_status(call, status, message, client) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ollama.ResponseError) as caught:

@@ -93,7 +93,7 @@ async def test_a_bad_model_reply_raises_a_typed_error(
             "LLM unavailable ('provision.launch.rocket' is not in the catalog)",
         ),
         (Behaviour.ERROR, MODEL, "LLM unavailable (HTTP 500: llama runner process has terminated"),
-        (Behaviour.VALID, "no-such-model", 'LLM unavailable (HTTP 404: model "no-such-model" not found'),
+        (Behaviour.VALID, "no-such-model", "LLM unavailable (HTTP 404: model 'no-such-model' not found"),
         (Behaviour.SLOW, MODEL, "LLM unavailable (timeout after 0.3s); used the rule parser"),
     ],
     ids=["garbage", "off-schema", "unknown-action", "http-500", "model-not-found", "slow"],

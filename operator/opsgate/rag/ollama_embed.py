@@ -24,6 +24,10 @@ class OllamaEmbedder:
         self._client = ollama.Client(host=host, timeout=TIMEOUT_S)
         self._dim = dim
 
+    def close(self) -> None:
+        """Close the pooled HTTP connections (a long-lived process never needs to)."""
+        self._client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() unannotated
+
     @property
     def name(self) -> str:
         return f"ollama-{self._model}"
