@@ -140,18 +140,44 @@ async def test_an_llm_action_whose_verb_the_text_never_uses_is_refused(catalog: 
     assert intent.confidence < 0.92
 
 
-async def test_the_llm_fills_in_a_paraphrase_the_rules_miss_but_not_values_absent_from_the_text(
+@pytest.mark.parametrize(
+    ("request_text", "reply"),
+    [
+        ("add milk to the shopping list", {"key": "provision.create.email", "entities": {"email": "milk@list.com"}}),
+        ("i'd like a k8s thing called edge-eu", {"key": "compliance.generate.sbom", "entities": {"image": "edge-eu"}}),
+        ("please remove the old stuff", {"key": "identity.delete.user", "entities": {}}),
+    ],
+    ids=["verb-only-email", "verb-only-sbom", "verb-only-no-values"],
+)
+async def test_an_llm_action_backed_by_a_verb_alone_is_refused(
+    catalog: Catalog, request_text: str, reply: dict[str, object]
+) -> None:
+    with FakeOllama(replies=[json.dumps(reply)]) as fake:
+        intent = await parse_request(request_text, catalog=catalog, llm=_llm(fake.url, catalog))
+    assert not intent.recognised
+    assert any("the request names no resource of that action" in note for note in intent.notes)
+
+
+async def test_the_llm_fills_in_a_value_the_rules_miss_but_not_values_absent_from_the_text(
     catalog: Catalog,
 ) -> None:
     reply = json.dumps({"key": "observability.query.logs", "entities": {"service": "checkout", "namespace": "x"}})
     with FakeOllama(replies=[reply]) as fake:
         intent = await parse_request(
-            "check what checkout has been logging", catalog=catalog, llm=_llm(fake.url, catalog)
+            "peek into what checkout wrote to its logs", catalog=catalog, llm=_llm(fake.url, catalog)
         )
     assert intent.key == "observability.query.logs"
     assert intent.entities == {"service": "checkout"}
-    assert intent.confidence <= 0.6
     assert "dropped the LLM's namespace: not in the request text" in intent.notes
+
+
+async def test_a_paraphrase_naming_no_resource_is_not_turned_into_an_action_by_the_llm(catalog: Catalog) -> None:
+    reply = json.dumps({"key": "observability.query.logs", "entities": {"service": "checkout"}})
+    with FakeOllama(replies=[reply]) as fake:
+        intent = await parse_request(
+            "check what checkout has been logging", catalog=catalog, llm=_llm(fake.url, catalog)
+        )
+    assert not intent.recognised  # ends Unrecognised, asking to rephrase, rather than guessing an action
 
 
 async def test_a_disagreement_lowers_the_confidence(catalog: Catalog) -> None:

@@ -50,9 +50,9 @@ ASKED = (
     "check what checkout has been logging",  # a paraphrase the rules do not read
     "order me a pizza",  # not an operations request
     INJECTION,
-    # SmolLM2-135M has read these two as provision.create.email and compliance.generate.sbom, and
-    # reconcile let the model's reading win (the text has a verb those actions share): they keep
-    # the "model reading used" branch below live, whatever a future model answers
+    # SmolLM2-135M has read these two as provision.create.email and compliance.generate.sbom; the
+    # text has a verb those actions share but names none of their resources, so reconcile now
+    # refuses the reading: they keep the refusal branch below live, whatever a future model answers
     "add milk to the shopping list",
     'i\'d like a k8s cluster "edge-eu" in eu-west-3 for prod',
 )

@@ -2,8 +2,9 @@
 
 The LLM reads paraphrases the rules miss; the rules read only what the text says. So the LLM
 may fill in, but never overrule the text: a request the rules decline (several changes in one
-request, personal IT) stays declined, an LLM action whose verb the request does not use is
-refused, an LLM action that disagrees with the rules is refused outright when the text carries
+request, personal IT) stays declined, an LLM action whose verb or resource the request does
+not name is refused (the model may read values and settle between readings, never invent the
+action), an LLM action that disagrees with the rules is refused outright when the text carries
 injection markers, LLM entity values the text does not contain are dropped, and any
 disagreement lowers the confidence. When the LLM fails, the rule intent stands and the notes
 say why. Pure functions.
@@ -24,6 +25,7 @@ NOTE_DISAGREE = "the rule parser read {rules}, the LLM read {llm}; used {chosen}
 NOTE_REFUSED = "refused the LLM reading {llm}: {why}"
 WHY_INJECTION = "the request carries injection markers and the rule parser disagrees"
 WHY_UNSUPPORTED = "the request uses no verb for that action"
+WHY_NO_RESOURCE = "the request names no resource of that action"
 WHY_DECLINED = "the rule parser declined the request"
 NOTE_UNSUPPORTED_ENTITY = "dropped the LLM's {name}: not in the request text"
 NOTE_ENTITY_DIFFERS = "{name}: the rule parser read {rules!r}, the LLM read {llm!r}"
@@ -94,8 +96,15 @@ def _refusal(cleaned: text.CleanText, *, llm_intent: Intent, rule_intent: Intent
     if cleaned.injection and rule_intent.key != llm_intent.key:
         return WHY_INJECTION
     trigger = vocabulary.TRIGGERS.get(llm_intent.key or "")
-    if trigger is not None and not (trigger[0] & rules.verbs_in(cleaned.text)):
+    if trigger is None:
+        return None
+    verbs, nouns = rules.words_in(cleaned.text)
+    if not trigger[0] & verbs:
         return WHY_UNSUPPORTED
+    # A verb alone is no evidence: "add milk to the shopping list" is not an email request, and a
+    # name in the text that the model calls an image does not make a request an SBOM.
+    if not trigger[1].keys() & nouns:
+        return WHY_NO_RESOURCE
     return None
 
 

@@ -192,10 +192,10 @@ def parse(request: str, catalog: Catalog) -> Intent:
     )
 
 
-def verbs_in(request: str) -> frozenset[Verb]:
-    """The verb classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
+def words_in(request: str) -> tuple[frozenset[Verb], frozenset[Noun]]:
+    """The verb and noun classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
     spans = _spans(tokenize(kubectl.rewrite(text.without_rollback_plan(text.clean(request).text))))
-    return frozenset(verb for span in spans for verb in span.verbs)
+    return frozenset(v for span in spans for v in span.verbs), frozenset(n for span in spans for n in span.nouns)
 
 
 def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
