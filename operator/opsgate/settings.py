@@ -19,6 +19,7 @@ class Settings:
     namespaces: tuple[str, ...] = ()  # empty: cluster-wide
     ollama_host: str | None = None  # None: rule parser only (the offline default)
     chat_model: str = "llama3.1:8b"
+    llm_timeout_seconds: float = 20.0  # past it the rule reading stands, with a note saying so
     qdrant_url: str | None = None
     qdrant_path: str | None = None
     executor_image: str = "opsgate/opsgate:0.1.0"
@@ -42,6 +43,7 @@ class Settings:
             namespaces=namespaces,
             ollama_host=env.get("OLLAMA_HOST") or None,
             chat_model=env.get("OPSGATE_CHAT_MODEL", settings.chat_model),
+            llm_timeout_seconds=float(env.get("OPSGATE_LLM_TIMEOUT_SECONDS", settings.llm_timeout_seconds)),
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_path=env.get("QDRANT_PATH") or None,
             executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),

@@ -58,6 +58,7 @@ async def test_the_request_goes_out_fenced_with_a_catalog_schema_at_temperature_
     user = body["messages"][-1]["content"]
     assert path == "/api/chat"
     assert body["options"]["temperature"] == 0
+    assert body["options"]["num_predict"] == 256  # a looping model stops at a bounded output, not the timeout
     assert set(body["format"]["properties"]["key"]["enum"]) == {*catalog.keys, prompt.NO_ACTION}
     assert (user.count("BEGIN REQUEST"), user.count("END REQUEST")) == (1, 1)
     assert user.count("BEGIN CONTEXT") == 1

@@ -23,6 +23,7 @@ def test_the_environment_configures_every_component() -> None:
             "KUBECONFIG": "/k",
             "OLLAMA_HOST": "http://ollama:11434",
             "OPSGATE_CHAT_MODEL": "qwen2.5:7b",
+            "OPSGATE_LLM_TIMEOUT_SECONDS": "45",
             "QDRANT_URL": "http://qdrant:6333",
             "OPSGATE_NAMESPACES": "team-a,team-b",
             "OPSGATE_APPROVAL_TTL_SECONDS": "3600",
@@ -33,6 +34,7 @@ def test_the_environment_configures_every_component() -> None:
     assert settings.kubeconfig == "/k"
     assert settings.ollama_host == "http://ollama:11434"
     assert settings.chat_model == "qwen2.5:7b"
+    assert settings.llm_timeout_seconds == 45.0
     assert settings.qdrant_url == "http://qdrant:6333"
     assert settings.namespaces == ("team-a", "team-b")
     assert settings.approval_ttl == datetime.timedelta(hours=1)

@@ -28,6 +28,7 @@ from opsgate.intent import Intent, Parser, unrecognised
 from opsgate.parsing import prompt, slots
 
 CONFIDENCE_LLM = 0.85
+MAX_OUTPUT_TOKENS = 256
 
 
 class LlmFailure(enum.StrEnum):
@@ -72,7 +73,8 @@ class LlmParser:
                         model=self.model,
                         messages=messages,
                         format=self._schema,
-                        options={"temperature": 0},
+                        # an intent is well under 100 tokens; a model that loops stops here, not at the timeout
+                        options={"temperature": 0, "num_predict": MAX_OUTPUT_TOKENS},
                         stream=False,
                     ),
                     timeout=self.timeout,
