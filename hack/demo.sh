@@ -10,7 +10,7 @@ cd "$ROOT"
 keep=${1:-}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-hack/setup.sh
+hack/setup.sh --demo
 say "starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 eval "$(hack/local-cluster.sh up)"
 operator_pid=

