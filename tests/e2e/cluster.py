@@ -135,3 +135,24 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, interva
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def opsrequest(name: str, namespace: str, text: str, *, requester: str = "admin", **spec: Any) -> dict[str, Any]:
+    """An OpsRequest manifest; ``requester`` must be whoever creates it (the admission policy checks)."""
+    return {
+        "apiVersion": "opsgate.dev/v1alpha1",
+        "kind": "OpsRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"request": text, "requester": requester, **spec},
+    }
+
+
+def decided(k: Kubectl, namespace: str, name: str, *, timeout: float = 60) -> dict[str, Any]:
+    """The request's status once the operator has given it a phase."""
+
+    def status() -> dict[str, Any]:
+        found: dict[str, Any] = k.get_json("opsrequest", name, "-n", namespace).get("status") or {}
+        return found if found.get("phase") else {}
+
+    result: dict[str, Any] = wait_for(status, timeout=timeout, what=f"{name} decided")
+    return result

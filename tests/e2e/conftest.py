@@ -49,13 +49,19 @@ def cluster() -> Iterator[Cluster]:
         finally:
             kind.delete()
         return
-    up = subprocess.run(
-        [str(ROOT / "hack" / "local-cluster.sh"), "up"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=3600,
-    )
+    for _attempt in range(2):
+        up = subprocess.run(
+            [str(ROOT / "hack" / "local-cluster.sh"), "up"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=3600,
+        )
+        if up.returncode == 0:
+            break
+        # Seen once on the shared 2-core machine: the controller-manager had not created the default
+        # service account within the script's 60 s (it takes ~10 s). The script has stopped what it
+        # started, so a second start is clean; a second failure is real.
     assert up.returncode == 0, f"hack/local-cluster.sh up failed:\n{up.stderr}"
     exports = exports_of(up.stdout)
     state_dir = exports["OPSGATE_CLUSTER_DIR"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.cluster import ROOT, Kubectl, Operator, wait_for
+from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, wait_for
 from tests.e2e.conftest import APPROVAL_TTL_SECONDS
 
 TERMINAL = {"Denied", "NeedsInfo", "Answered", "Succeeded", "Failed", "Rejected", "Expired"}
@@ -34,15 +34,6 @@ class Team:
 
     def create(self, name: str, text: str, **spec: Any) -> None:
         self.kubectl.create(self.request(name, text, **spec))
-
-
-def opsrequest(name: str, namespace: str, text: str, *, requester: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "opsgate.dev/v1alpha1",
-        "kind": "OpsRequest",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"request": text, "requester": requester, **spec},
-    }
 
 
 def status_of(k: Kubectl, namespace: str, name: str) -> dict[str, Any]:

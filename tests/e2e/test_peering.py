@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.cluster import ROOT, Kubectl, Operator, wait_for
-from tests.e2e.test_lifecycle import decide, jobs_in, opsrequest, phase_of, requester
+from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, wait_for
+from tests.e2e.test_lifecycle import decide, jobs_in, phase_of, requester
 
 HIGH, LOW = "opsgate-high", "opsgate-low"  # POD_ID of each replica: its peering identity and Event source
 # settings.peering.lifetime in opsgate.handlers: a replica not heard of for this long counts as dead,
