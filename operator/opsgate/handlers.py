@@ -1,18 +1,22 @@
-"""The kopf layer: watch OpsRequests, Approvals and Jobs; call the pure core; write status.
+"""The kopf layer: watch OpsRequests, Approvals and Jobs; read, call the state machine, write.
 
-Run with ``opsgate operator`` (or ``kopf run -m opsgate.handlers``). Each handler reads the
-body, gathers what the core needs, calls it, and writes the result through :mod:`opsgate.kube`
-- status before kopf records a step as handled, so a crash replays the step instead of losing
-it. Each handler owns one step of the phase order (:mod:`opsgate.controller.phases`):
+Run with ``opsgate operator`` (or ``kopf run -m opsgate.handlers``). Every handler ends in
+:func:`reconcile`, which observes one OpsRequest (the request, its Approval, Job, plan
+ConfigMap and pods at the names it uses), asks :func:`opsgate.controller.machine.advance` what
+to do, creates what it says (deterministic names: a replay finds them), writes the status
+through :func:`opsgate.kube.write_status` (optimistic locking), posts the Events, and goes
+round again with what it now observes until there is nothing to do. No handler decides a
+transition: this module only knows which events are worth a look.
 
-* ``plan_request``: Pending → Denied | NeedsInfo | Answered | AwaitingApproval | Approved;
-* ``tally_decisions`` / ``expire_when_due``: AwaitingApproval → Approved | Rejected | Expired;
-* ``launch_job`` (+ ``resync_launch``): Approved → Running, one Job per plan;
-* ``follow_job`` (+ ``resync_job``): Running → Succeeded | Failed.
+* OpsRequest events: a new request (planned here), an Approved one (its Job is created);
+* Approval events: a decision was appended (tallied), the Approval was deleted;
+* one daemon per pending Approval sleeps until ``expiresAt``;
+* executor Job events: the Job finished or vanished;
+* a resync timer on Approved/Running requests, for events lost while the operator was away.
 
-Objects are created with deterministic names (``kube.ensure``), so a replayed event or a
-restarted operator never makes a second Approval or Job. Retries go only through
-``kopf.TemporaryError`` / ``kopf.PermanentError``.
+OpsRequest events are watched with ``on.event`` and no kopf bookkeeping: the phase in status
+is the progress marker, so the API server sees one status write per decision and nothing else.
+A failed reconcile is retried with backoff by this process (``on.event`` handlers are not).
 """
 
 from __future__ import annotations
@@ -24,25 +28,23 @@ import logging
 import socket
 import time
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import weakref
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
 
 from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, paths, resources
-from opsgate.controller import approvals, conditions, jobs, phases, planning
-from opsgate.controller.conditions import Condition, Reason, Type
-from opsgate.parsing import LlmParser
+from opsgate.controller import approvals, conditions, jobs, machine, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
-MESSAGE_LAUNCHING = "the plan is allowed; its Job is being created"
-MESSAGE_DIGEST_MISMATCH = (
-    "the approved digest {approved} is not the digest of the plan in status ({planned}); nothing was run"
-)
+MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
+RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
+WARMUP_TEXT = "scale the deployment warmup to 1 replicas in dev"
 
 log = logging.getLogger("opsgate")
 
@@ -56,7 +58,7 @@ def _now() -> datetime.datetime:
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Load the catalog, policies, parser and retriever once; keep kopf's bookkeeping ours."""
+    """Load the catalog, policies, parser and retriever once, and warm them before serving."""
     own: Settings = memo.get("settings") or Settings.from_env()
     memo["settings"] = own
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
@@ -76,7 +78,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     home = paths.home()
     catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
     policies = PolicySet.load(home / "policies")
-    memo["engine"] = planning.Engine(
+    engine = planning.Engine(
         catalog=catalog,
         policies=policies,
         home=home,
@@ -85,21 +87,28 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         context=_context(own),
         approval_ttl=own.approval_ttl,
     )
+    memo["engine"] = engine
     memo["jobs"] = jobs.JobSettings(image=own.executor_image, service_account=own.executor_service_account)
+    memo["controller"] = Controller()
+    started = time.monotonic()
+    await _warm_up(engine)
     if own.metrics_port:
         metrics.serve(own.metrics_port)
     log.info(
-        "OpsGate ready: %d catalog actions, %d policies (loaded in %.2fs), parser %s",
+        "OpsGate ready: %d catalog actions, %d policies (loaded in %.2fs, warmed in %.2fs), parser %s",
         len(catalog.entries),
         len(policies.rules),
         policies.load_seconds,
+        time.monotonic() - started,
         "llm+rules" if own.ollama_host else "rules",
     )
 
 
-def _llm(own: Settings, catalog: catalog_module.Catalog) -> LlmParser | None:
+def _llm(own: Settings, catalog: catalog_module.Catalog) -> Any:
     if not own.ollama_host:
         return None  # the rule parser alone: the offline default
+    from opsgate.parsing import LlmParser
+
     return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
 
 
@@ -109,28 +118,80 @@ def _context(own: Settings) -> planning.ContextSource:
     return context.open_source(own)
 
 
+async def _warm_up(engine: planning.Engine) -> None:
+    """Plan one request and retrieve once, so the first real request is as fast as the hundredth.
+
+    The parser's tables, the CEL programs, the JSON-schema validators and the embedder are all
+    built on first use; without this the first requests after a start pay for them.
+    """
+    body = {
+        "metadata": {"name": "warm-up", "namespace": "default", "uid": "warm-up"},
+        "spec": {"request": WARMUP_TEXT, "requester": "opsgate-warm-up"},
+    }
+    try:
+        await planning.plan_request(body, engine=engine, now=_now(), history={}, namespace_labels={})
+        if engine.context is not None:
+            await planning.retrieve_context(body, engine=engine)
+    except Exception:  # a cold first request is slower, not wrong
+        log.exception("warming up the planning path failed; the first requests will be slower")
+
+
 @kopf.on.probe(id="catalog")
 def catalog_probe(memo: kopf.Memo, **_: Any) -> int:
     engine: planning.Engine = memo["engine"]
     return len(engine.catalog.entries)
 
 
-# --- the requester's recent history (rate limits) ---------------------------------------------
+# --- what planning reads from the cluster: history (rate limits), namespace labels (tags) ------
 
 
 @kopf.index(GROUP, VERSION, resources.OPSREQUEST_PLURAL)
 def requests_by_requester(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> Any:
-    """requester -> (created, action) of each request that got a plan."""
+    """requester -> (uid, created, action) of each request that got a plan."""
     action = (status.get("plan") or {}).get("action")
     if not action or not spec.get("requester"):
         return None
-    return {spec["requester"]: (meta.get("creationTimestamp"), action)}
+    return {spec["requester"]: (meta.get("uid"), meta.get("creationTimestamp"), action)}
 
 
 @kopf.index("namespaces")
 def labels_by_namespace(name: str, labels: kopf.Labels, **_: Any) -> Any:
-    """namespace -> its labels (the tags policy reads opsgate.dev/project and cost-center there)."""
+    """namespace -> its labels (the environment, and the tags policy's project and cost-center)."""
     return {name: dict(labels)}
+
+
+class Controller:
+    """What this process keeps between reconciles: locks, the rate-limit ledger, pending retries.
+
+    * one lock per request, so two handlers never reconcile the same request at once;
+    * one lock per requester around planning, with a ledger of the plans decided but maybe not
+      yet in the index, so a burst from one requester is counted exactly (the index lags the
+      writes by a watch event).
+    """
+
+    def __init__(self) -> None:
+        self.locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.ledger: dict[str, dict[str, tuple[str, str]]] = {}  # requester -> uid -> (created, action)
+        self.retries: dict[str, asyncio.Task[None]] = {}
+
+    def lock(self, key: str) -> asyncio.Lock:
+        lock = self.locks.get(key)
+        if lock is None:
+            lock = self.locks[key] = asyncio.Lock()
+        return lock
+
+    def history(self, requester: str, indexed: Sequence[tuple[str, str | None, str]]) -> list[tuple[str | None, str]]:
+        """The requester's planned requests: the index, plus what this process decided since."""
+        seen = {uid: (created, action) for uid, created, action in indexed}
+        seen.update(self.ledger.get(requester, {}))
+        return list(seen.values())
+
+    def record(self, requester: str, uid: str, created: str, action: str, *, now: datetime.datetime) -> None:
+        mine = self.ledger.setdefault(requester, {})
+        mine[uid] = (created, action)
+        cutoff = now - planning.RATE_WINDOW
+        for old in [u for u, (c, _) in mine.items() if approvals.parse_time(c) < cutoff]:
+            del mine[old]
 
 
 async def _namespace_labels(index: kopf.Index[str, Any], namespace: str) -> dict[str, str]:
@@ -140,85 +201,167 @@ async def _namespace_labels(index: kopf.Index[str, Any], namespace: str) -> dict
     return dict(((found or {}).get("metadata") or {}).get("labels") or {})
 
 
-# --- OpsRequest: plan, decide, and start what the decision allows -----------------------------
+# --- the reconcile loop -------------------------------------------------------------------------
 
 
-@kopf.on.create(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="plan")
-async def plan_request(
-    body: kopf.Body,
-    meta: kopf.Meta,
-    status: kopf.Status,
-    memo: kopf.Memo,
-    **kwargs: Any,
-) -> None:
-    index: kopf.Index[str, Any] = kwargs["requests_by_requester"]  # the kopf index above, by name
-    engine: planning.Engine = memo["engine"]
-    if phases.current(status.get("phase")) is not Phase.PENDING:
-        if planning.context_pending(status):  # decided, but a restart came before its context
-            await _record_context(body, engine)
-        return  # already decided (an event replayed after a restart)
+async def reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any]) -> None:
+    """Observe, advance, act, write; until the state machine has nothing more to do."""
+    controller: Controller = memo["controller"]
+    async with controller.lock(f"{namespace}/{name}"):
+        await _reconcile(memo, namespace, name, uid, indexes)
+
+
+async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any]) -> None:
     started = time.monotonic()
+    request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+    observed: machine.Observed | None = None
+    for _round in range(MAX_ROUNDS):
+        if request is None or (uid is not None and request["metadata"]["uid"] != uid):
+            return  # gone (what it owned is garbage-collected), or a new request under the old name
+        uid = request["metadata"]["uid"]
+        if observed is None or observed.request is not request:
+            observed = await _observe(memo, request, indexes)
+        transition = machine.advance(observed, job_settings=memo["jobs"])
+        if transition is None:
+            return
+        if transition.create:
+            created = [await _create(manifest) for manifest in transition.create]
+            observed = _with_created(observed, created)
+            continue
+        try:
+            request = await _write(request, transition, now=observed.now)
+        except kube.ApiError as exc:
+            if not exc.conflict:
+                raise
+            request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+            continue
+        if transition.phase is Phase.AWAITING_APPROVAL or observed.phase is Phase.PENDING:
+            metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
+    raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} did not settle in {MAX_ROUNDS} rounds", delay=1)
+
+
+async def _observe(memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[str, Any]) -> machine.Observed:
+    """Read what the state machine needs for the request's current phase, and no more."""
     now = _now()
-    planned = await planning.plan_request(
-        body,
-        engine=engine,
-        now=now,
-        history=planning.history(
-            index.get(str(body["spec"].get("requester", "")), []), catalog=engine.catalog, now=now
-        ),
-        namespace_labels=await _namespace_labels(kwargs["labels_by_namespace"], meta["namespace"]),
-    )
+    phase = phases.current((request.get("status") or {}).get("phase"))
+    meta = request["metadata"]
+    if phase in (Phase.PENDING, Phase.PLANNING):
+        return machine.Observed(request, now, planned=await _plan(memo, request, indexes, now=now))
+    approval_name, job_name = machine.expected_names(request)
+    approval = job = None
+    pods: list[Any] = []
+    if approval_name and phase is not Phase.APPROVED:
+        approval = await kube.acall(
+            kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], approval_name
+        )
+    if phase is Phase.RUNNING and job_name:
+        job = await kube.acall(kube.get_or_none, "batch/v1", "Job", meta["namespace"], job_name)
+        if job is not None and _finished(job):
+            pods = await kube.acall(kube.list_objects, "v1", "Pod", meta["namespace"], labels=f"job-name={job_name}")
+    # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
+    context = None
+    if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
+        # The rule parser decides without context; it is retrieved once the decision is written.
+        context = await planning.retrieve_context(request, engine=memo["engine"])
+    return machine.Observed(request, now, approval=approval, job=job, pods=pods, context=context)
+
+
+async def _plan(
+    memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[str, Any], *, now: datetime.datetime
+) -> planning.Planned:
+    """Plan a new request; one requester's requests are planned one at a time (exact rate limits)."""
+    engine: planning.Engine = memo["engine"]
+    controller: Controller = memo["controller"]
+    meta, requester = request["metadata"], str(request["spec"].get("requester", ""))
+    async with controller.lock(f"requester:{requester}"):
+        started = time.monotonic()
+        indexed = indexes["requests_by_requester"].get(requester, [])
+        planned = await planning.plan_request(
+            request,
+            engine=engine,
+            now=now,
+            history=planning.history(controller.history(requester, indexed), catalog=engine.catalog, now=now),
+            namespace_labels=await _namespace_labels(indexes["labels_by_namespace"], meta["namespace"]),
+        )
+        if planned.plan is not None:
+            controller.record(requester, meta["uid"], meta["creationTimestamp"], planned.plan["action"], now=now)
     metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)
-    status_update = dict(planned.status)
-    extra: list[Condition] = []
-    notes = list(planned.notes)
-    if planned.approval is not None:
-        await _ensure(planned.approval)
-    if planned.run:
-        extra.append(Condition.unknown(Type.EXECUTED, Reason.JOB_PENDING, MESSAGE_LAUNCHING))
-    # Written by us, before kopf records the create as handled: a crash in between replays the
-    # handler (which then finds the phase set) instead of losing the decision.
-    writing = time.monotonic()
-    await kube.acall(
-        kube.patch_status,
-        resources.API_VERSION,
-        "OpsRequest",
-        meta["namespace"],
-        meta["name"],
-        _status(status, meta, status_update, [*planned.conditions, *extra], now=now),
-    )
-    metrics.RECONCILE_SECONDS.labels("write").observe(time.monotonic() - writing)
-    _event(body, notes)
-    metrics.REQUESTS.labels(status_update["phase"], planned.decision or "none").inc()
-    metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
     metrics.POLICY_SECONDS.observe(planned.timings.get("decide", 0.0))
     if engine.llm is not None and "parse" in planned.timings:
         fell_back = planned.status.get("intent", {}).get("parser") == "rules"
         metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
-    if planned.context_pending:
-        retrieving = time.monotonic()
-        await _record_context(body, engine)
-        metrics.RECONCILE_SECONDS.labels("context").observe(time.monotonic() - retrieving)
+    return planned
 
 
-async def _record_context(body: Mapping[str, Any], engine: planning.Engine) -> None:
-    """The context step: retrieve, then write ``status.context`` and ``ContextRetrieved``."""
-    sources, condition = await planning.retrieve_context(body, engine=engine)
+async def _create(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Create an object the state machine asked for, or return the one already at its name."""
+    try:
+        obj, created = await kube.acall(kube.ensure, manifest)
+    except kube.ApiError as exc:
+        raise kopf.TemporaryError(f"can't create {manifest['kind']} yet: {exc}", delay=5) from exc
+    if created and manifest["kind"] == "Job":
+        metrics.JOBS.labels("created").inc()
+    result: dict[str, Any] = obj
+    return result
 
-    async def step(request: dict[str, Any]) -> Transition | None:
-        if not planning.context_pending(request.get("status") or {}):
-            return None
-        return Transition({"context": sources}, [condition])
 
-    meta = body["metadata"]
-    await _transition(meta["namespace"], meta["name"], meta["uid"], step)
+def _with_created(observed: machine.Observed, created: Sequence[dict[str, Any]]) -> machine.Observed:
+    found = {obj["kind"]: obj for obj in created}
+    return dataclasses.replace(
+        observed,
+        approval=found.get("Approval", observed.approval),
+        job=found.get("Job", observed.job),
+        configmap=found.get("ConfigMap", observed.configmap),
+    )
+
+
+async def _write(request: dict[str, Any], transition: machine.Transition, *, now: datetime.datetime) -> dict[str, Any]:
+    """Write the request's status (then its Approval's), post the Events; the request as written."""
+    meta = request["metadata"]
+    generation = int(meta.get("generation", 1))
+    written: dict[str, Any] = request
+    if transition.status or transition.conditions:
+        old = request.get("status") or {}
+        status = {
+            **transition.status,
+            "observedGeneration": generation,
+            "conditions": conditions.apply(
+                old.get("conditions"), transition.conditions, generation=generation, now=now
+            ),
+        }
+        written = await kube.acall(kube.write_status, request, status)
+    if transition.approval_status is not None:
+        await _write_approval_status(request, transition.approval_status)
+    _event(request, transition.notes)
+    if transition.phase is not None:
+        decision = ((written.get("status") or {}).get("policy") or {}).get("decision", "none")
+        metrics.REQUESTS.labels(transition.phase.value, decision).inc()
+        if transition.phase in (Phase.SUCCEEDED, Phase.FAILED):
+            metrics.JOBS.labels(transition.phase.value.lower()).inc()
+    return written
+
+
+async def _write_approval_status(request: Mapping[str, Any], approval_status: Mapping[str, Any]) -> None:
+    name = ((request.get("status") or {}).get("approval") or {}).get("name")
+    meta = request["metadata"]
+    for _attempt in range(MAX_ROUNDS):
+        approval = await kube.acall(kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], name)
+        if approval is None:
+            return
+        try:
+            await kube.acall(kube.write_status, approval, approval_status)
+            return
+        except kube.ApiError as exc:
+            if not exc.conflict:
+                raise
+    raise kopf.TemporaryError(f"Approval {meta['namespace']}/{name} kept changing while it was updated", delay=1)
 
 
 def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
     """Post one Kubernetes Event about ``obj`` for a transition (kopf queues and sends it).
 
-    A transition with several notes (allowed, then a Job created) is one Event, named after the
-    last step: Events cost the API server as much as the writes they describe.
+    A transition with several notes is one Event, named after the last step: Events cost the
+    API server as much as the writes they describe.
     """
     if not notes:
         return
@@ -228,306 +371,101 @@ def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
     kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
 
 
-def _status(
-    status: Mapping[str, Any],
-    meta: Mapping[str, Any],
-    fields: Mapping[str, Any],
-    updates: list[Condition],
-    *,
-    now: datetime.datetime,
-) -> dict[str, Any]:
-    generation = int(meta.get("generation", 1))
-    return {
-        **fields,
-        "observedGeneration": generation,
-        "conditions": conditions.apply(status.get("conditions"), updates, generation=generation, now=now),
-    }
-
-
-async def _ensure(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        obj, _created = await kube.acall(kube.ensure, manifest)
-    except kube.ApiError as exc:
-        if exc.status in (400, 403, 422):
-            raise kopf.PermanentError(f"can't create {manifest['kind']}: {exc.message}") from exc
-        raise kopf.TemporaryError(f"can't create {manifest['kind']} yet: {exc}", delay=5) from exc
-    result: dict[str, Any] = obj
-    return result
-
-
-async def _launch(request: Mapping[str, Any], plan: Mapping[str, Any], memo: kopf.Memo) -> str:
-    settings: jobs.JobSettings = memo["jobs"]
-    namespace = request["metadata"]["namespace"]
-    ready: set[str] = memo.setdefault("executor_namespaces", set())
-    if namespace not in ready:
-        await _ensure(jobs.service_account(namespace, settings))
-        ready.add(namespace)
-    configmap, job = jobs.build(request=request, plan=plan, settings=settings)
-    await asyncio.gather(_ensure(configmap), _ensure(job))  # the pod waits for its volume if need be
-    metrics.JOBS.labels("created").inc()
-    return str(job["metadata"]["name"])
-
-
-# --- Approved → Running: one Job per approved plan ----------------------------------------------
-
-
-def _launchable(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
-    """Approved (by policy or by approvers), not a dry run, and no Job yet."""
-    return bool(status.get("phase") == Phase.APPROVED.value and not spec.get("dryRun") and not status.get("job"))
-
-
-@kopf.on.event(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="launch", when=_launchable)
-async def launch_job(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
-    if type != "DELETED":
-        await _launch_approved(body, memo)
-
-
-@kopf.timer(
-    GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync-launch", interval=10, initial_delay=10, when=_launchable
-)
-async def resync_launch(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A safety net: an operator killed between writing Approved and creating the Job."""
-    await _launch_approved(body, memo)
-
-
-async def _launch_approved(body: Mapping[str, Any], memo: kopf.Memo) -> None:
-    started = time.monotonic()
-
-    async def step(request: dict[str, Any]) -> Transition | None:
-        status = request.get("status") or {}
-        plan = status.get("plan") or {}
-        if not _launchable(request.get("spec") or {}, status) or not plan.get("digest"):
-            return None  # launched already, or nothing to launch
-        job_name = await _launch(request, plan, memo)
-        message = f"Job {job_name} is running the plan"
-        return Transition(
-            {"phase": Phase.RUNNING.value, "job": {"name": job_name}},
-            [Condition.true(Type.EXECUTED, Reason.JOB_CREATED, message), phases.ready(Phase.RUNNING, message)],
-            [planning.Note("Normal", "JobCreated", f"Job {job_name} runs {plan.get('action')}")],
-        )
-
-    meta = body["metadata"]
-    await _transition(meta["namespace"], meta["name"], meta["uid"], step)
-    metrics.RECONCILE_SECONDS.labels("launch").observe(time.monotonic() - started)
-
-
-# --- Approvals: tally decisions, expire, and move the request on ------------------------------
-
-
-def _pending(status: kopf.Status, **_: Any) -> bool:
-    return bool(status.get("state", ApprovalState.PENDING.value) == ApprovalState.PENDING.value)
-
-
-@kopf.on.create(GROUP, VERSION, resources.APPROVAL_PLURAL, id="tally")
-@kopf.on.update(GROUP, VERSION, resources.APPROVAL_PLURAL, id="tally-decisions", field="spec.decisions")
-async def tally_decisions(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await _settle(body, memo)
-
-
-@kopf.daemon(GROUP, VERSION, resources.APPROVAL_PLURAL, id="expiry", when=_pending, cancellation_timeout=1)
-async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
-    """Sleep until ``expiresAt`` (across restarts too: daemons resume), then settle."""
-    due = approvals.parse_time(body["spec"]["expiresAt"])
-    while not stopped:
-        remaining = (due - _now()).total_seconds()
-        if remaining <= 0:
-            await asyncio.shield(_settle(body, memo))  # finish even if the daemon is being stopped
-            return
-        await stopped.wait(min(remaining, 3600))
-
-
-async def _settle(approval: Mapping[str, Any], memo: kopf.Memo) -> None:
-    now = _now()
-    meta = approval["metadata"]
-    current = await kube.acall(kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], meta["name"])
-    if current is None:
-        return
-    tally = approvals.tally(current["spec"], now=now)
-    old = current.get("status") or {}
-    if old.get("state") not in (None, ApprovalState.PENDING.value):
-        return  # settled before; decisions can't reopen it
-    approval_status = {
-        "state": tally.state.value,
-        "approvalsReceived": len(tally.approvers),
-        "approvers": list(tally.approvers),
-        "observedGeneration": meta.get("generation", 1),
-        "conditions": conditions.apply(
-            old.get("conditions"),
-            [_approval_condition(tally)],
-            generation=int(current["metadata"].get("generation", 1)),
-            now=now,
-        ),
-    }
-    # The request first: writing the Approval's state ends the expiry daemon that may be running us.
-    await _advance_request(current, tally, memo)
-    await kube.acall(
-        kube.patch_status, resources.API_VERSION, "Approval", meta["namespace"], meta["name"], approval_status
-    )
-
-
-def _approval_condition(tally: approvals.Tally) -> Condition:
-    if tally.state is ApprovalState.APPROVED:
-        return Condition.true(Type.READY, Reason.APPROVED, tally.message)
-    if tally.state is ApprovalState.PENDING:
-        return Condition.unknown(Type.READY, Reason.AWAITING_DECISION, tally.message)
-    reason = Reason.REJECTED if tally.state is ApprovalState.REJECTED else Reason.EXPIRED
-    return Condition.false(Type.READY, reason, tally.message)
-
-
-@dataclasses.dataclass
-class Transition:
-    """What to write to an OpsRequest's status, and the events to post once it is written."""
-
-    fields: dict[str, Any]
-    updates: list[Condition]
-    notes: list[planning.Note] = dataclasses.field(default_factory=list)
-
-
-Step = Callable[[dict[str, Any]], Awaitable[Transition | None]]
-MAX_CONFLICTS = 5
-
-
-async def _transition(namespace: str, name: str, uid: str, step: Step) -> None:
-    """Read the OpsRequest, let ``step`` decide (None: nothing to do), write with optimistic locking.
-
-    On a conflict (another write came first) the request is read again and ``step`` decides
-    again, so a decision is always taken on the current phase. Steps must be idempotent (they
-    create objects with deterministic names).
-    """
-    for _attempt in range(MAX_CONFLICTS):
-        request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
-        if request is None or request["metadata"]["uid"] != uid:
-            return  # the request is gone (what it owned is garbage-collected)
-        change = await step(request)
-        if change is None:
-            return
-        meta = request["metadata"]
-        status = _status(request.get("status") or {}, meta, change.fields, change.updates, now=_now())
-        try:
-            await kube.acall(
-                kube.request,
-                "PATCH",
-                kube.path(resources.API_VERSION, "OpsRequest", namespace, name) + "/status",
-                body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status},
-                content_type="application/merge-patch+json",
-            )
-        except kube.ApiError as exc:
-            if exc.conflict:
-                continue
-            raise
-        _event(request, change.notes)
-        if "phase" in change.fields:
-            decision = ((request.get("status") or {}).get("policy") or {}).get("decision", "none")
-            metrics.REQUESTS.labels(change.fields["phase"], decision).inc()
-        return
-    raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} kept changing while it was updated", delay=1)
-
-
-async def _advance_request(approval: Mapping[str, Any], tally: approvals.Tally, memo: kopf.Memo) -> None:
-    spec = approval["spec"]
-    ref = spec["opsRequestRef"]
-
-    async def step(request: dict[str, Any]) -> Transition | None:
-        status = request.get("status") or {}
-        if phases.current(status.get("phase")) is not Phase.AWAITING_APPROVAL:
-            return None  # the request moved on already (a replayed event); nothing to do
-        approval_status = {
-            **(status.get("approval") or {}),
-            "name": approval["metadata"]["name"],
-            "state": tally.state.value,
-            "approvalsReceived": len(tally.approvers),
-        }
-        change = Transition({"approval": approval_status}, [])
-        if tally.state is ApprovalState.APPROVED:
-            plan = status.get("plan") or {}
-            if plan.get("digest") != spec["planDigest"]:
-                message = MESSAGE_DIGEST_MISMATCH.format(approved=spec["planDigest"], planned=plan.get("digest"))
-                change.fields["phase"] = Phase.FAILED.value
-                change.updates += [
-                    Condition.false(Type.EXECUTED, Reason.JOB_FAILED, message),
-                    phases.ready(Phase.FAILED, message),
-                ]
-                change.notes.append(planning.Note("Warning", "DigestMismatch", message))
-                return change
-            change.fields["phase"] = Phase.APPROVED.value  # the launcher takes it from here
-            change.updates += [
-                Condition.true(Type.APPROVED, Reason.APPROVED, tally.message),
-                Condition.unknown(Type.EXECUTED, Reason.JOB_PENDING, MESSAGE_LAUNCHING),
-                phases.ready(Phase.APPROVED, f"{tally.message}; {MESSAGE_LAUNCHING}"),
-            ]
-            change.notes.append(planning.Note("Normal", "Approved", tally.message))
-        elif tally.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
-            target = Phase.REJECTED if tally.state is ApprovalState.REJECTED else Phase.EXPIRED
-            reason = Reason.REJECTED if target is Phase.REJECTED else Reason.EXPIRED
-            change.fields["phase"] = target.value
-            change.updates += [
-                Condition.false(Type.APPROVED, reason, tally.message),
-                phases.ready(target, tally.message),
-            ]
-            change.notes.append(planning.Note("Warning", target.value, tally.message))
-        else:
-            change.updates.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, tally.message))
-        return change
-
-    await _transition(approval["metadata"]["namespace"], ref["name"], ref["uid"], step)
-
-
-# --- Jobs: follow the execution to its end ----------------------------------------------------
-
-
-@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_COMPONENT: "executor", approvals.LABEL_REQUEST: kopf.PRESENT})
-async def follow_job(body: kopf.Body, type: str | None, **_: Any) -> None:
-    if type == "DELETED" or not _finished(body):
-        return
-    owner = next((o for o in body["metadata"].get("ownerReferences", []) if o.get("kind") == "OpsRequest"), None)
-    if owner is not None:
-        await _record_outcome(body["metadata"]["namespace"], owner["name"], owner["uid"], body)
-
-
-def _running(status: kopf.Status, **_: Any) -> bool:
-    return bool(status.get("phase") == Phase.RUNNING.value)
-
-
-@kopf.timer(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync-job", interval=10, initial_delay=10, when=_running)
-async def resync_job(body: kopf.Body, status: kopf.Status, **_: Any) -> None:
-    """A safety net for Job events the watch never delivered (e.g. a Job that finished while a
-    restarted operator was replaying the request that created it)."""
-    name = (status.get("job") or {}).get("name")
-    meta = body["metadata"]
-    job = await kube.acall(kube.get_or_none, "batch/v1", "Job", meta["namespace"], name) if name else None
-    if job is not None and _finished(job):
-        await _record_outcome(meta["namespace"], meta["name"], meta["uid"], job)
-
-
 def _finished(job: Mapping[str, Any]) -> bool:
     done = {c.get("type") for c in (job.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
     return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
 
 
-async def _record_outcome(namespace: str, name: str, uid: str, job: Mapping[str, Any]) -> None:
-    """Move a Running request to Succeeded or Failed with what its Job reported."""
-    job_name = job["metadata"]["name"]
-    pods = await kube.acall(kube.list_objects, "v1", "Pod", namespace, labels=f"job-name={job_name}")
-    outcome = jobs.outcome(job, pods)
-    succeeded = outcome.state is jobs.JobState.SUCCEEDED
-    target = Phase.SUCCEEDED if succeeded else Phase.FAILED
-    executed = (
-        Condition.true(Type.EXECUTED, Reason.JOB_SUCCEEDED, outcome.message)
-        if succeeded
-        else Condition.false(Type.EXECUTED, Reason.JOB_FAILED, outcome.message)
-    )
+# --- what wakes the loop up ----------------------------------------------------------------------
 
-    async def step(request: dict[str, Any]) -> Transition | None:
-        status = request.get("status") or {}
-        if (
-            phases.current(status.get("phase")) is not Phase.RUNNING
-            or (status.get("job") or {}).get("name") != job_name
-        ):
-            return None  # already recorded, or not this request's current Job
-        note = planning.Note("Normal" if succeeded else "Warning", target.value, outcome.message)
-        return Transition(
-            {"phase": target.value, "result": outcome.result}, [executed, phases.ready(target, outcome.message)], [note]
-        )
 
-    await _transition(namespace, name, uid, step)
-    metrics.JOBS.labels(target.value.lower()).inc()
+async def _reconcile_with_retry(
+    memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any], attempt: int = 0
+) -> None:
+    """Reconcile now; if that fails, again later with backoff (``on.event`` handlers aren't retried)."""
+    controller: Controller = memo["controller"]
+    key = f"{namespace}/{name}"
+    try:
+        await reconcile(memo, namespace, name, uid, indexes)
+    except Exception as exc:
+        delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+        log.warning("reconciling OpsRequest %s failed (%s); retrying in %ss", key, exc, delay)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            controller.retries.pop(key, None)
+            await _reconcile_with_retry(memo, namespace, name, uid, indexes, attempt + 1)
+
+        if key not in controller.retries:
+            controller.retries[key] = asyncio.create_task(later())
+
+
+def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
+    """New requests, and Approved ones whose Job is still to be created; the rest wait on others."""
+    phase = phases.current(status.get("phase"))
+    if phase in (Phase.PENDING, Phase.PLANNING):
+        return True
+    if phase is Phase.APPROVED:
+        return not spec.get("dryRun") and not status.get("job")
+    return planning.context_pending(status)
+
+
+@kopf.on.event(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="request")
+async def request_event(
+    body: kopf.Body, type: str | None, status: kopf.Status, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    if type == "DELETED" or not _worth_a_look(status, spec):
+        return
+    meta = body["metadata"]
+    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, resources.APPROVAL_PLURAL, id="approval")
+async def approval_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A decision appended (or the Approval deleted): the request's machine tallies it."""
+    state = (body.get("status") or {}).get("state", ApprovalState.PENDING.value)
+    if state != ApprovalState.PENDING.value:
+        return
+    ref = body["spec"]["opsRequestRef"]
+    await _reconcile_with_retry(memo, body["metadata"]["namespace"], ref["name"], ref["uid"], kwargs)
+
+
+def _pending_approval(status: kopf.Status, **_: Any) -> bool:
+    return bool(status.get("state", ApprovalState.PENDING.value) == ApprovalState.PENDING.value)
+
+
+@kopf.daemon(GROUP, VERSION, resources.APPROVAL_PLURAL, id="expiry", when=_pending_approval, cancellation_timeout=1)
+async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+    """Sleep until ``expiresAt`` (across restarts too: daemons resume), then let the machine expire it."""
+    due = approvals.parse_time(body["spec"]["expiresAt"])
+    while not stopped:
+        remaining = (due - _now()).total_seconds()
+        if remaining <= 0:
+            ref = body["spec"]["opsRequestRef"]
+            # shielded: writing the Approval's state stops this daemon while it is still writing
+            await asyncio.shield(reconcile(memo, body["metadata"]["namespace"], ref["name"], ref["uid"], kwargs))
+            return
+        await stopped.wait(min(remaining, 3600))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_COMPONENT: "executor", approvals.LABEL_REQUEST: kopf.PRESENT})
+async def job_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
+    """An executor Job finished or vanished: the machine reads its outcome."""
+    if type != "DELETED" and not _finished(body):
+        return
+    meta = body["metadata"]
+    request = (meta.get("annotations") or {}).get(approvals.ANNOTATION_REQUEST)
+    owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "OpsRequest"), None)
+    if request and owner is not None:
+        await _reconcile_with_retry(memo, meta["namespace"], request, owner["uid"], kwargs)
+
+
+def _in_flight(status: kopf.Status, **_: Any) -> bool:
+    return bool(status.get("phase") in (Phase.APPROVED.value, Phase.RUNNING.value))
+
+
+@kopf.timer(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync", interval=10, initial_delay=10, when=_in_flight)
+async def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A safety net for events the watches never delivered (e.g. while the operator restarted)."""
+    meta = body["metadata"]
+    await reconcile(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)

@@ -196,10 +196,18 @@ def list_objects(api_version: str, kind: str, namespace: str | None, *, labels: 
     return items
 
 
-def patch_status(api_version: str, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge-patch the status subresource."""
-    url = path(api_version, kind, namespace, name) + "/status"
-    result: dict[str, Any] = request("PATCH", url, body={"status": status}, content_type="application/merge-patch+json")
+def write_status(obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge-patch ``obj``'s status subresource, guarded by the resourceVersion it was read at.
+
+    The one way OpsGate writes a status. If anyone wrote the object since it was read, the API
+    server answers 409 (``ApiError.conflict``) and nothing is written: the caller reads again
+    and decides again (see ``opsgate.handlers.reconcile``), so no decision is ever taken on a
+    stale phase. Returns the object as written.
+    """
+    meta = obj["metadata"]
+    url = path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]) + "/status"
+    body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": dict(status)}
+    result: dict[str, Any] = request("PATCH", url, body=body, content_type="application/merge-patch+json")
     return result
 
 

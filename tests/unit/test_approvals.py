@@ -52,7 +52,8 @@ def spec(*decisions: tuple[str, str, str], required: int = 1, expires: str = "20
         (spec(("alice", "Approve", DIGEST)), ApprovalState.PENDING, ()),
         (spec(("bob", "Approve", OTHER)), ApprovalState.PENDING, ()),
         (spec(expires="2026-11-02T10:00:00Z"), ApprovalState.EXPIRED, ()),
-        (spec(("bob", "Approve", DIGEST), expires="2026-11-01T00:00:00Z"), ApprovalState.APPROVED, ("bob",)),
+        (spec(("bob", "Approve", DIGEST), expires="2026-11-01T00:00:00Z"), ApprovalState.EXPIRED, ()),
+        (spec(("bob", "Reject", DIGEST), expires="2026-11-01T00:00:00Z"), ApprovalState.EXPIRED, ()),
     ],
     ids=[
         "no-decisions",
@@ -64,7 +65,8 @@ def spec(*decisions: tuple[str, str, str], required: int = 1, expires: str = "20
         "self-approval-does-not-count",
         "other-digest-does-not-count",
         "expired-at-the-deadline",
-        "approved-before-expiry-stays-approved",
+        "an-approval-seen-after-expiry-never-approves",
+        "past-expiry-it-is-expired-whatever-was-decided",
     ],
 )
 def test_decisions_tally_into_a_state(

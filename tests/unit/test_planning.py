@@ -78,6 +78,7 @@ async def test_a_request_needing_approval_gets_an_approval_bound_to_its_digest(e
         "state": "Pending",
         "approvalsReceived": 0,
         "requiredApprovals": 1,
+        "approverGroups": ["opsgate-approvers"],
     }
     assert cond(planned, Type.READY).status is Status.UNKNOWN
 

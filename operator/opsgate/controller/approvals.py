@@ -10,6 +10,7 @@ Pure functions.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,19 @@ from opsgate.resources import ApprovalState, Verdict
 DEFAULT_TTL = datetime.timedelta(hours=24)
 DEFAULT_APPROVER_GROUP = "opsgate-approvers"
 LABEL_REQUEST = "opsgate.dev/request"
+ANNOTATION_REQUEST = "opsgate.dev/request"  # the full name, where the label holds its hash
+MAX_LABEL_VALUE = 63
+
+
+def request_label(name: str) -> str:
+    """The request's name as a label value: itself when it fits, else a stable hash of it.
+
+    Object names may have 253 characters, label values 63; the full name is kept in the
+    ``opsgate.dev/request`` annotation.
+    """
+    if len(name) <= MAX_LABEL_VALUE:
+        return name
+    return f"h-{hashlib.sha256(name.encode()).hexdigest()[:40]}"
 
 
 def approval_name(request_name: str, digest: str) -> str:
@@ -43,10 +57,19 @@ def parse_time(value: str) -> datetime.datetime:
 def tally(spec: Mapping[str, Any], *, now: datetime.datetime) -> Tally:
     """What the decisions recorded on an Approval add up to at ``now``.
 
-    Any valid rejection rejects; enough distinct valid approvals approve; otherwise a pending
-    Approval past ``expiresAt`` has expired.
+    Past ``expiresAt`` it has expired, whatever its decisions say; before it, any valid rejection
+    rejects and enough distinct valid approvals approve.
     """
     model = resources.ApprovalSpec.model_validate(spec)
+    if now >= parse_time(model.expires_at):
+        # Expiry first: a decision appended after expiresAt (say, while the operator was down)
+        # never counts. Decisions carry no trustworthy time, so none made after it can be told apart.
+        return Tally(
+            ApprovalState.EXPIRED,
+            (),
+            f"expired at {model.expires_at} before {model.required_approvals} approval(s) were counted; "
+            "a decision that arrives after expiry never approves",
+        )
     approvers: list[str] = []
     for decision in model.decisions:
         if decision.digest != model.plan_digest or decision.approver == model.requester:
@@ -58,12 +81,6 @@ def tally(spec: Mapping[str, Any], *, now: datetime.datetime) -> Tally:
             approvers.append(decision.approver)
     if len(approvers) >= model.required_approvals:
         return Tally(ApprovalState.APPROVED, tuple(approvers), f"approved by {', '.join(approvers)}")
-    if now >= parse_time(model.expires_at):
-        return Tally(
-            ApprovalState.EXPIRED,
-            tuple(approvers),
-            f"expired at {model.expires_at} with {len(approvers)} of {model.required_approvals} approvals",
-        )
     groups = ", ".join(model.approver_groups)
     return Tally(
         ApprovalState.PENDING,
@@ -92,7 +109,8 @@ def build(
         "metadata": {
             "name": approval_name(meta["name"], plan["digest"]),
             "namespace": meta["namespace"],
-            "labels": {LABEL_REQUEST: meta["name"]},
+            "labels": {LABEL_REQUEST: request_label(meta["name"])},
+            "annotations": {ANNOTATION_REQUEST: meta["name"]},
             "ownerReferences": [owner_reference(request)],
         },
         "spec": {

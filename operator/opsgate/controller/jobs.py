@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsgate.controller.approvals import LABEL_REQUEST, owner_reference
+from opsgate.controller.approvals import ANNOTATION_REQUEST, LABEL_REQUEST, owner_reference, request_label
 
 LABEL_DIGEST = "opsgate.dev/plan-digest"
 LABEL_COMPONENT = "app.kubernetes.io/component"
@@ -53,12 +53,13 @@ def build(
     meta = request["metadata"]
     name = job_name(meta["name"], meta["uid"], plan["digest"])
     labels = {
-        LABEL_REQUEST: meta["name"],
+        LABEL_REQUEST: request_label(meta["name"]),
         LABEL_DIGEST: plan["digest"].removeprefix("sha256:")[:63],
         LABEL_COMPONENT: "executor",
         "app.kubernetes.io/managed-by": "opsgate",
     }
     owner = owner_reference(request)
+    annotations = {ANNOTATION_REQUEST: meta["name"]}
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -66,6 +67,7 @@ def build(
             "name": name,
             "namespace": meta["namespace"],
             "labels": labels,
+            "annotations": annotations,
             "ownerReferences": [owner],
         },
         "data": {PLAN_KEY: json.dumps(plan, sort_keys=True, indent=2)},
@@ -102,6 +104,7 @@ def build(
             "name": name,
             "namespace": meta["namespace"],
             "labels": labels,
+            "annotations": annotations,
             "ownerReferences": [owner],
         },
         "spec": {

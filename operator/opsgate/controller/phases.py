@@ -3,6 +3,7 @@
     Pending → Planning → Denied | NeedsInfo | Answered | AwaitingApproval | Approved
     AwaitingApproval → Approved | Rejected | Expired
     Approved → Running → Succeeded | Failed
+    Planning | AwaitingApproval | Approved → Failed   (an object not ours, deleted, or a digest mismatch)
 
 A transition not listed here is refused (``PhaseError``), so a replayed or out-of-order event can
 never move a request backwards (e.g. a late Approval event after the Job already finished).
@@ -19,13 +20,15 @@ class PhaseError(ValueError):
     """A transition the phase order does not allow."""
 
 
+# Failed is reachable from every step that acts on objects: an object at one of the request's
+# names that OpsGate did not create, an Approval or Job deleted under it, a digest mismatch.
 _NEXT: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING: frozenset({Phase.PLANNING}),
     Phase.PLANNING: frozenset(
-        {Phase.DENIED, Phase.NEEDS_INFO, Phase.ANSWERED, Phase.AWAITING_APPROVAL, Phase.APPROVED}
+        {Phase.DENIED, Phase.NEEDS_INFO, Phase.ANSWERED, Phase.AWAITING_APPROVAL, Phase.APPROVED, Phase.FAILED}
     ),
-    Phase.AWAITING_APPROVAL: frozenset({Phase.APPROVED, Phase.REJECTED, Phase.EXPIRED}),
-    Phase.APPROVED: frozenset({Phase.RUNNING}),
+    Phase.AWAITING_APPROVAL: frozenset({Phase.APPROVED, Phase.REJECTED, Phase.EXPIRED, Phase.FAILED}),
+    Phase.APPROVED: frozenset({Phase.RUNNING, Phase.FAILED}),
     Phase.RUNNING: frozenset({Phase.SUCCEEDED, Phase.FAILED}),
 }
 

@@ -32,6 +32,7 @@ MESSAGE_RETRIEVING = "retrieving the runbooks, playbooks and policies relevant t
 MESSAGE_DRY_RUN_ALLOWED = "dry run: the plan is allowed; nothing was run"
 MESSAGE_DRY_RUN_APPROVAL = "dry run: the plan would need {count} approval(s) from {groups}; no Approval was created"
 MESSAGE_AWAITING = "waiting for {count} approval(s) from {groups} on Approval {name}"
+MESSAGE_LAUNCHING = "the plan is allowed; its Job is being created"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,7 +300,13 @@ def _decided(
             )
             name = approval["metadata"]["name"]
             ready_message = MESSAGE_AWAITING.format(count=count, groups=groups, name=name)
-            status["approval"] = {"name": name, "state": "Pending", "approvalsReceived": 0, "requiredApprovals": count}
+            status["approval"] = {
+                "name": name,
+                "state": "Pending",
+                "approvalsReceived": 0,
+                "requiredApprovals": count,
+                "approverGroups": list(approval["spec"]["approverGroups"]),
+            }
             conditions.append(Condition.unknown(Type.APPROVED, Reason.AWAITING_DECISION, ready_message))
         notes.append(Note("Normal", "AwaitingApproval", ready_message))
     elif phase is Phase.APPROVED:
