@@ -12,6 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from opsgate import __version__
+
+# The image the plan's digest covers; the operator and `opsgate plan` must agree on it, or a plan
+# made on a laptop would not match the one the cluster approves.
+DEFAULT_EXECUTOR_IMAGE = f"ghcr.io/opsgate/opsgate:{__version__}"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,7 +28,7 @@ class Settings:
     llm_timeout_seconds: float = 20.0  # past it the rule reading stands, with a note saying so
     qdrant_url: str | None = None
     qdrant_path: str | None = None
-    executor_image: str = "opsgate/opsgate:0.1.0"
+    executor_image: str = DEFAULT_EXECUTOR_IMAGE
     executor_service_account: str = "opsgate-executor"
     approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
     expiry_check_seconds: float = 30.0

@@ -1,33 +1,36 @@
-"""``opsgate plan``: run a request through the pipeline offline and show the decision.
+"""``opsgate plan``: run a request through the controller's own planning, offline, and show it.
 
-Parses the text (rule parser) or takes ``--intent`` JSON, builds the plan, evaluates the policy
-set and prints every result — as a table, or with ``--json`` as the contract other tools read:
+The text (or ``--intent`` JSON) becomes the OpsRequest the operator would see - namespace,
+labels, requester, groups - and goes through :func:`opsgate.controller.planning.plan_request`,
+the function the controller calls: a request is judged the same on a laptop and in the cluster
+(a question is Answered, the namespace is the plan's namespace, context comes from the same
+index). Prints a table, or with ``--json`` the contract other tools read:
 ``{request, intent, plan, needsInfo, policy: {decision, results}, approval, phase, messages}``
-plus ``context`` when a RAG index exists. The ``plan`` object is what ``opsgate execute --plan``
-takes. Nothing here talks to a cluster.
+plus ``context`` when a RAG index exists and ``answer`` for questions. The ``plan`` object is
+what ``opsgate execute --plan`` takes. Nothing here talks to a cluster.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import getpass
-import importlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
-import pydantic
 
-from opsgate import __version__, catalog, paths, pipeline
-from opsgate.intent import Intent, Parser
-from opsgate.plan import PlanError, RequestContext, Requester
+from opsgate import catalog, paths
+from opsgate.controller import planning
+from opsgate.plan import PlanError
 from opsgate.policy import Decision, PolicyLoadError, PolicySet
+from opsgate.settings import DEFAULT_EXECUTOR_IMAGE, Settings
 
 ENV_EXECUTOR_IMAGE = "OPSGATE_EXECUTOR_IMAGE"
-DEFAULT_EXECUTOR_IMAGE = f"ghcr.io/opsgate/opsgate:{__version__}"
-MESSAGE_NO_PARSER = "the rule parser (opsgate.parsing.rules) is not available here; give --intent JSON"
 MESSAGE_NOTHING_TO_PLAN = "give the request TEXT or --intent JSON"
+CLI_NAME = "opsgate-plan"  # the name and uid of the OpsRequest this command stands for
 
 
 @click.command("plan")
@@ -41,6 +44,7 @@ MESSAGE_NOTHING_TO_PLAN = "give the request TEXT or --intent JSON"
 @click.option("--annotation", "annotations", multiple=True, metavar="K=V", help="Annotation on the OpsRequest.")
 @click.option("--environment", default=None, help="spec.environment (dev, staging, production).")
 @click.option("--intent", "intent_json", default=None, metavar="JSON", help="A structured intent (spec.intent).")
+@click.option("--dry-run", is_flag=True, help="spec.dryRun.")
 @click.option("--history", "history", multiple=True, metavar="CLASS=N", help="Requests made in the last hour.")
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Evaluate at this time (default: now).")
 @click.option("--executor-image", envvar=ENV_EXECUTOR_IMAGE, default=DEFAULT_EXECUTOR_IMAGE, show_default=True)
@@ -57,6 +61,7 @@ def plan(
     annotations: Sequence[str],
     environment: str | None,
     intent_json: str | None,
+    dry_run: bool,
     history: Sequence[str],
     now_text: str | None,
     executor_image: str,
@@ -65,78 +70,127 @@ def plan(
     """Decide TEXT offline: intent, plan, every policy result and the decision."""
     if not text and not intent_json:
         raise click.UsageError(MESSAGE_NOTHING_TO_PLAN)
-    try:
-        home = paths.home()
-        actions = catalog.load_catalog(paths.catalog_file())
-        policies = PolicySet.load(paths.policies_dir())
-    except (paths.HomeNotFoundError, catalog.CatalogError, PolicyLoadError) as exc:
-        raise click.ClickException(str(exc)) from exc
     extra: dict[str, list[str]] = {}
     for key, value in _pairs(extras, option="--extra").items():
         extra.setdefault(key, []).extend(v for v in value.split(",") if v)
-    context = RequestContext(
-        text=text or "",
-        requester=Requester(username=requester, groups=_split(groups), extra=extra),
-        namespace=namespace,
-        environment=environment,
-        labels=_pairs(labels, option="--label"),
-        namespace_labels=_pairs(namespace_labels, option="--namespace-label"),
-        annotations=_pairs(annotations, option="--annotation"),
-    )
+    spec: dict[str, Any] = {
+        "request": text or f"(structured intent) {intent_json}",
+        "requester": requester,
+        "requesterGroups": list(_split(groups)),
+        "requesterExtra": extra,
+        "environment": environment,
+        "dryRun": dry_run,
+        "intent": _structured_intent(intent_json) if intent_json else None,
+    }
+    body = {
+        "apiVersion": "opsgate.dev/v1alpha1",
+        "kind": "OpsRequest",
+        "metadata": {
+            "name": CLI_NAME,
+            "namespace": namespace,
+            "uid": CLI_NAME,
+            "labels": _pairs(labels, option="--label"),
+            "annotations": _pairs(annotations, option="--annotation"),
+        },
+        "spec": {k: v for k, v in spec.items() if v is not None},
+    }
     try:
-        outcome = pipeline.decide(
-            text=text,
-            intent=_structured_intent(intent_json) if intent_json else None,
-            catalog=actions,
-            policies=policies,
-            context=context,
-            now=_now(now_text),
-            history=_history(history),
-            home=home,
-            executor_image=executor_image,
-            parse=None if intent_json else _rule_parser(actions),
+        planned, context = asyncio.run(
+            _plan(
+                body,
+                executor_image=executor_image,
+                now=_now(now_text),
+                history=_history(history),
+                namespace_labels=_pairs(namespace_labels, option="--namespace-label"),
+            )
         )
-    except PlanError as exc:
+    except (paths.HomeNotFoundError, catalog.CatalogError, PolicyLoadError, PlanError) as exc:
         raise click.ClickException(str(exc)) from exc
-    document = contract(outcome, context_sources=retrieve_context(outcome.text))
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else render(outcome))
+    document = contract(planned, context_sources=context)
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else render(planned))
 
 
-def contract(outcome: pipeline.Outcome, *, context_sources: list[dict[str, Any]] | None) -> dict[str, Any]:
+async def _plan(
+    body: dict[str, Any],
+    *,
+    executor_image: str,
+    now: datetime.datetime,
+    history: dict[str, int],
+    namespace_labels: dict[str, str],
+) -> tuple[planning.Planned, list[dict[str, Any]] | None]:
+    """Plan as the controller does, then retrieve context the way its context step does."""
+    source = _context_source()
+    engine = planning.Engine(
+        catalog=catalog.load_catalog(paths.catalog_file()),
+        policies=PolicySet.load(paths.policies_dir()),
+        home=paths.home(),
+        executor_image=executor_image,
+        context=source,
+    )
+    planned = await planning.plan_request(
+        body, engine=engine, now=now, history=history, namespace_labels=namespace_labels
+    )
+    if source is None:
+        return planned, None
+    if planned.context_pending:
+        sources, _condition = await planning.retrieve_context(body, engine=engine)
+        return planned, sources
+    return planned, list(planned.status.get("context") or [])
+
+
+def _context_source() -> planning.ContextSource | None:
+    """The operator's context source when an index exists (same QDRANT_PATH / QDRANT_URL), else None."""
+    from opsgate.rag import store  # the index is optional: without one, nothing heavy is imported
+
+    settings = Settings.from_env()
+    folder = Path(settings.qdrant_path).expanduser() if settings.qdrant_path else store.default_path()
+    if not settings.qdrant_url and not folder.is_dir():
+        return None
+    from opsgate.controller import context
+
+    return context.open_source(settings)
+
+
+def contract(planned: planning.Planned, *, context_sources: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The JSON ``opsgate plan --json`` prints."""
+    outcome = planned.outcome
+    status = planned.status
     document: dict[str, Any] = {
-        "request": outcome.text,
-        "intent": {**outcome.intent.contract(), "parser": outcome.intent.parser.value},
-        "plan": outcome.plan.to_status() if outcome.plan is not None else None,
+        "request": outcome.text if outcome is not None else None,
+        "intent": _intent(status.get("intent")),
+        "plan": planned.plan,
         "needsInfo": (
             {"message": outcome.needs_info.message, "fields": list(outcome.needs_info.fields)}
-            if outcome.needs_info is not None
+            if outcome is not None and outcome.needs_info is not None
             else None
         ),
-        "policy": outcome.policy.to_status(),
+        "policy": outcome.policy.to_status() if outcome is not None else {"decision": None, "results": []},
         "approval": (
             outcome.policy.approval.model_dump(mode="json", by_alias=True)
-            if outcome.decision is Decision.APPROVAL_REQUIRED
+            if outcome is not None and outcome.decision is Decision.APPROVAL_REQUIRED
             else None
         ),
-        "phase": outcome.phase.value,
-        "messages": list(outcome.messages),
+        "phase": planned.phase.value,
+        "messages": list(outcome.messages) if outcome is not None else [],
     }
+    if "answer" in status:
+        document["answer"] = status["answer"]
     if context_sources is not None:
         document["context"] = context_sources
     return document
 
 
-def retrieve_context(text: str) -> list[dict[str, Any]] | None:
-    """The RAG sources ``[{source, score}]`` for ``text``, or None when no index exists.
-
-    The hook for retrieval (issue 6): it plugs in here, and ``--json`` then carries ``context``.
-    """
-    return None
+def _intent(status_intent: dict[str, Any] | None) -> dict[str, Any]:
+    keys = ("category", "action", "resource_type", "entities", "confidence", "parser")
+    intent = status_intent or {}
+    return {key: intent.get(key) for key in keys}
 
 
-def render(outcome: pipeline.Outcome) -> str:
+def render(planned: planning.Planned) -> str:
     """The human view: what was understood, what would run, and a table of every policy result."""
+    outcome = planned.outcome
+    if outcome is None:  # a question
+        return "\n".join([f"Question  answered -> {planned.phase.value}", "", str(planned.status.get("answer", ""))])
     lines = [f"Request   {outcome.text}"]
     intent = outcome.intent
     if intent.recognised:
@@ -148,9 +202,9 @@ def render(outcome: pipeline.Outcome) -> str:
         parameters = " ".join(f"{k}={v}" for k, v in sorted(outcome.plan.parameters.items()))
         lines.append(f"Plan      {outcome.plan.action}  {parameters}")
         lines.append(f"Digest    {outcome.plan.digest}")
-    decision = f"Decision  {outcome.decision.value} -> {outcome.phase.value}"
+    decision = f"Decision  {outcome.decision.value} -> {planned.phase.value}"
     if outcome.plan is None and outcome.decision is not Decision.DENIED:
-        decision = f"Decision  none: no plan to judge -> {outcome.phase.value}"
+        decision = f"Decision  none: no plan to judge -> {planned.phase.value}"
     elif outcome.decision is Decision.APPROVAL_REQUIRED:
         approval = outcome.policy.approval
         decision += f" ({approval.required_approvals} approval(s) from {', '.join(approval.approver_groups)})"
@@ -164,28 +218,21 @@ def render(outcome: pipeline.Outcome) -> str:
     return "\n".join(lines)
 
 
-def _structured_intent(raw: str) -> Intent:
+def _structured_intent(raw: str) -> dict[str, Any]:
+    """``--intent`` JSON as ``spec.intent``: {category, action, resource_type, entities}."""
     try:
         document = json.loads(raw)
-        if isinstance(document, dict):
-            document.setdefault("parser", Parser.SPEC.value)
-            document.setdefault("confidence", 1.0)  # stated by the requester, not guessed
-        return Intent.model_validate(document)
-    except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+    except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not a valid intent: {exc}", param_hint="--intent") from exc
-
-
-def _rule_parser(actions: catalog.Catalog) -> Callable[[str], Intent]:
-    try:  # imported lazily: only text requests need the parser
-        rules = importlib.import_module("opsgate.parsing.rules")
-    except ImportError as exc:
-        raise click.ClickException(MESSAGE_NO_PARSER) from exc
-
-    def parse(text: str) -> Intent:
-        parsed: Intent = rules.parse(text, actions)
-        return parsed
-
-    return parse
+    keys = ("category", "action", "resource_type")
+    if not isinstance(document, dict) or not all(isinstance(document.get(k), str) for k in keys):
+        raise click.BadParameter(
+            "not a valid intent: it names category, action and resource_type", param_hint="--intent"
+        )
+    entities = document.get("entities") or {}
+    if not isinstance(entities, dict):
+        raise click.BadParameter("not a valid intent: entities must be an object", param_hint="--intent")
+    return {**{k: document[k] for k in keys}, "entities": entities}
 
 
 def _now(raw: str | None) -> datetime.datetime:

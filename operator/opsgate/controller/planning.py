@@ -85,6 +85,7 @@ class Planned:
     decision: str = ""
     timings: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> seconds, for metrics
     context_pending: bool = False  # retrieve_context still has to run (after the decision is written)
+    outcome: pipeline.Outcome | None = None  # the pipeline's judgement (None for a question)
 
 
 async def plan_request(
@@ -343,6 +344,7 @@ def _decided(
         plan=plan,
         notes=tuple(notes),
         decision=report.decision.value,
+        outcome=outcome,
     )
 
 
