@@ -100,7 +100,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def _llm(own: Settings, catalog: catalog_module.Catalog) -> LlmParser | None:
     if not own.ollama_host:
         return None  # the rule parser alone: the offline default
-    return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
+    from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when configured
+
+    return OllamaParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
 
 
 def _context(own: Settings) -> planning.ContextSource:

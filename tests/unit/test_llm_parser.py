@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from tests.fakes.ollama_server import Behaviour, FakeOllama, refused_url
 
+from opsgate.adapters.ollama_parser import OllamaParser
 from opsgate.catalog import Catalog, load_catalog
 from opsgate.intent import Intent, Parser, declined
-from opsgate.parsing import LlmError, LlmFailure, LlmParser, parse_request, prompt, reconcile
+from opsgate.parsing import LlmError, LlmFailure, parse_request, prompt, reconcile
 
 MODEL = "llama3.1:8b"
 pytestmark = pytest.mark.asyncio
@@ -32,8 +33,8 @@ def server() -> Iterator[FakeOllama]:
         yield fake
 
 
-def _llm(url: str, catalog: Catalog, *, model: str = MODEL, timeout: float = 5.0) -> LlmParser:
-    return LlmParser(host=url, model=model, catalog=catalog, timeout=timeout)
+def _llm(url: str, catalog: Catalog, *, model: str = MODEL, timeout: float = 5.0) -> OllamaParser:
+    return OllamaParser(host=url, model=model, catalog=catalog, timeout=timeout)
 
 
 async def test_when_both_parsers_agree_the_intent_says_llm_and_rules(server: FakeOllama, catalog: Catalog) -> None:
