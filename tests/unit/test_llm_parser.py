@@ -209,11 +209,13 @@ async def test_a_request_the_rules_decline_for_several_changes_never_reaches_the
     assert server.requests == []
 
 
-async def test_the_models_single_action_cannot_override_a_decline() -> None:
+async def test_the_models_single_action_cannot_override_a_decline(catalog: Catalog) -> None:
     reason = "asks for more than one change: restart deployment a, delete cluster b; submit one request per change"
     llm_reading = Intent(
         category="provision", action="delete", resource_type="cluster", entities={"name": "b"}, confidence=0.9
     )
-    intent = reconcile.reconcile("restart a and delete cluster b", rule_intent=declined(reason), llm_intent=llm_reading)
+    intent = reconcile.reconcile(
+        "restart a and delete cluster b", rule_intent=declined(reason), llm_intent=llm_reading, catalog=catalog
+    )
     assert (intent.key, intent.declined, intent.parser) == (None, reason, Parser.LLM_RULES)
     assert any("refused the LLM reading provision.delete.cluster" in note for note in intent.notes)
