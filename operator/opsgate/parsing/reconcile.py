@@ -19,7 +19,7 @@ from typing import Any
 from opsgate import entities as entity_words
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent, Parser
-from opsgate.parsing import llm, rules, text, vocabulary
+from opsgate.parsing import llm, rules, text
 from opsgate.parsing.tokens import tokenize
 
 NOTE_FALLBACK = "LLM unavailable ({detail}); used the rule parser"
@@ -99,15 +99,15 @@ def _with(base: Intent, *, confidence: float, notes: list[str], entities: dict[s
 def _refusal(cleaned: text.CleanText, *, llm_intent: Intent, rule_intent: Intent, catalog: Catalog) -> str | None:
     if cleaned.injection and rule_intent.key != llm_intent.key:
         return WHY_INJECTION
-    trigger = vocabulary.TRIGGERS.get(llm_intent.key or "") if llm_intent.key in catalog else None
-    if trigger is None:
+    entry = catalog.get(llm_intent.key)
+    if entry is None or entry.phrases is None:
         return None
-    verbs, nouns = rules.words_in(cleaned.text)
-    if not trigger[0] & verbs:
+    verbs, nouns = rules.words_in(cleaned.text, catalog)
+    if not set(entry.phrases.verbs) & verbs:
         return WHY_UNSUPPORTED
     # A verb alone is no evidence: "add milk to the shopping list" is not an email request, and a
     # name in the text that the model calls an image does not make a request an SBOM.
-    if not trigger[1].keys() & nouns:
+    if not entry.phrases.nouns.keys() & nouns:
         return WHY_NO_RESOURCE
     return None
 
