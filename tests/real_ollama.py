@@ -29,9 +29,10 @@ from pathlib import Path
 
 import httpx
 
+from opsgate.adapters.ollama_parser import OllamaParser
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent
-from opsgate.parsing import LlmError, LlmParser
+from opsgate.parsing import LlmError
 
 OLLAMA_VERSION = "0.24.0"
 SMOLLM2_VERSION = "0.1.2"
@@ -157,7 +158,7 @@ def serve(ollama: Path, model_file: Path) -> Iterator[RealOllama]:
             _stop(process)
 
 
-class RecordingParser(LlmParser):
+class RecordingParser(OllamaParser):
     """The real LLM parser, keeping what the model's reply became (an intent or the error) per request.
 
     Nothing is replaced: it lets a test or the benchmark see the model's own reading next to the

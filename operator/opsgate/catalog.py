@@ -1,9 +1,13 @@
 """The action catalog (``policies/actions.yaml``): the allow-list of what OpsGate can run.
 
 Parsers may only name an entry of this catalog; the entry fixes the executor and validates the
-parameters with its JSON schema. Loading checks everything a typo could break (schema validity,
-defaults against the schema, executor files present) so a malformed catalog fails at start-up
-with the file and the entry named, never later while a request is in flight.
+parameters with its JSON schema. The catalog is also the only place an action is *described*:
+its ``phrases`` say which verbs and resource nouns name it, and the top-level ``nouns`` give the
+words of each noun, so the rule parser builds its tables from the catalog it is given and a
+platform team adds an action without touching Python. Loading checks everything a typo could
+break (schema validity, defaults against the schema, executor files present, phrases naming
+known verb classes, nouns and parameters) so a malformed catalog fails at start-up with the file
+and the entry named, never later while a request is in flight.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import enum
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pydantic
@@ -43,6 +47,100 @@ class RateClass(enum.StrEnum):
     DELETE = "delete"
     ROTATE = "rotate"
     READ = "read"
+
+
+class Verb(enum.StrEnum):
+    """The verb classes a phrase block may name; :mod:`opsgate.parsing.vocabulary` maps words to them."""
+
+    CREATE = "create"
+    DELETE = "delete"
+    SCALE = "scale"
+    RESTART = "restart"
+    ROTATE = "rotate"
+    ISSUE = "issue"
+    REVOKE = "revoke"
+    ENABLE = "enable"
+    GRANT = "grant"
+    QUERY = "query"
+    SUMMARIZE = "summarize"
+    SCAN = "scan"
+    GENERATE = "generate"
+    AUDIT = "audit"
+    # An operation the catalog has no entry for ("roll back", "drain"): the parser knows it so it
+    # is not read as a nearby verb. No phrase block may name it.
+    UNSUPPORTED = "unsupported"
+
+
+class Strength(enum.StrEnum):
+    STRONG = "strong"  # the noun names the resource ("restart deployment web")
+    WEAK = "weak"  # the noun only hints at it ("scan the shop namespace"), and only with the entry's own verb
+
+
+class ValueKind(enum.StrEnum):
+    """Kinds of value the rule parser finds in a request's text, by their shape or their cue."""
+
+    EMAIL = "email"
+    DOMAIN = "domain"  # a DNS name: "shop.acme.org"
+    ADDRESS = "address"  # an IP address
+    IMAGE = "image"  # a container image reference: "ghcr.io/acme/api:2.0"
+    REGION = "region"
+    INSTANCE_TYPE = "instance_type"
+    METRIC = "metric"  # a Prometheus metric name: "http_requests_total"
+    ENVIRONMENT = "environment"
+    DURATION = "duration"  # "last 2 hours" -> 2h
+    QUANTITY = "quantity"  # "5 GB" -> 5Gi
+    NUMBER = "number"  # "to 3", "3 replicas"
+    NAME = "name"  # the name the request gives its object: "named x", "'x'", "restart x"
+
+
+_MAX_PHRASE_WORDS = 4  # the rule parser matches phrases of up to four words
+
+
+def _phrase(value: str) -> str:
+    words = value.split()
+    if not words:
+        raise ValueError("a phrase cannot be empty")
+    if len(words) > _MAX_PHRASE_WORDS:
+        raise ValueError(f"{value!r} has more than {_MAX_PHRASE_WORDS} words")
+    return " ".join(words).lower()
+
+
+Phrase = Annotated[str, pydantic.AfterValidator(_phrase)]
+
+
+class Noun(pydantic.BaseModel):
+    """A resource noun of the top-level ``nouns`` section, shared by the entries that name it."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    words: tuple[Phrase, ...] = pydantic.Field(min_length=1)
+    # values that stand for the noun where the text has no word for it: a metric name is a metric
+    # ("graph http_requests_total"); an image after a verb is an image ("scan ghcr.io/acme/api:2.0")
+    values: tuple[Literal[ValueKind.METRIC, ValueKind.IMAGE], ...] = ()
+
+
+class Phrases(pydantic.BaseModel):
+    """How a request names an entry in words: what the rule parser reads (the LLM reads the description)."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    verbs: tuple[Verb, ...] = pydantic.Field(min_length=1)
+    nouns: dict[str, Strength] = pydantic.Field(min_length=1)
+    alone: bool = False
+    idioms: tuple[Phrase, ...] = ()
+    implies: tuple[Phrase, ...] = ()
+    values: dict[str, ValueKind] = pydantic.Field(default_factory=dict)
+
+    @pydantic.field_validator("verbs")
+    @classmethod
+    def _no_unsupported(cls, verbs: tuple[Verb, ...]) -> tuple[Verb, ...]:
+        if Verb.UNSUPPORTED in verbs:
+            raise ValueError("`unsupported` marks operations the catalog lacks; an entry cannot name it")
+        return verbs
+
+    @property
+    def strong_nouns(self) -> tuple[str, ...]:
+        return tuple(noun for noun, strength in self.nouns.items() if strength is Strength.STRONG)
 
 
 class Executor(pydantic.BaseModel):
@@ -83,6 +181,8 @@ class ActionEntry(pydantic.BaseModel):
     privileged: bool = False
     rate_class: RateClass = pydantic.Field(alias="rateClass")
     informational: bool = False
+    # without phrases only the LLM or a structured spec.intent can name the entry
+    phrases: Phrases | None = None
 
     @property
     def category(self) -> str:
@@ -109,6 +209,7 @@ class Catalog(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True)
 
     entries: dict[str, ActionEntry]
+    nouns: dict[str, Noun] = pydantic.Field(default_factory=dict)
     source: str = "<memory>"
 
     def get(self, key: str | None) -> ActionEntry | None:
@@ -147,6 +248,7 @@ def parse_catalog(document: Mapping[str, Any], *, source: str, home: Path | None
         raise CatalogError(f"{source}: expected a mapping with an `actions` mapping")
     if document.get("version") != 1:
         raise CatalogError(f"{source}: unsupported catalog version {document.get('version')!r} (expected 1)")
+    nouns = _parse_nouns(document.get("nouns", {}), source=source)
     entries: dict[str, ActionEntry] = {}
     for key, raw in document["actions"].items():
         where = f"{source}: action {key!r}"
@@ -159,10 +261,13 @@ def parse_catalog(document: Mapping[str, Any], *, source: str, home: Path | None
         except pydantic.ValidationError as exc:
             raise CatalogError(f"{where}: {_first_error(exc)}") from exc
         _check_entry(entry, where=where, home=home)
+        if entry.phrases is not None:
+            _check_phrases(entry, entry.phrases, nouns=nouns, where=where)
         entries[key] = entry
     if not entries:
         raise CatalogError(f"{source}: the catalog has no actions")
-    return Catalog(entries=entries, source=source)
+    _check_alone(entries, source=source)
+    return Catalog(entries=entries, nouns=nouns, source=source)
 
 
 def load_catalog(path: Path | None = None, *, check_executors: bool = True) -> Catalog:
@@ -208,6 +313,54 @@ def _check_entry(entry: ActionEntry, *, where: str, home: Path | None) -> None:
             raise CatalogError(f"{where}: executor path {target!r} leaves the OpsGate home")
         if not resolved.exists():
             raise CatalogError(f"{where}: executor {target!r} does not exist under {home}")
+
+
+def _parse_nouns(raw: object, *, source: str) -> dict[str, Noun]:
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{source}: `nouns` must map each noun to its words")
+    nouns: dict[str, Noun] = {}
+    for name, body in raw.items():
+        where = f"{source}: noun {name!r}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise CatalogError(f"{where}: a noun's name is a word in snake_case")
+        try:
+            nouns[name] = Noun.model_validate(body)
+        except pydantic.ValidationError as exc:
+            raise CatalogError(f"{where}: {_first_error(exc)}") from exc
+    return nouns
+
+
+def _check_phrases(entry: ActionEntry, phrases: Phrases, *, nouns: Mapping[str, Noun], where: str) -> None:
+    # imported here: the parser's vocabulary imports this module for the verb classes
+    from opsgate.parsing import vocabulary
+
+    unknown = [noun for noun in phrases.nouns if noun not in nouns]
+    if unknown:
+        raise CatalogError(f"{where}: phrases.nouns: unknown noun {unknown[0]!r} (define it under top-level `nouns`)")
+    if not phrases.strong_nouns:
+        raise CatalogError(f"{where}: phrases.nouns: at least one noun must be strong (name the resource)")
+    for word in phrases.implies:
+        classes = vocabulary.VERBS.get(word, frozenset())
+        if not classes & set(phrases.verbs):
+            verbs = ", ".join(phrases.verbs)
+            raise CatalogError(f"{where}: phrases.implies: {word!r} is no verb word of the entry's verbs ({verbs})")
+    unknown = [name for name in phrases.values if name not in entry.parameter_names]
+    if unknown:
+        raise CatalogError(f"{where}: phrases.values: {unknown[0]!r} is not a parameter of the entry")
+
+
+def _check_alone(entries: Mapping[str, ActionEntry], *, source: str) -> None:
+    """A noun alone may name one entry only: "payments logs" cannot mean two things."""
+    named: dict[str, str] = {}
+    for key, entry in entries.items():
+        if entry.phrases is None or not entry.phrases.alone:
+            continue
+        for noun in entry.phrases.strong_nouns:
+            if noun in named:
+                raise CatalogError(
+                    f"{source}: action {key!r}: phrases.alone: the noun {noun!r} alone already names {named[noun]!r}"
+                )
+            named[noun] = key
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:

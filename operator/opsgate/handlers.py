@@ -35,7 +35,7 @@ from typing import Any
 import kopf
 
 from opsgate import catalog as catalog_module
-from opsgate import kube, metrics, paths, resources
+from opsgate import kube, metrics, parsing, paths, resources
 from opsgate.controller import approvals, conditions, jobs, machine, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
@@ -104,12 +104,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
 
 
-def _llm(own: Settings, catalog: catalog_module.Catalog) -> Any:
+def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | None:
     if not own.ollama_host:
         return None  # the rule parser alone: the offline default
-    from opsgate.parsing import LlmParser
+    from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when configured
 
-    return LlmParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
+    return OllamaParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
 
 
 def _context(own: Settings) -> planning.ContextSource:

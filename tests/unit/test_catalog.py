@@ -1,4 +1,4 @@
-"""The action catalog loads the shipped file and refuses malformed ones with the entry named."""
+"""The action catalog loads the shipped file and refuses malformed ones with the entry (or noun) named."""
 
 from __future__ import annotations
 
@@ -84,6 +84,93 @@ def test_a_malformed_catalog_is_refused_with_the_reason(document: dict[str, Any]
     with pytest.raises(catalog.CatalogError, match=r"t\.yaml") as raised:
         catalog.parse_catalog(document, source="t.yaml")
     assert message in str(raised.value)
+
+
+PHRASES: dict[str, Any] = {"verbs": ["scale"], "nouns": {"deployment": "strong", "namespace": "weak"}}
+NOUNS: dict[str, Any] = {"deployment": {"words": ["deployment", "pods"]}, "namespace": {"words": ["namespace", "ns"]}}
+
+
+def _with_phrases(phrases: dict[str, Any], nouns: Any = NOUNS) -> dict[str, Any]:
+    return {**_document(phrases=phrases), "nouns": nouns}
+
+
+def test_the_shipped_catalog_gives_every_entry_its_phrases() -> None:
+    shipped = catalog.load_catalog(check_executors=False)
+    assert [key for key, entry in shipped.entries.items() if entry.phrases is None] == []
+
+
+def test_an_entry_reads_its_phrases_and_the_shared_nouns() -> None:
+    parsed = catalog.parse_catalog(_with_phrases({**PHRASES, "implies": ["Scale  Up"]}), source="t.yaml")
+    phrases = parsed.entries["provision.scale.deployment"].phrases
+    assert phrases is not None
+    assert (phrases.verbs, phrases.strong_nouns, phrases.implies) == (
+        (catalog.Verb.SCALE,),
+        ("deployment",),
+        ("scale up",),
+    )
+    assert parsed.nouns["namespace"].words == ("namespace", "ns")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (_with_phrases({**PHRASES, "verbs": ["scael"]}), "action 'provision.scale.deployment': phrases.verbs.0: Input"),
+        (
+            _with_phrases({**PHRASES, "verbs": []}),
+            "action 'provision.scale.deployment': phrases.verbs: Tuple should have at least 1 item",
+        ),
+        (_with_phrases({**PHRASES, "verbs": ["unsupported"]}), "an entry cannot name it"),
+        (_with_phrases({**PHRASES, "nouns": {}}), "action 'provision.scale.deployment': phrases.nouns: Dictionary"),
+        (_with_phrases({**PHRASES, "nouns": {"pods": "strong"}}), "phrases.nouns: unknown noun 'pods'"),
+        (_with_phrases({**PHRASES, "nouns": {"deployment": "loud"}}), "phrases.nouns.deployment: Input"),
+        (_with_phrases({**PHRASES, "nouns": {"namespace": "weak"}}), "phrases.nouns: at least one noun must be strong"),
+        (_with_phrases({**PHRASES, "implies": ["restart"]}), "phrases.implies: 'restart' is no verb word"),
+        (_with_phrases({**PHRASES, "idioms": [""]}), "phrases.idioms.0: Value error, a phrase cannot be empty"),
+        (_with_phrases({**PHRASES, "idioms": ["a b c d e"]}), "has more than 4 words"),
+        (_with_phrases({**PHRASES, "values": {"colour": "name"}}), "phrases.values: 'colour' is not a parameter"),
+        (_with_phrases({**PHRASES, "values": {"name": "shoe_size"}}), "phrases.values.name: Input"),
+        (_with_phrases({**PHRASES, "surprise": 1}), "phrases.surprise"),
+        (
+            _with_phrases(PHRASES, nouns={"deployment": {"words": []}}),
+            "noun 'deployment': words: Tuple should have at least 1 item",
+        ),
+        (
+            _with_phrases(PHRASES, nouns={"deployment": {"words": ["x"], "values": ["email"]}}),
+            "noun 'deployment': values",
+        ),
+        (_with_phrases(PHRASES, nouns=["deployment"]), "`nouns` must map each noun to its words"),
+    ],
+    ids=[
+        "unknown-verb-class",
+        "no-verbs",
+        "unsupported-verb-class",
+        "no-nouns",
+        "undefined-noun",
+        "unknown-strength",
+        "only-weak-nouns",
+        "implying-word-of-another-verb-class",
+        "empty-idiom",
+        "idiom-too-long",
+        "value-for-unknown-parameter",
+        "unknown-value-kind",
+        "unknown-phrases-field",
+        "noun-without-words",
+        "noun-standing-for-an-unsupported-value",
+        "nouns-not-a-mapping",
+    ],
+)
+def test_bad_phrases_are_refused_with_the_entry_and_field_named(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(catalog.CatalogError, match=r"^t\.yaml: ") as raised:
+        catalog.parse_catalog(document, source="t.yaml")
+    assert message in str(raised.value)
+
+
+def test_one_noun_alone_names_one_entry_only() -> None:
+    alone = {**PHRASES, "alone": True}
+    document = _with_phrases(alone)
+    document["actions"]["provision.restart.deployment"] = {**GOOD_ENTRY, "phrases": alone}
+    with pytest.raises(catalog.CatalogError, match=r"phrases\.alone: the noun 'deployment' alone already names"):
+        catalog.parse_catalog(document, source="t.yaml")
 
 
 def test_an_executor_outside_the_home_is_refused(tmp_path: Path) -> None:

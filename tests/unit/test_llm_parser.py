@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from tests.fakes.ollama_server import Behaviour, FakeOllama, refused_url
 
+from opsgate.adapters.ollama_parser import OllamaParser
 from opsgate.catalog import Catalog, load_catalog
 from opsgate.intent import Intent, Parser, declined
-from opsgate.parsing import LlmError, LlmFailure, LlmParser, parse_request, prompt, reconcile
+from opsgate.parsing import LlmError, LlmFailure, parse_request, prompt, reconcile
 
 MODEL = "llama3.1:8b"
 pytestmark = pytest.mark.asyncio
@@ -32,8 +33,8 @@ def server() -> Iterator[FakeOllama]:
         yield fake
 
 
-def _llm(url: str, catalog: Catalog, *, model: str = MODEL, timeout: float = 5.0) -> LlmParser:
-    return LlmParser(host=url, model=model, catalog=catalog, timeout=timeout)
+def _llm(url: str, catalog: Catalog, *, model: str = MODEL, timeout: float = 5.0) -> OllamaParser:
+    return OllamaParser(host=url, model=model, catalog=catalog, timeout=timeout)
 
 
 async def test_when_both_parsers_agree_the_intent_says_llm_and_rules(server: FakeOllama, catalog: Catalog) -> None:
@@ -208,11 +209,13 @@ async def test_a_request_the_rules_decline_for_several_changes_never_reaches_the
     assert server.requests == []
 
 
-async def test_the_models_single_action_cannot_override_a_decline() -> None:
+async def test_the_models_single_action_cannot_override_a_decline(catalog: Catalog) -> None:
     reason = "asks for more than one change: restart deployment a, delete cluster b; submit one request per change"
     llm_reading = Intent(
         category="provision", action="delete", resource_type="cluster", entities={"name": "b"}, confidence=0.9
     )
-    intent = reconcile.reconcile("restart a and delete cluster b", rule_intent=declined(reason), llm_intent=llm_reading)
+    intent = reconcile.reconcile(
+        "restart a and delete cluster b", rule_intent=declined(reason), llm_intent=llm_reading, catalog=catalog
+    )
     assert (intent.key, intent.declined, intent.parser) == (None, reason, Parser.LLM_RULES)
     assert any("refused the LLM reading provision.delete.cluster" in note for note in intent.notes)

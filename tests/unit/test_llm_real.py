@@ -31,10 +31,11 @@ from tests.real_ollama import RealOllama, RecordingParser
 
 from opsgate import catalog as catalog_module
 from opsgate import paths
+from opsgate.adapters.ollama_parser import OllamaParser
 from opsgate.catalog import Catalog
 from opsgate.controller import planning
 from opsgate.intent import Intent, Parser
-from opsgate.parsing import LlmError, LlmFailure, LlmParser, parse_request, prompt, rules
+from opsgate.parsing import LlmError, LlmFailure, parse_request, prompt, rules
 from opsgate.policy import PolicySet
 from opsgate.rag.embedding import collection_name
 from opsgate.rag.ollama_embed import BATCH, OllamaEmbedder
@@ -187,7 +188,7 @@ async def test_a_secret_in_the_request_never_reaches_the_model(ollama_server: Re
         policies=PolicySet.load(home / "policies"),
         home=home,
         executor_image="registry.local/opsgate:test",
-        llm=LlmParser(host=ollama_server.url, model=ollama_server.model, catalog=catalog_module.load_catalog()),
+        llm=OllamaParser(host=ollama_server.url, model=ollama_server.model, catalog=catalog_module.load_catalog()),
     )
     text = "create an email for carol@acme.org, password: Hunter2Secret!"
     body = {
@@ -206,7 +207,7 @@ async def test_a_secret_in_the_request_never_reaches_the_model(ollama_server: Re
 
 
 async def test_the_parser_timeout_holds_against_the_real_server(ollama_server: RealOllama, catalog: Catalog) -> None:
-    llm = LlmParser(host=ollama_server.url, model=ollama_server.model, catalog=catalog, timeout=0.5)
+    llm = OllamaParser(host=ollama_server.url, model=ollama_server.model, catalog=catalog, timeout=0.5)
     started = time.monotonic()
     intent = await parse_request("scale the web deployment to 3 replicas in dev", catalog=catalog, llm=llm)
     elapsed = time.monotonic() - started
@@ -218,7 +219,7 @@ async def test_the_parser_timeout_holds_against_the_real_server(ollama_server: R
 async def test_a_model_the_server_does_not_have_falls_back_with_its_message(
     ollama_server: RealOllama, catalog: Catalog
 ) -> None:
-    llm = LlmParser(host=ollama_server.url, model="llama3.1:8b", catalog=catalog)
+    llm = OllamaParser(host=ollama_server.url, model="llama3.1:8b", catalog=catalog)
     intent = await parse_request("create namespace tools", catalog=catalog, llm=llm)
     assert (intent.key, intent.parser) == ("provision.create.namespace", Parser.RULES)
     assert intent.notes[-1] == "LLM unavailable (HTTP 404: model 'llama3.1:8b' not found); used the rule parser"

@@ -6,7 +6,7 @@ import pytest
 
 from opsgate.catalog import Catalog, load_catalog
 from opsgate.intent import Parser
-from opsgate.parsing import is_question, rules, text
+from opsgate.parsing import is_question, lexicon, rules, text
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +149,8 @@ def test_a_question_is_not_parsed_into_an_action(catalog: Catalog) -> None:
 
 def test_tables_are_compiled_once_per_catalog(catalog: Catalog) -> None:
     rules.parse("create namespace a", catalog)
-    first = rules._tables(catalog)
-    assert rules._tables(catalog) is first
+    first = lexicon.of(catalog)
+    assert lexicon.of(catalog) is first
 
 
 @pytest.mark.parametrize(

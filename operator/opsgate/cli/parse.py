@@ -55,5 +55,7 @@ def parse(
     llm = None
     if use_llm or ollama_host or os.environ.get("OLLAMA_HOST"):
         host = ollama_host or DEFAULT_OLLAMA_HOST
-        llm = LlmParser(host=host, model=model, catalog=catalog, timeout=timeout)
+        from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when asked for
+
+        llm = OllamaParser(host=host, model=model, catalog=catalog, timeout=timeout)
     asyncio.run(_run(None if jsonl else [" ".join(text)], catalog=catalog, llm=llm))

@@ -1,9 +1,10 @@
 """Turning request text into an :class:`opsgate.intent.Intent`.
 
 ``parse_request`` is the one entry point for the controller and the CLI: the rule parser
-(:mod:`.rules`) always runs; the LLM parser (:mod:`.llm`) runs too when one is configured, and
-the two are reconciled (:mod:`.reconcile`). ``is_question`` tells documentation questions
-(answered from the docs, no Job) from requests.
+(:mod:`.rules`) always runs; an LLM parser runs too when one is given, and the two are
+reconciled (:mod:`.reconcile`). ``is_question`` tells documentation questions (answered from
+the docs, no Job) from requests. The package is pure: ``LlmParser`` is a protocol, and the
+Ollama client that implements it lives in :mod:`opsgate.adapters.ollama_parser`.
 """
 
 from __future__ import annotations

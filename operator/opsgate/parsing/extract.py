@@ -14,6 +14,7 @@ import ipaddress
 import re
 
 from opsgate import entities
+from opsgate.catalog import Verb
 from opsgate.parsing import vocabulary
 from opsgate.parsing.tokens import Token
 
@@ -87,17 +88,19 @@ class Cue(enum.StrEnum):
     POSSESSIVE = "possessive"
 
 
+# The catalog's nouns (``policies/actions.yaml``) whose word marks the name next to it; a noun
+# of another name marks none. :mod:`opsgate.parsing.slots` reads the cues by resource type.
 _NOUN_CUES = {
-    vocabulary.Noun.NAMESPACE: Cue.NAMESPACE,
-    vocabulary.Noun.SERVICE: Cue.SERVICE,
-    vocabulary.Noun.DEPLOYMENT: Cue.DEPLOYMENT,
-    vocabulary.Noun.CLUSTER: Cue.CLUSTER,
-    vocabulary.Noun.USER: Cue.USER,
-    vocabulary.Noun.SERVICE_ACCOUNT: Cue.SERVICE_ACCOUNT,
-    vocabulary.Noun.SECRET: Cue.SECRET,
-    vocabulary.Noun.LOGS: Cue.TELEMETRY,
-    vocabulary.Noun.METRICS: Cue.TELEMETRY,
-    vocabulary.Noun.INCIDENTS: Cue.TELEMETRY,
+    "namespace": Cue.NAMESPACE,
+    "service": Cue.SERVICE,
+    "deployment": Cue.DEPLOYMENT,
+    "cluster": Cue.CLUSTER,
+    "user": Cue.USER,
+    "service_account": Cue.SERVICE_ACCOUNT,
+    "secret": Cue.SECRET,
+    "logs": Cue.TELEMETRY,
+    "metrics": Cue.TELEMETRY,
+    "incidents": Cue.TELEMETRY,
 }
 _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
 # "the orders service leaked": after a determiner, the word before the noun is its name
@@ -108,12 +111,12 @@ _NAME_VERBS = frozenset({"call", "name"})
 
 @dataclasses.dataclass(frozen=True)
 class Span:
-    """A vocabulary match over tokens ``start..end`` (exclusive)."""
+    """A vocabulary match over tokens ``start..end`` (exclusive): verb classes and catalog nouns."""
 
     start: int
     end: int
-    verbs: frozenset[vocabulary.Verb]
-    nouns: frozenset[vocabulary.Noun]
+    verbs: frozenset[Verb]
+    nouns: frozenset[str]
     fuzzy: bool = False
 
 
@@ -169,7 +172,7 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         return False
     return lenient or not (
         low in vocabulary.VERBS
-        or low in vocabulary.NOUNS
+        or token.noun
         or low in entities.ENVIRONMENT_WORDS
         or low in entities.ROLE_WORDS
         or low in entities.LEVEL_WORDS

@@ -1,34 +1,32 @@
-"""The LLM parser: Ollama structured outputs, validated against the catalog.
+"""What the rule parser's reconciler needs from an LLM parser, and how a model's reply is read.
 
-``LlmParser.parse`` asks the model (through ``ollama.AsyncClient``) for JSON constrained by
-:func:`opsgate.parsing.prompt.output_schema`, at temperature 0, and checks the reply again on
-our side: valid JSON, the schema, a key of the catalog, entity values the entry's parameter
-schema accepts (invalid ones are dropped with a note). Every failure raises :class:`LlmError`
-with a :class:`LlmFailure` reason, so the caller can fall back to the rule parser:
+The model itself is reached through a network client, which has no place among the pure
+modules: :class:`LlmParser` is only the protocol (an async ``parse`` returning an
+:class:`~opsgate.intent.Intent`), and :mod:`opsgate.adapters.ollama_parser` implements it with
+Ollama. What a reply may say is decided here, without a network: :class:`ReplyReader` checks it
+on our side (valid JSON, the schema, a key of the catalog, entity values the entry's parameter
+schema accepts, invalid ones dropped with a note). Every failure raises :class:`LlmError` with a
+:class:`LlmFailure` reason, so the caller can fall back to the rule parser:
 
     LlmError
       reason: timeout | connection | http | invalid_json | schema | unknown_action
 
-The model only ever fills a catalog entry; it never picks a command or a path.
+The model only ever fills a catalog entry; it never picks a command or a path. Pure.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 import jsonschema
-import ollama
 
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent, Parser, unrecognised
 from opsgate.parsing import prompt, slots
 
 CONFIDENCE_LLM = 0.85
-MAX_OUTPUT_TOKENS = 256
 
 
 class LlmFailure(enum.StrEnum):
@@ -49,46 +47,24 @@ class LlmError(Exception):
         self.detail = detail
 
 
-class LlmParser:
-    """Parses requests with a model served by Ollama at ``host``."""
-
-    def __init__(self, *, host: str, model: str, catalog: Catalog, timeout: float = 20.0) -> None:
-        self.host = host
-        self.model = model
-        self.catalog = catalog
-        self.timeout = timeout
-        self._schema = prompt.output_schema(catalog)
-        self._validator = jsonschema.Draft202012Validator(self._schema)
+class LlmParser(Protocol):
+    """A model that reads a request as one catalog entry (or none)."""
 
     async def parse(self, text: str, *, context: str | None = None) -> Intent:
         """The model's intent for ``text``; raises :class:`LlmError` on any failure."""
-        content = await self._chat(prompt.messages(text, catalog=self.catalog, context=context))
-        return self._read(content)
+        ...
 
-    async def _chat(self, messages: list[dict[str, str]]) -> str:
-        try:
-            async with ollama.AsyncClient(host=self.host, timeout=self.timeout) as client:
-                response = await asyncio.wait_for(
-                    client.chat(
-                        model=self.model,
-                        messages=messages,
-                        format=self._schema,
-                        # an intent is well under 100 tokens; a model that loops stops here, not at the timeout
-                        options={"temperature": 0, "num_predict": MAX_OUTPUT_TOKENS},
-                        stream=False,
-                    ),
-                    timeout=self.timeout,
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise LlmError(LlmFailure.TIMEOUT, f"timeout after {self.timeout:g}s") from exc
-        except ollama.ResponseError as exc:
-            raise LlmError(LlmFailure.HTTP, f"HTTP {exc.status_code}: {exc.error}") from exc
-        except (ConnectionError, httpx.TransportError) as exc:
-            raise LlmError(LlmFailure.CONNECTION, f"cannot reach Ollama at {self.host}") from exc
-        content = response.message.content
-        return content if isinstance(content, str) else ""
 
-    def _read(self, content: str) -> Intent:
+class ReplyReader:
+    """Turns a model's reply into an intent, trusting nothing in it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.schema = prompt.output_schema(catalog)
+        self._validator = jsonschema.Draft202012Validator(self.schema)
+
+    def read(self, content: str) -> Intent:
+        """The intent ``content`` names; raises :class:`LlmError` when it names none validly."""
         try:
             reply: Any = json.loads(content)
         except json.JSONDecodeError as exc:

@@ -29,4 +29,4 @@ async def parse_request(
         llm_intent = await llm.parse(cleaned.text, context=context)
     except llm_parser.LlmError as error:
         return reconcile.fallback(rule_intent, error)
-    return reconcile.reconcile(request, rule_intent=rule_intent, llm_intent=llm_intent)
+    return reconcile.reconcile(request, rule_intent=rule_intent, llm_intent=llm_intent, catalog=catalog)

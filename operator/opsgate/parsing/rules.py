@@ -15,7 +15,9 @@ requester's own things that names no resource to act on ("reset my password", "g
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
 missing required parameters and injection markers. ``bench/intent.py`` reports how it is
-calibrated on the labelled set. Pure and synchronous; the tables are compiled once per catalog.
+calibrated on the labelled set. Pure and synchronous. Which words name which action is the
+catalog's (its ``nouns`` and each entry's ``phrases``), compiled once per catalog by
+:mod:`opsgate.parsing.lexicon`; this module knows the language around them, never an action.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import dataclasses
 import re
 
 from opsgate import entities
-from opsgate.catalog import ActionEntry, Catalog
+from opsgate.catalog import ActionEntry, Catalog, Strength, Verb
 from opsgate.intent import Intent, Parser, declined, unrecognised
 from opsgate.parsing import clauses, extract, kubectl, questions, slots, targets, text, vocabulary
-from opsgate.parsing.fuzzy import Corrector
+from opsgate.parsing.lexicon import Lexicon
+from opsgate.parsing.lexicon import of as lexicon_of
 from opsgate.parsing.tokens import Token, tokenize
-from opsgate.parsing.vocabulary import Noun, Strength, Verb
 
 NOTE_QUESTION = "a question, not a request: answered from the documentation"
 NOTE_NOTHING = "no catalog action matches this request"
@@ -73,19 +75,6 @@ _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 _CREATE_VERBS = vocabulary.VERBS["create"]
 _SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
-# Typos are corrected towards what we can act on: "batch" must not become "patch".
-_CORRECTOR = Corrector(
-    [*(word for word, verbs in vocabulary.VERBS.items() if Verb.UNSUPPORTED not in verbs), *vocabulary.NOUNS]
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Tables:
-    """A catalog's trigger tables: (verb, noun) -> [(key, strength)]."""
-
-    pairs: dict[tuple[Verb, Noun], list[tuple[str, Strength]]]
-    noun_only: dict[Noun, str]
-
 
 @dataclasses.dataclass(frozen=True)
 class _Change:
@@ -109,34 +98,6 @@ class _Reading:
     implied: bool = False  # the verb implied the resource noun ("restart nginx")
 
 
-_TABLES: dict[int, tuple[Catalog, _Tables]] = {}
-_MAX_CACHED = 8
-
-
-def _tables(catalog: Catalog) -> _Tables:
-    cached = _TABLES.get(id(catalog))
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
-    pairs: dict[tuple[Verb, Noun], list[tuple[str, Strength]]] = {}
-    for key, (verbs, nouns) in vocabulary.TRIGGERS.items():
-        if key not in catalog:
-            continue
-        action = catalog.entries[key].action
-        for verb in verbs:
-            for noun, strength in nouns.items():
-                # a noun that only hints at the resource needs the entry's own verb: "scan the
-                # shop namespace" is a scan, "list the deployments in shop" is not
-                if strength is Strength.WEAK and verb.value != action:
-                    continue
-                pairs.setdefault((verb, noun), []).append((key, strength))
-    noun_only = {noun: key for noun, key in vocabulary.NOUN_ONLY.items() if key in catalog}
-    tables = _Tables(pairs=pairs, noun_only=noun_only)
-    if len(_TABLES) >= _MAX_CACHED:
-        _TABLES.clear()
-    _TABLES[id(catalog)] = (catalog, tables)
-    return tables
-
-
 def parse(request: str, catalog: Catalog) -> Intent:
     """The intent of ``request`` according to the rules (never raises on any input)."""
     cleaned = text.clean(request)
@@ -145,22 +106,22 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if questions.is_question(cleaned.text):
         return unrecognised(notes=(*cleaned.notes, NOTE_QUESTION))
     legitimate = text.without_rollback_plan(cleaned.text)
-    tokens = tokenize(kubectl.rewrite(legitimate))
+    lexicon = lexicon_of(catalog)
+    tokens = tokenize(kubectl.rewrite(legitimate), nouns=lexicon.noun_words)
     if _opens_with_foreign_verb(tokens):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
-    tables = _tables(catalog)
-    spans = _spans(tokens)
-    readings = _readings(spans, tokens, tables, legitimate.lower())
+    spans = _spans(tokens, lexicon)
+    readings = _readings(spans, tokens, lexicon, legitimate.lower())
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
-    changes = _changes(tokens, spans, tables, catalog)
+    changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
     best = readings[0]
     entry = catalog.entries[best.key]
     found = extract.find(tokens, spans)
-    values = slots.candidates(best.key, found, object_name=_object_after(tokens, spans, best.verb_at))
+    values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, best.verb_at))
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
@@ -192,9 +153,11 @@ def parse(request: str, catalog: Catalog) -> Intent:
     )
 
 
-def words_in(request: str) -> tuple[frozenset[Verb], frozenset[Noun]]:
-    """The verb and noun classes the legitimate part of ``request`` uses (for checking an LLM reading)."""
-    spans = _spans(tokenize(kubectl.rewrite(text.without_rollback_plan(text.clean(request).text))))
+def words_in(request: str, catalog: Catalog) -> tuple[frozenset[Verb], frozenset[str]]:
+    """The verb classes and ``catalog`` nouns the legitimate part of ``request`` uses (for checking an LLM reading)."""
+    lexicon = lexicon_of(catalog)
+    legitimate = kubectl.rewrite(text.without_rollback_plan(text.clean(request).text))
+    spans = _spans(tokenize(legitimate, nouns=lexicon.noun_words), lexicon)
     return frozenset(v for span in spans for v in span.verbs), frozenset(n for span in spans for n in span.nouns)
 
 
@@ -206,21 +169,14 @@ def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
     return False
 
 
-def _lookup(words: tuple[str, ...]) -> tuple[frozenset[Verb], frozenset[Noun]]:
-    phrase = " ".join(words)
-    if phrase in vocabulary.IDIOMS:
-        return vocabulary.IDIOMS[phrase]
-    return vocabulary.VERBS.get(phrase, frozenset()), vocabulary.NOUNS.get(phrase, frozenset())
-
-
-def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
+def _spans(tokens: tuple[Token, ...], lexicon: Lexicon) -> tuple[extract.Span, ...]:
     """Vocabulary matches, longest phrase first, with typo correction for single words."""
     lows = tuple(t.low for t in tokens)
     spans: list[extract.Span] = []
     i = 0
     while i < len(lows):
         for size in range(min(_MAX_PHRASE, len(lows) - i), 0, -1):
-            verbs, nouns = _lookup(lows[i : i + size])
+            verbs, nouns = lexicon.lookup(" ".join(lows[i : i + size]))
             if verbs or nouns:
                 spans.append(extract.Span(start=i, end=i + size, verbs=verbs, nouns=nouns))
                 i += size
@@ -231,14 +187,14 @@ def _spans(tokens: tuple[Token, ...]) -> tuple[extract.Span, ...]:
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             form = wanted is None and _wanted_verb(word) is not None
-            correction = None if tokens[i].quoted or form or _known(word) else _CORRECTOR.correct(word)
+            correction = None if tokens[i].quoted or form or _known(word) else lexicon.corrector.correct(word)
             if wanted is not None:
                 spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
-            elif extract.is_metric_name(tokens[i]):
+            elif lexicon.metric_nouns and extract.is_metric_name(tokens[i]):
                 # "graph http_requests_total for api": a Prometheus name is a metric noun
-                spans.append(extract.Span(start=i, end=i + 1, verbs=frozenset(), nouns=frozenset({Noun.METRICS})))
+                spans.append(extract.Span(start=i, end=i + 1, verbs=frozenset(), nouns=lexicon.metric_nouns))
             elif correction is not None:
-                verbs, nouns = _lookup((correction,))
+                verbs, nouns = lexicon.lookup(correction)
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
     if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
@@ -284,7 +240,7 @@ def _known(word: str) -> bool:
 
 
 def _readings(
-    spans: tuple[extract.Span, ...], tokens: tuple[Token, ...], tables: _Tables, low_text: str
+    spans: tuple[extract.Span, ...], tokens: tuple[Token, ...], lexicon: Lexicon, low_text: str
 ) -> list[_Reading]:
     """Every catalog entry the text could name, closest verb/noun pair first."""
     readings: list[_Reading] = []
@@ -294,7 +250,7 @@ def _readings(
         for n in noun_spans:
             for verb in v.verbs:
                 for noun in n.nouns:
-                    for key, strength in tables.pairs.get((verb, noun), ()):
+                    for key, strength in lexicon.pairs.get((verb, noun), ()):
                         after = n.start >= v.start
                         score = abs(n.start - v.start) + (0 if after else 5)
                         confidence = CONFIDENCE_VERB_NOUN
@@ -310,44 +266,50 @@ def _readings(
         if first_noun.start == opening:
             for noun in first_noun.nouns:
                 for verb in _CREATE_VERBS:
-                    for key, strength in tables.pairs.get((verb, noun), ()):
+                    for key, strength in lexicon.pairs.get((verb, noun), ()):
                         if strength is Strength.STRONG:
                             readings.append(_Reading(key, 15, CONFIDENCE_NOUN_FIRST, None))
     if not verb_spans:
         for n in noun_spans:
             for noun in n.nouns:
-                noun_key = tables.noun_only.get(noun)
+                noun_key = lexicon.noun_only.get(noun)
                 if noun_key is not None:
                     confidence = CONFIDENCE_NOUN_ONLY - (PENALTY_FUZZY if n.fuzzy else 0.0)
                     readings.append(_Reading(noun_key, 10 + n.start, confidence, None))
     if not readings and _SCALE_TO_NUMBER.search(low_text):
-        scale_key = next((k for (verb, _), ks in tables.pairs.items() if verb is Verb.SCALE for k, _ in ks), None)
+        scale_key = next((k for (verb, _), ks in lexicon.pairs.items() if verb is Verb.SCALE for k, _ in ks), None)
         has_noun = any(s.nouns for s in spans)
         scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
     if not readings:
-        readings = _image_scan_readings(verb_spans, tokens, tables)
+        readings = _image_readings(verb_spans, tokens, lexicon)
     if not readings:
-        readings = _implied_readings(verb_spans, tokens, spans, tables)
+        readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
 
 
-def _image_scan_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], tables: _Tables) -> list[_Reading]:
-    """An image reference after a scan verb stands for the noun "image": "scan ghcr.io/acme/api:2.0"."""
-    scan_at = next((s.start for s in verb_spans if Verb.SCAN in s.verbs), None)
-    if scan_at is None or not any(extract.value_kind(t) == "image" for t in tokens[scan_at:]):
-        return []
-    pairs = tables.pairs.get((Verb.SCAN, Noun.IMAGE), ())
-    return [_Reading(key, 20, CONFIDENCE_IMPLIED, scan_at, implied=True) for key, _ in pairs]
+def _image_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], lexicon: Lexicon) -> list[_Reading]:
+    """An image reference after a verb stands for the image noun: "scan ghcr.io/acme/api:2.0"."""
+    readings: list[_Reading] = []
+    for v in verb_spans:
+        if not any(extract.value_kind(t) == "image" for t in tokens[v.start :]):
+            continue
+        for verb in v.verbs:
+            for noun in lexicon.image_nouns:
+                for key, _ in lexicon.pairs.get((verb, noun), ()):
+                    readings.append(_Reading(key, 20, CONFIDENCE_IMPLIED, v.start, implied=True))
+        if readings:
+            return readings
+    return readings
 
 
 def _implied_readings(
     verb_spans: list[extract.Span],
     tokens: tuple[Token, ...],
     spans: tuple[extract.Span, ...],
-    tables: _Tables,
+    lexicon: Lexicon,
     *,
     pronoun: bool = False,
 ) -> list[_Reading]:
@@ -358,16 +320,15 @@ def _implied_readings(
     readings: list[_Reading] = []
     for v in verb_spans:
         phrase = " ".join(t.low for t in tokens[v.start : v.end])
-        noun = vocabulary.IMPLIED_NOUNS.get(phrase) or vocabulary.IMPLIED_NOUNS.get(_wanted_verb(phrase) or "")
-        if noun is None:
+        keys = lexicon.implied.get(phrase) or lexicon.implied.get(_wanted_verb(phrase) or "", ())
+        if not keys:
             continue
         refers_back = pronoun and v.end < len(tokens) and tokens[v.end].low in _PRONOUNS
         if not (refers_back or _names_an_object(tokens, spans, v)):
             continue
-        for verb in v.verbs:
-            for key, _ in tables.pairs.get((verb, noun), ()):
-                confidence = CONFIDENCE_IMPLIED - (PENALTY_FUZZY if v.fuzzy else 0.0)
-                readings.append(_Reading(key, 25 + v.start, confidence, v.start, implied=True))
+        for key in keys:
+            confidence = CONFIDENCE_IMPLIED - (PENALTY_FUZZY if v.fuzzy else 0.0)
+            readings.append(_Reading(key, 25 + v.start, confidence, v.start, implied=True))
     return readings
 
 
@@ -447,7 +408,7 @@ def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, .
 
 
 def _changes(
-    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables, catalog: Catalog
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], lexicon: Lexicon, catalog: Catalog
 ) -> list[_Change]:
     """The distinct changes the request's clauses ask for, each named by a verb of its own clause."""
     parts = clauses.split(tokens)
@@ -456,22 +417,22 @@ def _changes(
     changes: list[_Change] = []
     for part in parts:
         clause = tokens[part.start : part.end]
-        clause_spans = _spans(clause)
-        change = _clause_change(clause, clause_spans, tables, catalog)
+        clause_spans = _spans(clause, lexicon)
+        change = _clause_change(clause, clause_spans, lexicon, catalog)
         if change is None and part.joined and changes:
-            change = _borrowed_change(clause, clause_spans, tables, catalog, changes[-1])
+            change = _borrowed_change(clause, clause_spans, lexicon, catalog, changes[-1])
         if change is not None and not any(change.same_as(c) for c in changes):
             changes.append(change)
     return changes
 
 
 def _clause_change(
-    clause: tuple[Token, ...], spans: tuple[extract.Span, ...], tables: _Tables, catalog: Catalog
+    clause: tuple[Token, ...], spans: tuple[extract.Span, ...], lexicon: Lexicon, catalog: Catalog
 ) -> _Change | None:
     """The change one clause names with a verb of its own ("then tear down namespace legacy")."""
-    readings = _readings(spans, clause, tables, " ".join(t.low for t in clause))
+    readings = _readings(spans, clause, lexicon, " ".join(t.low for t in clause))
     if not readings:
-        readings = _implied_readings([s for s in spans if s.verbs], clause, spans, tables, pronoun=True)
+        readings = _implied_readings([s for s in spans if s.verbs], clause, spans, lexicon, pronoun=True)
     readings = [r for r in readings if r.verb_at is not None and not _object_is_foreign(clause, spans, r.verb_at)]
     if not readings:
         return None
@@ -483,7 +444,7 @@ def _clause_change(
 def _borrowed_change(
     clause: tuple[Token, ...],
     spans: tuple[extract.Span, ...],
-    tables: _Tables,
+    lexicon: Lexicon,
     catalog: Catalog,
     previous: _Change,
 ) -> _Change | None:
@@ -494,7 +455,7 @@ def _borrowed_change(
         return None
     for verb in previous.verbs:
         for noun in head.nouns:
-            for key, strength in tables.pairs.get((verb, noun), ()):
+            for key, strength in lexicon.pairs.get((verb, noun), ()):
                 if strength is Strength.STRONG:
                     return _Change(key, previous.verbs, _target(key, clause, spans, None, catalog))
     return None
@@ -504,8 +465,9 @@ def _target(
     key: str, clause: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, catalog: Catalog
 ) -> str | None:
     """What a change acts on, as the clause names it: its first required value, else a usual one."""
-    values = slots.candidates(key, extract.find(clause, spans), object_name=_object_after(clause, spans, verb_at))
-    required: list[str] = catalog.entries[key].parameters.get("required", [])
+    entry = catalog.entries[key]
+    values = slots.candidates(entry, extract.find(clause, spans), object_name=_object_after(clause, spans, verb_at))
+    required: list[str] = entry.parameters.get("required", [])
     for name in (*required, *_TARGETS):
         value = values.get(name)
         if isinstance(value, str):

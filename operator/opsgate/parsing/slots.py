@@ -4,7 +4,9 @@ Both parsers end here. The rule parser offers candidates found in the text; the 
 offers whatever the model wrote. Either way each value is normalised (``prod`` ->
 ``production``, ``"5"`` -> 5), checked against the entry's JSON schema for that parameter, and
 dropped with a note when it cannot be made valid: the plan builder must never receive a value
-the catalog would refuse, and we never invent a required value. Pure functions.
+the catalog would refuse, and we never invent a required value. Parameters are filled by their
+usual names (``email``, ``name``, ``namespace``…); an entry's ``phrases.values`` in the catalog
+says which kind of value fills any other parameter (``hostname: domain``), and wins. Pure functions.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from typing import Any
 import jsonschema
 
 from opsgate import entities
-from opsgate.catalog import ActionEntry
+from opsgate.catalog import ActionEntry, ValueKind
 from opsgate.parsing.extract import Cue, Found
 
 NOTE_DROPPED = "dropped {name}={value!r}: {reason}"
 NOTE_UNKNOWN = "dropped {name}: not a parameter of {key}"
 
 
-def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, Any]:
-    """The values the text offers for each parameter of ``key`` (before validation)."""
-    resource = key.rsplit(".", 1)[1]
+def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> dict[str, Any]:
+    """The values the text offers for each parameter of ``entry`` (before validation)."""
+    resource = entry.resource_type
     namespace_cue = None if resource == "namespace" else found.cue(Cue.NAMESPACE)
     used = tuple(n for n in (namespace_cue,) if n)
     out: dict[str, Any] = {
@@ -58,7 +60,7 @@ def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, 
     out["username"] = found.cue(Cue.USER) or named_user
     if resource == "user":
         out["username"] = out["username"] or found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
-    elif resource == "access" and not key.startswith("compliance."):
+    elif resource == "access" and "role" in entry.parameter_names:
         # "give alice edit access to payments": the person right after the verb gets the role, and
         # "to payments", "on payments" or "in payments" is where; a grant whose namespace is lost
         # would be cluster-wide
@@ -73,7 +75,29 @@ def candidates(key: str, found: Found, *, object_name: str | None) -> dict[str, 
         _dns(found, out)
     replicas = found.replicas if found.replicas is not None else found.to_number
     out["replicas"] = replicas
+    if entry.phrases is not None:
+        for name, kind in entry.phrases.values.items():
+            out[name] = _of_kind(kind, found, object_name=object_name)
     return {name: value for name, value in out.items() if value is not None}
+
+
+def _of_kind(kind: ValueKind, found: Found, *, object_name: str | None) -> Any:
+    """The first value of ``kind`` in the text, for a parameter the catalog maps to that kind."""
+    by_kind: dict[ValueKind, Any] = {
+        ValueKind.EMAIL: _first(found.emails),
+        ValueKind.DOMAIN: _first(found.domains),
+        ValueKind.ADDRESS: _first(found.addresses),
+        ValueKind.IMAGE: _first(found.images),
+        ValueKind.REGION: _first(found.regions),
+        ValueKind.INSTANCE_TYPE: _first(found.instance_types),
+        ValueKind.METRIC: found.metric,
+        ValueKind.ENVIRONMENT: found.environment,
+        ValueKind.DURATION: found.since,
+        ValueKind.QUANTITY: found.quota,
+        ValueKind.NUMBER: found.replicas if found.replicas is not None else found.to_number,
+        ValueKind.NAME: found.cue(Cue.NAMED, Cue.QUOTED) or object_name,
+    }
+    return by_kind[kind]
 
 
 def _first(values: list[str]) -> str | None:

@@ -4,7 +4,7 @@ Quoted text is kept whole: a quoted single word ("ml-lab") becomes one token mar
 quoted phrase (a TXT record value) becomes a placeholder token so no extractor reads inside it.
 Edge punctuation is stripped, possessives ("dave's") are marked, and so is punctuation that ends
 a clause ("restart nginx, then …") or introduces a value ("a namespace for payments: payments-v2").
-Pure functions.
+Words of the catalog's resource nouns (``nouns``) are marked: a noun word is not a name. Pure functions.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ class Token:
     phrase: str | None = None  # the quoted phrase this placeholder stands for
     stop: bool = False  # followed by , ; . ! or ?: the end of a clause
     colon: bool = False  # followed by ':' ("new cluster please: edge-eu")
+    noun: bool = False  # a word of one of the catalog's resource nouns ("namespace", "logs")
 
 
-def tokenize(text: str) -> tuple[Token, ...]:
+def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, ...]:
     phrases: list[str] = []
 
     def stash(match: re.Match[str]) -> str:
@@ -62,5 +63,5 @@ def tokenize(text: str) -> tuple[Token, ...]:
         # "let's" is "let us", not a possessive: kept whole, it stays a politeness word and not the verb "let"
         possessive = low.endswith("'s") and len(low) > 2 and low != "let's"
         low = low[:-2] if possessive else low
-        tokens.append(Token(raw=raw, low=low, possessive=possessive, stop=stop, colon=":" in trail))
+        tokens.append(Token(raw=raw, low=low, possessive=possessive, stop=stop, colon=":" in trail, noun=low in nouns))
     return tuple(tokens)

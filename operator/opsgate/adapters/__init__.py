@@ -1,0 +1,6 @@
+"""Clients of services outside the process (a model server), behind the pure modules' protocols.
+
+The pure modules (``parsing``, ``plan``, ``policy``…) state what they need as a protocol; the
+classes here implement it over a network. Only the operator and the CLI import them, and lazily,
+so a pure import never pulls a network client (an import-linter contract in pyproject.toml).
+"""
