@@ -113,9 +113,9 @@ def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | 
 
 
 def _context(own: Settings) -> planning.ContextSource:
-    from opsgate.controller import context  # imports the embedder only when the operator starts
+    from opsgate.adapters import rag_context  # imports the embedder only when the operator starts
 
-    return context.open_source(own)
+    return rag_context.open_source(own)
 
 
 async def _warm_up(engine: planning.Engine) -> None:

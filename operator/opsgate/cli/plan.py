@@ -146,9 +146,9 @@ def _context_source() -> planning.ContextSource | None:
     folder = Path(settings.qdrant_path).expanduser() if settings.qdrant_path else store.default_path()
     if not settings.qdrant_url and not folder.is_dir():
         return None
-    from opsgate.controller import context
+    from opsgate.adapters import rag_context
 
-    return context.open_source(settings)
+    return rag_context.open_source(settings)
 
 
 def contract(planned: planning.Planned, *, context_sources: list[dict[str, Any]] | None) -> dict[str, Any]:
