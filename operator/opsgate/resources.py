@@ -95,6 +95,7 @@ class ApprovalSummary(_Model):
     executor: str = ""
     parameters: dict[str, Any] = pydantic.Field(default_factory=dict)
     policy: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 class ApprovalDecision(_Model):

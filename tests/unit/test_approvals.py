@@ -131,3 +131,34 @@ def test_a_decision_is_appended_for_the_approvals_own_digest_and_guarded_by_reso
         "path": "/spec/decisions/-",
         "value": {"approver": "carol", "decision": "Reject", "digest": DIGEST},
     }
+
+
+def test_approvers_are_shown_the_parameters_environment_risk_and_why_it_asks() -> None:
+    approval = {
+        "metadata": {"name": "email-1234"},
+        "spec": {
+            **spec(),
+            "summary": {
+                "request": "delete old test mailbox t1@acme.org",
+                "action": "provision.delete.email",
+                "description": "Delete a mailbox and its mail",
+                "risk": "medium",
+                "environment": "production",
+                "executor": "playbooks/provision/delete-email.yml",
+                "parameters": {"email": "ceo@acme.org"},
+                "policy": ["catalog-approval: provision.delete.email requires approval"],
+                "warnings": ["spec.intent names email=ceo@acme.org, which the request text does not mention"],
+            },
+        },
+    }
+    text = "\n".join(approvals.describe(approval))
+    for shown in (
+        "provision.delete.email",
+        "email = ceo@acme.org",
+        "environment   production",
+        "risk medium",
+        "asks because  catalog-approval",
+        "WARNING       spec.intent names email=ceo@acme.org",
+        DIGEST,
+    ):
+        assert shown in text

@@ -1,6 +1,7 @@
 """``opsgate approve|reject NAME`` (also ``kubectl opsgate approve``): record your decision.
 
-Reads the Approval, shows what is being decided, and appends your decision for the Approval's
+Reads the Approval, shows what is being decided (parameters, environment, risk, executor, the
+policies that asked, any warning), and appends your decision for the Approval's
 own plan digest under your identity as the API server reports it. The API server still checks
 everything (four-eyes, your groups, the digest); its refusal is printed as is.
 """
@@ -21,11 +22,7 @@ def _decide(
     try:
         me = kube.whoami()["username"]
         approval = kube.get(resources.API_VERSION, "Approval", namespace, name)
-        spec = approval["spec"]
-        summary = spec.get("summary", {})
-        click.echo(f"{name}: {summary.get('action', '?')} requested by {spec['requester']}")
-        click.echo(f"  request: {summary.get('request', '')}")
-        click.echo(f"  plan:    {spec['planDigest']}")
+        click.echo("\n".join(approvals.describe(approval)))
         operations = approvals.decision_patch(approval, approver=me, verdict=verdict, message=message)
         kube.json_patch(resources.API_VERSION, "Approval", namespace, name, operations)
     except kube.ApiError as exc:

@@ -99,6 +99,7 @@ def build(
     description: str,
     now: datetime.datetime,
     ttl: datetime.timedelta = DEFAULT_TTL,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Approval manifest for an OpsRequest whose plan needs approval (owned by the request)."""
     meta = request["metadata"]
@@ -129,9 +130,36 @@ def build(
                 "executor": str(executor.get("playbook") or executor.get("module") or executor.get("kind", "")),
                 "parameters": dict(plan.get("parameters", {})),
                 "policy": list(policy_lines),
+                "warnings": list(warnings),
             },
         },
     }
+
+
+def describe(approval: Mapping[str, Any]) -> list[str]:
+    """What an approver must see before deciding: what will run, where, how risky, and why it asks.
+
+    The lines ``opsgate approve`` prints (and the chat front-end shows): the validated
+    parameters, environment, risk, executor and the policy results that asked for approval,
+    with any warning - e.g. a structured intent naming values its text never mentions.
+    """
+    spec = approval["spec"]
+    summary = resources.ApprovalSummary.model_validate(spec.get("summary") or {})
+    lines = [
+        f"{approval['metadata']['name']}: {summary.action or '?'} - {summary.description}",
+        f"  requested by  {spec['requester']}: {summary.request}",
+        f"  environment   {summary.environment or '(none stated)'}    risk {summary.risk or '?'}",
+        f"  runs          {summary.executor or '?'}",
+    ]
+    lines += [f"  parameter     {key} = {value}" for key, value in sorted(summary.parameters.items())]
+    lines += [f"  asks because  {line}" for line in summary.policy]
+    lines += [f"  WARNING       {line}" for line in summary.warnings]
+    lines += [
+        f"  needs         {spec['requiredApprovals']} approval(s) from {', '.join(spec['approverGroups'])}",
+        f"  expires       {spec['expiresAt']}",
+        f"  plan digest   {spec['planDigest']}",
+    ]
+    return lines
 
 
 def decision_patch(
