@@ -88,7 +88,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         approval_ttl=own.approval_ttl,
     )
     memo["engine"] = engine
-    memo["jobs"] = jobs.JobSettings(image=own.executor_image, service_account=own.executor_service_account)
+    memo["jobs"] = jobs.JobSettings(
+        image=own.executor_image,
+        namespace=own.executor_namespace,
+        service_account=own.executor_service_account,
+        node_selector=dict(own.executor_node_selector),
+        tolerations=own.executor_tolerations,
+    )
     memo["controller"] = Controller()
     started = time.monotonic()
     await _warm_up(engine)
@@ -225,7 +231,13 @@ async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None
         if transition is None:
             return
         if transition.create:
+            if any(m["kind"] == "Job" for m in transition.create):
+                # Jobs live in the executor namespace, out of reach of owner references: the
+                # request keeps a finalizer until they are deleted with it.
+                request = await kube.acall(kube.add_finalizer, request, jobs.FINALIZER)
+                observed = dataclasses.replace(observed, request=request)
             created = [await _create(manifest) for manifest in transition.create]
+            await _tie_plan_to_job(created)
             observed = _with_created(observed, created)
             continue
         try:
@@ -254,10 +266,11 @@ async def _observe(memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[st
         approval = await kube.acall(
             kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], approval_name
         )
+    executor: jobs.JobSettings = memo["jobs"]
     if phase is Phase.RUNNING and job_name:
-        job = await kube.acall(kube.get_or_none, "batch/v1", "Job", meta["namespace"], job_name)
+        job = await kube.acall(kube.get_or_none, "batch/v1", "Job", executor.namespace, job_name)
         if job is not None and _finished(job):
-            pods = await kube.acall(kube.list_objects, "v1", "Pod", meta["namespace"], labels=f"job-name={job_name}")
+            pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
     # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
     context = None
     if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
@@ -303,6 +316,14 @@ async def _create(manifest: Mapping[str, Any]) -> dict[str, Any]:
         metrics.JOBS.labels("created").inc()
     result: dict[str, Any] = obj
     return result
+
+
+async def _tie_plan_to_job(created: Sequence[dict[str, Any]]) -> None:
+    """The plan ConfigMap is owned by its Job (same namespace): both go when the Job's TTL ends."""
+    found = {obj["kind"]: obj for obj in created}
+    configmap, job = found.get("ConfigMap"), found.get("Job")
+    if configmap is not None and job is not None and not configmap["metadata"].get("ownerReferences"):
+        await kube.acall(kube.set_owner, configmap, job)
 
 
 def _with_created(observed: machine.Observed, created: Sequence[dict[str, Any]]) -> machine.Observed:
@@ -400,8 +421,10 @@ async def _reconcile_with_retry(
             controller.retries[key] = asyncio.create_task(later())
 
 
-def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
-    """New requests, and Approved ones whose Job is still to be created; the rest wait on others."""
+def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
+    """New requests, Approved ones whose Job is still to be created, deleted ones to clean up after."""
+    if meta.get("deletionTimestamp"):
+        return jobs.FINALIZER in (meta.get("finalizers") or ())
     phase = phases.current(status.get("phase"))
     if phase in (Phase.PENDING, Phase.PLANNING):
         return True
@@ -414,10 +437,32 @@ def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
 async def request_event(
     body: kopf.Body, type: str | None, status: kopf.Status, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    if type == "DELETED" or not _worth_a_look(status, spec):
-        return
     meta = body["metadata"]
+    if type == "DELETED" or not _worth_a_look(status, spec, meta):
+        return
+    if meta.get("deletionTimestamp"):
+        await clean_up(memo, body)
+        return
     await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+
+
+async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
+    """A deleted request: delete its Job and plan ConfigMap in the executor namespace, then let it go."""
+    executor: jobs.JobSettings = memo["jobs"]
+    selector = jobs.request_selector(request)
+    for kind in ("Job", "ConfigMap"):
+        await kube.acall(
+            kube.delete_all, "batch/v1" if kind == "Job" else "v1", kind, executor.namespace, labels=selector
+        )
+    current = await kube.acall(
+        kube.get_or_none,
+        resources.API_VERSION,
+        "OpsRequest",
+        request["metadata"]["namespace"],
+        request["metadata"]["name"],
+    )
+    if current is not None and current["metadata"]["uid"] == request["metadata"]["uid"]:
+        await kube.acall(kube.remove_finalizer, current, jobs.FINALIZER)
 
 
 @kopf.on.event(GROUP, VERSION, resources.APPROVAL_PLURAL, id="approval")
@@ -448,24 +493,27 @@ async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.Daemon
         await stopped.wait(min(remaining, 3600))
 
 
-@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_COMPONENT: "executor", approvals.LABEL_REQUEST: kopf.PRESENT})
-async def job_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
-    """An executor Job finished or vanished: the machine reads its outcome."""
-    if type != "DELETED" and not _finished(body):
-        return
+def _in_flight(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
+    return bool(
+        status.get("phase") in (Phase.APPROVED.value, Phase.RUNNING.value) and not meta.get("deletionTimestamp")
+    )
+
+
+@kopf.daemon(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="follow", when=_in_flight, cancellation_timeout=1)
+async def follow(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+    """While a request is Approved or Running: look at its Job every few seconds until it ends.
+
+    The Job lives in the executor namespace; a poll of that one Job keeps the operator's rights
+    there to get/list, instead of a cluster-wide watch on every Job of the cluster. It also
+    resumes what a restart interrupted (a Job to create, an outcome to read).
+    """
+    own: Settings = memo["settings"]
     meta = body["metadata"]
-    request = (meta.get("annotations") or {}).get(approvals.ANNOTATION_REQUEST)
-    owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "OpsRequest"), None)
-    if request and owner is not None:
-        await _reconcile_with_retry(memo, meta["namespace"], request, owner["uid"], kwargs)
-
-
-def _in_flight(status: kopf.Status, **_: Any) -> bool:
-    return bool(status.get("phase") in (Phase.APPROVED.value, Phase.RUNNING.value))
-
-
-@kopf.timer(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="resync", interval=10, initial_delay=10, when=_in_flight)
-async def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A safety net for events the watches never delivered (e.g. while the operator restarted)."""
-    meta = body["metadata"]
-    await reconcile(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+    while not stopped:
+        await stopped.wait(own.job_poll_seconds)
+        if stopped:
+            return
+        try:
+            await reconcile(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+        except Exception as exc:  # the next poll tries again
+            log.warning("following OpsRequest %s/%s failed: %s", meta["namespace"], meta["name"], exc)

@@ -27,6 +27,7 @@ PLURALS = {
     "Namespace": "namespaces",
     "Event": "events",
     "ServiceAccount": "serviceaccounts",
+    "SubjectAccessReview": "subjectaccessreviews",
     "ClusterKopfPeering": "clusterkopfpeerings",
     "KopfPeering": "kopfpeerings",
 }
@@ -209,6 +210,57 @@ def write_status(obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str,
     body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": dict(status)}
     result: dict[str, Any] = request("PATCH", url, body=body, content_type="application/merge-patch+json")
     return result
+
+
+def add_finalizer(obj: Mapping[str, Any], finalizer: str) -> dict[str, Any]:
+    """Add ``finalizer`` to ``obj`` (guarded by its resourceVersion: a 409 means read again)."""
+    meta = obj["metadata"]
+    present = list(meta.get("finalizers") or [])
+    if finalizer in present:
+        return dict(obj)
+    operations = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+        {"op": "add", "path": "/metadata/finalizers", "value": [*present, finalizer]},
+    ]
+    result: dict[str, Any] = json_patch(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], operations)
+    return result
+
+
+def remove_finalizer(obj: Mapping[str, Any], finalizer: str) -> None:
+    """Remove ``finalizer`` from ``obj`` (guarded by its resourceVersion)."""
+    meta = obj["metadata"]
+    present = list(meta.get("finalizers") or [])
+    if finalizer not in present:
+        return
+    operations = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+        {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in present if f != finalizer]},
+    ]
+    json_patch(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], operations)
+
+
+def set_owner(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> None:
+    """Make ``owner`` (same namespace) the controlling owner of ``obj``: deleted with it."""
+    meta, owner_meta = obj["metadata"], owner["metadata"]
+    reference = {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner_meta["name"],
+        "uid": owner_meta["uid"],
+        "controller": True,
+    }
+    request(
+        "PATCH",
+        path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]),
+        body={"metadata": {"ownerReferences": [reference]}},
+        content_type="application/merge-patch+json",
+    )
+
+
+def delete_all(api_version: str, kind: str, namespace: str, *, labels: str) -> None:
+    """Delete every ``kind`` in ``namespace`` matching ``labels`` (dependents in the background)."""
+    query = {"labelSelector": labels, "propagationPolicy": "Background"}
+    request("DELETE", path(api_version, kind, namespace), query=query)
 
 
 async def acall(func: Any, /, *args: Any, **kwargs: Any) -> Any:

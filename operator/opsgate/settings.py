@@ -30,8 +30,12 @@ class Settings:
     qdrant_path: str | None = None
     executor_image: str = DEFAULT_EXECUTOR_IMAGE
     executor_service_account: str = "opsgate-executor"
+    executor_namespace: str = "opsgate-system"  # Jobs and plan ConfigMaps; requesters can't write there
+    executor_node_selector: tuple[tuple[str, str], ...] = ()  # e.g. the local cluster's process node
+    executor_tolerations: tuple[str, ...] = ()  # taint keys executor pods tolerate
     approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
     expiry_check_seconds: float = 30.0
+    job_poll_seconds: float = 2.0  # how often a running Job is looked at (OPSGATE_JOB_POLL_SECONDS)
     metrics_port: int | None = 9090  # None: no metrics endpoint
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
@@ -54,10 +58,20 @@ class Settings:
             qdrant_path=env.get("QDRANT_PATH") or None,
             executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),
             executor_service_account=env.get("OPSGATE_EXECUTOR_SERVICE_ACCOUNT", settings.executor_service_account),
+            executor_namespace=env.get("OPSGATE_EXECUTOR_NAMESPACE") or settings.executor_namespace,
+            executor_node_selector=tuple(
+                (key, value)
+                for key, _, value in (
+                    p.partition("=") for p in env.get("OPSGATE_EXECUTOR_NODE_SELECTOR", "").split(",")
+                )
+                if key
+            ),
+            executor_tolerations=tuple(t for t in env.get("OPSGATE_EXECUTOR_TOLERATION", "").split(",") if t),
             approval_ttl=datetime.timedelta(
                 seconds=float(env.get("OPSGATE_APPROVAL_TTL_SECONDS", settings.approval_ttl.total_seconds()))
             ),
             expiry_check_seconds=float(env.get("OPSGATE_EXPIRY_CHECK_SECONDS", settings.expiry_check_seconds)),
+            job_poll_seconds=float(env.get("OPSGATE_JOB_POLL_SECONDS", settings.job_poll_seconds)),
             peering=env.get("OPSGATE_PEERING") or None,
             instance=env.get("POD_ID") or None,  # kopf's own peering identity reads POD_ID too
         )

@@ -156,3 +156,32 @@ def decided(k: Kubectl, namespace: str, name: str, *, timeout: float = 60) -> di
 
     result: dict[str, Any] = wait_for(status, timeout=timeout, what=f"{name} decided")
     return result
+
+
+@dataclass(frozen=True)
+class Team:
+    """A namespace and a requester of its own (rate limits count per requester and hour)."""
+
+    namespace: str
+    user: str
+    kubectl: Kubectl  # impersonating ``user``
+
+    def request(self, name: str, text: str, **spec: Any) -> dict[str, Any]:
+        return opsrequest(name, self.namespace, text, requester=self.user, **spec)
+
+    def create(self, name: str, text: str, **spec: Any) -> None:
+        self.kubectl.create(self.request(name, text, **spec))
+
+
+def requester(kubectl: Kubectl, namespace: str, user: str) -> Kubectl:
+    """``user`` may create OpsRequests in ``namespace`` (and is an approver, for the four-eyes test)."""
+    kubectl(
+        "create",
+        "rolebinding",
+        f"requester-{user}",
+        "--clusterrole=opsgate-requester",
+        f"--user={user}",
+        "-n",
+        namespace,
+    )
+    return kubectl.as_user(user, "opsgate-approvers")

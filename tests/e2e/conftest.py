@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, exports_of
+from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Team, exports_of, requester
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -117,6 +117,9 @@ def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--group=opsgate-approvers",
         check=False,
     )
+    # The executor namespace, the executor's ServiceAccount and the operator's roles.
+    kubectl("apply", "-f", str(ROOT / "deploy" / "operator-rbac.yaml"))
+    kubectl("apply", "-f", str(ROOT / "deploy" / "executor-rbac.yaml"))
     state = tmp_path_factory.mktemp("operator")
     env = {
         "OPSGATE_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS),
@@ -136,3 +139,9 @@ def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iter
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def team(kubectl: Kubectl, namespace: str) -> Team:
+    user = "u-" + namespace.rsplit("-", 1)[-1]
+    return Team(namespace, user, requester(kubectl, namespace, user))

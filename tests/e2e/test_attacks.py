@@ -15,9 +15,9 @@ import subprocess
 from collections import Counter
 from typing import Any
 
-from tests.e2e.cluster import ROOT, Kubectl, Operator, wait_for
+from tests.e2e.cluster import ROOT, Kubectl, Operator, Team, requester, wait_for
 from tests.e2e.conftest import APPROVAL_TTL_SECONDS
-from tests.e2e.test_lifecycle import Team, condition, decide, requester, status_of, wait_phase
+from tests.e2e.test_lifecycle import condition, decide, jobs_in, status_of, wait_phase
 
 
 def plan_json(text: str, *, namespace: str, requester: str, namespace_labels: dict[str, str] | None = None) -> Any:
@@ -90,7 +90,7 @@ def test_an_approval_pre_created_at_the_controllers_name_is_never_adopted(
     status = wait_phase(kubectl, team.namespace, "squat", "Failed")
     message = condition(status, "Ready")["message"]
     assert f"Approval {name} exists but was not created by OpsGate" in message
-    assert not kubectl.get_json("jobs", "-n", team.namespace)["items"]
+    assert not jobs_in(kubectl, team.namespace)
 
 
 def test_a_job_pre_created_while_the_operator_was_down_is_never_adopted(
@@ -151,7 +151,7 @@ def test_a_decision_appended_after_expiry_while_the_operator_was_down_never_appr
     status = wait_phase(kubectl, team.namespace, "late", "Expired", "Approved", "Running", "Succeeded")
     assert status["phase"] == "Expired"
     assert "never approves" in condition(status, "Approved")["message"]
-    assert not kubectl.get_json("jobs", "-n", team.namespace)["items"]
+    assert not jobs_in(kubectl, team.namespace)
 
 
 def test_a_softer_environment_stated_in_a_production_namespace_gets_the_production_rules(

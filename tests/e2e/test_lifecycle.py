@@ -9,31 +9,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, wait_for
+from tests.e2e.cluster import ROOT, Kubectl, Operator, Team, opsrequest, requester, wait_for
 from tests.e2e.conftest import APPROVAL_TTL_SECONDS
 
 TERMINAL = {"Denied", "NeedsInfo", "Answered", "Succeeded", "Failed", "Rejected", "Expired"}
-
-
-@dataclass(frozen=True)
-class Team:
-    """A namespace and a requester of its own (rate limits count per requester and hour)."""
-
-    namespace: str
-    user: str
-    kubectl: Kubectl  # impersonating ``user``
-
-    def request(self, name: str, text: str, **spec: Any) -> dict[str, Any]:
-        return opsrequest(name, self.namespace, text, requester=self.user, **spec)
-
-    def create(self, name: str, text: str, **spec: Any) -> None:
-        self.kubectl.create(self.request(name, text, **spec))
 
 
 def status_of(k: Kubectl, namespace: str, name: str) -> dict[str, Any]:
@@ -50,8 +33,13 @@ def wait_phase(k: Kubectl, namespace: str, name: str, *phases: str, timeout: flo
     return status_of(k, namespace, name)
 
 
+EXECUTOR_NAMESPACE = "opsgate-system"
+
+
 def jobs_in(k: Kubectl, namespace: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = k.get_json("jobs", "-n", namespace)["items"]
+    """The executor Jobs of the requests in ``namespace`` (they run in the executor namespace)."""
+    selector = f"opsgate.dev/request-namespace={namespace}"
+    items: list[dict[str, Any]] = k.get_json("jobs", "-n", EXECUTOR_NAMESPACE, "-l", selector)["items"]
     return items
 
 
@@ -66,26 +54,6 @@ def decide(k: Kubectl, namespace: str, approval: str, approver: str, verdict: st
     return k("patch", "approval", approval, "-n", namespace, "--type=merge", "-p", patch, check=False)
 
 
-def requester(kubectl: Kubectl, namespace: str, user: str) -> Kubectl:
-    """``user`` may create OpsRequests in ``namespace`` (and is an approver, for the four-eyes test)."""
-    kubectl(
-        "create",
-        "rolebinding",
-        f"requester-{user}",
-        "--clusterrole=opsgate-requester",
-        f"--user={user}",
-        "-n",
-        namespace,
-    )
-    return kubectl.as_user(user, "opsgate-approvers")
-
-
-@pytest.fixture
-def team(kubectl: Kubectl, namespace: str) -> Team:
-    user = "u-" + namespace.rsplit("-", 1)[-1]
-    return Team(namespace, user, requester(kubectl, namespace, user))
-
-
 def test_an_allowed_request_runs_one_job_and_succeeds(kubectl: Kubectl, operator: Operator, team: Team) -> None:
     ns = team.namespace
     team.create("scale", "scale the checkout deployment to 6 replicas in staging")
@@ -98,7 +66,7 @@ def test_an_allowed_request_runs_one_job_and_succeeds(kubectl: Kubectl, operator
     assert condition(status, "Executed")["reason"] == "JobSucceeded"
     (job,) = jobs_in(kubectl, ns)
     assert job["metadata"]["name"] == status["job"]["name"]
-    assert job["metadata"]["ownerReferences"][0]["name"] == "scale"
+    assert job["metadata"]["annotations"]["opsgate.dev/request"] == "scale"
     pod = job["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["containers"][0]["command"][:2] == ["opsgate", "execute"]
@@ -232,7 +200,7 @@ def test_a_killed_operator_loses_nothing_and_duplicates_nothing(
     operator.start()
     for name in names:
         wait_phase(kubectl, team.namespace, name, "Succeeded")
-    owners = Counter(j["metadata"]["ownerReferences"][0]["name"] for j in jobs_in(kubectl, team.namespace))
+    owners = Counter(j["metadata"]["annotations"]["opsgate.dev/request"] for j in jobs_in(kubectl, team.namespace))
     assert owners == Counter(names)
 
 

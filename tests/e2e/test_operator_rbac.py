@@ -22,7 +22,9 @@ ACCOUNT = "system:serviceaccount:opsgate-system:opsgate-operator"
 def least_privilege_operator(
     kubectl: Kubectl, operator: Operator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
-    kubectl("apply", "-f", str(ROOT / "deploy" / "operator-rbac.yaml"))
+    kubectl(
+        "apply", "-f", str(ROOT / "deploy" / "operator-rbac.yaml"), "-f", str(ROOT / "deploy" / "executor-rbac.yaml")
+    )
     token = kubectl("create", "token", "opsgate-operator", "-n", "opsgate-system", "--duration=1h").stdout.strip()
     admin = yaml.safe_load(Path(kubectl.cluster.kubeconfig).read_text())
     config = {
@@ -50,23 +52,28 @@ def phase(k: Kubectl, namespace: str, name: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("verb", "resource", "allowed"),
+    ("verb", "resource", "namespace", "allowed"),
     [
-        ("create", "jobs", True),
-        ("patch", "opsrequests/status", True),
-        ("get", "secrets", False),
-        ("delete", "jobs", False),
-        ("update", "opsrequests", False),
-        ("create", "pods", False),
-        ("create", "rolebindings", False),
+        ("create", "jobs", "opsgate-system", True),
+        ("create", "jobs", "team-a", False),
+        ("list", "jobs", None, False),  # no cluster-wide watch on every Job
+        ("create", "configmaps", "team-a", False),
+        ("patch", "opsrequests/status", None, True),
+        ("create", "subjectaccessreviews", None, True),
+        ("get", "secrets", None, False),
+        ("delete", "jobs", "team-a", False),
+        ("update", "opsrequests", None, False),
+        ("create", "pods", "opsgate-system", False),
+        ("create", "rolebindings", None, False),
     ],
     ids=lambda v: str(v),
 )
 def test_the_operator_account_can_do_only_what_it_needs(
-    kubectl: Kubectl, verb: str, resource: str, allowed: bool
+    kubectl: Kubectl, verb: str, resource: str, namespace: str | None, allowed: bool
 ) -> None:
     kubectl("apply", "-f", str(ROOT / "deploy" / "operator-rbac.yaml"))
-    answer = kubectl("auth", "can-i", verb, resource, "--as", ACCOUNT, "-A", check=False).stdout.strip()
+    where = ["-n", namespace] if namespace else ["-A"]
+    answer = kubectl("auth", "can-i", verb, resource, "--as", ACCOUNT, *where, check=False).stdout.strip()
     assert answer == ("yes" if allowed else "no")
 
 

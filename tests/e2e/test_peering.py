@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, wait_for
-from tests.e2e.test_lifecycle import decide, jobs_in, phase_of, requester
+from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, requester, wait_for
+from tests.e2e.test_lifecycle import decide, jobs_in, phase_of
 
 HIGH, LOW = "opsgate-high", "opsgate-low"  # POD_ID of each replica: its peering identity and Event source
 # settings.peering.lifetime in opsgate.handlers: a replica not heard of for this long counts as dead,
@@ -162,7 +162,7 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
         assert_each_step_once(name, acted)
 
     # One Job per request that ran, one Approval for the one that needed it: nothing was duplicated.
-    owners = Counter(job["metadata"]["ownerReferences"][0]["name"] for job in jobs_in(kubectl, ns))
+    owners = Counter(job["metadata"]["annotations"]["opsgate.dev/request"] for job in jobs_in(kubectl, ns))
     assert owners == Counter(["scale", "email", "just-before", "after"])
     approvals = kubectl.get_json("approvals", "-n", ns)["items"]
     assert [a["spec"]["opsRequestRef"]["name"] for a in approvals] == ["email"]

@@ -29,7 +29,7 @@ SETTINGS = jobs.JobSettings(image="registry.local/opsgate:0.1.0")
 
 def test_the_job_name_is_deterministic_and_a_valid_dns_label() -> None:
     name = jobs.job_name("scale-checkout", REQUEST["metadata"]["uid"], DIGEST)  # type: ignore[index]
-    assert name == "opsgate-scale-checkout-ababababab-0b8e5"
+    assert name == "opsgate-scale-checkout-ababababab-0b8e5ac4"
     long = jobs.job_name("x" * 253, "uid", DIGEST)
     assert len(long) <= 63
 
@@ -49,8 +49,27 @@ def test_the_job_runs_opsgate_execute_under_the_restricted_profile() -> None:
     assert job["spec"]["activeDeadlineSeconds"] > 0
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert json.loads(configmap["data"]["plan.json"]) == PLAN
+    assert container["env"] == sorted(container["env"], key=lambda e: e["name"])
+    assert {"name": "OPSGATE_EXECUTOR_IMAGE", "value": "registry.local/opsgate:0.1.0"} in container["env"]
+
+
+def test_jobs_live_in_the_executor_namespace_linked_to_their_request_by_labels() -> None:
+    configmap, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    meta = REQUEST["metadata"]
     for obj in (configmap, job):
-        assert obj["metadata"]["ownerReferences"][0]["uid"] == REQUEST["metadata"]["uid"]  # type: ignore[index]
+        assert obj["metadata"]["namespace"] == "opsgate-system"
+        assert "ownerReferences" not in obj["metadata"]  # none across namespaces
+        assert obj["metadata"]["labels"]["opsgate.dev/request-uid"] == meta["uid"]  # type: ignore[index]
+        assert obj["metadata"]["labels"]["opsgate.dev/request-namespace"] == meta["namespace"]  # type: ignore[index]
+        assert obj["metadata"]["annotations"]["opsgate.dev/request"] == meta["name"]  # type: ignore[index]
+    assert jobs.request_selector(REQUEST) == f"opsgate.dev/request-uid={meta['uid']}"  # type: ignore[index]
+
+
+def test_executor_pods_can_be_steered_to_chosen_nodes() -> None:
+    steered = jobs.JobSettings(image="i", node_selector={"opsgate.dev/process-node": "true"}, tolerations=("t",))
+    pod = jobs.build(request=REQUEST, plan=PLAN, settings=steered)[1]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"opsgate.dev/process-node": "true"}
+    assert pod["tolerations"] == [{"key": "t", "operator": "Exists", "effect": "NoSchedule"}]
 
 
 def pod(message: str | None, created: str = "2026-11-02T10:00:00Z") -> dict[str, Any]:
@@ -95,13 +114,6 @@ def test_a_job_without_a_final_condition_is_running() -> None:
     assert jobs.outcome(job_with(None), []).state is JobState.RUNNING
 
 
-def test_the_executor_service_account_is_shared_and_mounts_no_token_by_default() -> None:
-    account = jobs.service_account("team", SETTINGS)
-    assert account["metadata"] == {
-        "name": "opsgate-executor",
-        "namespace": "team",
-        "labels": {"app.kubernetes.io/component": "executor", "app.kubernetes.io/managed-by": "opsgate"},
-    }
-    assert account["automountServiceAccountToken"] is False
+def test_every_job_runs_as_the_executor_account() -> None:
     _, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "opsgate-executor"

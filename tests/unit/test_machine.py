@@ -274,13 +274,22 @@ def test_a_dry_run_never_launches() -> None:
     ("kind", "tamper"),
     [
         ("ConfigMap", lambda o: o["data"].update({jobs.PLAN_KEY: '{"action": "provision.delete.cluster"}'})),
-        ("ConfigMap", lambda o: o["metadata"].update(ownerReferences=[])),
+        ("ConfigMap", lambda o: o["metadata"]["labels"].update({"opsgate.dev/request-uid": "other"})),
         ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0].update(image="evil:latest")),
         ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0].update(command=["sh", "-c", "id"])),
         ("Job", lambda o: o["spec"]["template"]["spec"].update(serviceAccountName="default")),
-        ("Job", lambda o: o["metadata"].update(ownerReferences=[])),
+        ("Job", lambda o: o["metadata"]["labels"].update({"opsgate.dev/request-uid": "other"})),
+        ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "X", "value": "1"})),
     ],
-    ids=["tampered-plan", "configmap-not-owned", "other-image", "other-command", "other-account", "job-not-owned"],
+    ids=[
+        "tampered-plan",
+        "configmap-of-another-request",
+        "other-image",
+        "other-command",
+        "other-account",
+        "job-of-another-request",
+        "other-env",
+    ],
 )
 def test_a_pre_created_configmap_or_job_is_never_adopted(kind: str, tamper: Any) -> None:
     req = approved()

@@ -61,15 +61,19 @@ def approval_matches_manifest(approval: Mapping[str, Any], manifest: Mapping[str
 
 
 def job_mismatch(job: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
-    """Why an existing Job is not the Job the controller builds for this plan ("" if it is)."""
+    """Why an existing Job is not the Job the controller builds for this plan ("" if it is).
+
+    In the executor namespace only the controller (and cluster admins) can create Jobs; still,
+    the Job must name this request and plan, and run exactly the image, command, account and
+    volumes the digest was computed for.
+    """
     got_pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
     want_pod = manifest["spec"]["template"]["spec"]
-    got_containers = [(c.get("image"), c.get("command")) for c in got_pod.get("containers") or ()]
-    want_containers = [(c["image"], c["command"]) for c in want_pod["containers"]]
+    got_containers = [(c.get("image"), c.get("command"), c.get("env")) for c in got_pod.get("containers") or ()]
+    want_containers = [(c["image"], c["command"], c["env"]) for c in want_pod["containers"]]
     return _differences(
         [
-            ("owner", controller_uid(job), controller_uid(manifest)),
-            ("plan digest label", _labels(job).get(jobs.LABEL_DIGEST), _labels(manifest).get(jobs.LABEL_DIGEST)),
+            *_link(job, manifest),
             ("containers", got_containers, want_containers),
             ("service account", got_pod.get("serviceAccountName"), want_pod.get("serviceAccountName")),
             ("volumes", got_pod.get("volumes"), want_pod.get("volumes")),
@@ -81,11 +85,17 @@ def configmap_mismatch(configmap: Mapping[str, Any], manifest: Mapping[str, Any]
     """Why an existing plan ConfigMap is not the one holding this exact plan ("" if it is)."""
     return _differences(
         [
-            ("owner", controller_uid(configmap), controller_uid(manifest)),
+            *_link(configmap, manifest),
             ("plan", (configmap.get("data") or {}).get(jobs.PLAN_KEY), manifest["data"][jobs.PLAN_KEY]),
             ("immutable", configmap.get("immutable"), True),
         ]
     )
+
+
+def _link(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[tuple[str, object, object]]:
+    """The labels that tie an executor object to its request and plan (no cross-namespace owners)."""
+    keys = (jobs.LABEL_REQUEST_UID, jobs.LABEL_DIGEST, jobs.LABEL_MANAGED_BY)
+    return [(f"label {key}", _labels(obj).get(key), _labels(manifest).get(key)) for key in keys]
 
 
 def pods_of(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -1,10 +1,14 @@
 """The Job that executes an approved plan, and how to read its outcome - as data.
 
 One Job per (OpsRequest, plan digest), with a deterministic name, so an operator restart or a
-replayed event finds the Job it already created instead of launching a second one. The pod runs
-``opsgate execute`` (same image) under the restricted Pod Security profile, with the plan
-mounted read-only from a ConfigMap owned by the request. The result comes back through the
-container's termination message (one JSON object).
+replayed event finds the Job it already created instead of launching a second one. Jobs and
+their plan ConfigMaps live in the **executor namespace** (``opsgate-system`` by default), which
+requesters cannot write to: in the request's own namespace the built-in ``edit`` role could run
+pods as the executor. Kubernetes has no owner references across namespaces, so a Job names its
+request by labels and annotations (``opsgate.dev/request-uid`` …) and a finalizer on the request
+cleans up. The pod runs ``opsgate execute`` (same image) under the restricted Pod Security
+profile, with the plan mounted read-only; the result comes back through the container's
+termination message (one JSON object).
 Pure functions.
 """
 
@@ -12,17 +16,23 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsgate.controller.approvals import ANNOTATION_REQUEST, LABEL_REQUEST, owner_reference, request_label
+from opsgate.controller.approvals import ANNOTATION_REQUEST, LABEL_REQUEST, request_label
 
 LABEL_DIGEST = "opsgate.dev/plan-digest"
+LABEL_REQUEST_UID = "opsgate.dev/request-uid"
+LABEL_REQUEST_NAMESPACE = "opsgate.dev/request-namespace"
 LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+ANNOTATION_REQUEST_NAMESPACE = "opsgate.dev/request-namespace"
+FINALIZER = "opsgate.dev/executor-cleanup"  # on a request whose Job exists: delete it with the request
 PLAN_KEY = "plan.json"
 PLAN_MOUNT = "/etc/opsgate/plan"
 MAX_RESULT_SUMMARY = 2048
+DEFAULT_NAMESPACE = "opsgate-system"
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class JobSettings:
     """Knobs a platform team sets for every execution Job (chart values / operator flags)."""
 
     image: str
+    namespace: str = DEFAULT_NAMESPACE  # the executor namespace: requesters can't write there
     service_account: str = "opsgate-executor"
     backoff_limit: int = 0  # operations are not blindly retried; a failure is reported
     active_deadline_seconds: int = 1800
@@ -37,48 +48,66 @@ class JobSettings:
     cpu_request: str = "100m"
     memory_limit: str = "512Mi"
     image_pull_policy: str = "IfNotPresent"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[str] = ()  # taint keys tolerated (Exists), e.g. the local process node's
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def job_name(request_name: str, request_uid: str, digest: str) -> str:
-    """``opsgate-<request>-<digest 10>-<uid 5>``: unique per request and plan, stable across restarts."""
-    suffix = f"{digest.removeprefix('sha256:')[:10]}-{request_uid.replace('-', '')[:5]}"
+    """``opsgate-<request>-<digest 10>-<uid 8>``: unique per request and plan, stable across restarts.
+
+    Requests of every namespace share the executor namespace; the uid keeps their Jobs apart.
+    """
+    suffix = f"{digest.removeprefix('sha256:')[:10]}-{request_uid.replace('-', '')[:8]}"
     return f"opsgate-{request_name[: 63 - len(suffix) - len('opsgate--')]}-{suffix}".replace("--", "-")
+
+
+def request_selector(request: Mapping[str, Any]) -> str:
+    """The label selector of everything the executor namespace holds for ``request``."""
+    return f"{LABEL_REQUEST_UID}={request['metadata']['uid']}"
 
 
 def build(
     *, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobSettings
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The plan ConfigMap and the Job for ``plan`` of ``request`` (both owned by the request)."""
-    meta = request["metadata"]
+    """The plan ConfigMap and the Job for ``plan`` of ``request``, in the executor namespace."""
+    meta, spec = request["metadata"], request.get("spec") or {}
     name = job_name(meta["name"], meta["uid"], plan["digest"])
     labels = {
         LABEL_REQUEST: request_label(meta["name"]),
+        LABEL_REQUEST_UID: meta["uid"],
+        LABEL_REQUEST_NAMESPACE: meta["namespace"],
         LABEL_DIGEST: plan["digest"].removeprefix("sha256:")[:63],
         LABEL_COMPONENT: "executor",
-        "app.kubernetes.io/managed-by": "opsgate",
+        LABEL_MANAGED_BY: "opsgate",
     }
-    owner = owner_reference(request)
-    annotations = {ANNOTATION_REQUEST: meta["name"]}
+    annotations = {ANNOTATION_REQUEST: meta["name"], ANNOTATION_REQUEST_NAMESPACE: meta["namespace"]}
+
+    def object_meta() -> dict[str, Any]:  # one copy per object: manifests are edited independently
+        return {"name": name, "namespace": settings.namespace, "labels": dict(labels), "annotations": dict(annotations)}
+
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [owner],
-        },
+        "metadata": object_meta(),
         "data": {PLAN_KEY: json.dumps(plan, sort_keys=True, indent=2)},
         "immutable": True,
+    }
+    env = {
+        # what `opsgate execute` checks right before acting: the digest covers this image, and the
+        # requester must still be allowed to run the action in the request's namespace
+        "OPSGATE_EXECUTOR_IMAGE": settings.image,
+        "OPSGATE_REQUESTER": str(spec.get("requester", "")),
+        "OPSGATE_REQUESTER_GROUPS": ",".join(spec.get("requesterGroups") or ()),
+        "OPSGATE_REQUEST_NAMESPACE": meta["namespace"],
+        **settings.extra_env,
     }
     container = {
         "name": "execute",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["opsgate", "execute", "--plan", f"{PLAN_MOUNT}/{PLAN_KEY}"],
-        "env": [{"name": k, "value": v} for k, v in sorted(settings.extra_env.items())],
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "resources": {
             "requests": {"cpu": settings.cpu_request, "memory": settings.memory_limit},
             "limits": {"memory": settings.memory_limit},
@@ -97,61 +126,42 @@ def build(
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, the only writable path
         ],
     }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": settings.service_account,
+        "automountServiceAccountToken": True,  # Vault's Kubernetes auth and the SubjectAccessReview
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "plan", "configMap": {"name": name, "defaultMode": 0o444}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
+    }
+    if settings.node_selector:
+        pod_spec["nodeSelector"] = dict(settings.node_selector)
+    if settings.tolerations:
+        pod_spec["tolerations"] = [
+            {"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in settings.tolerations
+        ]
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [owner],
-        },
+        "metadata": object_meta(),
         "spec": {
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": settings.service_account,
-                    "automountServiceAccountToken": True,  # Vault's Kubernetes auth reads it
-                    "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 65532,
-                        "runAsGroup": 65532,
-                        "fsGroup": 65532,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "plan", "configMap": {"name": name, "defaultMode": 0o444}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-                    ],
-                },
-            },
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
         },
     }
     return configmap, job
-
-
-def service_account(namespace: str, settings: JobSettings) -> dict[str, Any]:
-    """The executor's ServiceAccount in ``namespace``: no RoleBindings, its token only for Vault login.
-
-    Shared by every Job of the namespace, so not owned by any one request.
-    """
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": settings.service_account,
-            "namespace": namespace,
-            "labels": {LABEL_COMPONENT: "executor", "app.kubernetes.io/managed-by": "opsgate"},
-        },
-        "automountServiceAccountToken": False,  # only the executor pods opt in
-    }
 
 
 class JobState(enum.StrEnum):

@@ -77,6 +77,8 @@ class Transition:
 
 def advance(observed: Observed, *, job_settings: jobs.JobSettings) -> Transition | None:
     """The next step for the observed request (see the module docstring)."""
+    if observed.request["metadata"].get("deletionTimestamp"):
+        return None  # being deleted: nothing more is started (the clean-up runs instead)
     step = _STEPS.get(observed.phase)
     transition = step(observed, job_settings) if step is not None else None
     if transition is None:
