@@ -23,6 +23,11 @@ class Parser(enum.StrEnum):
 
 
 class Category(enum.StrEnum):
+    """The first part of a catalog key: what kind of action a request asks for (``spec.intent.category``).
+
+    Not :class:`opsgate.policy.PolicyCategory`, which says what a policy guards.
+    """
+
     PROVISION = "provision"
     SECURITY = "security"
     IDENTITY = "identity"

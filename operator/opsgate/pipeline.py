@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from opsgate.catalog import Catalog
 from opsgate.intent import Intent, unrecognised
 from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan
 from opsgate.policy import Decision, PolicyInputs, PolicyReport, PolicySet
+from opsgate.resources import Phase
 
 MESSAGE_UNRECOGNISED = (
     "could not tell which action this request asks for; name one of the catalog's actions "
@@ -33,16 +33,6 @@ MESSAGE_NO_INPUT = "the request has neither text nor a structured intent"
 MESSAGE_SECRETS_REDACTED = "plaintext secrets were found and redacted: {kinds}"
 
 
-class Phase(enum.StrEnum):
-    """The phase :func:`decide` suggests for ``status.phase``."""
-
-    DENIED = "Denied"
-    NEEDS_INFO = "NeedsInfo"
-    AWAITING_APPROVAL = "AwaitingApproval"
-    APPROVED = "Approved"  # Allowed: ready to run
-    ANSWERED = "Answered"  # Allowed and informational: answered in status, nothing runs
-
-
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     text: str  # the request text, redacted
@@ -50,6 +40,8 @@ class Outcome:
     plan: Plan | None
     needs_info: NeedsInfo | None
     policy: PolicyReport
+    # Suggested ``status.phase``: Denied, NeedsInfo, AwaitingApproval, Approved (allowed, ready to
+    # run) or Answered (allowed and informational: nothing runs).
     phase: Phase
     messages: tuple[str, ...]
     secret_findings: tuple[redact.Finding, ...] = ()

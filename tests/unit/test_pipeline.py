@@ -14,6 +14,7 @@ from opsgate.intent import Intent, Parser, declined
 from opsgate.parsing import rules
 from opsgate.plan import RequestContext, Requester
 from opsgate.policy import Decision, PolicySet
+from opsgate.resources import Phase
 
 POLICY_DIR = Path(__file__).parents[2] / "policies"
 CATALOG = catalog.load_catalog(POLICY_DIR / "actions.yaml", check_executors=False)
@@ -68,25 +69,25 @@ PHASES = [
     (
         "email-needs-approval",
         intent("provision.create.email", email="x@acme.org"),
-        pipeline.Phase.AWAITING_APPROVAL,
+        Phase.AWAITING_APPROVAL,
     ),
-    ("namespace-is-approved", intent("provision.create.namespace", name="web"), pipeline.Phase.APPROVED),
-    ("logs-are-answered", intent("observability.query.logs", service="web"), pipeline.Phase.ANSWERED),
+    ("namespace-is-approved", intent("provision.create.namespace", name="web"), Phase.APPROVED),
+    ("logs-are-answered", intent("observability.query.logs", service="web"), Phase.ANSWERED),
     (
         "production-deletion-is-denied",
         intent("provision.delete.cluster", name="payments-prod", environment="production"),
-        pipeline.Phase.DENIED,
+        Phase.DENIED,
     ),
     (
         "invalid-parameters-need-info",
         intent("provision.scale.deployment", name="web", replicas=500),
-        pipeline.Phase.NEEDS_INFO,
+        Phase.NEEDS_INFO,
     ),
 ]
 
 
 @pytest.mark.parametrize(("spec_intent", "phase"), [p[1:] for p in PHASES], ids=[p[0] for p in PHASES])
-def test_the_outcome_suggests_the_phase(home: Path, spec_intent: Intent, phase: pipeline.Phase) -> None:
+def test_the_outcome_suggests_the_phase(home: Path, spec_intent: Intent, phase: Phase) -> None:
     assert decide(home, "a request", spec_intent).phase is phase
 
 
@@ -98,13 +99,13 @@ def test_invalid_parameters_say_which_field_in_the_messages(home: Path) -> None:
 
 def test_an_unrecognised_request_needs_info(home: Path) -> None:
     outcome = decide(home, "make it better", parse=lambda text: Intent())
-    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.phase is Phase.NEEDS_INFO
     assert outcome.messages[0].startswith("could not tell which action this request asks for")
 
 
 def test_an_intent_outside_the_catalog_needs_info(home: Path) -> None:
     outcome = decide(home, None, intent("provision.launch.rocket"))
-    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.phase is Phase.NEEDS_INFO
     assert outcome.messages == ("`provision.launch.rocket` is not an action in the catalog",)
 
 
@@ -116,7 +117,7 @@ def test_a_password_in_the_text_is_denied_and_appears_nowhere(home: Path) -> Non
         return intent("identity.create.user", username="bob")
 
     outcome = decide(home, "create user bob with password hunter2", parse=parse)
-    assert outcome.phase is pipeline.Phase.DENIED
+    assert outcome.phase is Phase.DENIED
     assert [r.policy for r in outcome.policy.denials] == ["no-plaintext-secrets"]
     assert seen == ["create user bob with password [REDACTED]"]
     assert "hunter2" not in everything_visible(outcome)
@@ -133,7 +134,7 @@ def test_a_password_in_a_structured_intent_is_denied_and_redacted(home: Path) ->
 
 def test_a_secret_denies_even_a_request_that_could_not_be_planned(home: Path) -> None:
     outcome = decide(home, "here is the token: abc123xyz", parse=lambda text: Intent())
-    assert outcome.phase is pipeline.Phase.DENIED
+    assert outcome.phase is Phase.DENIED
     assert "abc123xyz" not in everything_visible(outcome)
 
 
@@ -151,14 +152,14 @@ def test_a_structured_intent_wins_over_parsing(home: Path) -> None:
 def test_a_declined_request_needs_info_says_why_and_is_never_planned(home: Path) -> None:
     reason = "asks for more than one change: restart deployment a, delete namespace b; submit one request per change"
     outcome = decide(home, "restart a and delete namespace b", parse=lambda text: declined(reason))
-    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.phase is Phase.NEEDS_INFO
     assert outcome.plan is None
     assert outcome.messages == (reason,)
 
 
 def test_one_change_over_several_targets_is_declined_with_the_reason_and_no_plan(home: Path) -> None:
     outcome = decide(home, "restart web and api in staging", parse=lambda text: rules.parse(text, CATALOG))
-    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.phase is Phase.NEEDS_INFO
     assert outcome.plan is None
     assert not outcome.intent.recognised
     assert outcome.messages == (
@@ -170,7 +171,7 @@ def test_a_request_for_two_changes_ends_declined_with_both_named_through_the_rul
     outcome = decide(
         home, "bounce billing-api, then drop namespace billing-old", parse=lambda text: rules.parse(text, CATALOG)
     )
-    assert outcome.phase is pipeline.Phase.NEEDS_INFO
+    assert outcome.phase is Phase.NEEDS_INFO
     assert outcome.plan is None
     assert not outcome.intent.recognised
     assert outcome.messages == (

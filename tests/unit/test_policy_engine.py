@@ -12,9 +12,9 @@ from opsgate.catalog import ExecutorKind, RateClass, Risk
 from opsgate.intent import Intent
 from opsgate.plan import ExecutorRef, Plan, RequestContext, Requester, Tags
 from opsgate.policy import (
-    Category,
     Decision,
     Outcome,
+    PolicyCategory,
     PolicyInputs,
     PolicyLoadError,
     PolicyResult,
@@ -250,7 +250,9 @@ def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> Non
 
 
 def _result(outcome: Outcome) -> PolicyResult:
-    return PolicyResult(policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m")
+    return PolicyResult(
+        policy="p", result=outcome, severity=Severity.LOW, category=PolicyCategory.SECURITY, message="m"
+    )
 
 
 @pytest.mark.parametrize(

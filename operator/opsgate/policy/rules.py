@@ -57,7 +57,7 @@ class Rule(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     name: str = pydantic.Field(pattern=RULE_NAME_PATTERN, max_length=63)
-    category: report.Category
+    category: report.PolicyCategory
     severity: report.Severity
     description: str = ""
     scope: Scope = Scope.PLAN
