@@ -67,29 +67,24 @@ def everything_visible(outcome: pipeline.Outcome) -> str:
 
 
 PHASES = [
-    (
-        "email-needs-approval",
-        intent("provision.create.email", email="x@acme.org"),
-        Phase.AWAITING_APPROVAL,
-    ),
-    ("namespace-is-approved", intent("provision.create.namespace", name="web"), Phase.APPROVED),
-    ("logs-are-answered", intent("observability.query.logs", service="web"), Phase.ANSWERED),
-    (
-        "production-deletion-is-denied",
-        intent("provision.delete.cluster", name="payments-prod", environment="production"),
-        Phase.DENIED,
-    ),
-    (
-        "invalid-parameters-need-info",
-        intent("provision.scale.deployment", name="web", replicas=500),
-        Phase.NEEDS_INFO,
-    ),
-]
+    # (id, spec.intent, the requester's groups, phase)
+    ("email-needs-approval", intent("provision.create.email", email="x@acme.org"), ("opsgate-mfa",),
+     Phase.AWAITING_APPROVAL),
+    ("email-without-mfa-is-denied", intent("provision.create.email", email="x@acme.org"), (), Phase.DENIED),
+    ("namespace-is-approved", intent("provision.create.namespace", name="web"), (), Phase.APPROVED),
+    ("logs-are-answered", intent("observability.query.logs", service="web"), (), Phase.ANSWERED),
+    ("production-deletion-is-denied",
+     intent("provision.delete.cluster", name="payments-prod", environment="production"), ("opsgate-mfa",),
+     Phase.DENIED),
+    ("invalid-parameters-need-info", intent("provision.scale.deployment", name="web", replicas=500), (),
+     Phase.NEEDS_INFO),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("spec_intent", "phase"), [p[1:] for p in PHASES], ids=[p[0] for p in PHASES])
-def test_the_outcome_suggests_the_phase(home: Path, spec_intent: Intent, phase: Phase) -> None:
-    assert decide(home, "a request", spec_intent).phase is phase
+@pytest.mark.parametrize(("spec_intent", "groups", "phase"), [p[1:] for p in PHASES], ids=[p[0] for p in PHASES])
+def test_the_outcome_suggests_the_phase(home: Path, spec_intent: Intent, groups: tuple[str, ...], phase: Phase) -> None:
+    context = RequestContext(text="", requester=Requester(username="alice", groups=groups), namespace="team-a")
+    assert decide(home, "a request", spec_intent, context=context).phase is phase
 
 
 def test_invalid_parameters_say_which_field_in_the_messages(home: Path) -> None:
