@@ -9,17 +9,12 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable
 from typing import Any
 
-
-class Environment(enum.StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PRODUCTION = "production"
-
+# The environments are the CRD's (``spec.environment``); this module only maps words onto them.
+from opsgate.resources import Environment
 
 ENVIRONMENT_WORDS: dict[str, Environment] = {
     "dev": Environment.DEV,

@@ -2,12 +2,15 @@
 
 An intent names a catalog entry (``category.action.resource_type``) and carries the entities
 found in the text. It never names a playbook or a command: what runs is decided by the catalog.
-Pure data; no I/O.
+A structured ``spec.intent`` is not parsed from the text, so :func:`unstated_entities` says
+which of its values the text never mentions (an approver reads the text, the plan runs the
+intent). Pure data and functions; no I/O.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 import pydantic
@@ -23,6 +26,11 @@ class Parser(enum.StrEnum):
 
 
 class Category(enum.StrEnum):
+    """The first part of a catalog key: what kind of action a request asks for (``spec.intent.category``).
+
+    Not :class:`opsgate.policy.PolicyCategory`, which says what a policy guards.
+    """
+
     PROVISION = "provision"
     SECURITY = "security"
     IDENTITY = "identity"
@@ -89,3 +97,41 @@ def unrecognised(*, parser: Parser = Parser.RULES, notes: tuple[str, ...] = ()) 
 def declined(reason: str, *, parser: Parser = Parser.RULES, notes: tuple[str, ...] = ()) -> Intent:
     """The intent of a request the parser refuses to turn into an action, saying why."""
     return Intent(parser=parser, notes=notes, declined=reason)
+
+
+# Punctuation around a word that is not part of it ("mailbox t1@acme.org." ends a sentence).
+_WORD_EDGES = ".,;:!?()[]{}<>\"'`"
+
+
+def unstated_entities(intent: Intent, text: str) -> tuple[str, ...]:
+    """``key=value`` for each entity value of a ``spec.intent`` that ``text`` does not mention.
+
+    Only structured intents are checked: a parser's entities come from the text. Strings and
+    numbers (as written by ``str``) are looked up case-insensitively as whole tokens, a
+    several-word value as consecutive tokens; each item of a list counts on its own. Booleans
+    and nested values are not words a request would contain, so they are not checked. A value
+    written differently in the text (``5GB`` for ``5Gi``, ``five`` for ``5``) counts as unstated:
+    the warning is for the approver to read, not a refusal.
+    """
+    if intent.parser is not Parser.SPEC:
+        return ()
+    words = _tokens(text)
+    unstated: list[str] = []
+    for key, value in intent.entities.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                continue
+            wanted = _tokens(str(item))
+            if wanted and not _contains(words, wanted):
+                unstated.append(f"{key}={item}")
+    return tuple(unstated)
+
+
+def _tokens(text: str) -> list[str]:
+    stripped = (word.strip(_WORD_EDGES).casefold() for word in re.split(r"\s+", text))
+    return [word for word in stripped if word]
+
+
+def _contains(words: list[str], wanted: list[str]) -> bool:
+    size = len(wanted)
+    return any(words[i : i + size] == wanted for i in range(len(words) - size + 1))

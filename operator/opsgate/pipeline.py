@@ -6,23 +6,25 @@ catalog, the policy set, the clock, the requester's history, the home holding th
 files — and the result is a frozen :class:`Outcome` the caller writes to status or prints.
 
 Secrets are found in the raw text and parameters first; only redacted text and values go
-further, and ``no-plaintext-secrets`` denies the request. Pure apart from reading the
-executor files under ``home`` for the plan's content hash.
+further, and ``no-plaintext-secrets`` denies the request. What a requester or approver should
+know but that decides nothing by itself lands in ``warnings``: an environment overruled by the
+namespace label, or a ``spec.intent`` naming values its request text never mentions. Pure apart
+from reading the executor files under ``home`` for the plan's content hash.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from opsgate import redact
 from opsgate.catalog import Catalog
-from opsgate.intent import Intent, unrecognised
-from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan
+from opsgate.intent import Intent, unrecognised, unstated_entities
+from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan, resolve_environment
 from opsgate.policy import Decision, PolicyInputs, PolicyReport, PolicySet
+from opsgate.resources import Phase
 
 MESSAGE_UNRECOGNISED = (
     "could not tell which action this request asks for; name one of the catalog's actions "
@@ -31,16 +33,7 @@ MESSAGE_UNRECOGNISED = (
 MESSAGE_UNKNOWN_ACTION = "`{key}` is not an action in the catalog"
 MESSAGE_NO_INPUT = "the request has neither text nor a structured intent"
 MESSAGE_SECRETS_REDACTED = "plaintext secrets were found and redacted: {kinds}"
-
-
-class Phase(enum.StrEnum):
-    """The phase :func:`decide` suggests for ``status.phase``."""
-
-    DENIED = "Denied"
-    NEEDS_INFO = "NeedsInfo"
-    AWAITING_APPROVAL = "AwaitingApproval"
-    APPROVED = "Approved"  # Allowed: ready to run
-    ANSWERED = "Answered"  # Allowed and informational: answered in status, nothing runs
+MESSAGE_UNSTATED = "spec.intent names {entity}, which the request text does not mention"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +43,17 @@ class Outcome:
     plan: Plan | None
     needs_info: NeedsInfo | None
     policy: PolicyReport
+    # Suggested ``status.phase``: Denied, NeedsInfo, AwaitingApproval, Approved (allowed, ready to
+    # run) or Answered (allowed and informational: nothing runs).
     phase: Phase
-    messages: tuple[str, ...]
+    messages: tuple[str, ...]  # what the requester reads: secrets, warnings, problems, policy reasons
     secret_findings: tuple[redact.Finding, ...] = ()
+    # Worth knowing, decides nothing by itself (also in messages): an overruled environment, and
+    # MESSAGE_UNSTATED for each entry of ``unstated``.
+    warnings: tuple[str, ...] = ()
+    # ``key=value`` of each spec.intent entity value the request text does not mention (see
+    # intent.unstated_entities), for the Approval summary; empty for parsed intents.
+    unstated: tuple[str, ...] = ()
 
     @property
     def decision(self) -> Decision:
@@ -85,6 +86,8 @@ def decide(
 
     plan: Plan | None = None
     needs_info: NeedsInfo | None = None
+    unstated = unstated_entities(resolved, clean_text)
+    warnings = [MESSAGE_UNSTATED.format(entity=entity) for entity in unstated]
     entry = catalog.get(resolved.key)
     if resolved.declined is not None:
         # the parser understood enough to refuse (e.g. several changes in one request): say why
@@ -94,6 +97,7 @@ def decide(
     elif entry is None:
         needs_info = NeedsInfo(problems=(MESSAGE_UNKNOWN_ACTION.format(key=resolved.key),))
     else:
+        warnings = [*resolve_environment(resolved, context).warnings, *warnings]
         built = build_plan(resolved, entry, context=context, home=home, executor_image=executor_image)
         plan, needs_info = (built, None) if isinstance(built, Plan) else (None, built)
 
@@ -116,8 +120,10 @@ def decide(
         needs_info=needs_info,
         policy=report,
         phase=phase,
-        messages=_messages(report, needs_info=needs_info, findings=findings),
+        messages=_messages(report, needs_info=needs_info, findings=findings, warnings=warnings),
         secret_findings=tuple(findings),
+        warnings=tuple(warnings),
+        unstated=unstated,
     )
 
 
@@ -143,11 +149,14 @@ def _phase(report: PolicyReport, *, plan: Plan | None) -> Phase:
     return Phase.ANSWERED if plan.informational else Phase.APPROVED
 
 
-def _messages(report: PolicyReport, *, needs_info: NeedsInfo | None, findings: list[redact.Finding]) -> tuple[str, ...]:
+def _messages(
+    report: PolicyReport, *, needs_info: NeedsInfo | None, findings: list[redact.Finding], warnings: list[str]
+) -> tuple[str, ...]:
     lines: list[str] = []
     if findings:
         kinds = ", ".join(sorted({f.kind.value for f in findings}))
         lines.append(MESSAGE_SECRETS_REDACTED.format(kinds=kinds))
+    lines.extend(warnings)  # before the policy reasons they may explain (planned as production)
     if needs_info is not None:
         lines.extend(needs_info.problems)
     # A denial is final, so approvals are worth mentioning only when nothing denies.

@@ -2,7 +2,8 @@
 
 A plan is built from an intent, its catalog entry and the request context. It fixes the
 validated parameters (catalog defaults applied), the executor (playbook or module, the image
-and a content hash of the files), the environment and the cost-allocation tags. Its
+and a content hash of the files), the environment and the cost-allocation tags. The
+environment is never laxer than the namespace's label says (see :func:`resolve_environment`). Its
 ``digest`` covers everything that decides what runs, so an approval given for one plan never
 authorises another: a changed parameter, catalog entry, playbook byte or image gives a new
 digest.
@@ -23,9 +24,10 @@ import jsonschema
 import pydantic
 from pydantic import alias_generators
 
-from opsgate import catalog
+from opsgate import catalog, entities
 from opsgate.intent import Intent, Parser
 from opsgate.parsing.text import ROLLBACK_PLAN
+from opsgate.resources import Environment
 
 LABEL_ENVIRONMENT = "opsgate.dev/environment"
 LABEL_PROJECT = "opsgate.dev/project"
@@ -35,6 +37,14 @@ ENVIRONMENT_PARAMETER = "environment"
 
 
 DIGEST_PREFIX = "sha256:"
+
+# Where a request states its environment, in the words of the messages below.
+STATED_IN_TEXT = "the request"
+STATED_IN_SPEC = "spec.environment"
+MESSAGE_ENVIRONMENT_VS_NAMESPACE = (
+    "{stated} says {value} but namespace {namespace} is labelled {label}: planned as {planned}"
+)
+MESSAGE_ENVIRONMENT_VS_SPEC = "the request says {value} but spec.environment is {spec}: planned as {planned}"
 
 
 class PlanError(RuntimeError):
@@ -135,6 +145,14 @@ class Plan(_Model):
 
 
 @dataclasses.dataclass(frozen=True)
+class ResolvedEnvironment:
+    """The environment a request is planned in, and why it is not the one the request stated."""
+
+    value: str | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class NeedsInfo:
     """The request cannot be planned as stated; ``message`` tells the requester what to fix."""
 
@@ -155,7 +173,7 @@ def build_plan(
     executor_image: str,
 ) -> Plan | NeedsInfo:
     """The plan for ``intent`` under ``entry``, or what is missing or invalid in it."""
-    environment = resolve_environment(intent, context)
+    environment = resolve_environment(intent, context).value
     parameters, unknown = _parameters(intent, entry, environment=environment)
     problems = [_unknown_parameter(name, entry) for name in unknown]
     fields = list(unknown)
@@ -200,12 +218,50 @@ def build_plan(
     )
 
 
-def resolve_environment(intent: Intent, context: RequestContext) -> str | None:
-    """The entity ``environment``, else ``spec.environment``, else the namespace label."""
+def resolve_environment(intent: Intent, context: RequestContext) -> ResolvedEnvironment:
+    """The strictest of the environments stated and labelled, with a warning for each one overruled.
+
+    The namespace label ``opsgate.dev/environment`` is set by whoever owns the namespace, so a
+    request cannot plan below it: "scale checkout in dev" in a namespace labelled production is
+    planned as production. A request may raise it (production in a namespace labelled dev). The
+    entity ``environment`` and ``spec.environment`` are both the request's word; when they
+    disagree the stricter applies too. Order: dev < staging < production. Values are normalised
+    first (``prod`` is production); a value OpsGate does not know counts as strict as production
+    and loses only to a known one, so an unknown label never makes a request laxer.
+    """
     entity = intent.entities.get(ENVIRONMENT_PARAMETER)
-    if isinstance(entity, str) and entity:
-        return entity
-    return context.environment or context.namespace_labels.get(LABEL_ENVIRONMENT) or None
+    stated = [
+        (where, entities.normalise_environment(value))
+        for where, value in ((STATED_IN_TEXT, entity), (STATED_IN_SPEC, context.environment))
+        if isinstance(value, str) and value.strip()
+    ]
+    label = context.namespace_labels.get(LABEL_ENVIRONMENT, "").strip()
+    label = entities.normalise_environment(label) if label else ""
+    candidates = [value for _, value in stated] + ([label] if label else [])
+    if not candidates:
+        return ResolvedEnvironment(value=None)
+    planned = max(candidates, key=_strictness)
+    warnings: list[str] = []
+    if label:
+        warnings += [
+            MESSAGE_ENVIRONMENT_VS_NAMESPACE.format(
+                stated=where, value=value, namespace=context.namespace, label=label, planned=planned
+            )
+            for where, value in stated
+            if value != label
+        ]
+    elif len(stated) == 2 and stated[0][1] != stated[1][1]:
+        warnings.append(MESSAGE_ENVIRONMENT_VS_SPEC.format(value=stated[0][1], spec=stated[1][1], planned=planned))
+    return ResolvedEnvironment(value=planned, warnings=tuple(warnings))
+
+
+def _strictness(environment: str) -> tuple[int, bool]:
+    """dev < staging < production; an unknown value ranks with production, just below it."""
+    order = list(Environment)
+    try:
+        return order.index(Environment(environment)), True
+    except ValueError:
+        return len(order) - 1, False
 
 
 def compute_digest(

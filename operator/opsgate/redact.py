@@ -6,6 +6,14 @@ text before anything else sees it, denies the request (policy ``no-plaintext-sec
 passes only :func:`redact`-ed text downstream, so the secret reaches no status, log, prompt or
 output. Pure functions over strings; no I/O.
 
+The RAG indexer masks the files it indexes (docs, playbooks, modules, policies) with the same
+patterns and the same mask before a chunk is stored, since chunks end up in prompts, answers and
+status. Files are read as :attr:`Source.FILE`, which differs in two ways only: prose about
+passwords ("no password is generated") names none, and a credential-named identifier
+(``Token: `mail_api_token```) is a variable, not a value. In both, references are kept — a Jinja
+or HCL expression, a Vault path, an ``!vault`` tag, ``true``/``false`` — since they are what a
+reader needs and reveal nothing.
+
 Detection is pattern based and errs on the side of redacting: a false positive costs the
 requester a rephrase, a false negative leaks a credential. A :class:`Finding` records the kind
 and position of a secret, never its value, so findings can be logged safely.
@@ -20,6 +28,13 @@ from collections.abc import Iterator
 from typing import Any
 
 REDACTED = "[REDACTED]"
+
+
+class Source(enum.StrEnum):
+    """What the text is; the patterns and the mask are the same, what counts as naming a secret is not."""
+
+    REQUEST = "request"  # typed by a requester: "my password is hunter2" names one
+    FILE = "file"  # the repository's docs, playbooks, modules: prose and variable names are not secrets
 
 
 class SecretKind(enum.StrEnum):
@@ -66,10 +81,25 @@ _KEYWORD = (
     r"|api[_-]?key|apikey|aws[_-]?secret[_-]?access[_-]?key|secret[_-]?key|private[_-]?key)"
 )
 _PASSWORD_WORD = r"(?:password|passwd|pwd|passphrase)"  # noqa: S105 - a pattern
-_VALUE = r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;\"']+)"
+_VALUE = r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|<[^<>\n]*>|[^\s,;\"'`]+)"
 
-# `password=hunter2`, `token: abc`, `"api_key": "abc"` (JSON/YAML/env style assignments).
-_ASSIGNMENT = re.compile(rf"(?P<key>\b{_KEYWORD})\"?\s*[:=]\s*{_VALUE}", re.IGNORECASE)
+# `password=hunter2`, `token: abc`, `"api_key": "abc"`, `db_password: x`, `X-Vault-Token: x` (JSON,
+# YAML, HCL, env and header style assignments). A key may extend the keyword after a separator
+# (`token_path`) but not in camelCase (`secretName` names a Kubernetes Secret); `==` compares.
+# Only horizontal space around the `:`/`=`, so a YAML key ending a line (`rotate.secret:`) does
+# not swallow the next line's key.
+_ASSIGNMENT = re.compile(
+    rf"(?P<key>\b[\w.-]*?{_KEYWORD}(?:[_.-][\w.-]*)?)[\"']?[ \t]*[:=](?!=)[ \t]*{_VALUE}", re.IGNORECASE
+)
+# Values that refer to a secret without being one: a Vault path, an HCL/Jinja expression, a lookup.
+_REFERENCE = re.compile(
+    r"^(?:secret/|kv/|vault:|var\.|local\.|module\.|data\.|lookup\(|!vault|\{\{|\{%|\$\{)", re.IGNORECASE
+)
+# Values that are syntax or settings, not secrets: booleans and nulls, a YAML block indicator or
+# comment, a `<placeholder>`.
+_NOT_A_VALUE = re.compile(r"^(?:true|false|yes|no|null|none|required|~|[|>][-+]?|#.*|<[^>]*>)$", re.IGNORECASE)
+# In files, an identifier that itself names a credential (`mail_api_token`) is a variable.
+_CREDENTIAL_VARIABLE = re.compile(rf"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_{_KEYWORD}(?:_[a-z0-9]+)*$|^{_KEYWORD}$")
 # `with password hunter2`, `password is hunter2`, `password of hunter2`: prose naming a password.
 _PROSE_PASSWORD = re.compile(
     rf"(?P<key>\b{_PASSWORD_WORD})\s+(?:(?:is|of|set\s+to|to)\s+)?(?P<value>[^\s,;]+)", re.IGNORECASE
@@ -105,17 +135,17 @@ _MAYBE_SECRET = re.compile(
 )
 
 
-def find_secrets(text: str) -> list[Finding]:
+def find_secrets(text: str, *, source: Source = Source.REQUEST) -> list[Finding]:
     """Every secret in ``text``, in order of position, overlapping findings merged."""
     if not _MAYBE_SECRET.search(text):
         return []
-    findings = list(_raw_findings(text))
+    findings = list(_raw_findings(text, source=source))
     return _merge(sorted(findings, key=lambda f: (f.start, -f.end)))
 
 
-def redact(text: str) -> str:
+def redact(text: str, *, source: Source = Source.REQUEST) -> str:
     """``text`` with every secret replaced by ``[REDACTED]`` (keys like ``password=`` are kept)."""
-    findings = find_secrets(text)
+    findings = find_secrets(text, source=source)
     if not findings:
         return text
     parts: list[str] = []
@@ -142,7 +172,7 @@ def redact_value(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {
-            key: REDACTED if _is_credential_key(key) and _is_filled(item) else redact_value(item)
+            key: REDACTED if _is_credential_key(key) and _is_secret_value(item) else redact_value(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
@@ -150,14 +180,15 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def _raw_findings(text: str) -> Iterator[Finding]:
+def _raw_findings(text: str, *, source: Source) -> Iterator[Finding]:
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             yield Finding(kind, match.start(), match.end())
     for match in _ASSIGNMENT.finditer(text):
-        if _strip_quotes(match.group("value")) and match.group("value") != REDACTED:
+        value = _strip_quotes(match.group("value"))
+        if _is_secret_value(value) and not (source is Source.FILE and _CREDENTIAL_VARIABLE.match(value)):
             yield Finding(_keyword_kind(match.group("key")), *match.span("value"))
-    for match in _PROSE_PASSWORD.finditer(text):
+    for match in _PROSE_PASSWORD.finditer(text) if source is Source.REQUEST else ():
         value = match.group("value")
         if value.lower().strip(".:!?") not in _PROSE_STOPWORDS and not value.startswith(("=", ":")):
             yield Finding(SecretKind.PASSWORD, *match.span("value"))
@@ -185,7 +216,7 @@ def _walk_findings(value: Any, *, path: str) -> Iterator[Finding]:
     elif isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            if _is_credential_key(key) and _is_filled(item):
+            if _is_credential_key(key) and _is_secret_value(item):
                 yield Finding(_keyword_kind(str(key)), 0, len(str(item)), path=child)
             else:
                 yield from _walk_findings(item, path=child)
@@ -198,14 +229,20 @@ def _is_credential_key(key: object) -> bool:
     return isinstance(key, str) and _CREDENTIAL_KEY.fullmatch(key) is not None
 
 
-def _is_filled(item: object) -> bool:
-    return item not in (None, "", REDACTED) and not isinstance(item, bool)
+def _is_secret_value(item: object) -> bool:
+    """A value that could be a credential: filled, not yet redacted, not a setting or a reference."""
+    if isinstance(item, str):
+        value = _strip_quotes(item).strip()
+        return bool(value) and value != REDACTED and not _NOT_A_VALUE.match(value) and not _REFERENCE.match(value)
+    return item is not None and not isinstance(item, bool)
 
 
 def _keyword_kind(key: str) -> SecretKind:
-    normalised = key.lower().replace("-", "_")
+    """The kind a credential-named key introduces (``db_password`` and ``X-Vault-Token`` too)."""
+    found = _CREDENTIAL_KEY.findall(key)
+    normalised = (found[-1] if found else key).lower().replace("-", "_")
     return _KEYWORD_KINDS.get(normalised, SecretKind.TOKEN)
 
 
 def _strip_quotes(value: str) -> str:
-    return value.strip("\"'")
+    return value.strip("\"'`")

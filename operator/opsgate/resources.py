@@ -19,6 +19,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 OPSREQUEST_PLURAL = "opsrequests"
 APPROVAL_PLURAL = "approvals"
 MAX_REQUEST_CHARS = 4096
+# Who may decide an Approval when no policy names its own groups (DESIGN.md: Approval).
+DEFAULT_APPROVER_GROUP = "opsgate-approvers"
 
 
 class Phase(enum.StrEnum):
@@ -39,6 +41,8 @@ class Phase(enum.StrEnum):
 
 
 class Environment(enum.StrEnum):
+    """``spec.environment`` and the namespace label ``opsgate.dev/environment``, least strict first."""
+
     DEV = "dev"
     STAGING = "staging"
     PRODUCTION = "production"

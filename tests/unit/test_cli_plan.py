@@ -29,6 +29,8 @@ CREATE_EMAIL = {
     "resource_type": "email",
     "entities": {"email": "x@acme.org"},
 }
+# Requests that need an approval are denied to a requester without MFA (mfa-for-privileged-operations).
+WITH_MFA = ("--groups", "opsgate-mfa")
 SCALE_PROD = {
     "category": "provision",
     "action": "scale",
@@ -81,7 +83,9 @@ def test_a_production_change_on_saturday_at_three_is_denied_by_the_change_window
 
 @pytest.mark.usefixtures("home")
 def test_an_e_mail_requires_approval_and_the_plan_reads_back() -> None:
-    document = run_json("create an email for x@acme.org", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10)
+    document = run_json(
+        "create an email for x@acme.org", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10, *WITH_MFA
+    )
     assert document["policy"]["decision"] == "ApprovalRequired"
     assert document["approval"] == {"requiredApprovals": 1, "approverGroups": ["opsgate-approvers"]}
     assert document["phase"] == "AwaitingApproval"
@@ -123,7 +127,7 @@ def test_cluster_admin_is_cluster_wide_by_definition_and_needs_no_namespace() ->
 
 
 def test_the_table_lists_every_policy_with_its_result() -> None:
-    result = run("create an email", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10)
+    result = run("create an email", "--intent", json.dumps(CREATE_EMAIL), "--now", MONDAY_10, *WITH_MFA)
     lines = result.output.splitlines()
     assert any(line.split()[:3] == ["catalog-requires-approval", "approval", "medium"] for line in lines)
     assert any(line.split()[:2] == ["no-production-deletion", "pass"] for line in lines)
@@ -179,14 +183,20 @@ def test_a_broken_policy_set_stops_the_command_with_the_file_named(home: Path) -
 # With the rule parser merged (issue 3), the done-when sentences are checked from plain text.
 TEXT_SCENARIOS = [
     ("Delete the production cluster payments-prod", [], "Denied", "no-production-deletion"),
-    ("create an email for x@acme.org", ["--now", MONDAY_10], "ApprovalRequired", "catalog-requires-approval"),
+    ("create an email for x@acme.org", ["--now", MONDAY_10, *WITH_MFA], "ApprovalRequired",
+     "catalog-requires-approval"),
+    # The seed: user.mfa_enabled == false AND plan.requires_approval == true -> deny
+    ("create an email for john@acme.org in production", ["--now", MONDAY_10], "Denied",
+     "mfa-for-privileged-operations"),
     ("create user bob with password hunter2", [], "Denied", "no-plaintext-secrets"),
-]
+]  # fmt: skip
 
 
 @pytest.mark.usefixtures("home")
 @pytest.mark.parametrize(
-    ("text", "options", "decision", "policy"), TEXT_SCENARIOS, ids=["delete-prod", "email", "password"]
+    ("text", "options", "decision", "policy"),
+    TEXT_SCENARIOS,
+    ids=["delete-prod", "email", "email-without-mfa", "password"],
 )
 def test_a_plain_text_request_is_parsed_and_decided(text: str, options: list[str], decision: str, policy: str) -> None:
     pytest.importorskip("opsgate.parsing.rules")

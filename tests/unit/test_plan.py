@@ -20,6 +20,7 @@ from opsgate.plan import (
     build_plan,
     content_hash,
     recompute_digest,
+    resolve_environment,
 )
 
 CATALOG = catalog.load_catalog(Path(__file__).parents[2] / "policies" / "actions.yaml", check_executors=False)
@@ -146,25 +147,61 @@ def test_a_parser_s_stray_entity_is_dropped_but_a_structured_intent_s_is_refused
     assert structured.message.startswith("unknown parameter `quot` (provision.create.email takes `email`")
 
 
-ENVIRONMENTS = [
-    (
-        {"environment": "staging"},
-        {"environment": "production"},
-        {"opsgate.dev/environment": "dev"},
-        "staging",
-    ),
-    ({}, {"environment": "production"}, {"opsgate.dev/environment": "dev"}, "production"),
-    ({}, {}, {"opsgate.dev/environment": "dev"}, "dev"),
-    ({}, {}, {}, None),
-]
+LABELLED = "opsgate.dev/environment"
+ENVIRONMENTS: list[tuple[str, dict[str, str], dict[str, str], dict[str, str], str | None, tuple[str, ...]]] = [
+    # (id, entities, spec, namespace labels, planned, warnings)
+    ("label-alone", {}, {}, {LABELLED: "dev"}, "dev", ()),
+    ("entity-alone", {"environment": "staging"}, {}, {}, "staging", ()),
+    ("spec-alone", {}, {"environment": "production"}, {}, "production", ()),
+    ("nothing", {}, {}, {}, None, ()),
+    ("entity-agrees-with-label", {"environment": "production"}, {}, {LABELLED: "production"}, "production", ()),
+    ("label-overrules-a-laxer-entity", {"environment": "dev"}, {}, {LABELLED: "production"}, "production",
+     ("the request says dev but namespace team-a is labelled production: planned as production",)),
+    ("label-overrules-a-laxer-spec", {}, {"environment": "staging"}, {LABELLED: "production"}, "production",
+     ("spec.environment says staging but namespace team-a is labelled production: planned as production",)),
+    ("a-stricter-entity-raises-the-label", {"environment": "production"}, {}, {LABELLED: "dev"}, "production",
+     ("the request says production but namespace team-a is labelled dev: planned as production",)),
+    ("both-stated-both-laxer", {"environment": "dev"}, {"environment": "staging"}, {LABELLED: "production"},
+     "production",
+     ("the request says dev but namespace team-a is labelled production: planned as production",
+      "spec.environment says staging but namespace team-a is labelled production: planned as production")),
+    ("entity-and-spec-disagree-without-label", {"environment": "staging"}, {"environment": "dev"}, {}, "staging",
+     ("the request says staging but spec.environment is dev: planned as staging",)),
+    ("spec-stricter-than-entity", {"environment": "dev"}, {"environment": "production"}, {}, "production",
+     ("the request says dev but spec.environment is production: planned as production",)),
+    ("label-spelt-prod", {"environment": "dev"}, {}, {LABELLED: "prod"}, "production",
+     ("the request says dev but namespace team-a is labelled production: planned as production",)),
+    ("unknown-label-never-laxer", {"environment": "dev"}, {}, {LABELLED: "qa"}, "qa",
+     ("the request says dev but namespace team-a is labelled qa: planned as qa",)),
+    ("unknown-label-loses-to-production", {"environment": "production"}, {}, {LABELLED: "qa"}, "production",
+     ("the request says production but namespace team-a is labelled qa: planned as production",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entities", "spec", "namespace_labels", "expected", "warnings"),
+    [e[1:] for e in ENVIRONMENTS],
+    ids=[e[0] for e in ENVIRONMENTS],
+)
+def test_the_environment_is_the_strictest_of_the_namespace_label_and_what_the_request_states(
+    entities: dict[str, str],
+    spec: dict[str, str],
+    namespace_labels: dict[str, str],
+    expected: str | None,
+    warnings: tuple[str, ...],
+) -> None:
+    resolved = resolve_environment(
+        intent("provision.create.namespace", name="web", **entities), context(namespace_labels=namespace_labels, **spec)
+    )
+    assert (resolved.value, resolved.warnings) == (expected, warnings)
 
 
 @pytest.mark.parametrize(
     ("entities", "spec", "namespace_labels", "expected"),
-    ENVIRONMENTS,
-    ids=["entity-wins", "spec-environment", "namespace-label", "none"],
+    [e[1:5] for e in ENVIRONMENTS if e[4] in ("dev", "staging", "production", None)],
+    ids=[e[0] for e in ENVIRONMENTS if e[4] in ("dev", "staging", "production", None)],
 )
-def test_the_environment_comes_from_the_entity_then_the_spec_then_the_namespace(
+def test_the_plan_its_tags_and_its_environment_parameter_carry_the_resolved_environment(
     home: Path,
     entities: dict[str, str],
     spec: dict[str, str],

@@ -65,7 +65,8 @@ async def test_an_allowed_request_is_planned_to_run(engine: planning.Engine) -> 
 
 
 async def test_a_request_needing_approval_gets_an_approval_bound_to_its_digest(engine: planning.Engine) -> None:
-    planned = await plan(engine, "create an email for john@acme.org")
+    # a requester without MFA is denied what needs an approval (mfa-for-privileged-operations)
+    planned = await plan(engine, "create an email for john@acme.org", requesterGroups=["opsgate-mfa"])
     assert planned.phase is Phase.AWAITING_APPROVAL
     assert not planned.run
     assert planned.approval is not None
@@ -163,7 +164,9 @@ async def test_a_dry_run_decides_but_runs_and_asks_nothing(engine: planning.Engi
     assert allowed.phase is Phase.APPROVED
     assert not allowed.run
     assert cond(allowed, Type.EXECUTED).reason is Reason.DRY_RUN
-    needs_approval = await plan(engine, "create an email for john@acme.org", dryRun=True)
+    needs_approval = await plan(
+        engine, "create an email for john@acme.org", dryRun=True, requesterGroups=["opsgate-mfa"]
+    )
     assert needs_approval.approval is None
     assert "would need 1 approval(s)" in cond(needs_approval, Type.READY).message
 

@@ -12,9 +12,9 @@ from opsgate.catalog import ExecutorKind, RateClass, Risk
 from opsgate.intent import Intent
 from opsgate.plan import ExecutorRef, Plan, RequestContext, Requester, Tags
 from opsgate.policy import (
-    Category,
     Decision,
     Outcome,
+    PolicyCategory,
     PolicyInputs,
     PolicyLoadError,
     PolicyResult,
@@ -250,7 +250,9 @@ def test_the_status_form_is_the_decision_and_every_result(tmp_path: Path) -> Non
 
 
 def _result(outcome: Outcome) -> PolicyResult:
-    return PolicyResult(policy="p", result=outcome, severity=Severity.LOW, category=Category.SECURITY, message="m")
+    return PolicyResult(
+        policy="p", result=outcome, severity=Severity.LOW, category=PolicyCategory.SECURITY, message="m"
+    )
 
 
 @pytest.mark.parametrize(
@@ -271,3 +273,55 @@ def test_the_shipped_policy_set_loads() -> None:
     policies = PolicySet.load(Path(__file__).parents[2] / "policies")
     assert "no-production-deletion" in policies.names
     assert policies.config.change_window.time_zone == "UTC"
+
+
+SEES_APPROVALS = '"size(policy.approvals) > 0"'
+STAGES = [
+    # (id, the first-stage rule's decision, its exception, the second-stage rule's result)
+    ("an-approval-asked-first-is-seen", "approval", False, Outcome.DENY),
+    ("a-waived-approval-is-not", "approval", True, Outcome.PASS),
+    ("a-denial-is-not-an-approval", "deny", False, Outcome.PASS),
+]
+
+
+@pytest.mark.parametrize(("first_decision", "waived", "expected"), [s[1:] for s in STAGES], ids=[s[0] for s in STAGES])
+def test_a_second_stage_rule_sees_what_the_first_stage_decided_after_exceptions(
+    tmp_path: Path, first_decision: str, waived: bool, expected: Outcome
+) -> None:
+    rule_file(tmp_path, name="a-later", violation=SEES_APPROVALS, extra="stage: second\n")
+    rule_file(tmp_path, name="r", decision=first_decision)
+    if waived:
+        write(tmp_path, "exceptions.yaml", EXCEPTION)
+    report = PolicySet.load(tmp_path).evaluate(inputs())
+    assert [r.policy for r in report.results] == ["a-later", "r"]  # the files' order, whatever the stage
+    assert report.results[0].result is expected
+
+
+def test_policy_is_the_first_stage_outcome_by_name(tmp_path: Path) -> None:
+    rule_file(tmp_path, name="asks", decision="approval")
+    rule_file(tmp_path, name="denies")
+    summary = "policy.approvals.join(',') + '/' + policy.denials.join(',')"
+    write(
+        tmp_path,
+        "sums-up.yaml",
+        RULE.format(name="sums-up", match="'true'", violation="'true'", decision="deny", message="x").replace(
+            "message: x", f'messageExpression: "{summary}"'
+        )
+        + "        stage: second\n",
+    )
+    [result] = [r for r in PolicySet.load(tmp_path).evaluate(inputs()).results if r.policy == "sums-up"]
+    assert result.message == "asks/denies"
+
+
+def test_only_a_second_stage_rule_may_read_policy(tmp_path: Path) -> None:
+    rule_file(tmp_path, name="too-early", violation=SEES_APPROVALS)
+    with pytest.raises(PolicyLoadError, match=r"too-early.*undeclared reference to 'policy"):
+        PolicySet.load(tmp_path)
+
+
+def test_a_second_stage_request_rule_runs_without_a_plan(tmp_path: Path) -> None:
+    rule_file(tmp_path, name="asks", decision="approval", extra="scope: request\n")
+    rule_file(tmp_path, name="later", violation=SEES_APPROVALS, extra="scope: request\nstage: second\n")
+    rule_file(tmp_path, name="needs-plan", violation=SEES_APPROVALS, extra="stage: second\n")
+    report = PolicySet.load(tmp_path).evaluate(inputs(plan=None))
+    assert {r.policy: r.result for r in report.results} == {"asks": Outcome.APPROVAL, "later": Outcome.DENY}

@@ -13,7 +13,7 @@ import yaml
 from opsgate import catalog, paths
 from opsgate.intent import Intent
 from opsgate.plan import Plan, RequestContext, Requester, build_plan
-from opsgate.policy import Decision, Outcome, PolicyInputs, PolicyReport, PolicySet
+from opsgate.policy import Decision, Outcome, PolicyInputs, PolicyLoadError, PolicyReport, PolicySet
 
 POLICY_DIR = Path(__file__).parents[2] / "policies"
 CATALOG = catalog.load_catalog(POLICY_DIR / "actions.yaml", check_executors=False)
@@ -124,7 +124,18 @@ SCENARIOS: list[tuple[str, str, str, dict[str, Any], Outcome]] = [
      {"name": "web", "history": {"delete": 50}}, Outcome.PASS),
     ("reads-are-unlimited", "rate-limits", "compliance.generate.sbom",
      {"image": "nginx:1.27", "history": {"read": 1000}}, Outcome.PASS),
-    # mfa-for-privileged-operations
+    # mfa-for-privileged-operations (config.mfa.require: approval, the seed's rule: no MFA and the
+    # plan needs an approval -> deny; privileged actions need MFA too)
+    ("catalog-approval-without-mfa", "mfa-for-privileged-operations", "provision.create.email",
+     {"email": "john@acme.org", "environment": "production", "text": ROLLBACK}, Outcome.DENY),
+    ("catalog-approval-with-mfa", "mfa-for-privileged-operations", "provision.create.email",
+     {"email": "john@acme.org", "groups": ("opsgate-mfa",)}, Outcome.PASS),
+    ("approval-asked-by-another-rule-without-mfa", "mfa-for-privileged-operations", "provision.scale.deployment",
+     {**PROD_SCALE, "text": "scale web to 5"}, Outcome.DENY),
+    ("no-approval-asked-without-mfa", "mfa-for-privileged-operations", "provision.scale.deployment",
+     PROD_SCALE, Outcome.PASS),
+    ("privileged-without-approval-without-mfa", "mfa-for-privileged-operations", "security.rotate.secret",
+     {"service": "web"}, Outcome.DENY),
     ("privileged-without-mfa", "mfa-for-privileged-operations", "provision.delete.namespace",
      {"name": "web"}, Outcome.DENY),
     ("privileged-with-mfa-group", "mfa-for-privileged-operations", "provision.delete.namespace",
@@ -200,7 +211,7 @@ def test_a_production_deletion_is_denied_whatever_else_applies(home: Path) -> No
 
 
 def test_an_e_mail_needs_one_approval_from_the_default_approvers(home: Path) -> None:
-    report = judge(home, "provision.create.email", email="x@acme.org")
+    report = judge(home, "provision.create.email", email="x@acme.org", groups=("opsgate-mfa",))
     assert report.decision is Decision.APPROVAL_REQUIRED
     assert (report.approval.required_approvals, report.approval.approver_groups) == (
         1,
@@ -249,3 +260,50 @@ def test_the_change_window_follows_the_configured_time_zone(
 ) -> None:
     report = judge(home, "provision.scale.deployment", policies=paris_policies, now=at(0, *utc_time), **PROD_SCALE)
     assert result_of(report, "production-change-windows") is expected
+
+
+def test_an_e_mail_in_production_from_a_requester_without_mfa_is_denied_as_the_seed_says(home: Path) -> None:
+    report = judge(home, "provision.create.email", email="john@acme.org", environment="production", text=ROLLBACK)
+    assert report.decision is Decision.DENIED
+    [denial] = report.denials
+    assert (denial.policy, denial.message) == (
+        "mfa-for-privileged-operations",
+        "provision.create.email needs an approval, so its requester needs MFA: be in the group opsgate-mfa "
+        "or sign in with MFA (amr)",
+    )
+
+
+def policies_with(tmp_path: Path, **mfa: str) -> PolicySet:
+    directory = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, directory)
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    config["mfa"].update(mfa)
+    (directory / "config.yaml").write_text(yaml.safe_dump(config))
+    return PolicySet.load(directory)
+
+
+MFA_REQUIREMENTS = [
+    # (id, config.mfa.require, action, entities, result for a requester without MFA)
+    ("approval-catalog", "approval", "provision.create.email", {"email": "x@acme.org"}, Outcome.DENY),
+    ("approval-privileged", "approval", "security.rotate.secret", {"service": "web"}, Outcome.DENY),
+    ("approval-routine", "approval", "provision.create.namespace", {"name": "web"}, Outcome.PASS),
+    ("privileged-catalog", "privileged", "provision.create.email", {"email": "x@acme.org"}, Outcome.PASS),
+    ("privileged-privileged", "privileged", "security.rotate.secret", {"service": "web"}, Outcome.DENY),
+    ("never-privileged", "never", "provision.delete.namespace", {"name": "web"}, Outcome.PASS),
+    ("never-catalog", "never", "provision.create.email", {"email": "x@acme.org"}, Outcome.PASS),
+]
+
+
+@pytest.mark.parametrize(
+    ("require", "key", "entities", "expected"), [m[1:] for m in MFA_REQUIREMENTS], ids=[m[0] for m in MFA_REQUIREMENTS]
+)
+def test_the_configuration_says_when_mfa_is_required(
+    home: Path, tmp_path: Path, require: str, key: str, entities: dict[str, Any], expected: Outcome
+) -> None:
+    report = judge(home, key, policies=policies_with(tmp_path, require=require), **entities)
+    assert result_of(report, "mfa-for-privileged-operations") is expected
+
+
+def test_an_unknown_mfa_requirement_fails_the_load(tmp_path: Path) -> None:
+    with pytest.raises(PolicyLoadError, match=r"mfa\.require"):
+        policies_with(tmp_path, require="sometimes")

@@ -11,7 +11,8 @@ import yaml
 
 from opsgate.rag import budget, chunking, yamlsplit
 from opsgate.rag.chunks import Chunk, ChunkingError, SourceType, point_id
-from opsgate.rag.redact import MASK, redact
+from opsgate.redact import REDACTED as MASK
+from opsgate.redact import Source, redact
 
 REPO = Path(__file__).resolve().parents[2]
 needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
@@ -277,7 +278,7 @@ def test_point_ids_depend_on_path_and_position_only() -> None:
     ids=["yaml-password", "hcl-api-key", "pem-block"],
 )
 def test_literal_secrets_are_masked_before_indexing(text: str, kept: str, gone: str) -> None:
-    masked = redact(text)
+    masked = redact(text, source=Source.FILE)
     assert kept in masked
     assert gone not in masked
 
@@ -292,4 +293,4 @@ def test_literal_secrets_are_masked_before_indexing(text: str, kept: str, gone: 
     ids=["jinja-lookup", "vault-path", "plain-setting"],
 )
 def test_references_to_secrets_are_kept_as_they_are(text: str) -> None:
-    assert redact(text) == text
+    assert redact(text, source=Source.FILE) == text

@@ -82,3 +82,72 @@ def test_nested_values_are_redacted_by_key_and_by_content() -> None:
 
 def test_a_value_without_secrets_has_no_findings() -> None:
     assert redact.find_secrets_in_value({"email": "x@acme.org", "replicas": 3, "password": ""}) == []
+
+
+KEYS_AROUND_A_KEYWORD = [
+    ("db_password: hunter2hunter2", "db_password: [REDACTED]", "password"),
+    ("X-Vault-Token: s.abcdef123", "X-Vault-Token: [REDACTED]", "token"),
+    ('stripe.api-key = "sk-live-123"', "stripe.api-key = [REDACTED]", "api-key"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted", "kind"), KEYS_AROUND_A_KEYWORD, ids=[case[0].split(":")[0] for case in KEYS_AROUND_A_KEYWORD]
+)
+def test_a_key_that_extends_a_credential_word_is_a_credential_key(text: str, redacted: str, kind: str) -> None:
+    assert redact.redact(text) == redacted
+    assert [f.kind.value for f in redact.find_secrets(text)] == [kind]
+
+
+REFERENCES = [
+    ("password: \"{{ lookup('hashi_vault', secret_path) }}\"", "jinja-lookup"),
+    ('X-Api-Key: "{{ dependency_track_api_key }}"', "jinja-variable"),
+    ("api_key = var.api_key", "hcl-variable"),
+    ('token = "${data.vault_generic_secret.ci.data["token"]}"', "hcl-interpolation"),
+    ("vault_token_path: secret/data/payments", "vault-path"),
+    ("password: !vault |", "ansible-vault-tag"),
+    ("automountServiceAccountToken: false", "boolean-setting"),
+    ("password: <your password>", "placeholder"),
+    ("secretName: api-acme-org-tls", "camel-case-key-names-a-secret-object"),
+    ("when: current_secret.status == 200", "comparison"),
+    ("security.rotate.secret:\n    description: Rotate a service's secrets", "yaml-key-ending-a-line"),
+]
+
+
+@pytest.mark.parametrize("source", list(redact.Source), ids=[s.value for s in redact.Source])
+@pytest.mark.parametrize("text", [r[0] for r in REFERENCES], ids=[r[1] for r in REFERENCES])
+def test_references_settings_and_names_are_kept_in_requests_and_files(text: str, source: redact.Source) -> None:
+    assert redact.find_secrets(text, source=source) == []
+    assert redact.redact(text, source=source) == text
+
+
+FILE_TEXTS = [
+    ("No password is generated: with an email, the user sets one", "prose"),
+    ("# Secret: idp_token (an admin token for the realm, from Vault, never logged).", "variable-name"),
+    ("# Mail provider (mailbox REST API). Token: `mail_api_token`, from Vault.", "quoted-variable-name"),
+]
+
+
+@pytest.mark.parametrize("text", [t[0] for t in FILE_TEXTS], ids=[t[1] for t in FILE_TEXTS])
+def test_a_file_that_talks_about_credentials_is_indexed_as_it_is_but_a_request_saying_it_is_redacted(
+    text: str,
+) -> None:
+    assert redact.redact(text, source=redact.Source.FILE) == text
+    assert redact.REDACTED in redact.redact(text)  # typed by a requester, the same words may carry one
+
+
+@pytest.mark.parametrize("source", list(redact.Source), ids=[s.value for s in redact.Source])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "db_password: hunter2hunter2",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+        "Authorization: Bearer abcdefghijklmnop",
+        "ghp_" + "a" * 36,
+    ],
+    ids=["assignment", "pem-block", "bearer", "github-token"],
+)
+def test_literal_secrets_are_masked_the_same_way_in_requests_and_files(text: str, source: redact.Source) -> None:
+    masked = redact.redact(text, source=source)
+    assert redact.REDACTED in masked
+    assert redact.find_secrets(masked, source=source) == []

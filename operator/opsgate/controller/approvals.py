@@ -20,7 +20,7 @@ from opsgate.controller.conditions import timestamp
 from opsgate.resources import ApprovalState, Verdict
 
 DEFAULT_TTL = datetime.timedelta(hours=24)
-DEFAULT_APPROVER_GROUP = "opsgate-approvers"
+DEFAULT_APPROVER_GROUP = resources.DEFAULT_APPROVER_GROUP
 LABEL_REQUEST = "opsgate.dev/request"
 ANNOTATION_REQUEST = "opsgate.dev/request"  # the full name, where the label holds its hash
 MAX_LABEL_VALUE = 63

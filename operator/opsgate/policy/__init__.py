@@ -17,9 +17,9 @@ from opsgate.policy.exceptions import PolicyException
 from opsgate.policy.inputs import PolicyInputs
 from opsgate.policy.report import (
     ApprovalRequirement,
-    Category,
     Decision,
     Outcome,
+    PolicyCategory,
     PolicyReport,
     PolicyResult,
     Severity,
@@ -28,9 +28,9 @@ from opsgate.policy.rules import Rule, Scope
 
 __all__ = [
     "ApprovalRequirement",
-    "Category",
     "Decision",
     "Outcome",
+    "PolicyCategory",
     "PolicyConfig",
     "PolicyException",
     "PolicyInputs",

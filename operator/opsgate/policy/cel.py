@@ -1,7 +1,8 @@
 """The CEL environment every policy rule is compiled in, and the two ways CEL can fail.
 
 Rules see ``request``, ``intent``, ``requester``, ``now``, ``history`` and ``config`` — plus
-``plan`` for rules that apply to a plan — with the ``strings`` (``lowerAscii``, ``join``…) and
+``plan`` for rules that apply to a plan, and ``policy`` (what the other rules decided) for
+second-stage rules — with the ``strings`` (``lowerAscii``, ``join``…) and
 ``bindings`` (``cel.bind``) extensions. Compilation type-checks, so a misspelt variable or a
 rule that does not return a boolean fails at load. At evaluation CEL returns errors as values;
 :func:`evaluate` turns them into :class:`CelEvaluationError` so the engine can fail closed.
@@ -25,6 +26,8 @@ REQUEST_VARIABLES: dict[str, Any] = {
     "config": _MAP,
 }
 PLAN_VARIABLES: dict[str, Any] = {**REQUEST_VARIABLES, "plan": _MAP}
+# Second-stage rules only: {approvals: [policy names], denials: [policy names]} of the first stage.
+POLICY_VARIABLES: dict[str, Any] = {"policy": _MAP}
 
 BOOL = (cel.Type.BOOL, cel.Type.DYN)
 STRING = (cel.Type.STRING, cel.Type.DYN)
@@ -40,10 +43,14 @@ class CelEvaluationError(RuntimeError):
     """An expression failed at evaluation (a missing key, a bad time zone, a wrong type)."""
 
 
-def new_environment(*, with_plan: bool) -> Any:
-    """A CEL environment for request-scoped rules, or (``with_plan``) plan-scoped ones."""
+def new_environment(*, with_plan: bool, with_policy: bool = False) -> Any:
+    """A CEL environment for request-scoped rules, or (``with_plan``) plan-scoped ones.
+
+    ``with_policy`` adds ``policy``, the outcome of the first stage, for second-stage rules.
+    """
+    variables = PLAN_VARIABLES if with_plan else REQUEST_VARIABLES
     return cel.NewEnv(
-        variables=PLAN_VARIABLES if with_plan else REQUEST_VARIABLES,
+        variables={**variables, **POLICY_VARIABLES} if with_policy else variables,
         extensions=[ext_strings.ExtStrings(), ext_bindings.ExtBindings()],
     )
 

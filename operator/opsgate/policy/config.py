@@ -1,12 +1,12 @@
 """Policy configuration (``policies/config.yaml``): the knobs the shipped rules read as ``config``.
 
 The rules stay generic (``plan.parameters.region.lowerAscii() in
-config.residency.allowedRegions``) and a platform team tunes them here: the MFA group and
-claim, the allowed regions, the production change window and its time zone, the hourly rate
-limits and the default approvers. Values are checked at load (a time zone that does not
-exist, a window that ends before it starts) and handed to CEL in the shape the rules expect
-(days as CEL day-of-week numbers, the window as minutes of the day). Pure apart from reading
-the file.
+config.residency.allowedRegions``) and a platform team tunes them here: when MFA is
+required and how it is asserted (group, claim), the allowed regions, the production change
+window and its time zone, the hourly rate limits and the default approvers. Values are
+checked at load (an unknown MFA requirement or time zone, a window that ends before it
+starts) and handed to CEL in the shape the rules expect (days as CEL day-of-week numbers, the
+window as minutes of the day). Pure apart from reading the file.
 """
 
 from __future__ import annotations
@@ -50,9 +50,18 @@ class ApprovalDefaults(_Section):
     )
 
 
+class MfaRequirement(enum.StrEnum):
+    """When ``mfa-for-privileged-operations`` asks the requester for MFA."""
+
+    APPROVAL = "approval"  # the seed: whenever the plan needs an approval, and for privileged actions
+    PRIVILEGED = "privileged"  # only for catalog actions flagged privileged
+    NEVER = "never"  # the rule never applies
+
+
 class Mfa(_Section):
     """MFA: membership in ``group``, or ``userInfo.extra[claim]`` holding one of ``claimValues``."""
 
+    require: MfaRequirement = MfaRequirement.APPROVAL
     group: str = "opsgate-mfa"
     claim: str = "amr"
     claim_values: tuple[str, ...] = pydantic.Field(default=("mfa",), alias="claimValues")
@@ -98,6 +107,7 @@ class PolicyConfig(_Section):
         window = self.change_window
         return {
             "mfa": {
+                "require": self.mfa.require.value,
                 "group": self.mfa.group,
                 "claim": self.mfa.claim,
                 "claimValues": list(self.mfa.claim_values),

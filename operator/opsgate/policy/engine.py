@@ -6,7 +6,10 @@ compiles each rule's ``match``, ``violation`` and ``messageExpression``; any pro
 silently. Evaluation binds the variables once, runs one combined program per rule and turns
 each into a :class:`~opsgate.policy.report.PolicyResult`. A rule that errors at evaluation is
 a deny (fail closed). Live exceptions waive a rule's deny or approval for one requester and
-action. Pure apart from reading the policy directory at load.
+action. Rules run in two stages: second-stage rules (``stage: second``) run after all the
+others and see their outcome as ``policy`` — so "deny when the plan needs an approval and the
+requester has no MFA" can know whether any rule asked for an approval. Results keep the order
+of the rule files whatever the stage. Pure apart from reading the policy directory at load.
 """
 
 from __future__ import annotations
@@ -52,10 +55,12 @@ class PolicySet:
     load_seconds: float
     _env: Any = dataclasses.field(repr=False)
     _cel_config: dict[str, Any] = dataclasses.field(repr=False)
-    # Every rule's program in one CEL list, per scope: one call instead of one per rule. If any
-    # rule errors the list is an error, and evaluation falls back to rule by rule to say which.
-    _all_rules: Any = dataclasses.field(repr=False)
-    _request_rules: Any = dataclasses.field(repr=False)
+    # Every rule's program in one CEL list, per stage and scope (with a plan: all the stage's
+    # rules; without: its request-scoped ones): one call instead of one per rule. If any rule
+    # errors the list is an error, and evaluation falls back to rule by rule to say which.
+    _programs: dict[tuple[rule_format.Stage, bool], Any] = dataclasses.field(repr=False)
+    # The rules of each program, in the same order: (stage, planned) -> rules.
+    _applicable: dict[tuple[rule_format.Stage, bool], tuple[CompiledRule, ...]] = dataclasses.field(repr=False)
 
     @classmethod
     def load(cls, directory: Path) -> PolicySet:
@@ -63,8 +68,15 @@ class PolicySet:
         started = time.perf_counter()
         if not directory.is_dir():
             raise errors.PolicyLoadError(f"{directory}: not a policy directory")
-        env = cel.new_environment(with_plan=True)
-        request_env = cel.new_environment(with_plan=False)
+        env = cel.new_environment(with_plan=True, with_policy=True)
+        # What each kind of rule may read: a typo or a first-stage rule reading `policy` fails here.
+        check_envs = {
+            (scope, stage): cel.new_environment(
+                with_plan=scope is rule_format.Scope.PLAN, with_policy=stage is rule_format.Stage.SECOND
+            )
+            for scope in rule_format.Scope
+            for stage in rule_format.Stage
+        }
         compiled: list[CompiledRule] = []
         seen: dict[str, Path] = {}
         for path in rule_format.rule_files(directory):
@@ -72,13 +84,17 @@ class PolicySet:
                 if rule.name in seen:
                     raise errors.PolicyLoadError(f"{path}: rule {rule.name!r}: already defined in {seen[rule.name]}")
                 seen[rule.name] = path
-                compiled.append(_compile(rule, path, env=env, check_env=request_env))
+                compiled.append(_compile(rule, path, env=env, check_env=check_envs[rule.scope, rule.stage]))
         if not compiled:
             raise errors.PolicyLoadError(f"{directory}: no policy rules found")
         policy_config = config_file.load_config(directory)
         waivers = exceptions_file.load_exceptions(directory)
         _check_exceptions(waivers, compiled, directory=directory)
-        request_scoped = [c for c in compiled if c.rule.scope is rule_format.Scope.REQUEST]
+        applicable = {
+            (stage, planned): _applicable(compiled, stage=stage, planned=planned)
+            for stage in rule_format.Stage
+            for planned in (True, False)
+        }
         return cls(
             rules=tuple(compiled),
             config=policy_config,
@@ -86,8 +102,8 @@ class PolicySet:
             load_seconds=time.perf_counter() - started,
             _env=env,
             _cel_config=policy_config.to_cel(),
-            _all_rules=_compile_list(env, compiled),
-            _request_rules=_compile_list(env, request_scoped),
+            _programs={key: _compile_list(env, rules) for key, rules in applicable.items()},
+            _applicable=applicable,
         )
 
     @property
@@ -96,25 +112,46 @@ class PolicySet:
 
     def evaluate(self, policy_inputs: inputs.PolicyInputs) -> report.PolicyReport:
         """One result per applicable rule (request-scoped only when there is no plan) and the decision."""
-        bound = cel.activation(self._env, inputs.cel_variables(policy_inputs, config=self._cel_config))
+        variables = inputs.cel_variables(policy_inputs, config=self._cel_config)
+        planned = policy_inputs.plan is not None
+        variables["policy"] = {}  # first-stage rules cannot read it (checked at load)
+        evaluated = self._evaluate_stage(rule_format.Stage.FIRST, variables, policy_inputs)
+        if self._applicable[rule_format.Stage.SECOND, planned]:
+            variables["policy"] = {
+                "approvals": [r.policy for _, r in evaluated if r.result is report.Outcome.APPROVAL],
+                "denials": [r.policy for _, r in evaluated if r.result is report.Outcome.DENY],
+            }
+            evaluated += self._evaluate_stage(rule_format.Stage.SECOND, variables, policy_inputs)
+            order = {c.rule.name: index for index, c in enumerate(self.rules)}
+            evaluated.sort(key=lambda pair: order[pair[0].rule.name])  # the rule files' order, whatever the stage
+        results = [result for _, result in evaluated]
+        raised = [
+            compiled.rule.approval
+            for compiled, result in evaluated
+            if result.result is report.Outcome.APPROVAL and compiled.rule.approval is not None
+        ]
+        return report.PolicyReport(decision=report.decide(results), results=results, approval=self._approval(raised))
+
+    def _evaluate_stage(
+        self, stage: rule_format.Stage, variables: dict[str, Any], policy_inputs: inputs.PolicyInputs
+    ) -> list[tuple[CompiledRule, report.PolicyResult]]:
+        """The results of one stage's applicable rules, exceptions applied."""
         planned = policy_inputs.plan is not None
         action = policy_inputs.plan.action if policy_inputs.plan is not None else policy_inputs.intent.key or ""
-        applicable = [c for c in self.rules if planned or c.rule.scope is rule_format.Scope.REQUEST]
+        applicable = self._applicable[stage, planned]
+        bound = cel.activation(self._env, variables)
         verdicts: list[int | None]
         try:
-            verdicts = cel.evaluate(self._all_rules if planned else self._request_rules, bound)
+            verdicts = cel.evaluate(self._programs[stage, planned], bound)
         except cel.CelEvaluationError:
             verdicts = [None] * len(applicable)  # some rule failed: evaluate one by one to say which
-        results: list[report.PolicyResult] = []
-        raised: list[rule_format.RuleApproval] = []
+        results: list[tuple[CompiledRule, report.PolicyResult]] = []
         for compiled, verdict in zip(applicable, verdicts, strict=True):
             result = _evaluate(compiled, bound, verdict=verdict)
             if result.result is not report.Outcome.PASS and compiled.rule.allow_exceptions:
                 result = self._apply_exceptions(result, policy_inputs, action=action)
-            if result.result is report.Outcome.APPROVAL and compiled.rule.approval is not None:
-                raised.append(compiled.rule.approval)
-            results.append(result)
-        return report.PolicyReport(decision=report.decide(results), results=results, approval=self._approval(raised))
+            results.append((compiled, result))
+        return results
 
     def _apply_exceptions(
         self, result: report.PolicyResult, policy_inputs: inputs.PolicyInputs, *, action: str
@@ -153,20 +190,20 @@ class PolicySet:
 
 
 def _compile(rule: rule_format.Rule, path: Path, *, env: Any, check_env: Any) -> CompiledRule:
+    """Check each expression in ``check_env`` (what the rule may read), compile it in ``env`` (all)."""
     where = f"{path}: rule {rule.name!r}"
-    scoped_env = check_env if rule.scope is rule_format.Scope.REQUEST else env
     try:
-        cel.compile_expression(scoped_env, rule.match, returns=cel.BOOL)
+        cel.compile_expression(check_env, rule.match, returns=cel.BOOL)
     except cel.CelCompileError as exc:
         raise errors.PolicyLoadError(f"{where}: `match`: {exc}") from exc
     try:
-        cel.compile_expression(scoped_env, rule.violation, returns=cel.BOOL)
+        cel.compile_expression(check_env, rule.violation, returns=cel.BOOL)
     except cel.CelCompileError as exc:
         raise errors.PolicyLoadError(f"{where}: `violation`: {exc}") from exc
     message = None
     if rule.message_expression is not None:
         try:
-            cel.compile_expression(scoped_env, rule.message_expression, returns=cel.STRING)
+            cel.compile_expression(check_env, rule.message_expression, returns=cel.STRING)
             message = cel.compile_expression(env, rule.message_expression, returns=cel.STRING)
         except cel.CelCompileError as exc:
             raise errors.PolicyLoadError(f"{where}: `messageExpression`: {exc}") from exc
@@ -183,6 +220,15 @@ def _compile(rule: rule_format.Rule, path: Path, *, env: Any, check_env: Any) ->
 
 def _combined(rule: rule_format.Rule) -> str:
     return f"({rule.match}) ? (({rule.violation}) ? {_VIOLATED} : {_SATISFIED}) : {_NOT_APPLICABLE}"
+
+
+def _applicable(
+    compiled: Sequence[CompiledRule], *, stage: rule_format.Stage, planned: bool
+) -> tuple[CompiledRule, ...]:
+    """The rules of ``stage`` that run: all of them with a plan, the request-scoped ones without."""
+    return tuple(
+        c for c in compiled if c.rule.stage is stage and (planned or c.rule.scope is rule_format.Scope.REQUEST)
+    )
 
 
 def _compile_list(env: Any, compiled: Sequence[CompiledRule]) -> Any:

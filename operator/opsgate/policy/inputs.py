@@ -3,7 +3,9 @@
 The caller (the pipeline) gathers; the engine only evaluates. In CEL every variable is a map
 of plain values with camelCase keys, and an absent string is ``""`` (never null) so rules can
 compare without null checks: ``plan.environment == 'production'``. ``history`` has a count
-for every rate class, 0 when the caller supplied none. Pure; no I/O.
+for every rate class, 0 when the caller supplied none. ``intent.unstated`` names the entities
+of a ``spec.intent`` whose values the request text does not mention (derived from the intent
+and the text, so every caller gets it). Pure; no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pydantic
 
 from opsgate import catalog, redact
-from opsgate.intent import Intent
+from opsgate.intent import Intent, unstated_entities
 from opsgate.plan import Plan, RequestContext, Requester
 
 
@@ -36,7 +38,7 @@ def cel_variables(inputs: PolicyInputs, *, config: dict[str, Any]) -> dict[str, 
     """The variables every rule sees: request, intent, plan, requester, now, history, config."""
     return {
         "request": _request(inputs),
-        "intent": _intent(inputs.intent),
+        "intent": _intent(inputs.intent, text=inputs.request.text),
         "plan": _plan(inputs.plan) if inputs.plan is not None else {},
         "requester": {
             "username": inputs.requester.username,
@@ -75,7 +77,8 @@ def _request(inputs: PolicyInputs) -> dict[str, Any]:
     }
 
 
-def _intent(intent: Intent) -> dict[str, Any]:
+def _intent(intent: Intent, *, text: str) -> dict[str, Any]:
+    unstated = dict.fromkeys(entry.partition("=")[0] for entry in unstated_entities(intent, text))
     return {
         "key": intent.key or "",
         "category": intent.category or "",
@@ -84,6 +87,7 @@ def _intent(intent: Intent) -> dict[str, Any]:
         "entities": _no_nulls(intent.entities),
         "confidence": intent.confidence,
         "parser": intent.parser.value,
+        "unstated": list(unstated),
     }
 
 

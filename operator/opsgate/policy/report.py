@@ -15,7 +15,9 @@ from typing import Any
 import pydantic
 from pydantic import alias_generators
 
-DEFAULT_APPROVER_GROUPS: tuple[str, ...] = ("opsgate-approvers",)
+from opsgate import resources
+
+DEFAULT_APPROVER_GROUPS: tuple[str, ...] = (resources.DEFAULT_APPROVER_GROUP,)
 DEFAULT_REQUIRED_APPROVALS = 1
 
 
@@ -40,7 +42,13 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
-class Category(enum.StrEnum):
+class PolicyCategory(enum.StrEnum):
+    """What a policy guards (``results[].category``, as in a wg-policy PolicyReport).
+
+    Not :class:`opsgate.intent.Category`, which says what kind of action a request asks for
+    (provision, identity…): a security policy judges provisioning requests too.
+    """
+
     SECURITY = "security"
     COMPLIANCE = "compliance"
     OPERATIONAL = "operational"
@@ -54,7 +62,7 @@ class PolicyResult(_Frozen):
     policy: str
     result: Outcome
     severity: Severity
-    category: Category
+    category: PolicyCategory
     message: str
 
 

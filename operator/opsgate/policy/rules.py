@@ -7,6 +7,8 @@ A rule file holds ``version: 1`` and a list of ``rules``. Each rule::
       severity: critical                  # low | medium | high | critical
       description: Nothing in production is deleted through OpsGate.
       scope: plan                         # plan (default): needs a plan; request: runs on every request
+      stage: first                        # first (default); second: runs after every first-stage rule
+                                          # and also sees `policy` (their approvals and denials)
       match: plan.environment == 'production'   # CEL: does the rule apply? (default true)
       violation: intent.action == 'delete'      # CEL: is the request in breach?
       decision: deny                      # deny | approval
@@ -37,6 +39,13 @@ class Scope(enum.StrEnum):
     REQUEST = "request"  # evaluated on every request, even one that could not be planned
 
 
+class Stage(enum.StrEnum):
+    """When a rule runs. A second-stage rule reads what the first stage decided, never another second-stage rule's."""
+
+    FIRST = "first"
+    SECOND = "second"  # sees ``policy.approvals`` / ``policy.denials``: names of first-stage rules, after exceptions
+
+
 class RuleDecision(enum.StrEnum):
     DENY = "deny"
     APPROVAL = "approval"
@@ -57,10 +66,11 @@ class Rule(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     name: str = pydantic.Field(pattern=RULE_NAME_PATTERN, max_length=63)
-    category: report.Category
+    category: report.PolicyCategory
     severity: report.Severity
     description: str = ""
     scope: Scope = Scope.PLAN
+    stage: Stage = Stage.FIRST
     match: str = "true"
     violation: str
     decision: RuleDecision

@@ -1,5 +1,9 @@
 """From a file to chunks: pick the splitter for its type, apply the token budget, mask secrets.
 
+Chunk text ends up in prompts, answers and status, so literal secrets are masked once, before
+anything is stored, by the same redactor that guards request text (read as a file: see
+:class:`opsgate.redact.Source`).
+
 The source type comes from where a file sits (``playbooks/``, ``terraform/``, ``policies/``) and its
 suffix; YAML elsewhere is treated as Kubernetes manifests.
 """
@@ -9,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from opsgate import redact
 from opsgate.rag import budget, hcl, markdown, yamlsplit
 from opsgate.rag.chunks import Chunk, ChunkingError, SourceType, file_hash
 from opsgate.rag.pieces import Piece
-from opsgate.rag.redact import redact
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 YAML_SUFFIXES = frozenset({".yml", ".yaml"})
@@ -63,7 +67,7 @@ def chunk_file(path: str, data: bytes) -> list[Chunk]:
                     type=kind,
                     title=title,
                     kind=found.kind,
-                    text=redact(window.text),
+                    text=redact.redact(window.text, source=redact.Source.FILE),
                     start_line=window.start_line,
                     end_line=window.end_line,
                     file_hash=digest,
