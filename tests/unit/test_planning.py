@@ -228,3 +228,17 @@ def test_history_counts_the_last_hour_by_rate_class(engine: planning.Engine) -> 
         (None, "provision.create.email"),
     ]
     assert planning.history(requests, catalog=engine.catalog, now=MONDAY) == {"provision": 2, "delete": 1}
+
+
+async def test_an_approver_is_warned_of_intent_values_the_text_never_mentions(engine: planning.Engine) -> None:
+    intent = {
+        "category": "provision",
+        "action": "delete",
+        "resource_type": "email",
+        "entities": {"email": "ceo@acme.org"},
+    }
+    planned = await plan(engine, "delete old test mailbox t1@acme.org", intent=intent, requesterGroups=["opsgate-mfa"])
+    assert planned.approval is not None
+    (warning,) = planned.approval["spec"]["summary"]["warnings"]
+    assert "email=ceo@acme.org" in warning
+    assert "email=ceo@acme.org" in cond(planned, Type.POLICY_EVALUATED).message

@@ -298,6 +298,7 @@ def _decided(
                 description=entry.description,
                 now=now,
                 ttl=engine.approval_ttl,
+                warnings=outcome.warnings,
             )
             name = approval["metadata"]["name"]
             ready_message = MESSAGE_AWAITING.format(count=count, groups=groups, name=name)
