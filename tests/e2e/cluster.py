@@ -137,13 +137,31 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, interva
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def opsrequest(name: str, namespace: str, text: str, *, requester: str = "admin", **spec: Any) -> dict[str, Any]:
-    """An OpsRequest manifest; ``requester`` must be whoever creates it (the admission policy checks)."""
+# The groups of an impersonated requester (see ``requester``): an approver too (for the four-eyes
+# tests) and signed in with MFA, which the seed policy asks of anyone whose change needs approval.
+REQUESTER_GROUPS = ("opsgate-approvers", "opsgate-mfa")
+
+
+def opsrequest(
+    name: str,
+    namespace: str,
+    text: str,
+    *,
+    requester: str = "admin",
+    groups: Sequence[str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """An OpsRequest manifest; ``requester`` must be whoever creates it (the admission policy checks).
+
+    ``groups`` states the requester's groups (``spec.requesterGroups``), which the API server
+    holds to the caller's real ones: an impersonated user also has ``system:authenticated``.
+    """
+    stated = {"requesterGroups": sorted({*groups, "system:authenticated"})} if groups is not None else {}
     return {
         "apiVersion": "opsgate.dev/v1alpha1",
         "kind": "OpsRequest",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"request": text, "requester": requester, **spec},
+        "spec": {"request": text, "requester": requester, **stated, **spec},
     }
 
 
@@ -167,14 +185,14 @@ class Team:
     kubectl: Kubectl  # impersonating ``user``
 
     def request(self, name: str, text: str, **spec: Any) -> dict[str, Any]:
-        return opsrequest(name, self.namespace, text, requester=self.user, **spec)
+        return opsrequest(name, self.namespace, text, requester=self.user, groups=REQUESTER_GROUPS, **spec)
 
     def create(self, name: str, text: str, **spec: Any) -> None:
         self.kubectl.create(self.request(name, text, **spec))
 
 
 def requester(kubectl: Kubectl, namespace: str, user: str) -> Kubectl:
-    """``user`` may create OpsRequests in ``namespace`` (and is an approver, for the four-eyes test)."""
+    """``user`` may create OpsRequests in ``namespace``; in REQUESTER_GROUPS (an approver, with MFA)."""
     kubectl(
         "create",
         "rolebinding",
@@ -184,4 +202,4 @@ def requester(kubectl: Kubectl, namespace: str, user: str) -> Kubectl:
         "-n",
         namespace,
     )
-    return kubectl.as_user(user, "opsgate-approvers")
+    return kubectl.as_user(user, *REQUESTER_GROUPS)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.e2e.cluster import ROOT, Kubectl, Operator, Team, opsrequest, requester, wait_for
+from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, Team, opsrequest, requester, wait_for
 from tests.e2e.conftest import APPROVAL_TTL_SECONDS
 
 TERMINAL = {"Denied", "NeedsInfo", "Answered", "Succeeded", "Failed", "Rejected", "Expired"}
@@ -218,7 +218,10 @@ def test_fifty_requests_at_once_all_reach_a_terminal_phase(
     batches = []
     for u, user in enumerate(users):
         as_user = requester(kubectl, namespace, user)
-        docs = [opsrequest(f"burst-{u}-{i}", namespace, text, requester=user) for i, text in enumerate(texts)]
+        docs = [
+            opsrequest(f"burst-{u}-{i}", namespace, text, requester=user, groups=REQUESTER_GROUPS)
+            for i, text in enumerate(texts)
+        ]
         batches.append((as_user, "\n---\n".join(json.dumps(d) for d in docs)))
     for as_user, manifests in batches:
         as_user("create", "-f", "-", stdin=manifests)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.cluster import ROOT, Kubectl, Operator, wait_for
+from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, opsrequest, requester, wait_for
 
 ACCOUNT = "system:serviceaccount:opsgate-system:opsgate-operator"
 
@@ -80,13 +80,8 @@ def test_the_operator_account_can_do_only_what_it_needs(
 def test_a_request_runs_end_to_end_under_the_operators_own_account(
     kubectl: Kubectl, least_privilege_operator: Operator, namespace: str
 ) -> None:
-    kubectl.create(
-        {
-            "apiVersion": "opsgate.dev/v1alpha1",
-            "kind": "OpsRequest",
-            "metadata": {"name": "email", "namespace": namespace},
-            "spec": {"request": "create an email for rbac@acme.org", "requester": "admin"},
-        }
+    requester(kubectl, namespace, "rita").create(
+        opsrequest("email", namespace, "create an email for rbac@acme.org", requester="rita", groups=REQUESTER_GROUPS)
     )
     wait_for(lambda: phase(kubectl, namespace, "email") == "AwaitingApproval", timeout=60, what="a decision")
     status = kubectl.get_json("opsrequest", "email", "-n", namespace)["status"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.cluster import ROOT, Kubectl, Operator, opsrequest, requester, wait_for
+from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, opsrequest, requester, wait_for
 from tests.e2e.test_lifecycle import decide, jobs_in, phase_of
 
 HIGH, LOW = "opsgate-high", "opsgate-low"  # POD_ID of each replica: its peering identity and Event source
@@ -120,7 +120,7 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
 
     def create(name: str, text: str) -> None:
         user = f"{name}-{suffix}"  # one requester per request: rate limits count per requester
-        requester(kubectl, ns, user).create(opsrequest(name, ns, text, requester=user))
+        requester(kubectl, ns, user).create(opsrequest(name, ns, text, requester=user, groups=REQUESTER_GROUPS))
 
     def wait_phase(name: str, *phases: str, timeout: float = 60) -> None:
         wait_for(lambda: phase_of(kubectl, ns, name) in phases, timeout=timeout, what=f"{name} in {phases}")
