@@ -86,6 +86,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         llm=_llm(own, catalog),
         context=_context(own),
         approval_ttl=own.approval_ttl,
+        authorizer=_authorize,
     )
     memo["engine"] = engine
     memo["jobs"] = jobs.JobSettings(
@@ -124,6 +125,22 @@ def _context(own: Settings) -> planning.ContextSource:
     return rag_context.open_source(own)
 
 
+async def _authorize(question: planning.AccessQuestion) -> planning.AccessAnswer:
+    """Kubernetes RBAC decides who may run what: verb ``execute`` on ``actions.opsgate.dev/<key>``."""
+    allowed, reason = await kube.acall(
+        kube.access_review,
+        user=question.user,
+        groups=question.groups,
+        extra=question.extra,
+        namespace=question.namespace,
+        verb="execute",
+        group=resources.GROUP,
+        resource="actions",
+        name=question.action,
+    )
+    return planning.AccessAnswer(allowed=allowed, reason=reason)
+
+
 async def _warm_up(engine: planning.Engine) -> None:
     """Plan one request and retrieve once, so the first real request is as fast as the hundredth.
 
@@ -135,7 +152,8 @@ async def _warm_up(engine: planning.Engine) -> None:
         "spec": {"request": WARMUP_TEXT, "requester": "opsgate-warm-up"},
     }
     try:
-        await planning.plan_request(body, engine=engine, now=_now(), history={}, namespace_labels={})
+        offline = dataclasses.replace(engine, authorizer=None)  # the warm-up asks the API server nothing
+        await planning.plan_request(body, engine=offline, now=_now(), history={}, namespace_labels={})
         if engine.context is not None:
             await planning.retrieve_context(body, engine=engine)
     except Exception:  # a cold first request is slower, not wrong

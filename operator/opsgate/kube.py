@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kubernetes
@@ -148,6 +148,43 @@ def whoami() -> dict[str, Any]:
     result = request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
     user_info: dict[str, Any] = result["status"]["userInfo"]
     return user_info
+
+
+def access_review(
+    *,
+    user: str,
+    groups: Sequence[str],
+    extra: Mapping[str, Sequence[str]],
+    namespace: str,
+    verb: str,
+    group: str,
+    resource: str,
+    name: str,
+) -> tuple[bool, str]:
+    """Ask the API server whether ``user`` may ``verb`` ``resource``/``name`` (a SubjectAccessReview).
+
+    Returns (allowed, the authorizer's reason). The caller needs ``create`` on
+    ``subjectaccessreviews``; the answer is RBAC's (or any authorizer the cluster runs).
+    """
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": user,
+            "groups": list(groups),
+            "extra": {k: list(v) for k, v in extra.items()},
+            "resourceAttributes": {
+                "namespace": namespace,
+                "verb": verb,
+                "group": group,
+                "resource": resource,
+                "name": name,
+            },
+        },
+    }
+    result = request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=review)
+    status = result.get("status") or {}
+    return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
 
 
 def json_patch(api_version: str, kind: str, namespace: str, name: str, operations: list[dict[str, Any]]) -> Any:

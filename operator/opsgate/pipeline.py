@@ -23,7 +23,8 @@ from opsgate import redact
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent, unrecognised, unstated_entities
 from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan, resolve_environment
-from opsgate.policy import Decision, PolicyInputs, PolicyReport, PolicySet
+from opsgate.policy import Decision, PolicyInputs, PolicyReport, PolicyResult, PolicySet
+from opsgate.policy.report import decide as decide_results
 from opsgate.resources import Phase
 
 MESSAGE_UNRECOGNISED = (
@@ -124,6 +125,27 @@ def decide(
         secret_findings=tuple(findings),
         warnings=tuple(warnings),
         unstated=unstated,
+    )
+
+
+def with_result(outcome: Outcome, result: PolicyResult) -> Outcome:
+    """``outcome`` judged again with one more policy result, decided outside the policy set.
+
+    The Kubernetes RBAC check (may the requester execute this action there?) is asked of the API
+    server after planning; its refusal is a policy result like any other and decides the same way.
+    """
+    results = [*outcome.policy.results, result]
+    report = outcome.policy.model_copy(update={"results": results, "decision": decide_results(results)})
+    return dataclasses.replace(
+        outcome,
+        policy=report,
+        phase=_phase(report, plan=outcome.plan),
+        messages=_messages(
+            report,
+            needs_info=outcome.needs_info,
+            findings=list(outcome.secret_findings),
+            warnings=list(outcome.warnings),
+        ),
     )
 
 

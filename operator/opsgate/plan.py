@@ -34,6 +34,7 @@ LABEL_PROJECT = "opsgate.dev/project"
 LABEL_COST_CENTER = "opsgate.dev/cost-center"
 ANNOTATION_ROLLBACK_PLAN = "opsgate.dev/rollback-plan"
 ENVIRONMENT_PARAMETER = "environment"
+NAMESPACE_PARAMETER = "namespace"
 
 
 DIGEST_PREFIX = "sha256:"
@@ -174,7 +175,7 @@ def build_plan(
 ) -> Plan | NeedsInfo:
     """The plan for ``intent`` under ``entry``, or what is missing or invalid in it."""
     environment = resolve_environment(intent, context).value
-    parameters, unknown = _parameters(intent, entry, environment=environment)
+    parameters, unknown = _parameters(intent, entry, environment=environment, namespace=context.namespace)
     problems = [_unknown_parameter(name, entry) for name in unknown]
     fields = list(unknown)
     for error in sorted(entry.validator.iter_errors(parameters), key=lambda e: list(e.absolute_path)):
@@ -357,15 +358,19 @@ def describe_error(error: jsonschema.ValidationError) -> tuple[str, str]:
 
 
 def _parameters(
-    intent: Intent, entry: catalog.ActionEntry, *, environment: str | None
+    intent: Intent, entry: catalog.ActionEntry, *, environment: str | None, namespace: str
 ) -> tuple[dict[str, Any], list[str]]:
     """Defaults, overlaid with the entities the entry takes, and the names it does not take.
 
     A parser may find entities that an entry does not take (a region in an e-mail request);
     those are dropped. A structured ``spec.intent`` is a contract, so there they are errors.
+    Where the catalog defaults the ``namespace`` parameter, the request's own namespace is that
+    default: "scale checkout" asked in namespace shop acts in shop, not in the catalog's guess.
     """
     known = set(entry.parameter_names)
     parameters = dict(entry.defaults)
+    if NAMESPACE_PARAMETER in parameters and namespace:
+        parameters[NAMESPACE_PARAMETER] = namespace
     unknown: list[str] = []
     for name, value in intent.entities.items():
         if name in known:

@@ -6,6 +6,7 @@ the production change window, unless a test says otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from typing import Any
@@ -242,3 +243,31 @@ async def test_an_approver_is_warned_of_intent_values_the_text_never_mentions(en
     (warning,) = planned.approval["spec"]["summary"]["warnings"]
     assert "email=ceo@acme.org" in warning
     assert "email=ceo@acme.org" in cond(planned, Type.POLICY_EVALUATED).message
+
+
+async def test_who_may_run_which_action_is_asked_of_kubernetes_rbac_in_the_target_namespace(
+    engine: planning.Engine,
+) -> None:
+    asked: list[planning.AccessQuestion] = []
+
+    async def only_restarts(question: planning.AccessQuestion) -> planning.AccessAnswer:
+        asked.append(question)
+        return planning.AccessAnswer(allowed=question.action == "provision.restart.deployment", reason="no binding")
+
+    rbac = dataclasses.replace(engine, authorizer=only_restarts)
+    refused = await planning.plan_request(
+        body("scale the checkout deployment to 3 replicas in staging"),
+        engine=rbac,
+        now=MONDAY,
+        history={},
+        namespace_labels={},
+    )
+    assert refused.phase is Phase.DENIED
+    rbac_result = next(r for r in refused.status["policy"]["results"] if r["policy"] == "rbac-execute")
+    assert rbac_result["result"] == "deny"
+    assert "alice may not execute provision.scale.deployment in namespace team" in rbac_result["message"]
+    assert asked[-1] == planning.AccessQuestion("alice", (), {}, "provision.scale.deployment", "team")
+    allowed = await planning.plan_request(
+        body("restart the checkout deployment in staging"), engine=rbac, now=MONDAY, history={}, namespace_labels={}
+    )
+    assert allowed.phase is Phase.APPROVED

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +23,8 @@ from opsgate.controller import approvals, phases
 from opsgate.controller.conditions import Condition, Reason, Type
 from opsgate.intent import Intent, Parser
 from opsgate.plan import RequestContext, Requester
-from opsgate.policy import Decision, PolicySet
+from opsgate.policy import Decision, PolicyCategory, PolicyResult, PolicySet, Severity
+from opsgate.policy import Outcome as PolicyOutcome
 from opsgate.resources import OpsRequestSpec, Phase
 
 MESSAGE_QUESTION = "answered from the documentation: {count} source(s)"
@@ -45,6 +46,33 @@ class Retrieved:
     answer: str = ""  # an answer built from the passages, for questions
 
 
+@dataclasses.dataclass(frozen=True)
+class AccessQuestion:
+    """May ``user`` (with ``groups``/``extra``) execute catalog action ``action`` in ``namespace``?"""
+
+    user: str
+    groups: tuple[str, ...]
+    extra: Mapping[str, tuple[str, ...]]
+    action: str
+    namespace: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessAnswer:
+    allowed: bool
+    reason: str = ""  # the authorizer's own words, if it gave any
+
+
+# Who may run which action is Kubernetes RBAC: verb `execute` on `actions.opsgate.dev/<key>`
+# (a SubjectAccessReview, asked by the operator; see opsgate.kube.access_review).
+Authorizer = Callable[[AccessQuestion], Awaitable[AccessAnswer]]
+POLICY_RBAC = "rbac-execute"
+MESSAGE_RBAC_DENIED = (
+    "{user} may not execute {action} in namespace {namespace}: Kubernetes RBAC grants no verb execute on "
+    "actions.opsgate.dev/{action} there{why}"
+)
+
+
 class ContextSource(Protocol):
     """Retrieval-augmented context (RAG); see :mod:`opsgate.rag` for the real one."""
 
@@ -62,6 +90,7 @@ class Engine:
     llm: parsing.LlmParser | None = None
     context: ContextSource | None = None
     approval_ttl: datetime.timedelta = approvals.DEFAULT_TTL
+    authorizer: Authorizer | None = None  # None: not asked (offline `opsgate plan`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +178,8 @@ async def plan_request(
         parse=None,
     )
     timings["decide"] = time.perf_counter() - clock
+    if outcome.plan is not None and engine.authorizer is not None:
+        outcome = await _authorize(engine.authorizer, outcome, context)
     planned = _decided(
         body,
         outcome,
@@ -161,6 +192,32 @@ async def plan_request(
     if deferred:
         del planned.status["context"]  # written by retrieve_context's step
     return dataclasses.replace(planned, timings=timings, context_pending=deferred)
+
+
+async def _authorize(authorizer: Authorizer, outcome: pipeline.Outcome, context: RequestContext) -> pipeline.Outcome:
+    """Ask whether the requester may execute the planned action in its target namespace."""
+    assert outcome.plan is not None
+    target = str(outcome.plan.parameters.get("namespace") or context.namespace)
+    question = AccessQuestion(
+        user=context.requester.username,
+        groups=tuple(context.requester.groups),
+        extra={k: tuple(v) for k, v in context.requester.extra.items()},
+        action=outcome.plan.action,
+        namespace=target,
+    )
+    answer = await authorizer(question)
+    if answer.allowed:
+        return outcome
+    why = f" ({answer.reason})" if answer.reason else ""
+    message = MESSAGE_RBAC_DENIED.format(user=question.user, action=question.action, namespace=target, why=why)
+    result = PolicyResult(
+        policy=POLICY_RBAC,
+        result=PolicyOutcome.DENY,
+        severity=Severity.HIGH,
+        category=PolicyCategory.SECURITY,
+        message=message,
+    )
+    return pipeline.with_result(outcome, result)
 
 
 async def retrieve_context(body: Mapping[str, Any], *, engine: Engine) -> tuple[list[dict[str, Any]], Condition]:
