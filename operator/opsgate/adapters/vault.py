@@ -16,7 +16,7 @@ belongs to requests or hvac and carries the request that held the token.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 _MIN_REDACTED_LENGTH = 8  # Vault tokens and JWTs are far longer
 
 
-class SecretRef(Protocol):
+class SecretRefLike(Protocol):
     """What to read: ``opsgate.execute.secrets.SecretRef`` has this shape (read-only fields)."""
 
     @property
@@ -114,7 +114,7 @@ class VaultSecretSource:
             verify=env.get("VAULT_CACERT") or True,
         )
 
-    def read(self, refs: Sequence[SecretRef]) -> dict[str, str]:
+    def read(self, refs: Sequence[SecretRefLike]) -> dict[str, str]:
         """``{ref.name: value}`` for exactly ``refs``; each secret path is read once."""
         if self._closed:
             raise VaultError(f"Vault at {self.url}: this source is closed; its token was revoked")
@@ -180,7 +180,7 @@ class VaultSecretSource:
             raise VaultError(f"secret {path} under the KV mount {self.kv_mount} has no data")
         return data
 
-    def _call(self, what: str, action: Any, *, missing: str | None = None, sensitive: str = "") -> Any:
+    def _call(self, what: str, action: Callable[[], Any], *, missing: str | None = None, sensitive: str = "") -> Any:
         """``action()``, with every failure turned into a :class:`VaultError` about ``what``.
 
         Vault's error strings are names and reasons, but they come from a server: should one ever
@@ -206,9 +206,9 @@ class VaultSecretSource:
         raise VaultError(problem)
 
 
-def _by_name(refs: Sequence[SecretRef]) -> dict[str, SecretRef]:
+def _by_name(refs: Sequence[SecretRefLike]) -> dict[str, SecretRefLike]:
     """The refs keyed by variable name; the same name asked for two different secrets is an error."""
-    wanted: dict[str, SecretRef] = {}
+    wanted: dict[str, SecretRefLike] = {}
     for ref in refs:
         if not (ref.name and ref.path and ref.key):
             raise VaultError(
