@@ -1,6 +1,6 @@
 """The executor's Vault secret source against a real OpenBao dev server (no Kubernetes).
 
-What ships logs in with Kubernetes auth (tests/e2e/test_vault.py proves that through a real
+What ships logs in with Kubernetes auth (tests/e2e/test_vault_kubernetes_auth.py proves that through a real
 TokenReview). Here the source is handed a token of the executor's policy instead, to pin down
 everything after the login: it reads exactly the secrets asked, each once (the server's audit
 log says which paths were read); a missing path or key, or a path outside the policy, is an error
