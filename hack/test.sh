@@ -13,6 +13,8 @@ export OPSGATE_TOFU
 OPSGATE_OLLAMA="$(hack/build-ollama.sh)/ollama"  # cached by setup; tests/real_ollama.py serves with it
 OPSGATE_SMOLLM2_GGUF="$(hack/fetch-smollm2.sh)"
 export OPSGATE_OLLAMA OPSGATE_SMOLLM2_GGUF
+OPSGATE_BAO="$(hack/fetch-openbao.sh)/bao"  # cached by setup; tests/real_openbao.py serves with it
+export OPSGATE_BAO
 
 echo "== static checks"
 ruff check operator tests bench
