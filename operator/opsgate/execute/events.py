@@ -74,8 +74,8 @@ class Tracker:
 
 
 def failure_message(res: Mapping[str, Any]) -> str:
-    """What a failed result says, in one line: ``msg``, else stderr, else the return code."""
-    for key in ("msg", "stderr", "reason"):
+    """What a failed result says, in one line: ``msg``, else stderr, else ansible's no_log notice, else the rc."""
+    for key in ("msg", "stderr", "reason", "censored"):  # `censored`: a no_log result
         value = res.get(key)
         if value:
             return _text(value)[:MAX_FAILURE_CHARS]
