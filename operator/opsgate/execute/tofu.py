@@ -36,9 +36,11 @@ MESSAGE_PROVIDER = "OpenTofu could not install provider {provider}: {detail}"
 MESSAGE_STEP_FAILED = "tofu {step} failed: {detail}"
 MESSAGE_TIMEOUT = "tofu {step} did not finish in {seconds} s"
 
-_PROVIDER_FAILURE = re.compile(r"(Failed to (query available provider packages|install provider)|provider registry)")
+_PROVIDER_FAILURE = re.compile(
+    r"Failed to (query|resolve|install)[^\n]*provider|Could not (resolve|retrieve|install)[^\n]*provider"
+)
 _PROVIDER_NAME = re.compile(r"provider\s+((?:[\w.-]+/)?[\w-]+/[\w-]+)")
-_ERROR = re.compile(r"^(?:│\s*)?Error:\s*(?P<text>.+)$", re.MULTILINE)
+_ERROR = re.compile(r"^Error:\s*(?P<text>.+)$")
 _APPLIED = re.compile(r"Resources: (?P<added>\d+) added, (?P<changed>\d+) changed, (?P<destroyed>\d+) destroyed")
 _PLANNED = re.compile(r"Plan: (?P<added>\d+) to add, (?P<changed>\d+) to change, (?P<destroyed>\d+) to destroy")
 _TAGS_VARIABLE = re.compile(r'^\s*variable\s+"tags"', re.MULTILINE)
@@ -85,12 +87,24 @@ def provider_failure(output: str) -> str | None:
 
 
 def first_error(output: str) -> str:
-    """The first ``Error:`` line of tofu's output, or its last non-empty line. Pure."""
-    match = _ERROR.search(output)
-    if match:
-        return match.group("text").strip()
-    lines = [line.strip("│ ").strip() for line in output.splitlines() if line.strip("│ ").strip()]
-    return lines[-1] if lines else "no output"
+    """tofu's first ``Error:`` with its explanation on one line, else its last line. Pure."""
+    lines = [line.strip().lstrip("│╷╵").strip() for line in output.splitlines()]
+    for index, line in enumerate(lines):
+        match = _ERROR.match(line)
+        if match is None:
+            continue
+        title = match.group("text").strip()
+        rest = lines[index + 1 :]
+        while rest and not rest[0]:  # the blank line between the title and its explanation
+            rest = rest[1:]
+        explanation = []
+        for following in rest:
+            if not following or _ERROR.match(following):
+                break
+            explanation.append(following)
+        return f"{title}: {' '.join(explanation)}" if explanation else title
+    remaining = [line for line in lines if line]
+    return remaining[-1] if remaining else "no output"
 
 
 def resource_counts(output: str, *, applied: bool) -> tuple[Counts, str]:
