@@ -432,6 +432,30 @@ def test_a_refusing_authorizer_stops_the_run_before_anything_runs(kubectl_log: P
     assert kubectl.calls(kubectl_log) == []
 
 
+class _BrokenAuthorizer:
+    def check(self, requester: str, action_key: str, namespace: str) -> tuple[bool, str]:
+        raise ConnectionError("the API server did not answer")
+
+
+def test_an_authorizer_that_cannot_answer_refuses(kubectl_log: Path) -> None:
+    outcome = run.execute(
+        run.Request(document=planned(SCALE), executor_image=IMAGE, namespace="shop"),
+        run.Environment(
+            actions=catalog.load_catalog(),
+            home=paths.home(),
+            authorizer=_BrokenAuthorizer(),
+            secret_source=lambda: pytest.fail("unreachable"),
+            emit=lambda line: pytest.fail(f"nothing may run: {line}"),
+        ),
+    )
+
+    assert outcome.exit_code is result.ExitCode.REFUSED
+    assert outcome.message == (
+        "refusing to run: the authorization check failed (ConnectionError: the API server did not answer); "
+        "nothing was run"
+    )
+
+
 def test_an_authorizer_without_the_requests_namespace_refuses(kubectl_log: Path) -> None:
     outcome = run.execute(
         run.Request(document=planned(SCALE), executor_image=IMAGE),

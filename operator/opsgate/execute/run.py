@@ -21,6 +21,7 @@ from opsgate.execute.authorize import Authorizer
 from opsgate.execute.result import Reason, Result, Status
 
 MESSAGE_UNAUTHORIZED = "refusing to run: {requester} may not execute {action} in namespace {namespace}: {why}"
+MESSAGE_AUTHORIZER_FAILED = "refusing to run: the authorization check failed ({error}); nothing was run"
 MESSAGE_NO_NAMESPACE = "refusing to run: authorization needs the request's namespace (--namespace)"
 MESSAGE_NEEDS_SECRETS = "this action needs secrets {names} from Vault; set VAULT_ADDR"
 MESSAGE_SECRETS_MISSING = "the secret source returned no value for {names}; nothing was run"
@@ -90,7 +91,10 @@ def _execute(request: Request, env: Environment, values: list[str]) -> Result:
     if env.authorizer is not None:
         if not request.namespace:
             return failed(Reason.UNAUTHORIZED, MESSAGE_NO_NAMESPACE)
-        allowed, why = env.authorizer.check(planned.requester, planned.action, request.namespace)
+        try:
+            allowed, why = env.authorizer.check(planned.requester, planned.action, request.namespace)
+        except Exception as exc:  # fail closed: no answer is no permission
+            return failed(Reason.UNAUTHORIZED, MESSAGE_AUTHORIZER_FAILED.format(error=f"{type(exc).__name__}: {exc}"))
         if not allowed:
             message = MESSAGE_UNAUTHORIZED.format(
                 requester=planned.requester, action=planned.action, namespace=request.namespace, why=why
