@@ -166,6 +166,24 @@ class Executor(pydantic.BaseModel):
         return self.playbook or self.module
 
 
+_KV_PATH = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+
+
+class Secret(pydantic.BaseModel):
+    """A secret an entry's executor reads: where it lives in Vault (KV v2) and which key.
+
+    Declared per entry under ``secrets`` as ``{<var name>: {path, key, optional}}``; the var name
+    is what the playbook reads (an extra var marked no_log). The declaration is part of the entry,
+    so the plan digest covers which secrets a run may read.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    path: str = pydantic.Field(pattern=_KV_PATH)  # under the KV v2 mount, e.g. opsgate/mail
+    key: str = pydantic.Field(min_length=1)
+    optional: bool = False  # the run goes on without it (the playbook checks `is defined`)
+
+
 class ActionEntry(pydantic.BaseModel):
     """One catalog entry. ``key`` is ``category.action.resource_type``."""
 
@@ -183,6 +201,8 @@ class ActionEntry(pydantic.BaseModel):
     informational: bool = False
     # without phrases only the LLM or a structured spec.intent can name the entry
     phrases: Phrases | None = None
+    # var name (as the playbook reads it) -> where the executor fetches it from Vault
+    secrets: dict[str, Secret] = pydantic.Field(default_factory=dict)
 
     @property
     def category(self) -> str:
@@ -306,6 +326,14 @@ def _check_entry(entry: ActionEntry, *, where: str, home: Path | None) -> None:
             raise CatalogError(f"{where}: default {name}={value!r} is invalid: {errors[0].message}")
     if entry.informational and entry.executor.kind is not ExecutorKind.NONE:
         raise CatalogError(f"{where}: an informational action runs nothing (executor kind `none`)")
+    if entry.secrets and entry.executor.kind is ExecutorKind.NONE:
+        raise CatalogError(f"{where}: secrets: an action that runs nothing reads no secret")
+    clashing = sorted(set(entry.secrets) & set(entry.parameter_names))
+    if clashing:
+        raise CatalogError(f"{where}: secrets: {clashing[0]!r} is also a parameter (a secret needs its own var name)")
+    invalid = sorted(name for name in entry.secrets if not name.isidentifier())
+    if invalid:
+        raise CatalogError(f"{where}: secrets: {invalid[0]!r} is not a valid variable name")
     target = entry.executor.path
     if home is not None and target is not None:
         resolved = (home / target).resolve()

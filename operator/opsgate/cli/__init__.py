@@ -17,6 +17,7 @@ from opsgate import __version__
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
     "approve": "approve:approve",
+    "execute": "execute:execute",
     "index": "rag:index",
     "operator": "operator:operator",
     "parse": "parse:parse",
