@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real local Kubernetes control plane without Docker: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods "run" and whose Job
-# pods complete), started as local processes the way envtest does.
+# pods complete), started as local processes the way envtest does. Unless OPSGATE_PROCESS_NODE=0, also a
+# process node (hack/process_node.py): a kubelet stand-in that really runs the pods bound to it as local
+# processes, tainted and labelled opsgate.dev/process-node=true so only executor Jobs land there.
 #
 #   eval "$(hack/local-cluster.sh up)"   # build once (cached), start, print shell exports
 #   hack/local-cluster.sh status         # which processes of $OPSGATE_CLUSTER_DIR are alive
@@ -14,6 +16,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+PROCESS_NODE=process-node
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -144,11 +147,22 @@ cmd_up() {
     --config "$bin/../kwok-stages.yaml" --server-address "127.0.0.1:$(free_port)"
 
   nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
+  if [[ ${OPSGATE_PROCESS_NODE:-1} != 0 ]]; then
+    # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
+    start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
+      --kubeconfig "$k" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
+    wait_for 60 "the process node" "$bin/kubectl" --kubeconfig "$k" get node "$PROCESS_NODE"
+  fi
   wait_for 60 "nodes Ready" "$bin/kubectl" --kubeconfig "$k" wait --for=condition=Ready node --all --timeout=1s
   wait_for 60 "the default service account" "$bin/kubectl" --kubeconfig "$k" get serviceaccount default
   trap - ERR
   log "ready in $(( $(date +%s) - started ))s: API https://127.0.0.1:$API_PORT, state in $DIR"
   printf 'export OPSGATE_CLUSTER_DIR=%q\nexport KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$DIR" "$k" "$bin"
+  if [[ ${OPSGATE_PROCESS_NODE:-1} != 0 ]]; then
+    # What executor Jobs need to land on the process node: this nodeSelector and a toleration for this key.
+    printf 'export OPSGATE_EXECUTOR_NODE_SELECTOR=%s=true\nexport OPSGATE_EXECUTOR_TOLERATION=%s\n' \
+      opsgate.dev/process-node opsgate.dev/process-node
+  fi
 }
 
 cluster_dir() {
