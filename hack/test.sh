@@ -15,8 +15,8 @@ OPSGATE_SMOLLM2_GGUF="$(hack/fetch-smollm2.sh)"
 export OPSGATE_OLLAMA OPSGATE_SMOLLM2_GGUF
 
 echo "== static checks"
-ruff check operator tests bench
-ruff format --check operator tests bench
+ruff check operator tests bench hack
+ruff format --check operator tests bench hack
 mypy
 lint-imports
 
