@@ -112,6 +112,10 @@ cmd_up() {
   : >"$DIR/pids"
   trap 'log "start failed; stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
 
+  # The process node needs root (unshare, bind mounts, setpriv): on by default as root, OPSGATE_PROCESS_NODE=0 opts out.
+  PROCESS_NODE_ON=$( ((EUID == 0)) && echo "${OPSGATE_PROCESS_NODE:-1}" || echo "${OPSGATE_PROCESS_NODE:-0}")
+  if [[ $PROCESS_NODE_ON == 1 && $EUID != 0 ]]; then die "OPSGATE_PROCESS_NODE=1 needs root"; fi
+  if [[ $PROCESS_NODE_ON != 1 ]]; then log "no process node (OPSGATE_PROCESS_NODE=0 or not root): pods only \"run\" on kwok nodes"; fi
   local etcd_port etcd_peer kcm_port sched_port
   etcd_port=$(free_port); etcd_peer=$(free_port); API_PORT=$(free_port)
   kcm_port=$(free_port); sched_port=$(free_port)
@@ -147,7 +151,7 @@ cmd_up() {
     --config "$bin/../kwok-stages.yaml" --server-address "127.0.0.1:$(free_port)"
 
   nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
-  if [[ ${OPSGATE_PROCESS_NODE:-1} != 0 ]]; then
+  if [[ $PROCESS_NODE_ON == 1 ]]; then
     # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
     start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
       --kubeconfig "$k" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
@@ -158,7 +162,7 @@ cmd_up() {
   trap - ERR
   log "ready in $(( $(date +%s) - started ))s: API https://127.0.0.1:$API_PORT, state in $DIR"
   printf 'export OPSGATE_CLUSTER_DIR=%q\nexport KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$DIR" "$k" "$bin"
-  if [[ ${OPSGATE_PROCESS_NODE:-1} != 0 ]]; then
+  if [[ $PROCESS_NODE_ON == 1 ]]; then
     # What executor Jobs need to land on the process node: this nodeSelector and a toleration for this key.
     printf 'export OPSGATE_EXECUTOR_NODE_SELECTOR=%s=true\nexport OPSGATE_EXECUTOR_TOLERATION=%s\n' \
       opsgate.dev/process-node opsgate.dev/process-node
