@@ -8,6 +8,7 @@
 #   eval "$(hack/local-cluster.sh up)"   # build once (cached), start, print shell exports
 #   hack/local-cluster.sh status         # which processes of $OPSGATE_CLUSTER_DIR are alive
 #   hack/local-cluster.sh down           # stop what `up` started, remove its state dir
+#   hack/local-cluster.sh restart-process-node   # kill -9 and restart the process node (as a crash)
 #
 # Each cluster gets its own state dir (certs, data, logs, pids) and random free ports, so two
 # never collide; `down` kills only the pids it wrote. Everything is logged under the state dir;
@@ -28,7 +29,7 @@ free_port() {
 # start NAME CMD...: detached (no inherited stdio, own session), pid recorded.
 start() {
   local name=$1; shift
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$DIR/logs/$name.log" 2>&1 &  # appends: a restarted process keeps the old log
   echo "$name $!" >>"$DIR/pids"
 }
 
@@ -102,6 +103,12 @@ EOF
   done
 }
 
+start_process_node() {
+  # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
+  start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
+    --kubeconfig "$DIR/kubeconfig" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
+}
+
 cmd_up() {
   local bin started
   started=$(date +%s)
@@ -152,9 +159,7 @@ cmd_up() {
 
   nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
   if [[ $PROCESS_NODE_ON == 1 ]]; then
-    # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
-    start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
-      --kubeconfig "$k" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
+    start_process_node
     wait_for 60 "the process node" "$bin/kubectl" --kubeconfig "$k" get node "$PROCESS_NODE"
   fi
   wait_for 60 "nodes Ready" "$bin/kubectl" --kubeconfig "$k" wait --for=condition=Ready node --all --timeout=1s
@@ -192,6 +197,17 @@ cmd_down() {
   log "stopped and removed $DIR"
 }
 
+cmd_restart_process_node() {  # SIGKILL, as a crash; the new agent fails the pods the old one ran
+  local pid
+  pid=$(awk '$1 == "process-node" {print $2}' "$DIR/pids" 2>/dev/null)
+  [[ -n "$pid" ]] || die "no process node recorded in $DIR"
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  sed -i '/^process-node /d' "$DIR/pids"
+  start_process_node
+  log "process node restarted (was $pid); log in $DIR/logs/process-node.log"
+}
+
 cmd_status() {
   [[ -f "$DIR/pids" ]] || { echo "no cluster in $DIR"; return 1; }
   local name pid down=0
@@ -205,6 +221,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cluster_dir "${2:-}"; cmd_down ;;
   status) cluster_dir "${2:-}"; cmd_status ;;
+  restart-process-node) cluster_dir "${2:-}"; cmd_restart_process_node ;;
   build) "$HERE/build-k8s.sh" ;;
-  *) echo "usage: $0 up | down [DIR] | status [DIR] | build" >&2; exit 2 ;;
+  *) echo "usage: $0 up | down [DIR] | status [DIR] | restart-process-node [DIR] | build" >&2; exit 2 ;;
 esac

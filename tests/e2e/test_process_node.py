@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.cluster import Kubectl, wait_for
+from tests.e2e.cluster import ROOT, Kubectl, wait_for
 
 NODE = "process-node"
 LABEL = "opsgate.dev/process-node"
@@ -276,3 +276,38 @@ def test_ordinary_pods_never_land_on_the_process_node(k: Kubectl, namespace: str
     wait_for(unschedulable, timeout=60, what="the pod without the toleration reported Unschedulable")
     time.sleep(1)
     assert not k.get_json("pod", "no-toleration", "-n", namespace)["spec"].get("nodeName")
+
+
+def test_after_a_crash_the_node_agent_fails_the_pods_it_was_running_and_leaves_finished_ones(
+    k: Kubectl, namespace: str
+) -> None:
+    state_dir = k.cluster.env.get("OPSGATE_CLUSTER_DIR")
+    if not state_dir:
+        pytest.skip("needs the cluster started by hack/local-cluster.sh")
+    k.create(bare_pod("finished", namespace, "true"))
+    wait_for(
+        lambda: k.get_json("pod", "finished", "-n", namespace)["status"].get("phase") == "Succeeded",
+        timeout=60,
+        what="the first pod Succeeded",
+    )
+    tag = marker()
+    k.create(bare_pod("interrupted", namespace, "python", "-c", SLEEP, tag))
+    wait_for(lambda: running(tag), timeout=60, what="the second pod's process to start")
+
+    restart = [str(ROOT / "hack" / "local-cluster.sh"), "restart-process-node", state_dir]
+    subprocess.run(restart, check=True, capture_output=True, timeout=60)
+
+    def failed() -> dict[str, Any]:
+        status: dict[str, Any] = k.get_json("pod", "interrupted", "-n", namespace)["status"]
+        return status if status.get("phase") == "Failed" else {}
+
+    status = wait_for(failed, timeout=60, what="the interrupted pod Failed")
+    assert status["reason"] == "NodeAgentRestarted"
+    assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "NodeAgentRestarted"
+    wait_for(lambda: not running(tag), timeout=30, what="the orphaned process killed")
+    finished_pod = k.get_json("pod", "finished", "-n", namespace)
+    assert finished_pod["status"]["phase"] == "Succeeded"
+    assert terminated(finished_pod)["reason"] == "Completed"
+    # The restarted agent runs new pods.
+    k.create(job("after-restart", namespace, "print('still here')", automountServiceAccountToken=False))
+    assert finished(k, namespace, "after-restart") == "Complete/CompletionsReached"
