@@ -55,8 +55,10 @@ limits (no cgroups), ``readOnlyRootFilesystem`` (only the declared mounts are re
 namespaces (a process that leaves its process group survives deletion), restarts
 (``restartPolicy`` is treated as Never), sidecars, probes, ``kubectl logs``/``exec``/port-forward
 (no kubelet API: each container's stdout+stderr is kept in ``<state-dir>/pods/<uid>/<container>.log``),
-persistent volumes, ``resourceFieldRef``, service env links. Mount points created on the host
-(e.g. ``/etc/opsgate/plan``, an empty ``/dev/termination-log``) stay behind as empty dirs/files.
+persistent volumes, ``resourceFieldRef``, service env links. A ``mountPath`` hides what the host has
+there, for that pod: mounting over the repo's parent dir hides the venv its command runs from. Mount
+points created on the host (e.g. ``/etc/opsgate/plan``, an empty ``/dev/termination-log``) stay
+behind as empty dirs/files.
 """
 
 from __future__ import annotations
@@ -935,6 +937,8 @@ class PodWorker(threading.Thread):
                     self._skip(self.runs["main"], "PodInitializing")
                     return self._verdict()
             self.initialized = True
+            if self.deleting.is_set() or self._past_deadline():  # while the init containers ran
+                return self._end_unstarted()
             self._supervise(self.runs["main"], volumes, sa_volume)
         return self._verdict()
 

@@ -254,6 +254,28 @@ def test_a_pod_over_its_own_active_deadline_fails_with_deadline_exceeded(k: Kube
     assert not running(tag)
 
 
+def test_init_containers_run_first_and_share_the_pods_empty_dir(k: Kubectl, namespace: str) -> None:
+    write = "open('/scratch/step', 'w').write('written by init')"
+    read = "open('/dev/termination-log', 'w').write(open('/scratch/step').read() + ', read by main')"
+    mount = [{"name": "work", "mountPath": "/scratch"}]  # not /work: that would hide the venv
+    init = {"name": "init", "image": "unused", "command": ["python", "-c", write], "volumeMounts": mount}
+    manifest = job(
+        "with-init",
+        namespace,
+        read,
+        automountServiceAccountToken=False,
+        initContainers=[init],
+        container={"volumeMounts": mount},
+        volumes=[{"name": "work", "emptyDir": {}}],
+    )
+    k.create(manifest)
+
+    assert finished(k, namespace, "with-init") == "Complete/CompletionsReached"
+    pod = job_pod(k, namespace, "with-init")
+    assert terminated(pod)["message"] == "written by init, read by main"
+    assert pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+
+
 def test_ordinary_pods_never_land_on_the_process_node(k: Kubectl, namespace: str) -> None:
     plain = {"restartPolicy": "Never", "containers": [{"name": "main", "image": "unused", "command": ["true"]}]}
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}}
