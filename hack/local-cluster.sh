@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A real local Kubernetes control plane without Docker: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods "run" and whose Job
-# pods complete), started as local processes the way envtest does.
+# pods complete), started as local processes the way envtest does. Unless OPSGATE_PROCESS_NODE=0, also a
+# process node (hack/process_node.py): a kubelet stand-in that really runs the pods bound to it as local
+# processes, tainted and labelled opsgate.dev/process-node=true so only executor Jobs land there.
 #
 #   eval "$(hack/local-cluster.sh up)"   # build once (cached), start, print shell exports
 #   hack/local-cluster.sh status         # which processes of $OPSGATE_CLUSTER_DIR are alive
 #   hack/local-cluster.sh down           # stop what `up` started, remove its state dir
+#   hack/local-cluster.sh restart-process-node   # kill -9 and restart the process node (as a crash)
 #
 # Each cluster gets its own state dir (certs, data, logs, pids) and random free ports, so two
 # never collide; `down` kills only the pids it wrote. Everything is logged under the state dir;
@@ -14,6 +17,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+PROCESS_NODE=process-node
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -25,7 +29,7 @@ free_port() {
 # start NAME CMD...: detached (no inherited stdio, own session), pid recorded.
 start() {
   local name=$1; shift
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$DIR/logs/$name.log" 2>&1 &  # appends: a restarted process keeps the old log
   echo "$name $!" >>"$DIR/pids"
 }
 
@@ -99,6 +103,12 @@ EOF
   done
 }
 
+start_process_node() {
+  # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
+  start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
+    --kubeconfig "$DIR/kubeconfig" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
+}
+
 cmd_up() {
   local bin started
   started=$(date +%s)
@@ -109,6 +119,10 @@ cmd_up() {
   : >"$DIR/pids"
   trap 'log "start failed; stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
 
+  # The process node needs root (unshare, bind mounts, setpriv): on by default as root, OPSGATE_PROCESS_NODE=0 opts out.
+  PROCESS_NODE_ON=$( ((EUID == 0)) && echo "${OPSGATE_PROCESS_NODE:-1}" || echo "${OPSGATE_PROCESS_NODE:-0}")
+  if [[ $PROCESS_NODE_ON == 1 && $EUID != 0 ]]; then die "OPSGATE_PROCESS_NODE=1 needs root"; fi
+  if [[ $PROCESS_NODE_ON != 1 ]]; then log "no process node (OPSGATE_PROCESS_NODE=0 or not root): pods only \"run\" on kwok nodes"; fi
   local etcd_port etcd_peer kcm_port sched_port
   etcd_port=$(free_port); etcd_peer=$(free_port); API_PORT=$(free_port)
   kcm_port=$(free_port); sched_port=$(free_port)
@@ -144,11 +158,20 @@ cmd_up() {
     --config "$bin/../kwok-stages.yaml" --server-address "127.0.0.1:$(free_port)"
 
   nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
+  if [[ $PROCESS_NODE_ON == 1 ]]; then
+    start_process_node
+    wait_for 60 "the process node" "$bin/kubectl" --kubeconfig "$k" get node "$PROCESS_NODE"
+  fi
   wait_for 60 "nodes Ready" "$bin/kubectl" --kubeconfig "$k" wait --for=condition=Ready node --all --timeout=1s
   wait_for 60 "the default service account" "$bin/kubectl" --kubeconfig "$k" get serviceaccount default
   trap - ERR
   log "ready in $(( $(date +%s) - started ))s: API https://127.0.0.1:$API_PORT, state in $DIR"
   printf 'export OPSGATE_CLUSTER_DIR=%q\nexport KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$DIR" "$k" "$bin"
+  if [[ $PROCESS_NODE_ON == 1 ]]; then
+    # What executor Jobs need to land on the process node: this nodeSelector and a toleration for this key.
+    printf 'export OPSGATE_EXECUTOR_NODE_SELECTOR=%s=true\nexport OPSGATE_EXECUTOR_TOLERATION=%s\n' \
+      opsgate.dev/process-node opsgate.dev/process-node
+  fi
 }
 
 cluster_dir() {
@@ -174,6 +197,17 @@ cmd_down() {
   log "stopped and removed $DIR"
 }
 
+cmd_restart_process_node() {  # SIGKILL, as a crash; the new agent fails the pods the old one ran
+  local pid
+  pid=$(awk '$1 == "process-node" {print $2}' "$DIR/pids" 2>/dev/null)
+  [[ -n "$pid" ]] || die "no process node recorded in $DIR"
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  sed -i '/^process-node /d' "$DIR/pids"
+  start_process_node
+  log "process node restarted (was $pid); log in $DIR/logs/process-node.log"
+}
+
 cmd_status() {
   [[ -f "$DIR/pids" ]] || { echo "no cluster in $DIR"; return 1; }
   local name pid down=0
@@ -187,6 +221,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cluster_dir "${2:-}"; cmd_down ;;
   status) cluster_dir "${2:-}"; cmd_status ;;
+  restart-process-node) cluster_dir "${2:-}"; cmd_restart_process_node ;;
   build) "$HERE/build-k8s.sh" ;;
-  *) echo "usage: $0 up | down [DIR] | status [DIR] | build" >&2; exit 2 ;;
+  *) echo "usage: $0 up | down [DIR] | status [DIR] | restart-process-node [DIR] | build" >&2; exit 2 ;;
 esac

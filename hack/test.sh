@@ -17,8 +17,8 @@ OPSGATE_BAO="$(hack/fetch-openbao.sh)/bao"  # cached by setup; tests/real_openba
 export OPSGATE_BAO
 
 echo "== static checks"
-ruff check operator tests bench
-ruff format --check operator tests bench
+ruff check operator tests bench hack
+ruff format --check operator tests bench hack
 mypy
 lint-imports
 
