@@ -95,6 +95,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         service_account=own.executor_service_account,
         node_selector=dict(own.executor_node_selector),
         tolerations=own.executor_tolerations,
+        extra_env={**dict(own.executor_env), **({"VAULT_ADDR": own.vault_addr} if own.vault_addr else {})},
     )
     memo["controller"] = Controller()
     started = time.monotonic()

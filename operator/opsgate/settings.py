@@ -33,6 +33,10 @@ class Settings:
     executor_namespace: str = "opsgate-system"  # Jobs and plan ConfigMaps; requesters can't write there
     executor_node_selector: tuple[tuple[str, str], ...] = ()  # e.g. the local cluster's process node
     executor_tolerations: tuple[str, ...] = ()  # taint keys executor pods tolerate
+    # Installation settings the executor Jobs get as environment (e.g. OPSGATE_MAIL_API_URL), and
+    # the Vault they fetch secrets from (VAULT_ADDR); none of it is a secret.
+    executor_env: tuple[tuple[str, str], ...] = ()
+    vault_addr: str | None = None
     approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
     expiry_check_seconds: float = 30.0
     job_poll_seconds: float = 2.0  # how often a running Job is looked at (OPSGATE_JOB_POLL_SECONDS)
@@ -59,14 +63,10 @@ class Settings:
             executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),
             executor_service_account=env.get("OPSGATE_EXECUTOR_SERVICE_ACCOUNT", settings.executor_service_account),
             executor_namespace=env.get("OPSGATE_EXECUTOR_NAMESPACE") or settings.executor_namespace,
-            executor_node_selector=tuple(
-                (key, value)
-                for key, _, value in (
-                    p.partition("=") for p in env.get("OPSGATE_EXECUTOR_NODE_SELECTOR", "").split(",")
-                )
-                if key
-            ),
+            executor_node_selector=_pairs(env.get("OPSGATE_EXECUTOR_NODE_SELECTOR", "")),
             executor_tolerations=tuple(t for t in env.get("OPSGATE_EXECUTOR_TOLERATION", "").split(",") if t),
+            executor_env=_pairs(env.get("OPSGATE_EXECUTOR_ENV", "")),
+            vault_addr=env.get("VAULT_ADDR") or None,
             approval_ttl=datetime.timedelta(
                 seconds=float(env.get("OPSGATE_APPROVAL_TTL_SECONDS", settings.approval_ttl.total_seconds()))
             ),
@@ -75,3 +75,8 @@ class Settings:
             peering=env.get("OPSGATE_PEERING") or None,
             instance=env.get("POD_ID") or None,  # kopf's own peering identity reads POD_ID too
         )
+
+
+def _pairs(raw: str) -> tuple[tuple[str, str], ...]:
+    """``K=V,K2=V2`` from one environment variable, as pairs (a node selector, Job environment)."""
+    return tuple((key, value) for key, _, value in (item.partition("=") for item in raw.split(",")) if key)

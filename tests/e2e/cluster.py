@@ -140,6 +140,7 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, interva
 # The groups of an impersonated requester (see ``requester``): an approver too (for the four-eyes
 # tests) and signed in with MFA, which the seed policy asks of anyone whose change needs approval.
 REQUESTER_GROUPS = ("opsgate-approvers", "opsgate-mfa")
+ADMIN_GROUPS = ("system:masters",)
 
 
 def opsrequest(
@@ -156,6 +157,8 @@ def opsrequest(
     ``groups`` states the requester's groups (``spec.requesterGroups``), which the API server
     holds to the caller's real ones: an impersonated user also has ``system:authenticated``.
     """
+    if groups is None and requester == "admin":
+        groups = ADMIN_GROUPS  # the local control plane's admin: RBAC sees its group, not a binding
     stated = {"requesterGroups": sorted({*groups, "system:authenticated"})} if groups is not None else {}
     return {
         "apiVersion": "opsgate.dev/v1alpha1",

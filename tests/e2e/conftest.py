@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests import vault_setup
 from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Team, exports_of, requester
+from tests.fakes import mail_server
+from tests.real_openbao import RealOpenBao, openbao_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,6 +71,8 @@ def cluster() -> Iterator[Cluster]:
     state_dir = exports["OPSGATE_CLUSTER_DIR"]
     bin_dir = exports["PATH"].removesuffix(":$PATH")
     env.update(KUBECONFIG=exports["KUBECONFIG"], OPSGATE_CLUSTER_DIR=state_dir)
+    # Where executor Jobs run: the process node, which really runs them (hack/process_node.py).
+    env.update({k: v for k, v in exports.items() if k.startswith("OPSGATE_EXECUTOR_")})
     env["PATH"] = f"{bin_dir}:{env.get('PATH', '')}"
     try:
         yield Cluster(exports["KUBECONFIG"], str(Path(bin_dir) / "kubectl"), env)
@@ -103,9 +109,34 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 APPROVAL_TTL_SECONDS = 40
 
 
+MAIL_TOKEN_PATH = "opsgate/mail"
+
+
 @pytest.fixture(scope="session")
-def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    """The OpsGate controller running as a real process for the whole session.
+def mail_api(kubectl: Kubectl, openbao_server: RealOpenBao) -> Iterator[mail_server.MailServer]:
+    """The mail provider's API (a test server), and OpenBao holding its token for the executor.
+
+    OpenBao's Kubernetes auth is configured against this cluster, so executor Jobs log in with
+    their own service-account token through a real TokenReview (tests/vault_setup.py).
+    """
+    client = openbao_server.root()
+    vault_setup.configure_for_cluster(
+        client, vault_setup.Kubectl(kubectl=kubectl.cluster.kubectl_path, kubeconfig=kubectl.cluster.kubeconfig)
+    )
+    token = secrets.token_urlsafe(24)
+    client.secrets.kv.v2.create_or_update_secret(path=MAIL_TOKEN_PATH, secret={"token": token}, mount_point="secret")
+    with mail_server.serve(token) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubectl: Kubectl,
+    tmp_path_factory: pytest.TempPathFactory,
+    openbao_server: RealOpenBao,
+    mail_api: mail_server.MailServer,
+) -> Iterator[Operator]:
+    """The OpsGate controller running as a real process for the session.
 
     Approvals expire after APPROVAL_TTL_SECONDS here, so the expiry test need not wait a day.
     """
@@ -117,14 +148,26 @@ def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--group=opsgate-approvers",
         check=False,
     )
-    # The executor namespace, the executor's ServiceAccount and the operator's roles.
+    # The executor namespace, the executor's ServiceAccount and the operator's roles; on this test
+    # cluster the executor may act in every namespace (a platform team binds it per namespace).
     kubectl("apply", "-f", str(ROOT / "deploy" / "operator-rbac.yaml"))
     kubectl("apply", "-f", str(ROOT / "deploy" / "executor-rbac.yaml"))
+    for role in ("opsgate-executor", "opsgate-executor-namespaces"):
+        kubectl(
+            "create",
+            "clusterrolebinding",
+            f"e2e-{role}",
+            f"--clusterrole={role}",
+            "--serviceaccount=opsgate-system:opsgate-executor",
+            check=False,
+        )
     state = tmp_path_factory.mktemp("operator")
     env = {
         "OPSGATE_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS),
         "OPSGATE_LOG_LEVEL": "INFO",
         "QDRANT_PATH": str(state / "qdrant"),
+        "VAULT_ADDR": openbao_server.url,
+        "OPSGATE_EXECUTOR_ENV": f"OPSGATE_MAIL_API_URL={mail_api.url}",
     }
     # The RAG index the operator retrieves context from: the repository's own docs and playbooks.
     subprocess.run(
@@ -143,5 +186,11 @@ def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 def team(kubectl: Kubectl, namespace: str) -> Team:
+    """A namespace with a requester of its own, and the deployments the requests act on."""
     user = "u-" + namespace.rsplit("-", 1)[-1]
+    for app in ("checkout", "payments"):
+        kubectl("create", "deployment", app, "--image=registry.local/shop/app:1", "-n", namespace)
     return Team(namespace, user, requester(kubectl, namespace, user))
+
+
+__all__ = ["openbao_server"]  # the session's OpenBao (tests/real_openbao.py), for the executor's secrets

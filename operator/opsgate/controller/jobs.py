@@ -100,6 +100,7 @@ def build(
         "OPSGATE_REQUESTER": str(spec.get("requester", "")),
         "OPSGATE_REQUESTER_GROUPS": ",".join(spec.get("requesterGroups") or ()),
         "OPSGATE_REQUEST_NAMESPACE": meta["namespace"],
+        "HOME": "/tmp",  # noqa: S108 - the emptyDir: ansible and tofu keep their state under HOME
         **settings.extra_env,
     }
     container = {

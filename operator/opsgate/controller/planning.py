@@ -73,6 +73,12 @@ MESSAGE_RBAC_DENIED = (
 )
 
 
+MESSAGE_NO_GROUPS = (
+    "; the request states no spec.requesterGroups, so only bindings to the user themself count "
+    "(state your groups, as the API server holds them to your real ones, to have group bindings seen)"
+)
+
+
 class ContextSource(Protocol):
     """Retrieval-augmented context (RAG); see :mod:`opsgate.rag` for the real one."""
 
@@ -209,6 +215,8 @@ async def _authorize(authorizer: Authorizer, outcome: pipeline.Outcome, context:
     if answer.allowed:
         return outcome
     why = f" ({answer.reason})" if answer.reason else ""
+    if not question.groups:
+        why += MESSAGE_NO_GROUPS
     message = MESSAGE_RBAC_DENIED.format(user=question.user, action=question.action, namespace=target, why=why)
     result = PolicyResult(
         policy=POLICY_RBAC,

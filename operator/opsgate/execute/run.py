@@ -91,13 +91,15 @@ def _execute(request: Request, env: Environment, values: list[str]) -> Result:
     if env.authorizer is not None:
         if not request.namespace:
             return failed(Reason.UNAUTHORIZED, MESSAGE_NO_NAMESPACE)
+        # the namespace the action acts in, as the controller asked at plan time
+        target = str(planned.parameters.get("namespace") or request.namespace)
         try:
-            allowed, why = env.authorizer.check(planned.requester, planned.action, request.namespace)
+            allowed, why = env.authorizer.check(planned.requester, planned.action, target)
         except Exception as exc:  # fail closed: no answer is no permission
             return failed(Reason.UNAUTHORIZED, MESSAGE_AUTHORIZER_FAILED.format(error=f"{type(exc).__name__}: {exc}"))
         if not allowed:
             message = MESSAGE_UNAUTHORIZED.format(
-                requester=planned.requester, action=planned.action, namespace=request.namespace, why=why
+                requester=planned.requester, action=planned.action, namespace=target, why=why
             )
             return failed(Reason.UNAUTHORIZED, message)
 
