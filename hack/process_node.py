@@ -76,6 +76,7 @@ import platform
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -1393,6 +1394,7 @@ def main(argv: list[str]) -> int:
         parser.error("must run as root (unshare, bind mounts and setpriv need it)")
     state_dir = options.state_dir or Path(os.environ.get("OPSGATE_CLUSTER_DIR", "/var/lib/opsgate")) / "process-node"
     state_dir.mkdir(parents=True, exist_ok=True)
+    reach_interpreter(Path(sys.executable))
     api = Api(options.kubeconfig)
     node = Node(api, NodeOptions(options.node_name, options.cpu, options.memory, options.max_pods))
     agent = Agent(
@@ -1402,6 +1404,20 @@ def main(argv: list[str]) -> int:
         signal.signal(signum, lambda *_: agent.stop.set())
     agent.serve()
     return 0
+
+
+def reach_interpreter(python: Path) -> None:
+    """Let pods running as another user (runAsUser 65532) start the host's Python, as an image would.
+
+    Pods run the host's venv, whose interpreter may sit under a home only root may enter (pyenv in
+    /root). Each directory above the real interpreter gets search permission for others (o+x:
+    entering, not listing); what was changed is logged.
+    """
+    for folder in python.resolve().parents:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            log.info("made %s searchable by pod users (o+x) so they can start %s", folder, python.resolve())
 
 
 if __name__ == "__main__":
