@@ -1,0 +1,160 @@
+"""Approved plans really run: Jobs on the local cluster's process node execute `opsgate execute`.
+
+Each test asserts what a user sees after the run - the Deployment's replicas, the mailbox at the
+provider, the failing task named in the request's status - and tries the execution path as an
+attacker would: a plan ConfigMap planted at the Job's name, a requester without the action's
+RBAC, a secret that must appear in no output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, Team, opsrequest, requester
+from tests.e2e.test_lifecycle import EXECUTOR_NAMESPACE, condition, decide, jobs_in, wait_phase
+from tests.fakes import mail_server
+
+
+def replicas(kubectl: Kubectl, namespace: str, name: str) -> int:
+    deployment = kubectl.get_json("deployment", name, "-n", namespace)
+    return int(deployment["spec"]["replicas"])
+
+
+def test_an_allowed_scale_really_changes_the_deployment(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    kubectl("create", "namespace", f"{team.namespace}-shop")
+    shop = f"{team.namespace}-shop"
+    kubectl("create", "deployment", "web", "--image=registry.local/shop/web:1", "-n", shop)
+    kubectl("create", "rolebinding", "requests", "--clusterrole=opsgate-requester", f"--user={team.user}", "-n", shop)
+    try:
+        team.create("web", f"scale deployment web in namespace {shop} to 3 replicas")
+        status = wait_phase(kubectl, team.namespace, "web", "Succeeded", "Failed", timeout=180)
+        assert status["phase"] == "Succeeded", status.get("result")
+        assert replicas(kubectl, shop, "web") == 3
+        assert status["result"]["counts"]["changed"] >= 1
+        assert "scaled from 1 to 3" in status["result"]["summary"]
+        (pod,) = kubectl.get_json("pods", "-n", EXECUTOR_NAMESPACE, "-l", f"job-name={status['job']['name']}")["items"]
+        assert pod["spec"]["nodeName"] == "process-node"  # it ran; a fake node runs nothing
+    finally:
+        kubectl("delete", "namespace", shop, "--wait=false", check=False)
+
+
+def test_a_failing_playbook_ends_failed_with_the_task_named(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    team.create("ghost", "scale the ghost deployment to 2 replicas in staging")
+    status = wait_phase(kubectl, team.namespace, "ghost", "Succeeded", "Failed", timeout=180)
+    assert status["phase"] == "Failed"
+    assert status["result"]["failedTask"] == "Read the deployment's current replica count"
+    assert "Read the deployment's current replica count" in condition(status, "Executed")["message"]
+
+
+def test_an_approved_mailbox_is_created_with_a_token_from_vault_that_appears_nowhere(
+    kubectl: Kubectl, operator: Operator, team: Team, mail_api: mail_server.MailServer
+) -> None:
+    team.create("mailbox", "create an email for grace@acme.org")
+    pending = wait_phase(kubectl, team.namespace, "mailbox", "AwaitingApproval")
+    approver = requester(kubectl, team.namespace, f"{team.user}-approver")
+    result = decide(
+        approver,
+        team.namespace,
+        pending["approval"]["name"],
+        f"{team.user}-approver",
+        "Approve",
+        pending["plan"]["digest"],
+    )
+    assert result.returncode == 0, result.stderr
+    status = wait_phase(kubectl, team.namespace, "mailbox", "Succeeded", "Failed", timeout=180)
+    assert status["phase"] == "Succeeded", status.get("result")
+    assert mail_api.state.mailboxes["grace@acme.org"]["quota_mib"] == 1024
+    assert all(authorized for _, path, authorized in mail_api.state.calls if "grace" in path)
+    # the token: in no status, event, Job, pod or log this run wrote
+    token = mail_api.state.token
+    cluster_dir = Path(operator.env["OPSGATE_CLUSTER_DIR"])
+    captured = [
+        json.dumps(kubectl.get_json("opsrequests,approvals", "-A")),
+        json.dumps(kubectl.get_json("events", "-A")),
+        json.dumps(kubectl.get_json("jobs,pods,configmaps", "-n", EXECUTOR_NAMESPACE)),
+        operator.log(),
+        *(path.read_text(errors="replace") for path in cluster_dir.rglob("*.log")),
+    ]
+    assert not [text[:200] for text in captured if token in text]
+
+
+def test_a_plan_configmap_planted_at_the_jobs_name_is_refused(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    operator.stop()
+    try:
+        team.create("planted", "scale the checkout deployment to 4 replicas in staging")
+        meta = kubectl.get_json("opsrequest", "planted", "-n", team.namespace)["metadata"]
+        plan = _plan(team, "scale the checkout deployment to 4 replicas in staging")
+        name = f"opsgate-planted-{plan['digest'].removeprefix('sha256:')[:10]}-{meta['uid'].replace('-', '')[:8]}"
+        tampered = {**plan, "parameters": {**plan["parameters"], "replicas": 40}}
+        planted = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": EXECUTOR_NAMESPACE,
+                "labels": {
+                    "opsgate.dev/request-uid": meta["uid"],
+                    "opsgate.dev/plan-digest": plan["digest"].removeprefix("sha256:"),
+                    "app.kubernetes.io/managed-by": "opsgate",
+                },
+            },
+            "data": {"plan.json": json.dumps(tampered, sort_keys=True, indent=2)},
+            "immutable": True,
+        }
+        kubectl.create(planted)  # only a cluster admin can write the executor namespace
+    finally:
+        operator.start()
+    status = wait_phase(kubectl, team.namespace, "planted", "Failed", "Succeeded", "Running", timeout=120)
+    assert status["phase"] == "Failed"
+    assert f"ConfigMap {name} exists but was not created by OpsGate" in condition(status, "Ready")["message"]
+    assert not jobs_in(kubectl, team.namespace)
+    assert replicas(kubectl, team.namespace, "checkout") == 1
+
+
+def test_a_requester_without_the_actions_rbac_is_denied(kubectl: Kubectl, operator: Operator, namespace: str) -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "restart-only", "namespace": namespace},
+        "rules": [
+            {"apiGroups": ["opsgate.dev"], "resources": ["opsrequests"], "verbs": ["create", "get"]},
+            {
+                "apiGroups": ["opsgate.dev"],
+                "resources": ["actions"],
+                "verbs": ["execute"],
+                "resourceNames": ["provision.restart.deployment"],
+            },
+        ],
+    }
+    kubectl.apply(role)
+    kubectl("create", "rolebinding", "nora", "--role=restart-only", "--user=nora", "-n", namespace)
+    nora = kubectl.as_user("nora")
+    nora.create(
+        opsrequest("scale", namespace, "scale the checkout deployment to 3 replicas in staging", requester="nora")
+    )
+    nora.create(opsrequest("restart", namespace, "restart the checkout deployment in staging", requester="nora"))
+    status = wait_phase(kubectl, namespace, "scale", "Denied", "Approved", "Running", "Succeeded", "Failed")
+    assert status["phase"] == "Denied"
+    denial = next(r for r in status["policy"]["results"] if r["policy"] == "rbac-execute")
+    assert f"nora may not execute provision.scale.deployment in namespace {namespace}" in denial["message"]
+    restart = wait_phase(kubectl, namespace, "restart", "Denied", "Approved", "Running", "Succeeded", "Failed")
+    assert restart["phase"] != "Denied"
+
+
+def _plan(team: Team, text: str) -> Any:
+    argv = [
+        str(ROOT / ".venv/bin/opsgate"),
+        "plan",
+        text,
+        "--json",
+        "--namespace",
+        team.namespace,
+        "--requester",
+        team.user,
+    ]
+    argv += ["--groups", ",".join(sorted({*REQUESTER_GROUPS, "system:authenticated"}))]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(result.stdout)["plan"]
