@@ -28,7 +28,14 @@ def phase_of(k: Kubectl, namespace: str, name: str) -> str:
     return str(status_of(k, namespace, name).get("phase", ""))
 
 
-def wait_phase(k: Kubectl, namespace: str, name: str, *phases: str, timeout: float = 60) -> dict[str, Any]:
+# Jobs really run (the process node): an approved request takes seconds to tens of seconds on 2
+# shared cores, past its decision.
+EXECUTION_TIMEOUT = 240
+
+
+def wait_phase(
+    k: Kubectl, namespace: str, name: str, *phases: str, timeout: float = EXECUTION_TIMEOUT
+) -> dict[str, Any]:
     wait_for(lambda: phase_of(k, namespace, name) in phases, timeout=timeout, what=f"{name} in {phases}")
     return status_of(k, namespace, name)
 
@@ -179,9 +186,9 @@ def test_every_example_reaches_its_expected_phase(kubectl: Kubectl, operator: Op
     for path in sorted(Path(ROOT / "examples").glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         expected[document["metadata"]["name"]] = document["metadata"]["annotations"]["opsgate.dev/expected-phase"]
-        document["spec"]["requester"] = team.user  # the examples say admin; here a fresh requester applies them
         documents.append(json.dumps(document))
-    team.kubectl("apply", "-n", team.namespace, "-f", "-", stdin="\n---\n".join(documents))
+    # as admin, whom the examples name (with admin's groups: no MFA, so the e-mail is denied)
+    kubectl("apply", "-n", team.namespace, "-f", "-", stdin="\n---\n".join(documents))
     for name, phase in expected.items():
         wait_phase(kubectl, team.namespace, name, phase)
 
@@ -190,8 +197,10 @@ def test_a_killed_operator_loses_nothing_and_duplicates_nothing(
     kubectl: Kubectl, operator: Operator, team: Team
 ) -> None:
     names = [f"scale-{i}" for i in range(8)]
+    for i in range(len(names)):
+        kubectl("create", "deployment", f"app-{i}", "--image=registry.local/shop/app:1", "-n", team.namespace)
     manifests = "\n---\n".join(
-        json.dumps(team.request(n, f"scale the checkout deployment to {i + 1} replicas in staging"))
+        json.dumps(team.request(n, f"scale the app-{i} deployment to {i + 2} replicas in staging"))
         for i, n in enumerate(names)
     )
     team.kubectl("create", "-f", "-", stdin=manifests)
@@ -231,9 +240,10 @@ def test_fifty_requests_at_once_all_reach_a_terminal_phase(
         done = [i for i in items if (i.get("status") or {}).get("phase") in TERMINAL | {"AwaitingApproval"}]
         return len(done) == len(users) * len(texts)
 
-    wait_for(settled, timeout=180, what="50 requests to settle", interval=1)
+    wait_for(settled, timeout=2 * EXECUTION_TIMEOUT, what="50 requests to settle", interval=1)
     phases = Counter(i["status"]["phase"] for i in kubectl.get_json("opsrequests", "-n", namespace)["items"])
-    assert phases == Counter({"Succeeded": 20, "AwaitingApproval": 10, "Denied": 10, "NeedsInfo": 10})
+    waited = phases.pop("AwaitingApproval", 0) + phases.pop("Expired", 0)  # approvals here live 40 s
+    assert (phases, waited) == (Counter({"Succeeded": 20, "Denied": 10, "NeedsInfo": 10}), 10)
 
 
 def test_a_request_carries_the_context_it_was_planned_with(kubectl: Kubectl, operator: Operator, team: Team) -> None:

@@ -74,7 +74,14 @@ class Tracker:
 
 
 def failure_message(res: Mapping[str, Any]) -> str:
-    """What a failed result says, in one line: ``msg``, else stderr, else ansible's no_log notice, else the rc."""
+    """What a failed result says, in one line: ``msg``, else stderr, else ansible's no_log notice, else the rc.
+
+    A command's ``msg`` is only "non-zero return code"; its stderr says why, so both are kept.
+    (A no_log result has neither: ansible replaced it with ``censored``.)
+    """
+    message, stderr = _text(res.get("msg") or ""), _text(res.get("stderr") or "").strip()
+    if message and stderr:
+        return f"{message}: {stderr.splitlines()[-1]}"[:MAX_FAILURE_CHARS]
     for key in ("msg", "stderr", "reason", "censored"):  # `censored`: a no_log result
         value = res.get(key)
         if value:
