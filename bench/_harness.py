@@ -256,10 +256,12 @@ class Watcher:
     late because the watch was not there yet. Reconnects from the last resourceVersion.
     """
 
-    def __init__(self, api: Api, namespace: str) -> None:
+    def __init__(self, api: Api, namespace: str, decided: Callable[[str], bool]) -> None:
         self.api = api
         self.namespace = namespace
-        self.phases: dict[str, dict[str, float]] = {}  # name -> phase -> first seen
+        self.decided = decided  # which phases count as decided (any_phase, opsgate_decided)
+        self.decided_at: dict[str, float] = {}  # name -> first seen decided
+        self.decided_phase: dict[str, str] = {}  # name -> the phase it was first seen decided in
         self.last_phase: dict[str, str] = {}
         self.job_at: dict[str, float] = {}
         self.events = 0
@@ -288,8 +290,10 @@ class Watcher:
         with self.lock:
             self.events += 1
             if phase:
-                self.phases.setdefault(name, {}).setdefault(phase, now)
                 self.last_phase[name] = phase
+                if name not in self.decided_at and self.decided(phase):
+                    self.decided_phase[name] = phase
+                    self.decided_at[name] = now
             if (status.get("job") or {}).get("name"):
                 self.job_at.setdefault(name, now)
 
@@ -340,35 +344,33 @@ class Watcher:
                     self._record(event["object"], now)
         return version
 
-    def first(self, name: str, decided: Callable[[str], bool]) -> float | None:
-        """When ``name`` first showed a phase for which ``decided(phase)`` holds."""
-        with self.lock:
-            times = [t for phase, t in self.phases.get(name, {}).items() if decided(phase)]
-        return min(times) if times else None
+    def first(self, name: str) -> float | None:
+        """When ``name`` was first seen decided (None: not yet)."""
+        return self.decided_at.get(name)
 
-    def first_phase(self, name: str, decided: Callable[[str], bool]) -> str | None:
-        with self.lock:
-            seen = [(t, phase) for phase, t in self.phases.get(name, {}).items() if decided(phase)]
-        return min(seen)[1] if seen else None
-
-    def count(self, names: Iterable[str], decided: Callable[[str], bool]) -> int:
-        return sum(1 for n in names if self.first(n, decided) is not None)
+    def first_phase(self, name: str) -> str | None:
+        return self.decided_phase.get(name)
 
     def wait(
         self,
         names: list[str],
-        decided: Callable[[str], bool],
         *,
         timeout: float,
+        done: Callable[[str], bool] | None = None,
         tick: Callable[[int], None] | None = None,
         tick_every: float = 1.0,
     ) -> int:
-        """Wait until all ``names`` are decided (or ``timeout``); how many were."""
+        """Wait until ``done(name)`` (default: decided) for all ``names``, or ``timeout``; how many are.
+
+        Cheap enough to poll 20 times a second with 5,000 names: the bench shares the cores with
+        the operator it measures.
+        """
+        done = done or self.decided_at.__contains__
         deadline = time.monotonic() + timeout
         last_tick = 0.0
         pending = list(names)
         while pending and time.monotonic() < deadline:
-            pending = [n for n in pending if self.first(n, decided) is None]
+            pending = [n for n in pending if not done(n)]
             if tick and time.monotonic() - last_tick >= tick_every:
                 last_tick = time.monotonic()
                 tick(len(names) - len(pending))

@@ -86,7 +86,7 @@ def drain(
 ) -> dict[str, Any]:
     """Start ``operator`` on the backlog and wait until all ``names`` are decided."""
     out: dict[str, Any] = {"timeline": []}
-    with Watcher(api, namespace) as watcher:
+    with Watcher(api, namespace, decided) as watcher:
         try:
 
             def tick(done: int) -> None:
@@ -98,18 +98,16 @@ def drain(
             out["startup_s"] = operator.start()
             out["rss_ready_mb"] = operator.status().get("VmRSS", math.nan)
             log(f"{operator.name} ready in {out['startup_s']:.1f}s")
-            out["decided"] = watcher.wait(names, decided, timeout=timeout, tick=tick, tick_every=5)
-            times = [t for t in (watcher.first(n, decided) for n in names) if t is not None]
+            out["decided"] = watcher.wait(names, timeout=timeout, tick=tick, tick_every=5)
+            times = [t for t in (watcher.first(n) for n in names) if t is not None]
             out["drain_s"] = max(times) - operator.launched if times else math.nan
             out["first_s"] = min(times) - operator.launched if times else math.nan
             out["rss_drained_mb"] = operator.status().get("VmRSS", math.nan)
             tick(out["decided"])
             if job_timeout:  # the Allowed ones: decided is not done until their Job exists
-                launching = [n for n in names if watcher.first_phase(n, decided) in LAUNCHING]
+                launching = [n for n in names if watcher.first_phase(n) in LAUNCHING]
                 log(f"{operator.name}: waiting for the Jobs of {len(launching)} Allowed requests")
-                deadline = time.monotonic() + job_timeout
-                while time.monotonic() < deadline and not all(n in watcher.job_at for n in launching):
-                    time.sleep(0.5)
+                watcher.wait(launching, timeout=job_timeout, done=watcher.job_at.__contains__)
                 job_times = [watcher.job_at[n] for n in launching if n in watcher.job_at]
                 out["jobs_expected"] = len(launching)
                 complete = len(job_times) == len(launching)

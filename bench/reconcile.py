@@ -98,7 +98,6 @@ def steady(
     count: int,
     rate: float,
     prefix: str,
-    decided: Callable[[str], bool],
     timeout: float,
 ) -> Steady:
     """Create ``count`` requests at ``rate``/s on schedule (open loop); wait for every decision."""
@@ -123,21 +122,19 @@ def steady(
             due = begin + i / rate
             time.sleep(max(0.0, due - time.monotonic()))
             pool.submit(send, i, due)
-    got = watcher.wait(result.names, decided, timeout=timeout)
+    got = watcher.wait(result.names, timeout=timeout)
     if got < count:
         log(f"only {got}/{count} decided within {timeout:.0f}s")
     for name in result.names:
-        at = watcher.first(name, decided)
+        at = watcher.first(name)
         latency = at - result.sent[name] if at is not None else math.nan
         result.decision_s.append(latency)
         result.by_kind.setdefault(result.kinds[name], []).append(latency)
-        result.first_phases[watcher.first_phase(name, decided) or "undecided"] += 1
+        result.first_phases[watcher.first_phase(name) or "undecided"] += 1
     return result
 
 
-def burst(
-    api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str, decided: Callable[[str], bool]
-) -> dict[str, float]:
+def burst(api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str) -> dict[str, float]:
     """Create ``count`` requests as fast as 8 threads can; decisions per second, and the create rate."""
     items = []
     for i in range(count):
@@ -145,8 +142,8 @@ def burst(
         items.append((f"{prefix}-{i}", text, f"{prefix}-u{i}"))
     started, created = create_many(api, namespace, items, threads=8)
     names = [name for name, _text, _user in items]
-    got = watcher.wait(names, decided, timeout=max(120.0, count))
-    ends = [t for t in (watcher.first(n, decided) for n in names) if t is not None]
+    got = watcher.wait(names, timeout=max(120.0, count))
+    ends = [t for t in (watcher.first(n) for n in names) if t is not None]
     return {
         "throughput": got / (max(ends) - started) if ends else math.nan,
         "create_rate": count / (created - started),
@@ -167,7 +164,7 @@ def measure(
 ) -> dict[str, Any]:
     """Start ``operator``, send the steady load right after it is ready, then the burst; stop it."""
     out: dict[str, Any] = {}
-    with Watcher(api, namespace) as watcher:
+    with Watcher(api, namespace, decided) as watcher:
         try:
             out["startup_s"] = operator.start()
             out["rss_ready_mb"] = operator.status().get("VmRSS", math.nan)
@@ -179,25 +176,22 @@ def measure(
                 count=args.requests,
                 rate=args.rate,
                 prefix=prefix,
-                decided=decided,
                 timeout=120,
             )
             if jobs:
-                launching = [n for n in out["steady"].names if watcher.first_phase(n, decided) in LAUNCHING]
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and not all(n in watcher.job_at for n in launching):
-                    time.sleep(0.1)
+                launching = [n for n in out["steady"].names if watcher.first_phase(n) in LAUNCHING]
+                watcher.wait(launching, timeout=60, done=watcher.job_at.__contains__)
                 out["steady"].job_s = [
                     watcher.job_at[n] - out["steady"].sent[n] for n in launching if n in watcher.job_at
                 ]
                 out["jobs_expected"] = len(launching)
                 # Let the steady phase's Jobs finish (bounded) so the burst measures decisions.
-                settled = watcher.wait(launching, lambda p: p in FINAL, timeout=90)
+                settled = watcher.wait(launching, timeout=90, done=lambda n: watcher.last_phase.get(n) in FINAL)
                 out["jobs_finished"] = settled
             out["rss_after_steady_mb"] = operator.status().get("VmRSS", math.nan)
             out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
             log(f"{operator.name}: burst of {args.burst}")
-            out["burst"] = burst(api, watcher, namespace, count=args.burst, prefix=f"{prefix}b", decided=decided)
+            out["burst"] = burst(api, watcher, namespace, count=args.burst, prefix=f"{prefix}b")
             out["stages_all"] = stage_means(args.metrics_port) if jobs else {}
             out["rss_after_mb"] = operator.status().get("VmRSS", math.nan)
             out["watch_events"] = watcher.events
