@@ -36,12 +36,15 @@ UNDECIDED = {"Pending", "Planning"}
 
 # The framework floor: a kopf operator whose only handler writes one status field on create,
 # with the same bookkeeping storage OpsGate uses (annotations under opsgate.dev/).
+# BENCH_KOPF_WORKER_LIMIT caps kopf's concurrent per-object workers (default: kopf's, unlimited).
 BARE_KOPF = """
-import logging, kopf
+import logging, os, kopf
 
 @kopf.on.startup()
 def configure(settings, **_):
     settings.posting.level = logging.WARNING
+    if os.environ.get("BENCH_KOPF_WORKER_LIMIT"):
+        settings.batching.worker_limit = int(os.environ["BENCH_KOPF_WORKER_LIMIT"])
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="opsgate.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="opsgate.dev", key="last-handled-configuration")
@@ -504,12 +507,13 @@ def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("TMPDIR", "/tmp")))  # noqa: S108
 
 
-def bare_kopf(namespace: str, scratch: Path) -> Operator:
+def bare_kopf(namespace: str, scratch: Path, *, worker_limit: int | None = None) -> Operator:
     script = scratch / "bare_kopf.py"
     script.write_text(BARE_KOPF)
     health = f"http://127.0.0.1:{free_port()}/healthz"
     argv = [sys.executable, "-m", "kopf", "run", "--standalone", "-n", namespace, f"--liveness={health}", str(script)]
-    return Operator("bare kopf", argv, health, scratch / "bare-kopf.log", child_env())
+    env = child_env(**({"BENCH_KOPF_WORKER_LIMIT": str(worker_limit)} if worker_limit else {}))
+    return Operator("bare kopf", argv, health, scratch / "bare-kopf.log", env)
 
 
 def opsgate_operator(namespace: str, scratch: Path, *, metrics_port: int = 0, **env: str) -> Operator:
