@@ -5,7 +5,7 @@ Measured from outside, in one run, on one cluster (a fresh hack/local-cluster.sh
 
 * Phase A, the floor: a bare kopf operator whose only handler writes one status field. Right
   after its liveness endpoint answers, N requests are created at a steady R per second
-  (open loop: sent on schedule, never waiting for a decision), then a burst of B from 8 threads.
+  (open loop: sent on schedule, never waiting for a decision), then a burst of B from 16 threads.
 * Phase B, OpsGate: ``opsgate operator`` (rule parser, embedded defaults, context from an index
   of this repository, as tests/e2e/conftest.py runs it) from this checkout's operator/. The same
   N at R start right after its health endpoint answers, so the first requests after start are
@@ -134,13 +134,13 @@ def steady(
     return result
 
 
-def burst(api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str) -> dict[str, float]:
-    """Create ``count`` requests as fast as 8 threads can; decisions per second, and the create rate."""
+def burst(api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str, threads: int) -> dict[str, float]:
+    """Create ``count`` requests as fast as ``threads`` threads can; decisions per second, and the create rate."""
     items = []
     for i in range(count):
         _kind, text = request_text(i)
         items.append((f"{prefix}-{i}", text, f"{prefix}-u{i}"))
-    started, created = create_many(api, namespace, items, threads=8)
+    started, created = create_many(api, namespace, items, threads=threads)
     names = [name for name, _text, _user in items]
     got = watcher.wait(names, timeout=max(120.0, count))
     ends = [t for t in (watcher.first(n) for n in names) if t is not None]
@@ -191,7 +191,9 @@ def measure(
             out["rss_after_steady_mb"] = operator.status().get("VmRSS", math.nan)
             out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
             log(f"{operator.name}: burst of {args.burst}")
-            out["burst"] = burst(api, watcher, namespace, count=args.burst, prefix=f"{prefix}b")
+            out["burst"] = burst(
+                api, watcher, namespace, count=args.burst, prefix=f"{prefix}b", threads=args.burst_threads
+            )
             out["stages_all"] = stage_means(args.metrics_port) if jobs else {}
             out["rss_after_mb"] = operator.status().get("VmRSS", math.nan)
             out["watch_events"] = watcher.events
@@ -320,6 +322,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests sent at a steady rate (latency)")
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second in the steady phase")
     parser.add_argument("--burst", type=int, default=200, help="requests created at once (throughput)")
+    parser.add_argument("--burst-threads", type=int, default=16, help="threads creating the burst")
     parser.add_argument("--kubeconfig", help="use this cluster instead of starting a local one")
     parser.add_argument("--keep", action="store_true", help="leave the local cluster running")
     args = parser.parse_args()
@@ -329,7 +332,7 @@ def main() -> None:
 
     with cluster(args.kubeconfig, keep=args.keep):
         install()
-        api = Api()
+        api = Api(pool_size=32)
         stamp = time.strftime("%H%M%S")
         log("indexing the repository for OpsGate's context (opsgate index)")
         index_repository(scratch)
