@@ -1,365 +1,359 @@
-"""How fast OpsGate turns a new OpsRequest into a decision and a Job, next to the floor.
+"""How fast OpsGate decides new OpsRequests as a user meets it, next to a bare kopf operator.
 
-Measured in one run, on one local control plane (hack/local-cluster.sh, or $KUBECONFIG with
---kubeconfig), with the rule parser:
+Measured from outside, in one run, on one cluster (a fresh hack/local-cluster.sh, or
+--kubeconfig), with crds/ and deploy/ applied:
 
-* raw API round-trip: creating an OpsRequest (client-side create latency) - the API floor;
-* bare kopf: an operator whose only handler writes one status field - the framework floor;
-* OpsGate: create → decision (status.phase set) and create → Job (status.job.name set), one
-  request at a time for latency, then a burst for throughput; the operator's RSS idle (before
-  the first request loads the embedding model) and after the burst. Context is retrieved from
-  an index of this repository, as in production.
+* Phase A, the floor: a bare kopf operator whose only handler writes one status field. Right
+  after its liveness endpoint answers, N requests are created at a steady R per second
+  (open loop: sent on schedule, never waiting for a decision), then a burst of B from 16 threads.
+* Phase B, OpsGate: ``opsgate operator`` (rule parser, embedded defaults, context from an index
+  of this repository, as tests/e2e/conftest.py runs it) from this checkout's operator/. The same
+  N at R start right after its health endpoint answers, so the first requests after start are
+  in the figures. The mix is realistic: half are Allowed and launch a Job (so Jobs are created
+  and followed alongside the decisions), 1/8 await approval, 1/4 are Denied, 1/8 NeedsInfo.
+  Then the burst of B.
 
-Each request is created by its own impersonated requester, so rate-limit policies don't turn
-the burst into denials. Prints a table and ends with one JSON line.
+Latency is create → decided, on the client clock: from the start of the create call to the
+first watch event showing ``status.phase`` (floor: any phase; OpsGate: past Pending/Planning),
+and for OpsGate also create → ``status.job.name``. Throughput is B / (first create of the burst
+→ last decision). Each request has its own impersonated requester (group opsgate-bench), so the
+rate-limit policies don't turn the load into denials. The operator's RSS (VmRSS sampled, VmHWM
+for the peak) and CPU time come from /proc. Prints a table and ends with one JSON line.
 
-    .venv/bin/python bench/reconcile.py [--requests 40] [--burst 100]
+    .venv/bin/python bench/reconcile.py [--requests 100] [--rate 10] [--burst 200]
+        [--kubeconfig PATH] [--keep]
+
+The operators always run from this checkout's operator/ (put first on their PYTHONPATH), whatever
+the virtualenv's editable install points at; the JSON records the commit (+dirty). Logs and the
+index stay in the scratch directory printed at the start and the end.
+
+Targets (the issue): decision p95 <= 1.5x the floor's, burst throughput >= 0.5x the floor's.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import shlex
-import socket
-import statistics
-import subprocess
-import sys
+import math
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "operator"))
+from _harness import (
+    Api,
+    Operator,
+    Watcher,
+    any_phase,
+    bare_kopf,
+    bench_namespace,
+    clean,
+    cluster,
+    create_many,
+    free_port,
+    index_repository,
+    install,
+    log,
+    opsgate_decided,
+    opsgate_operator,
+    percentile,
+    ratio,
+    request_text,
+    scratch_dir,
+    source_revision,
+    stage_means,
+    summary_ms,
+)
 
-from opsgate import kube  # noqa: E402 - after the path tweak, for running from a checkout
-
-BARE_KOPF = """
-import logging, kopf
-
-@kopf.on.startup()
-def configure(settings, **_):
-    settings.posting.level = logging.WARNING
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="opsgate.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="opsgate.dev", key="last-handled-configuration")
-
-@kopf.on.create("opsgate.dev", "v1alpha1", "opsrequests")
-def mark(patch, **_):
-    patch.status["phase"] = "Pending"
-"""
-TERMINAL = {"Succeeded", "Failed", "Denied", "NeedsInfo", "Answered", "Rejected", "Expired"}
-TEXTS = [
-    "scale the checkout deployment to {n} replicas in staging",
-    "restart the payments deployment in dev",
-    "create a namespace team-{n} in dev",
-]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def kubectl(*args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {shlex.join(args)}: {result.stderr}")
-    return result.stdout
+P95_TARGET = 1.5
+THROUGHPUT_TARGET = 0.5
+LAUNCHING = ("Approved", "Running")  # the first decided phase of a request that gets a Job
+FINAL = {"Succeeded", "Failed", "Denied", "NeedsInfo", "Answered", "Rejected", "Expired"}
 
 
-@contextlib.contextmanager
-def local_cluster() -> Iterator[None]:
-    if os.environ.get("KUBECONFIG") and os.environ.get("OPSGATE_BENCH_USE_KUBECONFIG") == "1":
-        yield
-        return
-    up = subprocess.run([str(ROOT / "hack/local-cluster.sh"), "up"], capture_output=True, text=True, check=True)
-    exports = {}
-    for line in up.stdout.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            exports[name] = value
-    os.environ["KUBECONFIG"] = exports["KUBECONFIG"]
-    os.environ["PATH"] = exports["PATH"].replace("$PATH", os.environ["PATH"])
-    try:
-        yield
-    finally:
-        subprocess.run([str(ROOT / "hack/local-cluster.sh"), "down", exports["OPSGATE_CLUSTER_DIR"]], check=False)
+@dataclass
+class Steady:
+    """The steady-rate phase: when each request was sent and what became of it."""
+
+    names: list[str] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)
+    sent: dict[str, float] = field(default_factory=dict)  # start of the create call
+    create_s: list[float] = field(default_factory=list)
+    late_s: list[float] = field(default_factory=list)  # how far behind schedule a create started
+    decision_s: list[float] = field(default_factory=list)  # in send order; NaN if never decided
+    job_s: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    first_phases: Counter[str] = field(default_factory=Counter)
 
 
-class Watcher:
-    """Records when each OpsRequest in a namespace first shows a status field (client clock)."""
+def steady(
+    api: Api,
+    watcher: Watcher,
+    namespace: str,
+    *,
+    count: int,
+    rate: float,
+    prefix: str,
+    timeout: float,
+) -> Steady:
+    """Create ``count`` requests at ``rate``/s on schedule (open loop); wait for every decision."""
+    result = Steady()
+    lock = threading.Lock()
 
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-        self.phase_at: dict[str, float] = {}
-        self.job_at: dict[str, float] = {}
-        self.done_at: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def send(i: int, due: float) -> None:
+        name, user = f"{prefix}-{i}", f"{prefix}-u{i}"
+        kind, text = request_text(i)
+        started = time.monotonic()
+        api.create_request(namespace, name, text, user)
+        with lock:
+            result.sent[name] = started
+            result.kinds[name] = kind
+            result.create_s.append(time.monotonic() - started)
+            result.late_s.append(started - due)
 
-    def __enter__(self) -> Watcher:
-        self._thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        # One short line per event (name, phase, job), so parsing costs the same for a bare-kopf
-        # object and an OpsGate one with a 5 KB status: the clock measures the operator, not us.
-        columns = "custom-columns=NAME:.metadata.name,PHASE:.status.phase,JOB:.status.job.name"
-        argv = ["kubectl", "get", "opsrequests", "-n", self.namespace, "--watch", "--no-headers", "-o", columns]
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        while not self._stop.is_set():
-            line = process.stdout.readline()
-            if not line:
-                break
-            now = time.monotonic()
-            name, phase, job = [*line.split(), "<none>", "<none>"][:3]
-            if phase != "<none>" and name not in self.phase_at:
-                self.phase_at[name] = now
-            if job != "<none>" and name not in self.job_at:
-                self.job_at[name] = now
-            if phase in TERMINAL and name not in self.done_at:
-                self.done_at[name] = now
-        process.terminate()
-
-    def wait(self, names: list[str], *, field: str = "phase", timeout: float = 300) -> None:
-        seen = {"phase": self.phase_at, "job": self.job_at, "done": self.done_at}[field]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(n in seen for n in names):
-            time.sleep(0.05)
-        missing = [n for n in names if n not in seen]
-        if missing:
-            raise RuntimeError(f"{len(missing)} requests never got a {field}: {missing[:5]}")
+    result.names = [f"{prefix}-{i}" for i in range(count)]
+    with ThreadPoolExecutor(16) as pool:
+        begin = time.monotonic()
+        for i in range(count):
+            due = begin + i / rate
+            time.sleep(max(0.0, due - time.monotonic()))
+            pool.submit(send, i, due)
+    got = watcher.wait(result.names, timeout=timeout)
+    if got < count:
+        log(f"only {got}/{count} decided within {timeout:.0f}s")
+    for name in result.names:
+        at = watcher.first(name)
+        latency = at - result.sent[name] if at is not None else math.nan
+        result.decision_s.append(latency)
+        result.by_kind.setdefault(result.kinds[name], []).append(latency)
+        result.first_phases[watcher.first_phase(name) or "undecided"] += 1
+    return result
 
 
-def body(name: str, namespace: str, user: str, i: int) -> dict[str, Any]:
+def burst(api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str, threads: int) -> dict[str, float]:
+    """Create ``count`` requests as fast as ``threads`` threads can; decisions per second, and the create rate."""
+    items = []
+    for i in range(count):
+        _kind, text = request_text(i)
+        items.append((f"{prefix}-{i}", text, f"{prefix}-u{i}"))
+    started, created = create_many(api, namespace, items, threads=threads)
+    names = [name for name, _text, _user in items]
+    got = watcher.wait(names, timeout=max(120.0, count))
+    ends = [t for t in (watcher.first(n) for n in names) if t is not None]
     return {
-        "apiVersion": "opsgate.dev/v1alpha1",
-        "kind": "OpsRequest",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"request": TEXTS[i % len(TEXTS)].format(n=i % 9 + 1), "requester": user},
+        "throughput": got / (max(ends) - started) if ends else math.nan,
+        "create_rate": count / (created - started),
+        "decided": got,
+        "seconds": max(ends) - started if ends else math.nan,
     }
 
 
-def create_as(user: str, manifest: dict[str, Any]) -> float:
-    """Create ``manifest`` impersonating ``user``; returns the monotonic time the call started."""
-    started = time.monotonic()
-    url = kube.path("opsgate.dev/v1alpha1", "OpsRequest", manifest["metadata"]["namespace"])
-    client = kube._client()
-    method, full_url, headers, payload, post = client.param_serialize(
-        "POST",
-        url,
-        header_params={
-            "Content-Type": "application/json",
-            "Impersonate-User": user,
-            "Impersonate-Group": "opsgate-bench",
-        },
-        body=manifest,
-        auth_settings=["BearerToken"],
-    )
-    response = client.call_api(method, full_url, headers, payload, post)
-    if response.status >= 300:
-        raise RuntimeError(response.read())
-    return started
-
-
-def namespace(name: str) -> str:
-    kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "opsgate.dev/project=bench", "opsgate.dev/cost-center=cc-bench")
-    kubectl("create", "rolebinding", "bench", "--clusterrole=opsgate-requester", "--group=opsgate-bench", "-n", name)
-    return name
-
-
-def sequential(ns: str, count: int, *, prefix: str, jobs: bool) -> dict[str, list[float]]:
-    latencies: dict[str, list[float]] = {"create": [], "decision": [], "job": []}
-    with Watcher(ns) as watcher:
-        for i in range(count):
-            name, user = f"{prefix}-{i}", f"{prefix}-user-{i}"
-            started = create_as(user, body(name, ns, user, i))
-            latencies["create"].append(time.monotonic() - started)
-            watcher.wait([name])
-            latencies["decision"].append(watcher.phase_at[name] - started)
-            if jobs:
-                watcher.wait([name], field="job")
-                latencies["job"].append(watcher.job_at[name] - started)
-                # One request at a time means the previous one is over: its Job, pod and outcome
-                # no longer compete for the cores with the next decision being measured.
-                watcher.wait([name], field="done")
-    return latencies
-
-
-def burst(ns: str, count: int, *, prefix: str) -> float:
-    names = [f"{prefix}-{i}" for i in range(count)]
-    with Watcher(ns) as watcher:
-        started = time.monotonic()
-        threads = [
-            threading.Thread(target=create_as, args=(f"{prefix}-user-{i}", body(n, ns, f"{prefix}-user-{i}", i)))
-            for i, n in enumerate(names)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        watcher.wait(names)
-        return count / (max(watcher.phase_at[n] for n in names) - started)
-
-
-def run_operator(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("operator exited")
+def measure(
+    operator: Operator,
+    api: Api,
+    namespace: str,
+    args: argparse.Namespace,
+    *,
+    prefix: str,
+    decided: Callable[[str], bool],
+    jobs: bool,
+) -> dict[str, Any]:
+    """Start ``operator``, send the steady load right after it is ready, then the burst; stop it."""
+    out: dict[str, Any] = {}
+    with Watcher(api, namespace, decided) as watcher:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("operator never became healthy")
+            out["startup_s"] = operator.start()
+            out["rss_ready_mb"] = operator.status().get("VmRSS", math.nan)
+            log(f"{operator.name} ready in {out['startup_s']:.1f}s; {args.requests} requests at {args.rate}/s")
+            out["steady"] = steady(
+                api,
+                watcher,
+                namespace,
+                count=args.requests,
+                rate=args.rate,
+                prefix=prefix,
+                timeout=120,
+            )
+            if jobs:
+                launching = [n for n in out["steady"].names if watcher.first_phase(n) in LAUNCHING]
+                watcher.wait(launching, timeout=60, done=watcher.job_at.__contains__)
+                out["steady"].job_s = [
+                    watcher.job_at[n] - out["steady"].sent[n] for n in launching if n in watcher.job_at
+                ]
+                out["jobs_expected"] = len(launching)
+                # Let the steady phase's Jobs finish (bounded) so the burst measures decisions.
+                settled = watcher.wait(launching, timeout=90, done=lambda n: watcher.last_phase.get(n) in FINAL)
+                out["jobs_finished"] = settled
+            out["rss_after_steady_mb"] = operator.status().get("VmRSS", math.nan)
+            out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
+            log(f"{operator.name}: burst of {args.burst}")
+            out["burst"] = burst(
+                api, watcher, namespace, count=args.burst, prefix=f"{prefix}b", threads=args.burst_threads
+            )
+            out["stages_all"] = stage_means(args.metrics_port) if jobs else {}
+            out["rss_after_mb"] = operator.status().get("VmRSS", math.nan)
+            out["watch_events"] = watcher.events
+            out["final_phases"] = Counter(watcher.last_phase.get(n, "none") for n in out["steady"].names)
+        finally:
+            final = operator.stop()
+    out["rss_peak_mb"] = final.get("VmHWM", math.nan)
+    out["cpu_s"] = final.get("cpu", math.nan)
+    return out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    fs, os_ = floor["steady"], ours["steady"]
+    f_dec, o_dec = summary_ms(fs.decision_s), summary_ms(os_.decision_s)
+    o_job = summary_ms(os_.job_s)
+    split = 10
+    f_first, f_rest = summary_ms(fs.decision_s[:split]), summary_ms(fs.decision_s[split:])
+    o_first, o_rest = summary_ms(os_.decision_s[:split]), summary_ms(os_.decision_s[split:])
+    throughput, floor_throughput = ours["burst"]["throughput"], floor["burst"]["throughput"]
 
+    def row(label: str, s: dict[str, float], n: int) -> None:
+        print(f"  {label:34}{n:>6}{s['p50']:>10}{s['p95']:>10}{s['p99']:>10}{s['max']:>10}")
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    print(f"\n{args.requests} requests at {args.rate}/s right after start, then a burst of {args.burst}")
+    print(f"  {'create → decided (ms)':34}{'n':>6}{'p50':>10}{'p95':>10}{'p99':>10}{'max':>10}")
+    row("bare kopf (floor)", f_dec, len(fs.decision_s))
+    row(f"  floor, first {split}", f_first, len(fs.decision_s[:split]))
+    row("  floor, the rest", f_rest, len(fs.decision_s[split:]))
+    row("OpsGate", o_dec, len(os_.decision_s))
+    row(f"  OpsGate, first {split}", o_first, len(os_.decision_s[:split]))
+    row("  OpsGate, the rest", o_rest, len(os_.decision_s[split:]))
+    for kind in ("allowed", "approval", "denied", "needsinfo"):
+        values = os_.by_kind.get(kind, [])
+        row(f"  OpsGate, {kind}", summary_ms(values), len(values))
+    row("OpsGate create → Job", o_job, len(os_.job_s))
+    row("raw API create call (both)", summary_ms(fs.create_s + os_.create_s), len(fs.create_s + os_.create_s))
+    late = percentile(fs.late_s + os_.late_s, 99) * 1000
+    print(f"  sender: p99 {late:.1f} ms behind schedule (open loop; large values mean the client fell behind)")
+    print("  first 10 after start (ms):")
+    print("    floor   " + " ".join(f"{v * 1000:7.0f}" for v in fs.decision_s[:split]))
+    print("    OpsGate " + " ".join(f"{v * 1000:7.0f}" for v in os_.decision_s[:split]))
+    print(f"  OpsGate first decided phase: {dict(os_.first_phases)}; final: {dict(ours['final_phases'])}")
+    if "jobs_expected" in ours:
+        print(
+            f"  Jobs: {len(os_.job_s)}/{ours['jobs_expected']} launched, {ours['jobs_finished']} finished "
+            "before the burst"
+        )
+    print(
+        f"\nburst of {args.burst}: OpsGate {throughput:.1f}/s ({ours['burst']['decided']} decided), "
+        f"bare kopf {floor_throughput:.1f}/s; created at {ours['burst']['create_rate']:.0f}/s and "
+        f"{floor['burst']['create_rate']:.0f}/s by the client"
+    )
+    if floor_throughput > 0.85 * floor["burst"]["create_rate"]:
+        print(
+            "  (the floor kept up with the client's creates: its throughput is a lower bound and the ratio "
+            "flatters OpsGate; a less loaded machine creates faster)"
+        )
+    for name, figures in (("bare kopf", floor), ("OpsGate", ours)):
+        print(
+            f"{name:10} ready {figures['startup_s']:.1f}s after launch; RSS {figures['rss_ready_mb']:.0f} MB ready, "
+            f"{figures['rss_after_steady_mb']:.0f} after the steady load, {figures['rss_after_mb']:.0f} after the "
+            f"burst, peak {figures['rss_peak_mb']:.0f} MB; CPU {figures['cpu_s']:.1f}s; "
+            f"{figures['watch_events']} watch events"
+        )
+    if ours["stages_steady"]:
+        stages = ", ".join(f"{k} {v}" for k, v in ours["stages_steady"].items())
+        print(f"inside OpsGate (its opsgate_reconcile_seconds, mean ms, steady phase): {stages}")
+    if ours["stages_all"]:
+        print(
+            "                                             (after the burst): "
+            + ", ".join(f"{k} {v}" for k, v in ours["stages_all"].items())
+        )
 
-
-def stage_means(url: str) -> dict[str, float]:
-    """Mean ms per stage of the operator's own reconcile histogram (sequential phase only)."""
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-        text = response.read().decode()
-    sums: dict[str, float] = {}
-    counts: dict[str, float] = {}
-    for line in text.splitlines():
-        for suffix, target in (("_sum", sums), ("_count", counts)):
-            if line.startswith(f"opsgate_reconcile_seconds{suffix}{{"):
-                stage = line.split('stage="')[1].split('"')[0]
-                target[stage] = float(line.rsplit(" ", 1)[1])
-    return {stage: round(sums[stage] / counts[stage] * 1000, 1) for stage in sums if counts.get(stage)}
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    p95_ratio = ratio(o_dec["p95"], f_dec["p95"])
+    throughput_ratio = ratio(throughput, floor_throughput)
+    print(
+        f"\ndecision p95 = {p95_ratio}x the floor (target <= {P95_TARGET}); "
+        f"p50 = {ratio(o_dec['p50'], f_dec['p50'])}x; throughput = {throughput_ratio}x the floor's "
+        f"(target >= {THROUGHPUT_TARGET})"
+    )
+    return clean(
+        {
+            "decision_p50_ms": o_dec["p50"],
+            "decision_p95_ms": o_dec["p95"],
+            "decision_p99_ms": o_dec["p99"],
+            "decision_max_ms": o_dec["max"],
+            "floor_p50_ms": f_dec["p50"],
+            "floor_p95_ms": f_dec["p95"],
+            "floor_p99_ms": f_dec["p99"],
+            "floor_max_ms": f_dec["max"],
+            "p50_ratio": ratio(o_dec["p50"], f_dec["p50"]),
+            "p95_ratio": p95_ratio,
+            "first10_p95_ms": o_first["p95"],
+            "rest_p95_ms": o_rest["p95"],
+            "floor_first10_p95_ms": f_first["p95"],
+            "floor_rest_p95_ms": f_rest["p95"],
+            "rest_p95_ratio": ratio(o_rest["p95"], f_rest["p95"]),
+            "job_p50_ms": o_job["p50"],
+            "job_p95_ms": o_job["p95"],
+            "throughput_per_s": round(throughput, 1),
+            "floor_throughput_per_s": round(floor_throughput, 1),
+            "throughput_ratio": throughput_ratio,
+            "burst_create_rate_per_s": round(ours["burst"]["create_rate"], 1),
+            "floor_burst_create_rate_per_s": round(floor["burst"]["create_rate"], 1),
+            "startup_s": round(ours["startup_s"], 2),
+            "floor_startup_s": round(floor["startup_s"], 2),
+            "rss_ready_mb": round(ours["rss_ready_mb"], 1),
+            "rss_after_mb": round(ours["rss_after_mb"], 1),
+            "rss_peak_mb": round(ours["rss_peak_mb"], 1),
+            "floor_rss_peak_mb": round(floor["rss_peak_mb"], 1),
+            "cpu_s": round(ours["cpu_s"], 1),
+            "floor_cpu_s": round(floor["cpu_s"], 1),
+            "undecided": sum(1 for v in os_.decision_s if math.isnan(v)),
+            "p95_target_met": p95_ratio <= P95_TARGET,
+            "throughput_target_met": throughput_ratio >= THROUGHPUT_TARGET,
+            "requests": args.requests,
+            "rate": args.rate,
+            "burst": args.burst,
+            "operator_revision": args.revision,
+        }
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=40, help="requests created one by one (latency)")
-    parser.add_argument("--burst", type=int, default=100, help="requests created at once (throughput)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100, help="requests sent at a steady rate (latency)")
+    parser.add_argument("--rate", type=float, default=10.0, help="requests per second in the steady phase")
+    parser.add_argument("--burst", type=int, default=200, help="requests created at once (throughput)")
+    parser.add_argument("--burst-threads", type=int, default=16, help="threads creating the burst")
+    parser.add_argument("--kubeconfig", help="use this cluster instead of starting a local one")
+    parser.add_argument("--keep", action="store_true", help="leave the local cluster running")
     args = parser.parse_args()
-    logs = Path(os.environ.get("TMPDIR", "/tmp")) / "opsgate-bench"  # noqa: S108 - a scratch dir for logs
-    logs.mkdir(exist_ok=True)
+    args.revision = source_revision()
+    scratch = scratch_dir("opsgate-bench-reconcile.")
+    log(f"logs and state in {scratch}; operator from {Path(__file__).resolve().parents[1] / 'operator'}")
 
-    with local_cluster():
-        kubectl("apply", "-f", str(ROOT / "crds"))
-        kubectl("wait", "--for=condition=Established", "crd/opsrequests.opsgate.dev", "--timeout=60s")
-        kube.configure()
+    with cluster(args.kubeconfig, keep=args.keep):
+        install()
+        api = Api(pool_size=32)
+        stamp = time.strftime("%H%M%S")
+        log("indexing the repository for OpsGate's context (opsgate index)")
+        index_repository(scratch)
 
-        # 1. the framework floor: bare kopf writing one status field
-        floor_ns = namespace("bench-floor")
-        script = logs / "bare_kopf.py"
-        script.write_text(BARE_KOPF)
-        kopf_bin = str(Path(sys.executable).parent / "kopf")
-        health = f"http://127.0.0.1:{free_port()}/healthz"
-        bare = run_operator(
-            [kopf_bin, "run", "--standalone", "-n", floor_ns, f"--liveness={health}", str(script)], logs / "bare.log"
+        floor_ns = bench_namespace(f"bench-floor-{stamp}")
+        floor = measure(bare_kopf(floor_ns, scratch), api, floor_ns, args, prefix="f", decided=any_phase, jobs=False)
+
+        ns = bench_namespace(f"bench-opsgate-{stamp}")
+        args.metrics_port = free_port()
+        ours = measure(
+            opsgate_operator(ns, scratch, metrics_port=args.metrics_port),
+            api,
+            ns,
+            args,
+            prefix="o",
+            decided=opsgate_decided,
+            jobs=True,
         )
-        try:
-            wait_healthy(health, bare)
-            floor = sequential(floor_ns, args.requests, prefix="floor", jobs=False)
-            floor_throughput = burst(floor_ns, args.burst, prefix="floorburst")
-        finally:
-            stop(bare)
 
-        # 2. OpsGate, retrieving context from an index of the repository (as in production)
-        os.environ["QDRANT_PATH"] = str(logs / "qdrant")
-        subprocess.run(
-            [str(Path(sys.executable).parent / "opsgate"), "index"], cwd=ROOT, check=True, capture_output=True
-        )
-        ns = namespace("bench-opsgate")
-        health, metrics_port = f"http://127.0.0.1:{free_port()}/healthz", free_port()
-        argv = [str(Path(sys.executable).parent / "opsgate"), "operator", "--namespace", ns]
-        argv += ["--metrics-port", str(metrics_port), "--health", health]
-        opsgate = run_operator(argv, logs / "opsgate.log")
-        try:
-            wait_healthy(health, opsgate)
-            time.sleep(2)
-            idle_rss = rss_mb(opsgate.pid)
-            ours = sequential(ns, args.requests, prefix="seq", jobs=True)
-            stages = stage_means(f"http://127.0.0.1:{metrics_port}/metrics")
-            throughput = burst(ns, args.burst, prefix="burst")
-            busy_rss = rss_mb(opsgate.pid)
-        finally:
-            stop(opsgate)
-
-    ms = {
-        "raw_api_p50_ms": statistics.median(ours["create"] + floor["create"]) * 1000,
-        "raw_api_p95_ms": percentile(ours["create"] + floor["create"], 95) * 1000,
-        "floor_p50_ms": statistics.median(floor["decision"]) * 1000,
-        "floor_p95_ms": percentile(floor["decision"], 95) * 1000,
-        "decision_p50_ms": statistics.median(ours["decision"]) * 1000,
-        "decision_p95_ms": percentile(ours["decision"], 95) * 1000,
-        "job_p50_ms": statistics.median(ours["job"]) * 1000,
-        "job_p95_ms": percentile(ours["job"], 95) * 1000,
-    }
-    figures: dict[str, Any] = {k: round(v, 1) for k, v in ms.items()}
-    figures.update(
-        throughput_per_s=round(throughput, 1),
-        floor_throughput_per_s=round(floor_throughput, 1),
-        decision_p95_vs_floor=round(ms["decision_p95_ms"] / ms["floor_p95_ms"], 2),
-        decision_p95_vs_raw_api=round(ms["decision_p95_ms"] / ms["raw_api_p95_ms"], 2),
-        throughput_vs_floor=round(throughput / floor_throughput, 2),
-        operator_stage_mean_ms=stages,
-        rss_idle_mb=round(idle_rss, 1),
-        rss_after_burst_mb=round(busy_rss, 1),
-        requests=args.requests,
-        burst=args.burst,
-    )
-    print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}")
-    for label, key in [
-        ("raw API create", "raw_api"),
-        ("bare kopf (floor)", "floor"),
-        ("OpsGate create→decision", "decision"),
-        ("OpsGate create→Job", "job"),
-    ]:
-        print(f"{label:28}{figures[key + '_p50_ms']:>10}{figures[key + '_p95_ms']:>10}")
-    print(
-        f"throughput: OpsGate {figures['throughput_per_s']}/s, bare kopf {figures['floor_throughput_per_s']}/s "
-        f"({args.burst} requests at once)"
-    )
-    print(
-        f"decision p95 = {figures['decision_p95_vs_floor']}x the bare-kopf floor, "
-        f"{figures['decision_p95_vs_raw_api']}x the raw API round-trip"
-    )
-    print("inside the operator (mean ms, one request at a time): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
-    print(f"operator RSS: {figures['rss_idle_mb']} MB idle, {figures['rss_after_burst_mb']} MB after the burst")
+    figures = table(floor, ours, args)
+    print(f"logs: {scratch}")
     print(json.dumps(figures))
 
 
