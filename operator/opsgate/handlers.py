@@ -22,6 +22,7 @@ A failed reconcile is retried with backoff by this process (``on.event`` handler
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import datetime
 import logging
@@ -42,6 +43,7 @@ from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
+API_THREADS = 32
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
 WARMUP_TEXT = "scale the deployment warmup to 1 replicas in dev"
@@ -97,8 +99,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         tolerations=own.executor_tolerations,
         extra_env={**dict(own.executor_env), **({"VAULT_ADDR": own.vault_addr} if own.vault_addr else {})},
     )
-    memo["controller"] = Controller()
+    controller = memo["controller"] = Controller()
+    # API calls wait on the network, not the CPU: a pool larger than asyncio's default (6 threads
+    # on 2 cores) keeps status writes from queueing behind each other.
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="opsgate-api")
+    )
     started = time.monotonic()
+    await _seed(controller, own.namespaces)
     await _warm_up(engine)
     if own.metrics_port:
         metrics.serve(own.metrics_port)
@@ -170,33 +178,25 @@ def catalog_probe(memo: kopf.Memo, **_: Any) -> int:
 # --- what planning reads from the cluster: history (rate limits), namespace labels (tags) ------
 
 
-@kopf.index(GROUP, VERSION, resources.OPSREQUEST_PLURAL)
-def requests_by_requester(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> Any:
-    """requester -> (uid, created, action) of each request that got a plan."""
-    action = (status.get("plan") or {}).get("action")
-    if not action or not spec.get("requester"):
-        return None
-    return {spec["requester"]: (meta.get("uid"), meta.get("creationTimestamp"), action)}
-
-
-@kopf.index("namespaces")
-def labels_by_namespace(name: str, labels: kopf.Labels, **_: Any) -> Any:
-    """namespace -> its labels (the environment, and the tags policy's project and cost-center)."""
-    return {name: dict(labels)}
-
-
 class Controller:
-    """What this process keeps between reconciles: locks, the rate-limit ledger, pending retries.
+    """What this process keeps between reconciles: locks, what planning reads, pending retries.
 
     * one lock per request, so two handlers never reconcile the same request at once;
-    * one lock per requester around planning, with a ledger of the plans decided but maybe not
-      yet in the index, so a burst from one requester is counted exactly (the index lags the
-      writes by a watch event).
+    * one lock per requester around planning, and a ledger of each requester's planned requests
+      of the last hour, so a burst from one requester is counted exactly: seeded by one list at
+      start-up, kept current by this process's own decisions and by watch events (another
+      replica's, before a fail-over);
+    * each namespace's labels (the environment, the tags policy's project and cost-center), kept
+      current by namespace events.
+
+    (kopf's indexes would do the last two, but every object's handlers wait until all objects are
+    indexed, with wake-ups that grow with the square of the backlog.)
     """
 
     def __init__(self) -> None:
         self.locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.ledger: dict[str, dict[str, tuple[str, str]]] = {}  # requester -> uid -> (created, action)
+        self.namespace_labels: dict[str, dict[str, str]] = {}
         self.retries: dict[str, asyncio.Task[None]] = {}
 
     def lock(self, key: str) -> asyncio.Lock:
@@ -205,38 +205,66 @@ class Controller:
             lock = self.locks[key] = asyncio.Lock()
         return lock
 
-    def history(self, requester: str, indexed: Sequence[tuple[str, str | None, str]]) -> list[tuple[str | None, str]]:
-        """The requester's planned requests: the index, plus what this process decided since."""
-        seen = {uid: (created, action) for uid, created, action in indexed}
-        seen.update(self.ledger.get(requester, {}))
-        return list(seen.values())
+    def history(self, requester: str) -> list[tuple[str | None, str]]:
+        """The requester's planned requests: (created, action)."""
+        return list(self.ledger.get(requester, {}).values())
 
-    def record(self, requester: str, uid: str, created: str, action: str, *, now: datetime.datetime) -> None:
-        mine = self.ledger.setdefault(requester, {})
-        mine[uid] = (created, action)
+    def record(self, request: Mapping[str, Any], *, now: datetime.datetime) -> None:
+        """Count ``request`` in its requester's ledger if it has a plan and is of the last hour."""
+        meta, spec = request["metadata"], request.get("spec") or {}
+        action = ((request.get("status") or {}).get("plan") or {}).get("action")
+        created, requester = meta.get("creationTimestamp"), spec.get("requester")
+        if not action or not created or not requester:
+            return
         cutoff = now - planning.RATE_WINDOW
+        if approvals.parse_time(created) < cutoff:
+            return
+        mine = self.ledger.setdefault(requester, {})
+        mine[meta["uid"]] = (created, action)
         for old in [u for u, (c, _) in mine.items() if approvals.parse_time(c) < cutoff]:
             del mine[old]
 
 
-async def _namespace_labels(index: kopf.Index[str, Any], namespace: str) -> dict[str, str]:
-    for labels in index.get(namespace, []):
-        return dict(labels)
-    found = await kube.acall(kube.get_or_none, "v1", "Namespace", None, namespace)  # not indexed yet
-    return dict(((found or {}).get("metadata") or {}).get("labels") or {})
+async def _seed(controller: Controller, namespaces: Sequence[str]) -> None:
+    """One list each of OpsRequests and namespaces, before any request is planned."""
+    now = _now()
+    for namespace in namespaces or (None,):
+        for request in await kube.acall(kube.list_objects, resources.API_VERSION, "OpsRequest", namespace):
+            controller.record(request, now=now)
+    for ns in await kube.acall(kube.list_objects, "v1", "Namespace", None):
+        controller.namespace_labels[ns["metadata"]["name"]] = dict(ns["metadata"].get("labels") or {})
+
+
+@kopf.on.event("namespaces", id="namespace-labels")
+def namespace_event(name: str, labels: kopf.Labels, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller = memo["controller"]
+    if type == "DELETED":
+        controller.namespace_labels.pop(name, None)
+    else:
+        controller.namespace_labels[name] = dict(labels)
+
+
+async def _namespace_labels(controller: Controller, namespace: str) -> dict[str, str]:
+    labels = controller.namespace_labels.get(namespace)
+    if labels is None:  # created after start-up and its event not seen yet
+        found = await kube.acall(kube.get_or_none, "v1", "Namespace", None, namespace)
+        labels = controller.namespace_labels[namespace] = dict(
+            ((found or {}).get("metadata") or {}).get("labels") or {}
+        )
+    return dict(labels)
 
 
 # --- the reconcile loop -------------------------------------------------------------------------
 
 
-async def reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any]) -> None:
+async def reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None) -> None:
     """Observe, advance, act, write; until the state machine has nothing more to do."""
     controller: Controller = memo["controller"]
     async with controller.lock(f"{namespace}/{name}"):
-        await _reconcile(memo, namespace, name, uid, indexes)
+        await _reconcile(memo, namespace, name, uid)
 
 
-async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any]) -> None:
+async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None) -> None:
     started = time.monotonic()
     request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
     observed: machine.Observed | None = None
@@ -245,7 +273,7 @@ async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None
             return  # gone (what it owned is garbage-collected), or a new request under the old name
         uid = request["metadata"]["uid"]
         if observed is None or observed.request is not request:
-            observed = await _observe(memo, request, indexes)
+            observed = await _observe(memo, request)
         transition = machine.advance(observed, job_settings=memo["jobs"])
         if transition is None:
             return
@@ -271,13 +299,13 @@ async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None
     raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} did not settle in {MAX_ROUNDS} rounds", delay=1)
 
 
-async def _observe(memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[str, Any]) -> machine.Observed:
+async def _observe(memo: kopf.Memo, request: dict[str, Any]) -> machine.Observed:
     """Read what the state machine needs for the request's current phase, and no more."""
     now = _now()
     phase = phases.current((request.get("status") or {}).get("phase"))
     meta = request["metadata"]
     if phase in (Phase.PENDING, Phase.PLANNING):
-        return machine.Observed(request, now, planned=await _plan(memo, request, indexes, now=now))
+        return machine.Observed(request, now, planned=await _plan(memo, request, now=now))
     approval_name, job_name = machine.expected_names(request)
     approval = job = None
     pods: list[Any] = []
@@ -298,25 +326,21 @@ async def _observe(memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[st
     return machine.Observed(request, now, approval=approval, job=job, pods=pods, context=context)
 
 
-async def _plan(
-    memo: kopf.Memo, request: dict[str, Any], indexes: Mapping[str, Any], *, now: datetime.datetime
-) -> planning.Planned:
+async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datetime) -> planning.Planned:
     """Plan a new request; one requester's requests are planned one at a time (exact rate limits)."""
     engine: planning.Engine = memo["engine"]
     controller: Controller = memo["controller"]
     meta, requester = request["metadata"], str(request["spec"].get("requester", ""))
     async with controller.lock(f"requester:{requester}"):
         started = time.monotonic()
-        indexed = indexes["requests_by_requester"].get(requester, [])
         planned = await planning.plan_request(
             request,
             engine=engine,
             now=now,
-            history=planning.history(controller.history(requester, indexed), catalog=engine.catalog, now=now),
-            namespace_labels=await _namespace_labels(indexes["labels_by_namespace"], meta["namespace"]),
+            history=planning.history(controller.history(requester), catalog=engine.catalog, now=now),
+            namespace_labels=await _namespace_labels(controller, meta["namespace"]),
         )
-        if planned.plan is not None:
-            controller.record(requester, meta["uid"], meta["creationTimestamp"], planned.plan["action"], now=now)
+        controller.record({**request, "status": {"plan": planned.plan}}, now=now)
     metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)
     metrics.POLICY_SECONDS.observe(planned.timings.get("decide", 0.0))
     if engine.llm is not None and "parse" in planned.timings:
@@ -419,14 +443,12 @@ def _finished(job: Mapping[str, Any]) -> bool:
 # --- what wakes the loop up ----------------------------------------------------------------------
 
 
-async def _reconcile_with_retry(
-    memo: kopf.Memo, namespace: str, name: str, uid: str | None, indexes: Mapping[str, Any], attempt: int = 0
-) -> None:
+async def _reconcile_with_retry(memo: kopf.Memo, namespace: str, name: str, uid: str | None, attempt: int = 0) -> None:
     """Reconcile now; if that fails, again later with backoff (``on.event`` handlers aren't retried)."""
     controller: Controller = memo["controller"]
     key = f"{namespace}/{name}"
     try:
-        await reconcile(memo, namespace, name, uid, indexes)
+        await reconcile(memo, namespace, name, uid)
     except Exception as exc:
         delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
         log.warning("reconciling OpsRequest %s failed (%s); retrying in %ss", key, exc, delay)
@@ -434,7 +456,7 @@ async def _reconcile_with_retry(
         async def later() -> None:
             await asyncio.sleep(delay)
             controller.retries.pop(key, None)
-            await _reconcile_with_retry(memo, namespace, name, uid, indexes, attempt + 1)
+            await _reconcile_with_retry(memo, namespace, name, uid, attempt + 1)
 
         if key not in controller.retries:
             controller.retries[key] = asyncio.create_task(later())
@@ -454,15 +476,17 @@ def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any], meta: Mapp
 
 @kopf.on.event(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="request")
 async def request_event(
-    body: kopf.Body, type: str | None, status: kopf.Status, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any
+    body: kopf.Body, type: str | None, status: kopf.Status, spec: kopf.Spec, memo: kopf.Memo, **_: Any
 ) -> None:
     meta = body["metadata"]
+    if type != "DELETED" and status.get("plan"):
+        memo["controller"].record(body, now=_now())  # counted for rate limits, whoever planned it
     if type == "DELETED" or not _worth_a_look(status, spec, meta):
         return
     if meta.get("deletionTimestamp"):
         await clean_up(memo, body)
         return
-    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"])
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
@@ -485,13 +509,13 @@ async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, resources.APPROVAL_PLURAL, id="approval")
-async def approval_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
+async def approval_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """A decision appended (or the Approval deleted): the request's machine tallies it."""
     state = (body.get("status") or {}).get("state", ApprovalState.PENDING.value)
     if state != ApprovalState.PENDING.value:
         return
     ref = body["spec"]["opsRequestRef"]
-    await _reconcile_with_retry(memo, body["metadata"]["namespace"], ref["name"], ref["uid"], kwargs)
+    await _reconcile_with_retry(memo, body["metadata"]["namespace"], ref["name"], ref["uid"])
 
 
 def _pending_approval(status: kopf.Status, **_: Any) -> bool:
@@ -499,7 +523,7 @@ def _pending_approval(status: kopf.Status, **_: Any) -> bool:
 
 
 @kopf.daemon(GROUP, VERSION, resources.APPROVAL_PLURAL, id="expiry", when=_pending_approval, cancellation_timeout=1)
-async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """Sleep until ``expiresAt`` (across restarts too: daemons resume), then let the machine expire it."""
     due = approvals.parse_time(body["spec"]["expiresAt"])
     while not stopped:
@@ -507,7 +531,7 @@ async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.Daemon
         if remaining <= 0:
             ref = body["spec"]["opsRequestRef"]
             # shielded: writing the Approval's state stops this daemon while it is still writing
-            await asyncio.shield(reconcile(memo, body["metadata"]["namespace"], ref["name"], ref["uid"], kwargs))
+            await asyncio.shield(reconcile(memo, body["metadata"]["namespace"], ref["name"], ref["uid"]))
             return
         await stopped.wait(min(remaining, 3600))
 
@@ -519,7 +543,7 @@ def _in_flight(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
 
 
 @kopf.daemon(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="follow", when=_in_flight, cancellation_timeout=1)
-async def follow(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+async def follow(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """While a request is Approved or Running: look at its Job every few seconds until it ends.
 
     The Job lives in the executor namespace; a poll of that one Job keeps the operator's rights
@@ -533,6 +557,6 @@ async def follow(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, 
         if stopped:
             return
         try:
-            await reconcile(memo, meta["namespace"], meta["name"], meta["uid"], kwargs)
+            await reconcile(memo, meta["namespace"], meta["name"], meta["uid"])
         except Exception as exc:  # the next poll tries again
             log.warning("following OpsRequest %s/%s failed: %s", meta["namespace"], meta["name"], exc)

@@ -1,6 +1,6 @@
 """Retrieved context for planning: the RAG retriever behind planning's ``ContextSource``.
 
-Retrieval runs in a worker thread (embedding and ranking are blocking), never raises, and turns
+Retrieval runs in a worker thread of its own (embedding and ranking are blocking), never raises, and turns
 "nothing relevant" into an empty result rather than an error; a missing index or a failing
 store becomes a message for the ``ContextRetrieved`` condition. With an LLM configured,
 questions are answered by it from the fenced passages (quoting them is the fallback).
@@ -9,6 +9,7 @@ questions are answered by it from the fenced passages (quoting them is the fallb
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import ollama
 
@@ -29,9 +30,13 @@ class RagContext:
         self._retriever = retriever
         self._k = k
         self._writer = writer
+        # Embedding and ranking use the CPU: one thread of their own, so a queue of retrievals
+        # never holds up the API calls (status writes) that share the default pool.
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsgate-rag")
 
     async def retrieve(self, query: str, *, question: bool) -> Retrieved:
-        result = await asyncio.to_thread(rag_retriever.retrieve, self._retriever, query, self._k)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._thread, rag_retriever.retrieve, self._retriever, query, self._k)
         if not result.hits:
             irrelevant = result.error_message in (None, rag_retriever.NO_RELEVANT_CONTEXT)
             return Retrieved(error=None if irrelevant else result.error_message)
