@@ -283,9 +283,9 @@ async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None
                 # request keeps a finalizer until they are deleted with it.
                 request = await kube.acall(kube.add_finalizer, request, jobs.FINALIZER)
                 observed = dataclasses.replace(observed, request=request)
-            created = [await _create(manifest) for manifest in transition.create]
-            await _tie_plan_to_job(created)
-            observed = _with_created(observed, created)
+            results = [await _create(manifest) for manifest in transition.create]
+            await _tie_plan_to_job([obj for obj, made in results if made])
+            observed = _with_created(observed, [obj for obj, _made in results])
             continue
         try:
             request = await _write(request, transition, now=observed.now)
@@ -349,20 +349,26 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
     return planned
 
 
-async def _create(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """Create an object the state machine asked for, or return the one already at its name."""
+async def _create(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create an object the state machine asked for, or find the one already at its name.
+
+    Returns (the object, whether this call made it): one found instead is observed, and the
+    state machine judges whether it is ours.
+    """
     try:
         obj, created = await kube.acall(kube.ensure, manifest)
     except kube.ApiError as exc:
         raise kopf.TemporaryError(f"can't create {manifest['kind']} yet: {exc}", delay=5) from exc
     if created and manifest["kind"] == "Job":
         metrics.JOBS.labels("created").inc()
-    result: dict[str, Any] = obj
-    return result
+    return obj, bool(created)
 
 
 async def _tie_plan_to_job(created: Sequence[dict[str, Any]]) -> None:
-    """The plan ConfigMap is owned by its Job (same namespace): both go when the Job's TTL ends."""
+    """The plan ConfigMap is owned by its Job (same namespace): both go when the Job's TTL ends.
+
+    Only when this call made both: a ConfigMap is never tied to a Job someone else made.
+    """
     found = {obj["kind"]: obj for obj in created}
     configmap, job = found.get("ConfigMap"), found.get("Job")
     if configmap is not None and job is not None and not configmap["metadata"].get("ownerReferences"):

@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.e2e.cluster import ROOT, Kubectl, Operator, Team, requester, wait_for
 from tests.e2e.conftest import APPROVAL_TTL_SECONDS
-from tests.e2e.test_lifecycle import condition, decide, jobs_in, status_of, wait_phase
+from tests.e2e.test_lifecycle import EXECUTOR_NAMESPACE, condition, decide, jobs_in, status_of, wait_phase
 
 
 def plan_json(text: str, *, namespace: str, requester: str, namespace_labels: dict[str, str] | None = None) -> Any:
@@ -96,19 +96,17 @@ def test_an_approval_pre_created_at_the_controllers_name_is_never_adopted(
 def test_a_job_pre_created_while_the_operator_was_down_is_never_adopted(
     kubectl: Kubectl, operator: Operator, team: Team
 ) -> None:
+    text = "scale the checkout deployment to 2 replicas in staging"
     operator.stop()
     try:
-        team.create("scale", "scale the checkout deployment to 2 replicas in staging")
+        team.create("scale", text)
         uid = kubectl.get_json("opsrequest", "scale", "-n", team.namespace)["metadata"]["uid"]
-        planned = plan_json(
-            "scale the checkout deployment to 2 replicas in staging", namespace=team.namespace, requester=team.user
-        )
-        digest = planned["plan"]["digest"].removeprefix("sha256:")
-        job_name = f"opsgate-scale-{digest[:10]}-{uid.replace('-', '')[:5]}"
+        digest = plan_json(text, namespace=team.namespace, requester=team.user)["plan"]["digest"]
+        job_name = f"opsgate-scale-{digest.removeprefix('sha256:')[:10]}-{uid.replace('-', '')[:8]}"
         squatter = {
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": job_name, "namespace": team.namespace},
+            "metadata": {"name": job_name, "namespace": EXECUTOR_NAMESPACE},
             "spec": {
                 "template": {
                     "spec": {
@@ -118,11 +116,16 @@ def test_a_job_pre_created_while_the_operator_was_down_is_never_adopted(
                 }
             },
         }
-        editor = wildcard_admin(kubectl, team.namespace, "eddie")
-        editor.create(squatter)
+        # a namespace admin can't write the executor namespace at all; a cluster admin can
+        eddie = wildcard_admin(kubectl, team.namespace, "eddie")
+        refused = eddie.create(squatter, check=False)
+        assert refused.returncode != 0
+        assert "forbidden" in refused.stderr
+        kubectl.create(squatter)
     finally:
         operator.start()
-    status = wait_phase(kubectl, team.namespace, "scale", "Failed")
+    status = wait_phase(kubectl, team.namespace, "scale", "Failed", "Succeeded", "Running")
+    assert status["phase"] == "Failed"
     assert f"Job {job_name} exists but was not created by OpsGate" in condition(status, "Ready")["message"]
 
 

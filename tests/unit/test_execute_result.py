@@ -170,3 +170,20 @@ def test_the_counts_are_the_play_recap_summed_over_hosts() -> None:
 )
 def test_scrub_masks_every_secret_value(text: str, values: list[str], expected: str) -> None:
     assert scrub.scrub(text, values) == expected
+
+
+@pytest.mark.parametrize(
+    ("res", "message"),
+    [
+        (
+            {"msg": "non-zero return code", "stderr": "warn\nerror: unknown flag: --dry-run"},
+            "non-zero return code: error: unknown flag: --dry-run",
+        ),
+        ({"msg": "invalid parameters"}, "invalid parameters"),
+        ({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}, "the output"),
+        ({"rc": 3}, "exit code 3"),
+    ],
+    ids=["a-command-says-why-on-stderr", "a-message", "no-log-stays-hidden", "only-an-exit-code"],
+)
+def test_a_failed_task_is_described_by_what_it_said(res: dict[str, object], message: str) -> None:
+    assert events.failure_message(res).startswith(message)

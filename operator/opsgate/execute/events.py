@@ -79,9 +79,9 @@ def failure_message(res: Mapping[str, Any]) -> str:
     A command's ``msg`` is only "non-zero return code"; its stderr says why, so both are kept.
     (A no_log result has neither: ansible replaced it with ``censored``.)
     """
-    message, stderr = _text(res.get("msg") or ""), _text(res.get("stderr") or "").strip()
+    message, stderr = _text(res.get("msg") or ""), str(res.get("stderr") or "").strip()
     if message and stderr:
-        return f"{message}: {stderr.splitlines()[-1]}"[:MAX_FAILURE_CHARS]
+        return f"{message}: {_text(stderr.splitlines()[-1])}"[:MAX_FAILURE_CHARS]
     for key in ("msg", "stderr", "reason", "censored"):  # `censored`: a no_log result
         value = res.get(key)
         if value:

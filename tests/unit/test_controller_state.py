@@ -1,0 +1,40 @@
+"""What the controller keeps between reconciles: the rate-limit ledger and the namespace labels."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from opsgate import handlers
+
+NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.UTC)
+
+
+def request(uid: str, *, created: str = "2026-11-23T09:30:00Z", action: str | None = "p.scale.d") -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "creationTimestamp": created},
+        "spec": {"requester": "alice"},
+        "status": {"plan": {"action": action}} if action else {},
+    }
+
+
+def test_a_planned_request_of_the_last_hour_counts_once_however_often_it_is_seen() -> None:
+    controller = handlers.Controller()
+    for _ in range(3):  # planned here, then its own watch events
+        controller.record(request("a"), now=NOW)
+    controller.record(request("b"), now=NOW)
+    assert controller.history("alice") == [("2026-11-23T09:30:00Z", "p.scale.d")] * 2
+
+
+def test_requests_without_a_plan_or_older_than_an_hour_do_not_count() -> None:
+    controller = handlers.Controller()
+    controller.record(request("a", action=None), now=NOW)
+    controller.record(request("b", created="2026-11-23T08:59:00Z"), now=NOW)
+    assert controller.history("alice") == []
+
+
+def test_an_hour_later_the_ledger_forgets() -> None:
+    controller = handlers.Controller()
+    controller.record(request("a"), now=NOW)
+    controller.record(request("b", created="2026-11-23T10:45:00Z"), now=NOW + datetime.timedelta(hours=1))
+    assert controller.history("alice") == [("2026-11-23T10:45:00Z", "p.scale.d")]
