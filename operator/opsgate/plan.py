@@ -128,7 +128,7 @@ class Plan(_Model):
     action: str  # the catalog key
     parameters: dict[str, Any]
     executor: ExecutorRef
-    environment: str | None
+    environment: str | None = None  # absent from status.plan when None: a merge patch drops nulls
     requester: str
     tags: Tags
     risk: catalog.Risk

@@ -544,3 +544,29 @@ CENSORED_FAILURE_PLAYBOOK = """\
         msg: "401 for Authorization: Bearer {{ mail_api_token }}"
       no_log: true
 """
+
+
+def test_a_plan_read_back_from_status_without_its_null_environment_is_still_a_plan() -> None:
+    # status is written with merge patches, which drop null fields: status.plan has no
+    # `environment` when the request named none, and the Job's plan file is made from it
+    from opsgate.plan import Plan
+
+    document = {
+        "action": "provision.create.email",
+        "parameters": {"email": "j@acme.org", "quota": "1Gi"},
+        "executor": {
+            "kind": "ansible",
+            "playbook": "playbooks/provision/create-email.yml",
+            "image": "i",
+            "contentHash": "sha256:" + "1" * 64,
+        },
+        "requester": "alice",
+        "tags": {"owner": "alice"},
+        "risk": "low",
+        "requiresApproval": True,
+        "privileged": False,
+        "rateClass": "provision",
+        "informational": False,
+        "digest": "sha256:" + "0" * 64,
+    }
+    assert Plan.model_validate(document).environment is None
