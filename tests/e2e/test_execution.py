@@ -97,7 +97,7 @@ def test_a_plan_configmap_planted_at_the_jobs_name_is_refused(kubectl: Kubectl, 
                 "namespace": EXECUTOR_NAMESPACE,
                 "labels": {
                     "opsgate.dev/request-uid": meta["uid"],
-                    "opsgate.dev/plan-digest": plan["digest"].removeprefix("sha256:"),
+                    "opsgate.dev/plan-digest": plan["digest"].removeprefix("sha256:")[:63],
                     "app.kubernetes.io/managed-by": "opsgate",
                 },
             },

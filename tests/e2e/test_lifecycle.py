@@ -223,6 +223,8 @@ def test_fifty_requests_at_once_all_reach_a_terminal_phase(
         "order a pizza",
         "restart the payments deployment in dev",
     ]
+    for app in ("checkout", "payments"):  # the Jobs really run, and act on these
+        kubectl("create", "deployment", app, "--image=registry.local/shop/app:1", "-n", namespace)
     users = [f"burst-{u}-{namespace.rsplit('-', 1)[-1]}" for u in range(10)]
     batches = []
     for u, user in enumerate(users):

@@ -97,5 +97,5 @@ def test_a_request_runs_end_to_end_under_the_operators_own_account(
         "-p",
         json.dumps({"spec": {"decisions": [entry]}}),
     )
-    wait_for(lambda: phase(kubectl, namespace, "email") == "Succeeded", timeout=90, what="the Job's outcome")
+    wait_for(lambda: phase(kubectl, namespace, "email") == "Succeeded", timeout=240, what="the Job's outcome")
     assert "forbidden" not in least_privilege_operator.log().lower()

@@ -44,11 +44,21 @@ def peer_priorities(kubectl: Kubectl, where: tuple[str, ...]) -> dict[str, int]:
     return {identity: int(peer["priority"]) for identity, peer in status.items()}
 
 
-def replica(kubectl: Kubectl, directory: Path, identity: str, args: list[str]) -> Operator:
+def replica(kubectl: Kubectl, operator: Operator, directory: Path, identity: str, args: list[str]) -> Operator:
     # Each replica gets its own embedded store: it locks its folder to one process. It stays
-    # empty (no context for planning), which changes no phase.
-    env = {"POD_ID": identity, "OPSGATE_LOG_LEVEL": "INFO", "QDRANT_PATH": str(directory / f"{identity}-qdrant")}
+    # empty (no context for planning), which changes no phase. Vault and the mail API: the session's.
+    env = {
+        **operator.env,
+        "POD_ID": identity,
+        "OPSGATE_LOG_LEVEL": "INFO",
+        "QDRANT_PATH": str(directory / f"{identity}-qdrant"),
+    }
     return Operator(kubectl.cluster, directory / f"{identity}.log", env, args)
+
+
+def checkout(kubectl: Kubectl, namespace: str) -> None:
+    """The Deployment the requests scale: their Jobs really run and act on it."""
+    kubectl("create", "deployment", "checkout", "--image=registry.local/shop/checkout:1", "-n", namespace)
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -66,8 +76,8 @@ def peered(
     kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
     scope = ["--namespace", namespace] if namespace else []
     where = ("kopfpeering", peering, "-n", namespace) if namespace else ("clusterkopfpeering", peering)
-    high = replica(kubectl, directory, HIGH, ["--peering", peering, "--priority", "100", *scope])
-    low = replica(kubectl, directory, LOW, ["--peering", peering, "--priority", "50", *scope])
+    high = replica(kubectl, operator, directory, HIGH, ["--peering", peering, "--priority", "100", *scope])
+    low = replica(kubectl, operator, directory, LOW, ["--peering", peering, "--priority", "50", *scope])
     operator.stop()  # it runs standalone, outside any peering: it would act beside the replicas
     try:
         high.start()
@@ -88,12 +98,14 @@ def peered(
 
 @pytest.fixture
 def peers(kubectl: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> Iterator[Peers]:
+    checkout(kubectl, namespace)
     with peered(kubectl, operator, tmp_path, f"e2e-{namespace}") as running:  # unique: ps looks for it
         yield running
 
 
 @pytest.fixture
 def namespaced_peers(kubectl: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> Iterator[Peers]:
+    checkout(kubectl, namespace)
     with peered(kubectl, operator, tmp_path, f"e2e-{namespace}", namespace=namespace) as running:
         yield running
 
@@ -122,7 +134,7 @@ def test_only_the_higher_priority_replica_acts_and_the_standby_takes_over_when_i
         user = f"{name}-{suffix}"  # one requester per request: rate limits count per requester
         requester(kubectl, ns, user).create(opsrequest(name, ns, text, requester=user, groups=REQUESTER_GROUPS))
 
-    def wait_phase(name: str, *phases: str, timeout: float = 60) -> None:
+    def wait_phase(name: str, *phases: str, timeout: float = 240) -> None:
         wait_for(lambda: phase_of(kubectl, ns, name) in phases, timeout=timeout, what=f"{name} in {phases}")
 
     # 1. Both replicas run: the high-priority one handles everything, each step once.
@@ -177,7 +189,7 @@ def test_replicas_watching_one_namespace_peer_there_and_only_the_higher_priority
     requester(kubectl, namespace, user).create(
         opsrequest("scale", namespace, "scale the checkout deployment to 2 replicas in staging", requester=user)
     )
-    wait_for(lambda: phase_of(kubectl, namespace, "scale") == "Succeeded", timeout=60, what="scale Succeeded")
+    wait_for(lambda: phase_of(kubectl, namespace, "scale") == "Succeeded", timeout=240, what="scale Succeeded")
     acted = sources(kubectl, namespace, "scale")
     assert {instance for instance, _ in acted} == {HIGH}, acted
     assert_each_step_once("scale", acted)
