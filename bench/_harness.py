@@ -116,10 +116,12 @@ def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
 
 
 @contextlib.contextmanager
-def cluster(kubeconfig: str | None, *, keep: bool = False) -> Iterator[None]:
+def cluster(kubeconfig: str | None, *, keep: bool = False, process_node: bool = False) -> Iterator[None]:
     """A cluster for this run: ``kubeconfig`` (an existing one) or a fresh hack/local-cluster.sh.
 
     The fresh one is stopped at the end unless ``keep``; then its ``down`` command is printed.
+    With ``process_node``, executor Jobs go to its process node and really run; otherwise they
+    land on fake nodes (the decision benches measure deciding, not executing).
     """
     if kubeconfig:
         os.environ["KUBECONFIG"] = str(Path(kubeconfig).resolve())
@@ -144,6 +146,8 @@ def cluster(kubeconfig: str | None, *, keep: bool = False) -> Iterator[None]:
             exports[name] = value
     state = exports["OPSGATE_CLUSTER_DIR"]
     os.environ.update(KUBECONFIG=exports["KUBECONFIG"], OPSGATE_CLUSTER_DIR=state)
+    if process_node:
+        os.environ.update({k: v for k, v in exports.items() if k.startswith("OPSGATE_EXECUTOR_")})
     os.environ["PATH"] = f"{exports['PATH'].removesuffix(':$PATH')}:{os.environ['PATH']}"
     log(f"cluster up, state in {state}")
     try:

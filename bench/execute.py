@@ -6,12 +6,12 @@ playbooks/provision/scale-deployment.yml N times each way, alternating, against 
 ``kubectl`` of tests/fakes (no cluster): ``opsgate execute --plan`` as the Job runs it (digest
 check, catalog load, ansible-runner, result) and ``ansible-playbook -e @vars.json`` with the same
 extra vars. Prints both medians and their ratio, and ends with one JSON line:
-``{"execute_median_s", "ansible_playbook_median_s", "overhead_ratio", "runs",
-"approved_to_succeeded_median_s"}``.
+``{"execute_median_s", "ansible_playbook_median_s", "overhead_ratio", "runs", …}``.
 
-``approved_to_succeeded_median_s`` is null here: the latency from an Approved OpsRequest to
-Succeeded through the operator and the process node is measured by :func:`approved_to_succeeded`
-once that path exists (the operator engineer fills it in).
+Then, on a local control plane with its process node, the operator runs ``--runs`` allowed
+scale requests for real; ``create_to_approved_median_s``, ``approved_to_running_median_s`` and
+``approved_to_succeeded_median_s`` (timed from outside) join the JSON line (``--no-cluster``
+skips this part).
 """
 
 from __future__ import annotations
@@ -71,19 +71,81 @@ def _timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def approved_to_succeeded(runs: int) -> float | None:
-    """Median seconds from an OpsRequest reaching Approved to Succeeded (operator + process node).
+def approved_to_succeeded(runs: int) -> dict[str, float]:
+    """Seconds from Approved to Running and to Succeeded, through the operator and the process node.
 
-    Not measured yet: it needs the local control plane, the operator and the process node. Return
-    the median here and it lands in the JSON line.
+    A local control plane with its process node (hack/local-cluster.sh, as root), the operator
+    running from this checkout, and ``runs`` allowed scale requests created one after another;
+    each phase's first sighting is timed from outside by polling the request every 0.1 s. The
+    Job really runs ``opsgate execute`` (ansible-runner, kubectl) against a real Deployment.
     """
-    del runs
-    return None
+    from bench import _harness as harness  # the cluster harness, only for this part
+
+    approved: list[float] = []
+    running: list[float] = []
+    done: list[float] = []
+    with harness.cluster(None, process_node=True):
+        harness.install()
+        namespace = harness.bench_namespace("bench-execute")
+        harness.kubectl(
+            "create", "rolebinding", "executor", "--clusterrole=opsgate-executor",
+            "--serviceaccount=opsgate-system:opsgate-executor", "-n", namespace,
+        )  # fmt: skip
+        harness.kubectl("create", "deployment", "checkout", "--image=registry.local/checkout:1", "-n", namespace)
+        scratch = harness.scratch_dir("opsgate-bench-execute-")
+        operator = harness.opsgate_operator(namespace, scratch)
+        operator.start()
+        try:
+            for run in range(runs):
+                seen = _one_request(harness, namespace, f"scale-{run}", replicas=2 + run)
+                approved.append(seen["Approved"])
+                running.append(seen["Running"] - seen["Approved"])
+                done.append(seen["Succeeded"] - seen["Approved"])
+                print(
+                    f"request {run + 1}: decided {seen['Approved']:.2f} s, Job running after "
+                    f"{running[-1]:.2f} s, Succeeded after {done[-1]:.2f} s (from Approved)"
+                )
+        finally:
+            operator.stop()
+    return {
+        "create_to_approved_median_s": round(statistics.median(approved), 3),
+        "approved_to_running_median_s": round(statistics.median(running), 3),
+        "approved_to_succeeded_median_s": round(statistics.median(done), 3),
+    }
+
+
+def _one_request(harness: Any, namespace: str, name: str, *, replicas: int) -> dict[str, float]:
+    manifest = {
+        "apiVersion": "opsgate.dev/v1alpha1",
+        "kind": "OpsRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "request": f"scale the checkout deployment to {replicas} replicas in staging",
+            "requester": "admin",
+            "requesterGroups": ["system:masters", "system:authenticated"],
+        },
+    }
+    started = time.monotonic()
+    harness.kubectl("create", "-f", "-", stdin=json.dumps(manifest))
+    seen: dict[str, float] = {}
+    while "Succeeded" not in seen and time.monotonic() - started < 300:
+        phase = harness.kubectl("get", "opsrequest", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
+        if phase and phase not in seen:
+            seen[phase] = time.monotonic() - started
+        if phase == "Failed":
+            raise SystemExit(
+                f"{name} failed: " + harness.kubectl("get", "opsrequest", name, "-n", namespace, "-o", "json")
+            )
+        time.sleep(0.1)
+    seen.setdefault("Approved", seen.get("Running", 0.0))  # a phase can pass between two polls
+    seen.setdefault("Running", seen["Approved"])
+    return seen
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of each command (alternating)")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the approved→Succeeded part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="opsgate-bench-execute-") as scratch:
         work = Path(scratch)
@@ -112,7 +174,9 @@ def main() -> None:
     print(f"opsgate execute   median {execute_median:.2f} s over {args.runs} runs")
     print(f"ansible-playbook  median {bare_median:.2f} s over {args.runs} runs")
     print(f"overhead ratio    {ratio:.2f}x ({execute_median - bare_median:+.2f} s)")
-    approved = approved_to_succeeded(args.runs)
+    through_cluster = approved_to_succeeded(args.runs) if not args.no_cluster else {}
+    for key, value in through_cluster.items():
+        print(f"{key:32} {value:.2f}")
     print(
         json.dumps(
             {
@@ -120,7 +184,7 @@ def main() -> None:
                 "ansible_playbook_median_s": round(bare_median, 3),
                 "overhead_ratio": round(ratio, 3),
                 "runs": args.runs,
-                "approved_to_succeeded_median_s": approved,
+                **through_cluster,
             }
         )
     )
