@@ -395,16 +395,21 @@ def test_declared_secrets_without_vault_fail_clearly_before_anything_runs(tmp_pa
     assert kubectl.calls(kubectl_log) == []
 
 
-def test_vault_configured_without_its_client_fails_clearly(
+def test_a_vault_that_does_not_answer_fails_the_run_before_it_starts(
     tmp_path: Path, kubectl_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:1")
-    monkeypatch.setattr(execute_cli, "VAULT_MODULE", "opsgate.adapters.no_such_vault_client")
+    token = tmp_path / "token"
+    token.write_text("a-service-account-jwt")
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:1")  # nothing listens there
+    monkeypatch.setenv("OPSGATE_VAULT_TOKEN_PATH", str(token))
 
     code, _lines, outcome = execute(write(tmp_path / "plan.json", planned(EMAIL)), tmp_path)
 
     assert code == result.ExitCode.FAILED
-    assert outcome["message"].startswith("VAULT_ADDR is set but the Vault client is not installed")
+    assert outcome["reason"] == "SecretsUnavailable"
+    assert "127.0.0.1:1" in outcome["message"]
+    assert "a-service-account-jwt" not in json.dumps(outcome)
+    assert kubectl.calls(kubectl_log) == []
 
 
 def test_a_refusing_authorizer_stops_the_run_before_anything_runs(kubectl_log: Path) -> None:
@@ -422,7 +427,8 @@ def test_a_refusing_authorizer_stops_the_run_before_anything_runs(kubectl_log: P
         ),
     )
 
-    assert authorizer.asked == [("alice", "provision.scale.deployment", "shop")]
+    # asked where the action acts: the plan's namespace parameter, not where the request was made
+    assert authorizer.asked == [("alice", "provision.scale.deployment", plan["parameters"]["namespace"])]
     assert outcome.exit_code is result.ExitCode.REFUSED
     assert outcome.reason is result.Reason.UNAUTHORIZED
     assert outcome.message == (
@@ -475,14 +481,14 @@ def test_an_authorizer_without_the_requests_namespace_refuses(kubectl_log: Path)
 def test_in_a_pod_the_subject_access_review_is_required_and_its_absence_refuses(
     tmp_path: Path, kubectl_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
-    monkeypatch.setattr(execute_cli, "SAR_MODULE", "opsgate.adapters.no_such_authorizer")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")  # a pod, but no credentials to ask with
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
 
     code, _lines, outcome = execute(write(tmp_path / "plan.json", planned(SCALE)), tmp_path)
 
     assert code == result.ExitCode.REFUSED
     assert outcome["reason"] == "Unauthorized"
-    assert "SubjectAccessReview is configured but not installed" in outcome["message"]
+    assert "the SubjectAccessReview authorizer cannot start" in outcome["message"]
     assert kubectl.calls(kubectl_log) == []
 
 

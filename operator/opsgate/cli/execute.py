@@ -14,10 +14,10 @@ configured.
 from __future__ import annotations
 
 import enum
-import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,7 @@ ENV_TERMINATION_LOG = "OPSGATE_TERMINATION_LOG"
 ENV_VAULT_ADDR = "VAULT_ADDR"
 ENV_IN_CLUSTER = "KUBERNETES_SERVICE_HOST"
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-VAULT_MODULE = "opsgate.adapters.vault"
-VAULT_CLASS = "VaultSecretSource"
-SAR_MODULE = "opsgate.adapters.authorization"
-SAR_CLASS = "SubjectAccessReviewAuthorizer"
-
-MESSAGE_NO_VAULT_CLIENT = "VAULT_ADDR is set but the Vault client is not installed ({module})"
-MESSAGE_NO_SAR = "authorization by SubjectAccessReview is configured but not installed ({module}); nothing was run"
+MESSAGE_AUTHORIZER_UNAVAILABLE = "the SubjectAccessReview authorizer cannot start ({problem}); nothing was run"
 MESSAGE_UNREADABLE_PLAN = "cannot read the plan file {path}: {problem}"
 MESSAGE_BAD_CATALOG = "this executor's catalog cannot be loaded: {problem}"
 MESSAGE_NO_TERMINATION_LOG = "note: cannot write the termination log {path} ({problem}); the result is on stdout only"
@@ -120,8 +114,9 @@ def _execute(
         return _failed(document, result.Reason.EXECUTOR_ERROR, MESSAGE_BAD_CATALOG.format(problem=exc))
     try:
         check = _authorizer(authorizer, os.environ)
-    except ImportError:
-        return _failed(document, result.Reason.UNAUTHORIZED, MESSAGE_NO_SAR.format(module=SAR_MODULE))
+    except Exception as exc:  # no credentials, no API server: fail closed
+        problem = f"{type(exc).__name__}: {exc}"
+        return _failed(document, result.Reason.UNAUTHORIZED, MESSAGE_AUTHORIZER_UNAVAILABLE.format(problem=problem))
     request = run.Request(document=document, executor_image=executor_image, dry_run=dry_run, namespace=namespace)
     environment = run.Environment(actions=actions, home=home, authorizer=check, secret_source=_vault_source, emit=_emit)
     return run.execute(request, environment)
@@ -134,21 +129,41 @@ def _authorizer(choice: str | None, environ: os._Environ[str] | dict[str, str]) 
         choice = AuthorizerChoice.SUBJECT_ACCESS_REVIEW if in_pod else AuthorizerChoice.NONE
     if choice == AuthorizerChoice.NONE:
         return None
-    module = importlib.import_module(SAR_MODULE)  # the kube client only where it is used
-    built: Authorizer = getattr(module, SAR_CLASS)()
-    return built
+    from opsgate.adapters import authorization  # the Kubernetes client only where it is used
+
+    return authorization.SubjectAccessReviewAuthorizer()
 
 
 def _vault_source() -> secrets.SecretSource:
     """The Vault/OpenBao source (hvac, Kubernetes auth), built only when an entry declares secrets."""
     if not os.environ.get(ENV_VAULT_ADDR):
         raise secrets.SecretsNotConfiguredError(ENV_VAULT_ADDR)
+    from opsgate.adapters import vault  # hvac only where secrets are read
+
     try:
-        module = importlib.import_module(VAULT_MODULE)
-    except ImportError as exc:
-        raise secrets.SecretError(MESSAGE_NO_VAULT_CLIENT.format(module=VAULT_MODULE)) from exc
-    source: secrets.SecretSource = getattr(module, VAULT_CLASS)()
-    return source
+        return _VaultErrorsAsSecretErrors(vault.VaultSecretSource.from_env(), vault.VaultError)
+    except vault.VaultError as exc:
+        raise secrets.SecretError(str(exc)) from None
+
+
+class _VaultErrorsAsSecretErrors:
+    """Vault's errors, which name Vault and the path and never a value, as the executor's SecretError."""
+
+    def __init__(self, source: Any, error: type[Exception]) -> None:
+        self._source, self._error = source, error
+
+    def read(self, refs: Sequence[secrets.SecretRef]) -> dict[str, str]:
+        try:
+            found: dict[str, str] = self._source.read(refs)
+        except self._error as exc:
+            raise secrets.SecretError(str(exc)) from None
+        return found
+
+    def close(self) -> None:
+        try:
+            self._source.close()
+        except self._error as exc:
+            raise secrets.SecretError(str(exc)) from None
 
 
 def _emit(line: dict[str, Any]) -> None:
