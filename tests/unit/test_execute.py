@@ -432,8 +432,8 @@ def test_a_refusing_authorizer_stops_the_run_before_anything_runs(kubectl_log: P
     assert outcome.exit_code is result.ExitCode.REFUSED
     assert outcome.reason is result.Reason.UNAUTHORIZED
     assert outcome.message == (
-        "refusing to run: alice may not execute provision.scale.deployment in namespace shop: "
-        "RBAC: no rule allows execute on actions.opsgate.dev"
+        f"refusing to run: alice may not execute provision.scale.deployment in namespace "
+        f"{plan['parameters']['namespace']}: RBAC: no rule allows execute on actions.opsgate.dev"
     )
     assert kubectl.calls(kubectl_log) == []
 
