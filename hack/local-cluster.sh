@@ -97,8 +97,8 @@ metadata:
 spec:
   taints: ${taints:-[]}
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  allocatable: {cpu: "32", memory: 256Gi, pods: "2000"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "2000"}
 EOF
   done
 }
@@ -149,7 +149,10 @@ cmd_up() {
     --bind-address 127.0.0.1 --secure-port "$kcm_port" \
     --service-account-private-key-file "$c/sa.key" --root-ca-file "$c/ca.crt" --leader-elect=false \
     --use-service-account-credentials --controllers='*' \
-    --cluster-signing-cert-file "$c/ca.crt" --cluster-signing-key-file "$c/ca.key"
+    --cluster-signing-cert-file "$c/ca.crt" --cluster-signing-key-file "$c/ca.key" \
+    --node-monitor-grace-period=120s
+  # (on 2 busy cores kwok's heartbeats came late enough for the default 40 s to mark the fake
+  # nodes NotReady mid-test, and a Deployment's pods with them, stalling real rollouts)
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$k" \
     --authentication-kubeconfig "$k" --authorization-kubeconfig "$k" \
     --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
