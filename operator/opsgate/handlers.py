@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import dataclasses
 import datetime
 import logging
@@ -198,6 +199,18 @@ class Controller:
         self.ledger: dict[str, dict[str, tuple[str, str]]] = {}  # requester -> uid -> (created, action)
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.retries: dict[str, asyncio.Task[None]] = {}
+        self.written: dict[str, Phase] = {}  # uid -> the phase this process last wrote (until terminal)
+
+    def wrote(self, uid: str, phase: Phase) -> None:
+        if phase in phases.TERMINAL:
+            self.written.pop(uid, None)
+        else:
+            self.written[uid] = phase
+
+    def behind(self, uid: str, phase: Phase) -> bool:
+        """True if ``phase`` comes before the one this process already wrote for the request."""
+        written = self.written.get(uid)
+        return written is not None and phases.can_move(phase, written)
 
     def lock(self, key: str) -> asyncio.Lock:
         lock = self.locks.get(key)
@@ -257,16 +270,28 @@ async def _namespace_labels(controller: Controller, namespace: str) -> dict[str,
 # --- the reconcile loop -------------------------------------------------------------------------
 
 
-async def reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None) -> None:
-    """Observe, advance, act, write; until the state machine has nothing more to do."""
+async def reconcile(
+    memo: kopf.Memo, namespace: str, name: str, uid: str | None, *, seen: Mapping[str, Any] | None = None
+) -> None:
+    """Observe, advance, act, write; until the state machine has nothing more to do.
+
+    ``seen`` is the request as a watch event just delivered it: the first round starts from it
+    instead of reading it again (if it is stale, the guarded write says so and it is read anew).
+    """
     controller: Controller = memo["controller"]
     async with controller.lock(f"{namespace}/{name}"):
-        await _reconcile(memo, namespace, name, uid)
+        await _reconcile(memo, namespace, name, uid, seen=seen)
 
 
-async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None) -> None:
+async def _reconcile(
+    memo: kopf.Memo, namespace: str, name: str, uid: str | None, *, seen: Mapping[str, Any] | None
+) -> None:
     started = time.monotonic()
-    request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+    request: dict[str, Any] | None = (
+        copy.deepcopy(dict(seen))
+        if seen is not None
+        else await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+    )
     observed: machine.Observed | None = None
     for _round in range(MAX_ROUNDS):
         if request is None or (uid is not None and request["metadata"]["uid"] != uid):
@@ -288,7 +313,7 @@ async def _reconcile(memo: kopf.Memo, namespace: str, name: str, uid: str | None
             observed = _with_created(observed, [obj for obj, _made in results])
             continue
         try:
-            request = await _write(request, transition, now=observed.now)
+            request = await _write(request, transition, now=observed.now, controller=memo["controller"])
         except kube.ApiError as exc:
             if not exc.conflict:
                 raise
@@ -385,7 +410,9 @@ def _with_created(observed: machine.Observed, created: Sequence[dict[str, Any]])
     )
 
 
-async def _write(request: dict[str, Any], transition: machine.Transition, *, now: datetime.datetime) -> dict[str, Any]:
+async def _write(
+    request: dict[str, Any], transition: machine.Transition, *, now: datetime.datetime, controller: Controller
+) -> dict[str, Any]:
     """Write the request's status (then its Approval's), post the Events; the request as written."""
     meta = request["metadata"]
     generation = int(meta.get("generation", 1))
@@ -404,6 +431,7 @@ async def _write(request: dict[str, Any], transition: machine.Transition, *, now
         await _write_approval_status(request, transition.approval_status)
     _event(request, transition.notes)
     if transition.phase is not None:
+        controller.wrote(meta["uid"], transition.phase)
         decision = ((written.get("status") or {}).get("policy") or {}).get("decision", "none")
         metrics.REQUESTS.labels(transition.phase.value, decision).inc()
         if transition.phase in (Phase.SUCCEEDED, Phase.FAILED):
@@ -449,12 +477,20 @@ def _finished(job: Mapping[str, Any]) -> bool:
 # --- what wakes the loop up ----------------------------------------------------------------------
 
 
-async def _reconcile_with_retry(memo: kopf.Memo, namespace: str, name: str, uid: str | None, attempt: int = 0) -> None:
+async def _reconcile_with_retry(
+    memo: kopf.Memo,
+    namespace: str,
+    name: str,
+    uid: str | None,
+    attempt: int = 0,
+    *,
+    seen: Mapping[str, Any] | None = None,
+) -> None:
     """Reconcile now; if that fails, again later with backoff (``on.event`` handlers aren't retried)."""
     controller: Controller = memo["controller"]
     key = f"{namespace}/{name}"
     try:
-        await reconcile(memo, namespace, name, uid)
+        await reconcile(memo, namespace, name, uid, seen=seen)
     except Exception as exc:
         delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
         log.warning("reconciling OpsRequest %s failed (%s); retrying in %ss", key, exc, delay)
@@ -492,7 +528,9 @@ async def request_event(
     if meta.get("deletionTimestamp"):
         await clean_up(memo, body)
         return
-    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"])
+    if memo["controller"].behind(meta["uid"], phases.current(status.get("phase"))):
+        return  # an event from before this process's own last write: that step is done
+    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], seen=body)
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from opsgate import handlers
+from opsgate.resources import Phase
 
 NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.UTC)
 
@@ -38,3 +39,14 @@ def test_an_hour_later_the_ledger_forgets() -> None:
     controller.record(request("a"), now=NOW)
     controller.record(request("b", created="2026-11-23T10:45:00Z"), now=NOW + datetime.timedelta(hours=1))
     assert controller.history("alice") == [("2026-11-23T10:45:00Z", "p.scale.d")]
+
+
+def test_an_event_from_before_this_process_own_last_write_is_recognised_as_done() -> None:
+    controller = handlers.Controller()
+    controller.wrote("u", Phase.RUNNING)
+    assert controller.behind("u", Phase.PENDING)
+    assert controller.behind("u", Phase.APPROVED)
+    assert not controller.behind("u", Phase.RUNNING)
+    assert not controller.behind("other", Phase.PENDING)
+    controller.wrote("u", Phase.SUCCEEDED)  # settled: nothing kept
+    assert not controller.behind("u", Phase.PENDING)
