@@ -306,7 +306,13 @@ async def _reconcile(
             if any(m["kind"] == "Job" for m in transition.create):
                 # Jobs live in the executor namespace, out of reach of owner references: the
                 # request keeps a finalizer until they are deleted with it.
-                request = await kube.acall(kube.add_finalizer, request, jobs.FINALIZER)
+                try:
+                    request = await kube.acall(kube.add_finalizer, request, jobs.FINALIZER)
+                except kube.ApiError as exc:
+                    if not exc.conflict:
+                        raise
+                    request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+                    continue
                 observed = dataclasses.replace(observed, request=request)
             results = [await _create(manifest) for manifest in transition.create]
             await _tie_plan_to_job([obj for obj, made in results if made])

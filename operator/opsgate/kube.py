@@ -259,7 +259,7 @@ def add_finalizer(obj: Mapping[str, Any], finalizer: str) -> dict[str, Any]:
         {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
         {"op": "add", "path": "/metadata/finalizers", "value": [*present, finalizer]},
     ]
-    result: dict[str, Any] = json_patch(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], operations)
+    result: dict[str, Any] = _guarded_patch(obj, operations)
     return result
 
 
@@ -273,7 +273,23 @@ def remove_finalizer(obj: Mapping[str, Any], finalizer: str) -> None:
         {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
         {"op": "replace", "path": "/metadata/finalizers", "value": [f for f in present if f != finalizer]},
     ]
-    json_patch(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], operations)
+    _guarded_patch(obj, operations)
+
+
+def _guarded_patch(obj: Mapping[str, Any], operations: list[dict[str, Any]]) -> Any:
+    """A JSON patch whose first operation tests the resourceVersion; a failed test is a conflict.
+
+    The API server answers a failed ``test`` with 422; callers handle it like the 409 of a
+    stale merge patch: read again, decide again (a patch invalid for another reason fails again
+    after a bounded number of rounds).
+    """
+    meta = obj["metadata"]
+    try:
+        return json_patch(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], operations)
+    except ApiError as exc:
+        if exc.status == 422:  # the API server words a failed test no better than any invalid patch
+            raise ApiError(409, "Conflict", f"{meta['name']} changed since it was read: {exc.message}") from None
+        raise
 
 
 def set_owner(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> None:
