@@ -106,7 +106,7 @@ EOF
 start_process_node() {
   # Root-only (unshare, bind mounts, setpriv). The venv first on its PATH: a pod's `opsgate`/`python` resolve there.
   start process-node env PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" "$HERE/process_node.py" \
-    --kubeconfig "$DIR/kubeconfig" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE"
+    --kubeconfig "$DIR/kubeconfig" --state-dir "$DIR/process-node" --node-name "$PROCESS_NODE" --concurrency 16
 }
 
 cmd_up() {

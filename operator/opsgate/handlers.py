@@ -314,7 +314,11 @@ async def _reconcile(
                     request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
                     continue
                 observed = dataclasses.replace(observed, request=request)
-            results = [await _create(manifest) for manifest in transition.create]
+            results: list[tuple[dict[str, Any], bool]] = []
+            for manifest in transition.create:
+                results.append(await _create(manifest))
+                if not results[-1][1]:
+                    break  # something was already there: the machine judges it before anything else is made
             await _tie_plan_to_job([obj for obj, made in results if made])
             observed = _with_created(observed, [obj for obj, _made in results])
             continue

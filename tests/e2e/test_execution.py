@@ -24,8 +24,8 @@ def replicas(kubectl: Kubectl, namespace: str, name: str) -> int:
 
 
 def test_an_allowed_scale_really_changes_the_deployment(kubectl: Kubectl, operator: Operator, team: Team) -> None:
-    kubectl("create", "namespace", f"{team.namespace}-shop")
-    shop = f"{team.namespace}-shop"
+    shop = f"shop-{team.namespace.rsplit('-', 1)[-1]}"  # a name that reads as a name, not as words
+    kubectl("create", "namespace", shop)
     kubectl("create", "deployment", "web", "--image=registry.local/shop/web:1", "-n", shop)
     kubectl("create", "rolebinding", "requests", "--clusterrole=opsgate-requester", f"--user={team.user}", "-n", shop)
     try:
