@@ -45,6 +45,7 @@ from opsgate.settings import Settings
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 API_THREADS = 32
+NAMESPACE_LABELS_SECONDS = 30.0
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
 WARMUP_TEXT = "scale the deployment warmup to 1 replicas in dev"
@@ -187,8 +188,8 @@ class Controller:
       of the last hour, so a burst from one requester is counted exactly: seeded by one list at
       start-up, kept current by this process's own decisions and by watch events (another
       replica's, before a fail-over);
-    * each namespace's labels (the environment, the tags policy's project and cost-center), kept
-      current by namespace events.
+    * each namespace's labels (the environment, the tags policy's project and cost-center), read
+      once at start-up and again when older than NAMESPACE_LABELS_SECONDS.
 
     (kopf's indexes would do the last two, but every object's handlers wait until all objects are
     indexed, with wake-ups that grow with the square of the backlog.)
@@ -198,6 +199,7 @@ class Controller:
         self.locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.ledger: dict[str, dict[str, tuple[str, str]]] = {}  # requester -> uid -> (created, action)
         self.namespace_labels: dict[str, dict[str, str]] = {}
+        self.namespace_read: dict[str, float] = {}  # namespace -> when its labels were read (monotonic)
         self.retries: dict[str, asyncio.Task[None]] = {}
         self.written: dict[str, Phase] = {}  # uid -> the phase this process last wrote (until terminal)
 
@@ -246,20 +248,14 @@ async def _seed(controller: Controller, namespaces: Sequence[str]) -> None:
             controller.record(request, now=now)
     for ns in await kube.acall(kube.list_objects, "v1", "Namespace", None):
         controller.namespace_labels[ns["metadata"]["name"]] = dict(ns["metadata"].get("labels") or {})
-
-
-@kopf.on.event("namespaces", id="namespace-labels")
-def namespace_event(name: str, labels: kopf.Labels, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    controller: Controller = memo["controller"]
-    if type == "DELETED":
-        controller.namespace_labels.pop(name, None)
-    else:
-        controller.namespace_labels[name] = dict(labels)
+        controller.namespace_read[ns["metadata"]["name"]] = time.monotonic()
 
 
 async def _namespace_labels(controller: Controller, namespace: str) -> dict[str, str]:
-    labels = controller.namespace_labels.get(namespace)
-    if labels is None:  # created after start-up and its event not seen yet
+    """A namespace's labels, read at most every NAMESPACE_LABELS_SECONDS (a label change shows then)."""
+    labels, read_at = controller.namespace_labels.get(namespace), controller.namespace_read.get(namespace, 0.0)
+    if labels is None or time.monotonic() - read_at > NAMESPACE_LABELS_SECONDS:
+        controller.namespace_read[namespace] = time.monotonic()
         found = await kube.acall(kube.get_or_none, "v1", "Namespace", None, namespace)
         labels = controller.namespace_labels[namespace] = dict(
             ((found or {}).get("metadata") or {}).get("labels") or {}
