@@ -117,3 +117,13 @@ def test_a_job_without_a_final_condition_is_running() -> None:
 def test_every_job_runs_as_the_executor_account() -> None:
     _, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "opsgate-executor"
+
+
+def test_an_empty_environment_value_is_left_out_as_the_api_server_would_store_it() -> None:
+    # a requester who stated no groups: OPSGATE_REQUESTER_GROUPS would be "", which the API server
+    # returns as a variable without a value; the Job read back must equal the one built
+    request = {**REQUEST, "spec": {**REQUEST["spec"], "requesterGroups": []}}  # type: ignore[dict-item]
+    _, job = jobs.build(request=request, plan=PLAN, settings=SETTINGS)
+    names = [e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "OPSGATE_REQUESTER_GROUPS" not in names
+    assert all(e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"])

@@ -108,7 +108,9 @@ def build(
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["opsgate", "execute", "--plan", f"{PLAN_MOUNT}/{PLAN_KEY}"],
-        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        # (an empty value is left out: the API server stores it as no value, and the Job read back
+        # must equal this one to the letter - see controller/claims.py)
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items()) if v],
         "resources": {
             "requests": {"cpu": settings.cpu_request, "memory": settings.memory_limit},
             "limits": {"memory": settings.memory_limit},
