@@ -88,13 +88,14 @@ def advance(observed: Observed, *, job_settings: jobs.JobSettings) -> Transition
     return transition
 
 
-def expected_names(request: Mapping[str, Any], planned: Planned | None = None) -> tuple[str | None, str | None]:
-    """(Approval name, Job/ConfigMap name) this request uses, where they are known yet."""
+def expected_names(request: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(Approval name, Job/ConfigMap name) a request already planned uses, where they are known yet.
+
+    (A request still Pending reads nothing: its objects are created, and a 409 shows what is there.)
+    """
     status = request.get("status") or {}
     approval = (status.get("approval") or {}).get("name")
-    if approval is None and planned is not None and planned.approval is not None:
-        approval = planned.approval["metadata"]["name"]
-    plan = status.get("plan") or (planned.plan if planned is not None else None) or {}
+    plan = status.get("plan") or {}
     meta = request["metadata"]
     job = (status.get("job") or {}).get("name")
     if job is None and plan.get("digest"):
