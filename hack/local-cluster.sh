@@ -158,7 +158,8 @@ cmd_up() {
     --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
   start kwok "$bin/kwok" --kubeconfig "$k" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --config "$bin/../kwok-stages.yaml" --server-address "127.0.0.1:$(free_port)"
+    --config "$bin/../kwok-stages.yaml" --config "$HERE/kwok-node-heartbeat.yaml" \
+    --server-address "127.0.0.1:$(free_port)"
 
   nodes_manifest | "$bin/kubectl" --kubeconfig "$k" apply -f - >&2
   if [[ $PROCESS_NODE_ON == 1 ]]; then

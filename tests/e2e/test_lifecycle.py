@@ -36,8 +36,27 @@ EXECUTION_TIMEOUT = 240
 def wait_phase(
     k: Kubectl, namespace: str, name: str, *phases: str, timeout: float = EXECUTION_TIMEOUT
 ) -> dict[str, Any]:
-    wait_for(lambda: phase_of(k, namespace, name) in phases, timeout=timeout, what=f"{name} in {phases}")
+    try:
+        wait_for(lambda: phase_of(k, namespace, name) in phases, timeout=timeout, what=f"{name} in {phases}")
+    except AssertionError as timeout_error:
+        raise AssertionError(f"{timeout_error}\n{where_it_stands(k, namespace, name)}") from None
     return status_of(k, namespace, name)
+
+
+def where_it_stands(k: Kubectl, namespace: str, name: str) -> str:
+    """What a user would look at when a request is stuck: its status, its Job and the Job's pods."""
+    status = status_of(k, namespace, name)
+    lines = [f"status: {json.dumps(status, indent=1)[:3000]}"]
+    job = (status.get("job") or {}).get("name")
+    if job:
+        found = k("get", "job,pods", "-n", EXECUTOR_NAMESPACE, "-l", f"job-name={job}", "-o", "wide", check=False)
+        lines.append(f"job and pods: {found.stdout}{found.stderr}")
+        pods = k.get_json("pods", "-n", EXECUTOR_NAMESPACE, "-l", f"job-name={job}")["items"]
+        for pod in pods:  # what the executor printed so far (the process node keeps each pod's log)
+            logs = Path(k.cluster.kubeconfig).parent / "process-node" / "pods" / pod["metadata"]["uid"]
+            for log in sorted(logs.glob("*.log")):
+                lines.append(f"{log.name} of {pod['metadata']['name']}: ...{log.read_text(errors='replace')[-2500:]}")
+    return "\n".join(lines)
 
 
 EXECUTOR_NAMESPACE = "opsgate-system"
