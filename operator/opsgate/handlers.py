@@ -8,11 +8,12 @@ through :func:`opsgate.kube.write_status` (optimistic locking), posts the Events
 round again with what it now observes until there is nothing to do. No handler decides a
 transition: this module only knows which events are worth a look.
 
-* OpsRequest events: a new request (planned here), an Approved one (its Job is created);
+* OpsRequest events: a new request (planned here), an Approved one (its Job is created), and at
+  start-up every Running one (its Job may have ended or vanished while no operator was looking);
 * Approval events: a decision was appended (tallied), the Approval was deleted;
-* one daemon per pending Approval sleeps until ``expiresAt``;
-* executor Job events: the Job finished or vanished;
-* a resync timer on Approved/Running requests, for events lost while the operator was away.
+* one timer per pending Approval, at its ``expiresAt``;
+* executor Jobs: one watch on the executor namespace (:mod:`opsgate.adapters.job_watch`) says
+  when a Job finished or vanished.
 
 OpsRequest events are watched with ``on.event`` and no kopf bookkeeping: the phase in status
 is the progress marker, so the API server sees one status write per decision and nothing else.
@@ -28,6 +29,7 @@ import dataclasses
 import datetime
 import logging
 import socket
+import threading
 import time
 import typing
 import weakref
@@ -38,6 +40,7 @@ import kopf
 
 from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, parsing, paths, resources
+from opsgate.adapters.job_watch import JobWatch
 from opsgate.controller import approvals, conditions, jobs, machine, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
@@ -108,6 +111,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         concurrent.futures.ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="opsgate-api")
     )
     started = time.monotonic()
+    _watch_jobs(memo, own.executor_namespace)
     await _seed(controller, own.namespaces)
     await _warm_up(engine)
     if own.metrics_port:
@@ -202,6 +206,8 @@ class Controller:
         self.namespace_read: dict[str, float] = {}  # namespace -> when its labels were read (monotonic)
         self.retries: dict[str, asyncio.Task[None]] = {}
         self.written: dict[str, Phase] = {}  # uid -> the phase this process last wrote (until terminal)
+        self.expiry: dict[str, asyncio.TimerHandle] = {}  # pending Approval uid -> its expiry timer
+        self.job_watch: JobWatch | None = None
 
     def wrote(self, uid: str, phase: Phase) -> None:
         if phase in phases.TERMINAL:
@@ -347,7 +353,7 @@ async def _observe(memo: kopf.Memo, request: dict[str, Any]) -> machine.Observed
     executor: jobs.JobSettings = memo["jobs"]
     if phase is Phase.RUNNING and job_name:
         job = await kube.acall(kube.get_or_none, "batch/v1", "Job", executor.namespace, job_name)
-        if job is not None and _finished(job):
+        if job is not None and jobs.finished(job):
             pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
     # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
     context = None
@@ -475,11 +481,6 @@ def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
     kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
 
 
-def _finished(job: Mapping[str, Any]) -> bool:
-    done = {c.get("type") for c in (job.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
-    return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
-
-
 # --- what wakes the loop up ----------------------------------------------------------------------
 
 
@@ -510,8 +511,15 @@ async def _reconcile_with_retry(
             controller.retries[key] = asyncio.create_task(later())
 
 
-def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
-    """New requests, Approved ones whose Job is still to be created, deleted ones to clean up after."""
+def _worth_a_look(
+    status: Mapping[str, Any], spec: Mapping[str, Any], meta: Mapping[str, Any], *, listing: bool = False
+) -> bool:
+    """New requests, Approved ones whose Job is still to be created, deleted ones to clean up after.
+
+    ``listing``: the object comes from the watch's first list (start-up, or a fail-over to this
+    replica). Then Running requests are looked at too: their Job may have finished or vanished
+    while no operator watched it.
+    """
     if meta.get("deletionTimestamp"):
         return jobs.FINALIZER in (meta.get("finalizers") or ())
     phase = phases.current(status.get("phase"))
@@ -519,6 +527,8 @@ def _worth_a_look(status: Mapping[str, Any], spec: Mapping[str, Any], meta: Mapp
         return True
     if phase is Phase.APPROVED:
         return not spec.get("dryRun") and not status.get("job")
+    if phase is Phase.RUNNING:
+        return listing
     return planning.context_pending(status)
 
 
@@ -529,7 +539,7 @@ async def request_event(
     meta = body["metadata"]
     if type != "DELETED" and status.get("plan"):
         memo["controller"].record(body, now=_now())  # counted for rate limits, whoever planned it
-    if type == "DELETED" or not _worth_a_look(status, spec, meta):
+    if type == "DELETED" or not _worth_a_look(status, spec, meta, listing=type is None):
         return
     if meta.get("deletionTimestamp"):
         await clean_up(memo, body)
@@ -561,52 +571,78 @@ async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
 @kopf.on.event(GROUP, VERSION, resources.APPROVAL_PLURAL, id="approval")
 async def approval_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """A decision appended (or the Approval deleted): the request's machine tallies it."""
-    state = (body.get("status") or {}).get("state", ApprovalState.PENDING.value)
-    if state != ApprovalState.PENDING.value:
-        return
-    ref = body["spec"]["opsRequestRef"]
-    await _reconcile_with_retry(memo, body["metadata"]["namespace"], ref["name"], ref["uid"])
-
-
-def _pending_approval(status: kopf.Status, **_: Any) -> bool:
-    return bool(status.get("state", ApprovalState.PENDING.value) == ApprovalState.PENDING.value)
-
-
-@kopf.daemon(GROUP, VERSION, resources.APPROVAL_PLURAL, id="expiry", when=_pending_approval, cancellation_timeout=1)
-async def expire_when_due(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
-    """Sleep until ``expiresAt`` (across restarts too: daemons resume), then let the machine expire it."""
-    due = approvals.parse_time(body["spec"]["expiresAt"])
-    while not stopped:
-        remaining = (due - _now()).total_seconds()
-        if remaining <= 0:
-            ref = body["spec"]["opsRequestRef"]
-            # shielded: writing the Approval's state stops this daemon while it is still writing
-            await asyncio.shield(reconcile(memo, body["metadata"]["namespace"], ref["name"], ref["uid"]))
-            return
-        await stopped.wait(min(remaining, 3600))
-
-
-def _in_flight(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
-    return bool(
-        status.get("phase") in (Phase.APPROVED.value, Phase.RUNNING.value) and not meta.get("deletionTimestamp")
-    )
-
-
-@kopf.daemon(GROUP, VERSION, resources.OPSREQUEST_PLURAL, id="follow", when=_in_flight, cancellation_timeout=1)
-async def follow(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
-    """While a request is Approved or Running: look at its Job every few seconds until it ends.
-
-    The Job lives in the executor namespace; a poll of that one Job keeps the operator's rights
-    there to get/list, instead of a cluster-wide watch on every Job of the cluster. It also
-    resumes what a restart interrupted (a Job to create, an outcome to read).
-    """
-    own: Settings = memo["settings"]
+    controller: Controller = memo["controller"]
     meta = body["metadata"]
-    while not stopped:
-        await stopped.wait(own.job_poll_seconds)
-        if stopped:
+    state = (body.get("status") or {}).get("state", ApprovalState.PENDING.value)
+    if type == "DELETED" or state != ApprovalState.PENDING.value:
+        timer = controller.expiry.pop(meta["uid"], None)
+        if timer is not None:
+            timer.cancel()
+        if type != "DELETED":
             return
-        try:
-            await reconcile(memo, meta["namespace"], meta["name"], meta["uid"])
-        except Exception as exc:  # the next poll tries again
-            log.warning("following OpsRequest %s/%s failed: %s", meta["namespace"], meta["name"], exc)
+    else:
+        _expire_when_due(memo, body)
+    ref = body["spec"]["opsRequestRef"]
+    await _reconcile_with_retry(memo, meta["namespace"], ref["name"], ref["uid"])
+
+
+def _expire_when_due(memo: kopf.Memo, approval: Mapping[str, Any]) -> None:
+    """One timer per pending Approval, at ``expiresAt`` (set again from the listing after a restart).
+
+    When it fires, the request's machine sees the Approval expired and says so; a timer is a few
+    hundred bytes, where a daemon per Approval cost a task, its state and a watch on its object.
+    """
+    controller: Controller = memo["controller"]
+    meta, spec = approval["metadata"], approval["spec"]
+    if meta["uid"] in controller.expiry:
+        return
+    due = approvals.parse_time(spec["expiresAt"])
+    ref = spec["opsRequestRef"]
+
+    def fire() -> None:
+        remaining = (due - _now()).total_seconds()
+        if remaining > 0:  # the loop's clock ran ahead of the wall clock: wait the rest
+            controller.expiry[meta["uid"]] = asyncio.get_running_loop().call_later(remaining + 0.01, fire)
+            return
+        controller.expiry.pop(meta["uid"], None)
+        _spawn(_reconcile_with_retry(memo, meta["namespace"], ref["name"], ref["uid"]))
+
+    delay = max(0.0, (due - _now()).total_seconds()) + 0.01
+    controller.expiry[meta["uid"]] = asyncio.get_running_loop().call_later(delay, fire)
+
+
+# --- executor Jobs -------------------------------------------------------------------------------
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coroutine: typing.Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` as a task the loop keeps a reference to until it ends."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
+    """Start the executor namespace's Job watch in its own thread; its news reconcile the request."""
+    loop = asyncio.get_running_loop()
+    controller: Controller = memo["controller"]
+
+    def job_moment(job: Mapping[str, Any]) -> None:  # in the watch's thread
+        found = jobs.request_of(job)
+        if found is not None:
+            namespace_, name, uid = found
+            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_with_retry(memo, namespace_, name, uid)))
+
+    watch = controller.job_watch = JobWatch(namespace, job_moment)
+    threading.Thread(target=watch.run, name="opsgate-job-watch", daemon=True).start()
+
+
+@kopf.on.cleanup()
+async def stop_watching(memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller | None = memo.get("controller")
+    if controller is not None:
+        if controller.job_watch is not None:
+            controller.job_watch.stop.set()
+        for timer in controller.expiry.values():
+            timer.cancel()

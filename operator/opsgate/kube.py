@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import kubernetes
@@ -232,6 +232,70 @@ def list_objects(api_version: str, kind: str, namespace: str | None, *, labels: 
     query = {"labelSelector": labels} if labels else None
     items: list[Any] = request("GET", path(api_version, kind, namespace), query=query).get("items", [])
     return items
+
+
+def list_with_version(
+    api_version: str, kind: str, namespace: str | None, *, labels: str | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """The objects and the list's resourceVersion, to start a :func:`watch` from."""
+    query = {"labelSelector": labels} if labels else None
+    answer = request("GET", path(api_version, kind, namespace), query=query)
+    return list(answer.get("items", [])), str(answer["metadata"]["resourceVersion"])
+
+
+def watch(
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    *,
+    resource_version: str,
+    labels: str | None = None,
+    timeout_seconds: int = 300,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The changes after ``resource_version``: (type, object) pairs, as the API server streams them.
+
+    Ends when the server closes the watch (after ``timeout_seconds``); BOOKMARK events carry only
+    a newer resourceVersion. An expired version (410 Gone, as an ERROR event or a status) raises
+    ``ApiError`` with status 410: list again and start over.
+    """
+    query = {
+        "watch": "true",
+        "resourceVersion": resource_version,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": str(timeout_seconds),
+    }
+    if labels:
+        query["labelSelector"] = labels
+    client = _client()
+    method, full_url, headers, payload, post = client.param_serialize(
+        "GET",
+        path(api_version, kind, namespace),
+        query_params=list(query.items()),
+        header_params={"Accept": "application/json", **_impersonation},
+        auth_settings=["BearerToken"],
+    )
+    try:
+        response = client.call_api(method, full_url, headers, payload, post, _request_timeout=timeout_seconds + 30)
+    except kubernetes.client.ApiException as exc:
+        raise _error(exc.status, exc.reason, exc.body) from None
+    raw = response.response  # urllib3's, not yet read
+    try:
+        if not 200 <= response.status < 300:
+            raise _error(response.status, response.reason, raw.read())
+        pending = b""
+        for chunk in raw.stream(65536, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj.get("message")))
+                yield str(event["type"]), obj
+    finally:
+        raw.release_conn()
 
 
 def write_status(obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:

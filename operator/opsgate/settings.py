@@ -39,7 +39,6 @@ class Settings:
     vault_addr: str | None = None
     approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
     expiry_check_seconds: float = 30.0
-    job_poll_seconds: float = 2.0  # how often a running Job is looked at (OPSGATE_JOB_POLL_SECONDS)
     metrics_port: int | None = 9090  # None: no metrics endpoint
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
@@ -71,7 +70,6 @@ class Settings:
                 seconds=float(env.get("OPSGATE_APPROVAL_TTL_SECONDS", settings.approval_ttl.total_seconds()))
             ),
             expiry_check_seconds=float(env.get("OPSGATE_EXPIRY_CHECK_SECONDS", settings.expiry_check_seconds)),
-            job_poll_seconds=float(env.get("OPSGATE_JOB_POLL_SECONDS", settings.job_poll_seconds)),
             peering=env.get("OPSGATE_PEERING") or None,
             instance=env.get("POD_ID") or None,  # kopf's own peering identity reads POD_ID too
         )

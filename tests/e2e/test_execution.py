@@ -81,6 +81,23 @@ def test_an_approved_mailbox_is_created_with_a_token_from_vault_that_appears_now
     assert not [text[:200] for text in captured if token in text]
 
 
+def test_a_job_deleted_while_it_runs_fails_its_request_at_once(
+    kubectl: Kubectl, operator: Operator, team: Team
+) -> None:
+    kubectl("cordon", "process-node")  # its pod waits unscheduled: the Job stays running
+    try:
+        team.create("cut", "restart the checkout deployment in staging")
+        running = wait_phase(kubectl, team.namespace, "cut", "Running", "Succeeded", "Failed", timeout=120)
+        assert running["phase"] == "Running"
+        kubectl("delete", "job", running["job"]["name"], "-n", EXECUTOR_NAMESPACE, "--wait=false")
+    finally:
+        kubectl("uncordon", "process-node")
+    # the Job watch hears the deletion: no poll interval, no operator restart needed
+    status = wait_phase(kubectl, team.namespace, "cut", "Failed", "Succeeded", timeout=30)
+    assert status["phase"] == "Failed"
+    assert "was deleted before its outcome was read" in condition(status, "Ready")["message"]
+
+
 def test_a_plan_configmap_planted_at_the_jobs_name_is_refused(kubectl: Kubectl, operator: Operator, team: Team) -> None:
     operator.stop()
     try:

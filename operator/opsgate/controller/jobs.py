@@ -67,6 +67,23 @@ def request_selector(request: Mapping[str, Any]) -> str:
     return f"{LABEL_REQUEST_UID}={request['metadata']['uid']}"
 
 
+def request_of(job: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(namespace, name, uid) of the request an executor Job was created for, from its metadata."""
+    meta = job.get("metadata") or {}
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    namespace, name = labels.get(LABEL_REQUEST_NAMESPACE), annotations.get(ANNOTATION_REQUEST)
+    uid = labels.get(LABEL_REQUEST_UID)
+    if not (namespace and name and uid):
+        return None
+    return str(namespace), str(name), str(uid)
+
+
+def finished(job: Mapping[str, Any]) -> bool:
+    """True once the Job controller has given its verdict (complete or failed)."""
+    done = {c.get("type") for c in (job.get("status") or {}).get("conditions", []) if c.get("status") == "True"}
+    return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
+
+
 def build(
     *, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobSettings
 ) -> tuple[dict[str, Any], dict[str, Any]]:
