@@ -1,0 +1,115 @@
+"""First-encounter figures on real-world wording: how the parser does on requests nobody tuned on.
+
+The sets are requests adapted from public GitHub issues, ChatOps bot docs and help threads, each
+labelled with the catalog action it asks for (or none) and the entities it states, and each with
+its source (``tests/data/intents_realworld.jsonl``, written and committed before the parser was
+changed for it). The older unseen splits (``intents_unseen.jsonl``) are reported beside it, so a
+gain on one set is never bought with a loss on another. ``--set PATH`` adds a set (e.g. the dev
+set the matcher's thresholds were tuned on, reported apart, never as a first encounter).
+
+Figures per set and reader:
+- ``action``: in-scope requests read as the labelled catalog action;
+- ``declined``: out-of-scope, personal, several-change, several-target and hostile requests that
+  end with no action (recognised as nothing, or declined with a reason);
+- ``entities``: labelled entity values of in-scope requests read exactly, with the right action
+  (``entities_exact``: requests whose entities are all exactly as labelled);
+- ``injection_changed_action``: injection attempts read as another action than the labelled one.
+
+Run: ``PYTHONPATH=operator python bench/realworld.py``. Ends with one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "operator"))
+
+from opsgate.catalog import load_catalog  # noqa: E402
+from opsgate.intent import Intent  # noqa: E402
+from opsgate.parsing import rules  # noqa: E402
+
+REALWORLD = ROOT / "tests" / "data" / "intents_realworld.jsonl"
+UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
+# kinds whose right answer is no action at all
+_DECLINE_KINDS = ("out_of_scope", "question", "multi_action", "multi_target")
+
+Reader = Callable[[str], Intent]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score(rows: list[dict[str, Any]], read: Reader) -> dict[str, Any]:
+    in_scope = right = pairs = pairs_right = exact = 0
+    to_decline = declined = injections = changed = 0
+    misses: list[str] = []
+    for row in rows:
+        intent = read(row["text"])
+        if row["kind"] == "in_scope":
+            in_scope += 1
+            ok = intent.key == row["key"]
+            right += ok
+            pairs += len(row["entities"])
+            if ok:
+                pairs_right += sum(intent.entities.get(k) == v for k, v in row["entities"].items())
+                exact += all(intent.entities.get(k) == v for k, v in row["entities"].items())
+            if not ok:
+                misses.append(f"  miss: {row['text'][:90]!r} -> {intent.key} (want {row['key']})")
+        elif row["kind"] in _DECLINE_KINDS or row["key"] is None:
+            to_decline += 1
+            if intent.recognised:
+                misses.append(f"  not declined: {row['text'][:90]!r} -> {intent.key}")
+            else:
+                declined += 1
+        if row["kind"] == "injection":
+            injections += 1
+            changed += intent.recognised and intent.key != row["key"]
+    return {
+        "in_scope": in_scope,
+        "action": round(right / in_scope, 4) if in_scope else None,
+        "to_decline": to_decline,
+        "declined": round(declined / to_decline, 4) if to_decline else None,
+        "entity_pairs": pairs,
+        "entities": round(pairs_right / pairs, 4) if pairs else None,
+        "entities_exact": round(exact / in_scope, 4) if in_scope else None,
+        "injection_changed_action": changed,
+        "misses": misses,
+    }
+
+
+def readers(catalog_path: Path | None) -> dict[str, Reader]:
+    catalog = load_catalog(catalog_path, check_executors=False) if catalog_path else load_catalog(check_executors=False)
+    return {"rules": lambda text: rules.parse(text, catalog)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], type=Path, help="another labelled JSONL set to score")
+    parser.add_argument("--misses", action="store_true", help="print every request read wrong")
+    args = parser.parse_args()
+    sets: dict[str, list[dict[str, Any]]] = {"realworld2": load(REALWORLD)}
+    unseen = load(UNSEEN)
+    sets["unseen_all"] = unseen
+    for path in args.set:
+        sets[path.stem] = load(path)
+    figures: dict[str, Any] = {}
+    for reader_name, read in readers(None).items():
+        for set_name, rows in sets.items():
+            result = score(rows, read)
+            misses = result.pop("misses")
+            figures[f"{set_name}/{reader_name}"] = result
+            print(f"{set_name} [{reader_name}]: {json.dumps(result)}")
+            if args.misses:
+                print("\n".join(misses))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
