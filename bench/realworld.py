@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from opsgate.catalog import load_catalog  # noqa: E402
 from opsgate.intent import Intent  # noqa: E402
-from opsgate.parsing import rules  # noqa: E402
+from opsgate.parsing import rules, semantic  # noqa: E402
 
 REALWORLD = ROOT / "tests" / "data" / "intents_realworld.jsonl"
+DEV = ROOT / "tests" / "data" / "intents_realworld_dev.jsonl"
 UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
 # kinds whose right answer is no action at all
 _DECLINE_KINDS = ("out_of_scope", "question", "multi_action", "multi_target")
@@ -84,23 +85,48 @@ def score(rows: list[dict[str, Any]], read: Reader) -> dict[str, Any]:
     }
 
 
-def readers(catalog_path: Path | None) -> dict[str, Reader]:
-    catalog = load_catalog(catalog_path, check_executors=False) if catalog_path else load_catalog(check_executors=False)
-    return {"rules": lambda text: rules.parse(text, catalog)}
+def readers(*, with_matcher: bool) -> tuple[dict[str, Reader], semantic.Matcher | None]:
+    catalog = load_catalog(check_executors=False)
+    found: dict[str, Reader] = {"rules": lambda text: rules.parse(text, catalog)}
+    if not with_matcher:
+        return found, None
+    from opsgate.rag.minilm import MiniLMEmbedder
+
+    matcher = semantic.Matcher(catalog, MiniLMEmbedder())
+    found["rules+matcher"] = lambda text: semantic.parse(text, catalog, matcher)
+    return found, matcher
+
+
+def similarities(rows: list[dict[str, Any]], matcher: semantic.Matcher) -> None:
+    """For calibrating on the dev set: each request's nearest entry, similarity and margin."""
+    for row in rows:
+        near = matcher.nearest(row["text"])
+        if near is None:
+            continue
+        mark = "ok " if near.key == row["key"] else ("-- " if row["key"] is None else "BAD")
+        print(f"  {mark} {near.similarity:.3f} +{near.margin:.3f} {near.key:34} {row['text'][:70]!r}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], type=Path, help="another labelled JSONL set to score")
     parser.add_argument("--misses", action="store_true", help="print every request read wrong")
+    parser.add_argument("--rules-only", action="store_true", help="leave the semantic matcher out")
+    parser.add_argument("--dev", action="store_true", help="also the dev set (tuned on), with similarities")
     args = parser.parse_args()
     sets: dict[str, list[dict[str, Any]]] = {"realworld2": load(REALWORLD)}
     unseen = load(UNSEEN)
     sets["unseen_all"] = unseen
     for path in args.set:
         sets[path.stem] = load(path)
+    if args.dev:
+        sets["dev (tuned on)"] = load(DEV)
     figures: dict[str, Any] = {}
-    for reader_name, read in readers(None).items():
+    found, matcher = readers(with_matcher=not args.rules_only)
+    if args.dev and matcher is not None:
+        print("dev set, nearest entry by example:")
+        similarities(sets["dev (tuned on)"], matcher)
+    for reader_name, read in found.items():
         for set_name, rows in sets.items():
             result = score(rows, read)
             misses = result.pop("misses")

@@ -50,6 +50,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tear down": {V.DELETE},
         "teardown": {V.DELETE},
         "take down": {V.DELETE},
+        "taken down": {V.DELETE},  # "the site should be taken down"
+        "taking down": {V.DELETE},
         "shut down": {V.DELETE},
         "get rid of": {V.DELETE},
         "decommission": {V.DELETE},
@@ -61,6 +63,11 @@ VERBS: dict[str, frozenset[Verb]] = {
         "nuke": {V.DELETE},
         "terminate": {V.DELETE},
         "retire": {V.DELETE},
+        # the action named as a noun: "the key needs rotation", "the removal of namespace x"
+        "removal": {V.DELETE, V.REVOKE},
+        "deletion": {V.DELETE, V.REVOKE},
+        "rotation": {V.ROTATE},
+        "renewal": {V.ISSUE, V.ROTATE},
         "scale": {V.SCALE},
         "scale up": {V.SCALE},
         "scale down": {V.SCALE},
@@ -88,7 +95,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "reset": {V.ROTATE},
         "renew": {V.ISSUE, V.ROTATE},
         "issue": {V.ISSUE},
-        "request": {V.ISSUE},
+        "request": {V.ISSUE, V.CREATE},  # "request: dev namespace x for the y team"
+        "requesting": {V.ISSUE, V.CREATE},
         "generate": {V.ISSUE, V.GENERATE},
         "get": {V.ISSUE, V.QUERY},
         "revoke": {V.REVOKE},
@@ -165,7 +173,8 @@ FOREIGN_OBJECTS = frozenset(
     {
         "ticket", "issue", "bug", "meeting", "laptop", "computer", "pc", "machine", "server", "vm",
         "node", "nodes", "database", "db", "bucket", "volume", "disk", "firewall", "router", "pr",
-        "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki",
+        "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki", "dashboard",
+        "dashboards", "channel", "cache", "banner", "report",
     }
 )  # fmt: skip
 
