@@ -5,10 +5,11 @@ parameters with its JSON schema. The catalog is also the only place an action is
 its ``phrases`` say which verbs and resource nouns name it, the top-level ``nouns`` give the
 words of each noun, and its ``examples`` are requests as people write them (what the semantic
 matcher compares a request with), so the parsers build their tables from the catalog they are
-given and a platform team adds an action, or a way of asking for one, without touching Python. Loading checks everything a typo could
-break (schema validity, defaults against the schema, executor files present, phrases naming
-known verb classes, nouns and parameters) so a malformed catalog fails at start-up with the file
-and the entry named, never later while a request is in flight.
+given and a platform team adds an action, or a way of asking for one, without touching Python.
+Loading checks everything a typo could break (schema validity, defaults against the schema,
+executor files present, phrases naming known verb classes, nouns and parameters) so a malformed
+catalog fails at start-up with the file and the entry named, never later while a request is in
+flight.
 """
 
 from __future__ import annotations

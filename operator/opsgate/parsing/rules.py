@@ -68,6 +68,7 @@ _ARTICLES = frozenset({"a", "an", "the", "another", "new"})
 # The parameters that say which thing a change acts on, when the catalog entry requires none.
 _TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
+_DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
@@ -267,6 +268,13 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
     # "request: a dev namespace" asks; "a ticket for the email request" names a request
     spans = [s for s in spans if not (lows[s.start] in _OPENING_VERBS and s.end - s.start == 1 and s.start != opening)]
+    # "the new site is live" describes a thing that is there; "a new site" asks for one
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
+        else s
+        for s in spans
+    ]
     noun_starts = {s.start for s in spans if s.nouns}
     # "in the build namespace": between an article and a noun, a verb word names the noun's kind
     # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
@@ -357,7 +365,7 @@ def _readings(
         readings = _image_readings(verb_spans, tokens, lexicon)
     if not readings and not _ADDRESS.search(low_text):
         # "take down promo.acme.org"; "point x.org at 10.0.0.1" names a record, not a site
-        readings = _value_readings(verb_spans, tokens, "domain", lexicon.domain_nouns, lexicon)
+        readings = _value_readings(verb_spans, tokens, "domain", lexicon.domain_nouns, lexicon, object_only=True)
     if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
@@ -370,12 +378,26 @@ def _image_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], l
 
 
 def _value_readings(
-    verb_spans: list[extract.Span], tokens: tuple[Token, ...], kind: str, nouns: frozenset[str], lexicon: Lexicon
+    verb_spans: list[extract.Span],
+    tokens: tuple[Token, ...],
+    kind: str,
+    nouns: frozenset[str],
+    lexicon: Lexicon,
+    *,
+    object_only: bool = False,
 ) -> list[_Reading]:
-    """A value of ``kind`` after a verb stands for the ``nouns`` that value kind names."""
+    """A value of ``kind`` after a verb stands for the ``nouns`` that value kind names.
+
+    With ``object_only`` the value must be the verb's object: "take down promo.acme.org" is about
+    the site, "purge the CDN for shop.acme.org" is about something else of it.
+    """
     readings: list[_Reading] = []
     for v in verb_spans:
-        if not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
+        if object_only:
+            after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
+            if extract.value_kind(next(after, tokens[v.start])) != kind:
+                continue
+        elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
             continue
         for verb in v.verbs:
             for noun in nouns:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 
-# "/scale …", "/logs …" at the start: the slash of a chat command
+# "/scale …", "/logs …" at the start: the slash of a chat command ("/logs x" reads as kubectl's)
 _SLASH_COMMAND = re.compile(r"^\s*/(?=[A-Za-z])")
+_SLASH_LOGS = re.compile(r"^\s*/logs\s+(?=[a-z0-9])", re.I)
+# "https://old.acme.org/path": the site a link points at
+_URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)]*)?", re.I)
 # "--last 1h", "--last=30m": a ChatOps time window
 _LAST = re.compile(r"--last(?:=|\s+)(\d+\s*[a-z]+)", re.I)
 # "take the old site down", "shut blog.acme.org down": up to two words between verb and particle
@@ -29,7 +32,9 @@ _POSITIONAL_SCALE = re.compile(
 
 def rewrite(text: str) -> str:
     """``text`` with chat-command shorthand spelt as words (unchanged when it has none)."""
+    text = _SLASH_LOGS.sub("logs of ", text)
     text = _SLASH_COMMAND.sub("", text)
+    text = _URL.sub(r"\1", text)
     text = _LAST.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)
     return _POSITIONAL_SCALE.sub(r"\1 \2 to \3 replicas", text)
