@@ -140,22 +140,31 @@ class Matcher:
         return proposal
 
 
+def _open_to_matching(request: str, rule_intent: Intent) -> bool:
+    """May the matcher read ``request``, given the rules' reading of it?"""
+    if rule_intent.declined is not None or rules.NOTE_FOREIGN in rule_intent.notes:
+        return False  # a decline, or a verb or object the catalog knows is not its own, stands
+    if rule_intent.recognised and rule_intent.confidence >= SURE:
+        return False
+    cleaned = text.clean(request)
+    # hostile or not a request: the matcher has no say
+    return not (cleaned.refused or cleaned.injection or not cleaned.text or questions.is_question(cleaned.text))
+
+
+def compared(request: str, catalog: Catalog) -> bool:
+    """Would :func:`parse` embed ``request`` (the rules unsure or blank, nothing declined)? For the bench."""
+    return _open_to_matching(request, rules.parse(request, catalog))
+
+
 def parse(request: str, catalog: Catalog, matcher: Matcher | None) -> Intent:
     """The rules' intent of ``request``, with the matcher's proposal where the rules are unsure or blank."""
     rule_intent = rules.parse(request, catalog)
-    if matcher is None or rule_intent.declined is not None or rules.NOTE_FOREIGN in rule_intent.notes:
-        return rule_intent  # a decline, or a verb the catalog knows is not its own, stands
-    if rule_intent.recognised and rule_intent.confidence >= SURE:
+    if matcher is None or not _open_to_matching(request, rule_intent):
         return rule_intent
     cleaned = text.clean(request)
-    if cleaned.refused or cleaned.injection or not cleaned.text or questions.is_question(cleaned.text):
-        return rule_intent  # hostile or not a request: the matcher has no say
     proposal = matcher.propose(cleaned.text, overruling=rule_intent.recognised)
     if proposal is None:
-        if rule_intent.recognised:
-            return rule_intent
-        # an unsure proposal may still confirm nothing; the rules' blank stands
-        return rule_intent
+        return rule_intent  # the matcher abstains: the rules' reading (or blank) stands
     if proposal.key == rule_intent.key:
         note = NOTE_AGREES.format(similarity=proposal.similarity)
         confidence = min(0.99, rule_intent.confidence + AGREEMENT_BONUS)
