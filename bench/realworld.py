@@ -3,11 +3,13 @@
 The sets are requests adapted from public GitHub issues, ChatOps bot docs and help threads, each
 labelled with the catalog action it asks for (or none) and the entities it states, and each with
 its source: ``intents_realworld.jsonl`` (79, written and committed before the parser was changed
-for it) and ``intents_realworld3.jsonl`` (45, written after the changes and before running them). The older unseen splits (``intents_unseen.jsonl``) are reported beside it, so a
-gain on one set is never bought with a loss on another. ``--set PATH`` adds a set (e.g. the dev
-set the matcher's thresholds were tuned on, reported apart, never as a first encounter).
+for it) and ``intents_realworld3.jsonl`` (45, written after the changes and before running them).
+A set's first-run figures are in the commit that added it; later runs are tuned figures. The
+older unseen splits (``intents_unseen.jsonl``) are reported beside them, so a gain on one set is
+never bought with a loss on another. ``--dev`` adds the dev set the matcher's thresholds were
+tuned on (reported apart, never as a first encounter), with each request's nearest example.
 
-Figures per set and reader:
+Figures per set and reader (``rules``, and ``rules+matcher`` with the offline embedder):
 - ``action``: in-scope requests read as the labelled catalog action;
 - ``declined``: out-of-scope, personal, several-change, several-target and hostile requests that
   end with no action (recognised as nothing, or declined with a reason);
@@ -15,7 +17,8 @@ Figures per set and reader:
   (``entities_exact``: requests whose entities are all exactly as labelled);
 - ``injection_changed_action``: injection attempts read as another action than the labelled one.
 
-Run: ``PYTHONPATH=operator python bench/realworld.py``. Ends with one JSON line of figures.
+Run: ``PYTHONPATH=operator python bench/realworld.py [--misses] [--dev] [--rules-only]``. Ends
+with one JSON line of figures.
 """
 
 from __future__ import annotations

@@ -73,9 +73,12 @@ def test_requests_as_people_type_them(
         "/rollback order-service production",
         "/deploy cart v1.2 production",
         "the website is down, can you check?",
+        "/incident db-slow",
+        "people keep asking how to create a namespace - please improve the docs",
+        "rename the namespace legacy to archive",
     ],
     ids=["ticket-about-a-request", "dashboard", "cdn-cache", "cdn-of-a-site", "record-not-site", "rollback",
-         "deploy-version", "outage-report"],
+         "deploy-version", "outage-report", "other-bots-command", "how-to", "rename"],
 )  # fmt: skip
 def test_what_the_catalog_cannot_do_still_names_no_action(catalog: Catalog, request_text: str) -> None:
     intent = rules.parse(request_text, catalog)
@@ -91,3 +94,8 @@ def test_a_positional_count_is_not_read_where_a_unit_follows_it() -> None:
     assert shorthand.rewrite("scale cart 4 -n shop") == "scale cart to 4 replicas -n shop"
     assert shorthand.rewrite("scale cart 40 percent") == "scale cart 40 percent"
     assert shorthand.rewrite("scale to 4") == "scale to 4"
+
+
+def test_requesting_that_something_happen_is_not_a_request_to_create_it(catalog: Catalog) -> None:
+    intent = rules.parse("requesting that kim's access to namespace hr be removed", catalog)
+    assert intent.key != "provision.create.namespace"

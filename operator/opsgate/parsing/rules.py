@@ -69,6 +69,7 @@ _ARTICLES = frozenset({"a", "an", "the", "another", "new"})
 _TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
 _DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
+_CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
@@ -267,7 +268,17 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
     # "request: a dev namespace" asks; "a ticket for the email request" names a request
-    spans = [s for s in spans if not (lows[s.start] in _OPENING_VERBS and s.end - s.start == 1 and s.start != opening)]
+    spans = [
+        s
+        for s in spans
+        if not (
+            lows[s.start] in _OPENING_VERBS
+            and s.end - s.start == 1
+            and (s.start != opening or (s.end < len(lows) and lows[s.end] in _CLAUSE_OPENERS))
+        )
+    ]
+    # "questions on how to create a service account": what follows "how to" is asked about, not asked for
+    spans = [s for s in spans if not (s.start >= 2 and lows[s.start - 2 : s.start] == ("how", "to"))]
     # "the new site is live" describes a thing that is there; "a new site" asks for one
     spans = [
         dataclasses.replace(s, verbs=frozenset())

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 
-# "/scale …", "/logs …" at the start: the slash of a chat command ("/logs x" reads as kubectl's)
-_SLASH_COMMAND = re.compile(r"^\s*/(?=[A-Za-z])")
+from opsgate.parsing import vocabulary
+
+# "/scale …", "/logs …" at the start: the slash of a chat command whose word is a verb we know
+# ("/logs x" reads as kubectl's); "/incident x", "/oncall who" stay commands of other bots
+_SLASH_COMMAND = re.compile(r"^\s*/([A-Za-z]+)\b")
 _SLASH_LOGS = re.compile(r"^\s*/logs\s+(?=[a-z0-9])", re.I)
 # "https://old.acme.org/path": the site a link points at
 _URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)]*)?", re.I)
@@ -33,7 +36,7 @@ _POSITIONAL_SCALE = re.compile(
 def rewrite(text: str) -> str:
     """``text`` with chat-command shorthand spelt as words (unchanged when it has none)."""
     text = _SLASH_LOGS.sub("logs of ", text)
-    text = _SLASH_COMMAND.sub("", text)
+    text = _SLASH_COMMAND.sub(lambda m: m.group(1) if m.group(1).lower() in vocabulary.VERBS else m.group(0), text)
     text = _URL.sub(r"\1", text)
     text = _LAST.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)

@@ -16,7 +16,7 @@ V = Verb
 # Operations the catalog has no entry for (see ``Verb.UNSUPPORTED``).
 _UNSUPPORTED = (
     "roll back", "rollback", "revert", "upgrade", "downgrade", "drain", "cordon", "uncordon",
-    "backup", "back up", "restore", "migrate", "patch", "bring back",
+    "backup", "back up", "restore", "migrate", "patch", "bring back", "rename",
 )  # fmt: skip
 
 # word or phrase -> verb classes
