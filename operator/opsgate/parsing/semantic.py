@@ -79,6 +79,7 @@ class _Exemplars:
 
 _CACHE: dict[str, _Exemplars] = {}
 _CACHE_LOCK = threading.Lock()
+_MAX_CACHED = 8  # catalogs and embedders a process holds example vectors for
 
 
 def _exemplars(catalog: Catalog, embedder: Embedder) -> _Exemplars:
@@ -91,6 +92,8 @@ def _exemplars(catalog: Catalog, embedder: Embedder) -> _Exemplars:
             texts = [example for _, example in pairs]
             vectors = np.array(embedder.embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), np.float32)
             cached = _Exemplars(tuple(k for k, _ in pairs), tuple(texts), _unit(vectors))
+            if len(_CACHE) >= _MAX_CACHED:
+                _CACHE.clear()
             _CACHE[fingerprint] = cached
     return cached
 
