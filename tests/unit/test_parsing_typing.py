@@ -49,10 +49,14 @@ def catalog() -> Catalog:
          {"service": "reporting"}),
         ("we moved to the new domain last week, so please delete the mailbox info@oldco.com",
          "provision.delete.email", {"email": "info@oldco.com"}),
+        ("the api in prod needs a restart after the migration", "provision.restart.deployment",
+         {"name": "api", "environment": "production"}),
+        ("initialize cab.acme.org as a new site", "provision.create.website", {"domain": "cab.acme.org"}),
     ],
     ids=["taken-down", "take-down-politely", "take-x-down", "decommission-domain", "request-colon",
          "positional-count", "kubectl", "slash-command", "slash-logs", "wish-with-setting", "bump-stage",
-         "roll-prod", "nuke-ns", "sa-ns", "k8s-prefix", "typos", "action-as-noun", "context-first"],
+         "roll-prod", "nuke-ns", "sa-ns", "k8s-prefix", "typos", "action-as-noun", "context-first",
+         "needs-a-restart", "initialize"],
 )  # fmt: skip
 def test_requests_as_people_type_them(
     catalog: Catalog, request_text: str, key: str, entities: dict[str, object]
@@ -76,9 +80,10 @@ def test_requests_as_people_type_them(
         "/incident db-slow",
         "people keep asking how to create a namespace - please improve the docs",
         "rename the namespace legacy to archive",
+        "my laptop needs a restart",
     ],
     ids=["ticket-about-a-request", "dashboard", "cdn-cache", "cdn-of-a-site", "record-not-site", "rollback",
-         "deploy-version", "outage-report", "other-bots-command", "how-to", "rename"],
+         "deploy-version", "outage-report", "other-bots-command", "how-to", "rename", "own-laptop"],
 )  # fmt: skip
 def test_what_the_catalog_cannot_do_still_names_no_action(catalog: Catalog, request_text: str) -> None:
     intent = rules.parse(request_text, catalog)

@@ -462,8 +462,10 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
 
 def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int) -> list[int]:
     """Where the verb's object may stand: after the verb, or for a verb asked for in its -ing/-ed
-    form, at the opening ("the ledger credentials need rotating", "ingest should be restarted")."""
-    if verb_at > 0 and tokens[verb_at - 1].low in vocabulary.NEED_FORMS:
+    form or as a noun after a need, at the opening ("the ledger credentials need rotating", "ingest
+    should be restarted", "the worker in staging needs a restart")."""
+    need_at = verb_at - 2 if verb_at > 1 and tokens[verb_at - 1].low in ("a", "an") else verb_at - 1
+    if need_at >= 0 and tokens[need_at].low in vocabulary.NEED_FORMS:
         covered = {i for s in spans for i in range(s.start, s.end)}
         return [i for i in range(verb_at) if i not in covered]
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)

@@ -33,6 +33,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "spin up": {V.CREATE},
         "stand up": {V.CREATE},
         "launch": {V.CREATE},
+        "initialize": {V.CREATE},
+        "initialise": {V.CREATE},
         "build": {V.CREATE, V.GENERATE},
         "open": {V.CREATE},
         "register": {V.CREATE},
