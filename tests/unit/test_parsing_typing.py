@@ -81,9 +81,11 @@ def test_requests_as_people_type_them(
         "people keep asking how to create a namespace - please improve the docs",
         "rename the namespace legacy to archive",
         "my laptop needs a restart",
+        "add a restart button for the service to the dashboard",
     ],
     ids=["ticket-about-a-request", "dashboard", "cdn-cache", "cdn-of-a-site", "record-not-site", "rollback",
-         "deploy-version", "outage-report", "other-bots-command", "how-to", "rename", "own-laptop"],
+         "deploy-version", "outage-report", "other-bots-command", "how-to", "rename", "own-laptop",
+         "a feature-request"],
 )  # fmt: skip
 def test_what_the_catalog_cannot_do_still_names_no_action(catalog: Catalog, request_text: str) -> None:
     intent = rules.parse(request_text, catalog)
@@ -104,3 +106,8 @@ def test_a_positional_count_is_not_read_where_a_unit_follows_it() -> None:
 def test_requesting_that_something_happen_is_not_a_request_to_create_it(catalog: Catalog) -> None:
     intent = rules.parse("requesting that kim's access to namespace hr be removed", catalog)
     assert intent.key != "provision.create.namespace"
+
+
+def test_ns_records_are_dns_records_not_namespaces(catalog: Catalog) -> None:
+    intent = rules.parse("add an NS record for sub.acme.org pointing to ns1.acme.org", catalog)
+    assert intent.resource_type == "dns_record"

@@ -176,7 +176,7 @@ FOREIGN_OBJECTS = frozenset(
         "ticket", "issue", "bug", "meeting", "laptop", "computer", "pc", "machine", "server", "vm",
         "node", "nodes", "database", "db", "bucket", "volume", "disk", "firewall", "router", "pr",
         "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki", "dashboard",
-        "dashboards", "channel", "cache", "banner", "report",
+        "dashboards", "channel", "cache", "banner", "report", "button", "feature",
     }
 )  # fmt: skip
 
