@@ -5,6 +5,11 @@ Each split is reported apart. ``tune``/``heldout`` (``intents.jsonl``) were writ
 author; the ``unseen*`` splits (``intents_unseen.jsonl``) were written without looking at the
 parser's vocabulary, so they are the better estimate of accuracy on requests nobody has seen.
 
+Speed is measured twice in one run: the rules alone (the baseline), and with the semantic matcher
+over the catalog's examples (the offline MiniLM embedder; only requests the rules are unsure of
+or find nothing in are embedded, and nothing is cached per request). ``--no-semantic`` leaves the
+second out. Real-world first-encounter figures are ``bench/realworld.py``'s.
+
 Run: ``PYTHONPATH=operator python bench/intent.py``. Ends with one JSON line of figures.
 Calibration: requests are bucketed by confidence; each bucket's accuracy is printed next to its
 mean confidence, and the expected calibration error (ECE) is reported.
@@ -12,16 +17,19 @@ mean confidence, and the expected calibration error (ECE) is reported.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from opsgate.catalog import Catalog, load_catalog
-from opsgate.parsing import rules
+from opsgate.intent import Intent
+from opsgate.parsing import rules, semantic
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "intents.jsonl"
@@ -86,15 +94,25 @@ def calibration(rows: list[dict[str, Any]], catalog: Catalog) -> float:
     return round(ece, 4)
 
 
-def throughput(rows: list[dict[str, Any]], catalog: Catalog, *, seconds: float = 2.0) -> float:
-    texts = [r["text"] for r in rows]
+def throughput(texts: list[str], read: Callable[[str], Intent], *, seconds: float = 2.0) -> float:
     count = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         for text in texts:
-            rules.parse(text, catalog)
+            read(text)
         count += len(texts)
     return round(count / (time.perf_counter() - start), 1)
+
+
+def latency_ms(texts: list[str], read: Callable[[str], Intent]) -> dict[str, float]:
+    """p50/p95 of one request's parse, in milliseconds."""
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        read(text)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {"p50": round(times[len(times) // 2], 3), "p95": round(times[int(len(times) * 0.95)], 3)}
 
 
 def cli_wall_time(rows: list[dict[str, Any]]) -> float:
@@ -112,6 +130,9 @@ def cli_wall_time(rows: list[dict[str, Any]]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-semantic", action="store_true", help="measure the rules alone")
+    args = parser.parse_args()
     catalog = load_catalog(check_executors=False)
     rows = load(DATA)
     unseen = load(UNSEEN)
@@ -126,8 +147,25 @@ def main() -> None:
         print(f"{split}: {figures[split]}")
     print("calibration (all rows recognised by the rules):")
     figures["ece"] = calibration(rows, catalog)
-    figures["rules_requests_per_s"] = throughput(rows, catalog)
-    print(f"rule parser: {figures['rules_requests_per_s']} requests/s")
+    texts = [r["text"] for r in rows] + [r["text"] for r in unseen]
+    figures["rules_requests_per_s"] = throughput(texts, lambda text: rules.parse(text, catalog))
+    figures["rules_latency_ms"] = latency_ms(texts, lambda text: rules.parse(text, catalog))
+    print(f"rule parser: {figures['rules_requests_per_s']} requests/s, latency {figures['rules_latency_ms']}")
+    if not args.no_semantic:
+        from opsgate.rag.minilm import MiniLMEmbedder
+
+        started = time.perf_counter()
+        matcher = semantic.Matcher(catalog, MiniLMEmbedder())
+        figures["semantic_start_s"] = round(time.perf_counter() - started, 2)
+        compared = sum(semantic.compared(text, catalog) for text in texts)
+        figures["semantic_compared_share"] = round(compared / len(texts), 4)
+        figures["semantic_requests_per_s"] = throughput(texts, lambda text: semantic.parse(text, catalog, matcher))
+        figures["semantic_latency_ms"] = latency_ms(texts, lambda text: semantic.parse(text, catalog, matcher))
+        print(
+            f"rules + semantic matcher: {figures['semantic_requests_per_s']} requests/s, latency "
+            f"{figures['semantic_latency_ms']} ({figures['semantic_compared_share']:.0%} of requests embedded; "
+            f"embedder and examples ready in {figures['semantic_start_s']} s)"
+        )
     figures["cli_jsonl_seconds"] = cli_wall_time(rows)
     print(f"opsgate parse --jsonl over {len(rows)} requests: {figures['cli_jsonl_seconds']} s (incl. start-up)")
     print(json.dumps(figures))

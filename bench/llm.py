@@ -1,14 +1,16 @@
 """LLM benchmark: the real Ollama path against the rule parser, on the same requests in one run.
 
-    PYTHONPATH=operator python bench/llm.py [--n 20] [--host URL --model NAME]
+    PYTHONPATH=operator python bench/llm.py [--n 20] [--host URL --model NAME] [--data FILE]
 
 Without ``--host`` it starts a real ``ollama serve`` with SmolLM2-135M (``hack/build-ollama.sh``,
 ``hack/fetch-smollm2.sh``; see tests/real_ollama.py) on a random loopback port. It takes ``--n``
 requests spread evenly over tests/data/intents.jsonl and parses each with the rule parser alone and
 with ``parse_request`` (rules + LLM, reconciled), then prints p50/p95 latency per path and their
 ratio, how often the model's own reading agreed with the rules, how often the fallback was used
-(and why), and each path's accuracy against the labels. Figures only, no assertions. Ends with one
-JSON line holding the figures.
+(and why), and each path's accuracy against the labels. ``--data`` takes another labelled set
+(e.g. tests/data/intents_realworld.jsonl; ``--n 0`` for all of it); ``model_own_accuracy`` is the
+model's own reading against the labels, over the requests it was asked. Figures only, no
+assertions. Ends with one JSON line holding the figures.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from opsgate.parsing import LlmError, parse_request, rules  # noqa: E402
 DATA = REPO / "tests" / "data" / "intents.jsonl"
 
 
-def sample(n: int) -> list[dict[str, Any]]:
-    """``n`` rows spread evenly over the file, so every category and kind of request shows up."""
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+def sample(n: int, data: Path = DATA) -> list[dict[str, Any]]:
+    """``n`` rows spread evenly over the file (all of them for 0), so every kind of request shows up."""
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if n <= 0:
+        return rows
     return [rows[i * len(rows) // n] for i in range(min(n, len(rows)))]
 
 
@@ -57,7 +61,7 @@ async def run(rows: list[dict[str, Any]], *, host: str, model: str, catalog: Cat
     rule_s: list[float] = []
     llm_s: list[float] = []
     asked_s: list[float] = []
-    agreed = changed = rule_right = llm_right = 0
+    agreed = changed = rule_right = llm_right = own_right = 0
     failures: collections.Counter[str] = collections.Counter()
     for row in rows:
         clock = time.perf_counter()
@@ -75,6 +79,7 @@ async def run(rows: list[dict[str, Any]], *, host: str, model: str, catalog: Cat
             failures[reading.reason.value] += 1
         elif isinstance(reading, Intent):
             agreed += reading.key == rule_intent.key
+            own_right += reading.key == row["key"]
         changed += final.key != rule_intent.key
         rule_right += rule_intent.key == row["key"]
         llm_right += final.key == row["key"]
@@ -98,6 +103,7 @@ async def run(rows: list[dict[str, Any]], *, host: str, model: str, catalog: Cat
         "final_differs_from_rules": changed,  # after reconciling: where the model's reading won
         "rules_accuracy": round(rule_right / len(rows), 3),
         "llm_path_accuracy": round(llm_right / len(rows), 3),
+        "model_own_accuracy": round(own_right / len(asked_s), 3) if asked_s else None,
         "llm_time_total_s": round(sum(llm_s), 1),
         "mean_s_per_asked": round(statistics.fmean(asked_s), 2) if asked_s else None,
     }
@@ -109,9 +115,10 @@ def main() -> None:
     parser.add_argument("--host", help="an Ollama already running (default: start one with SmolLM2-135M)")
     parser.add_argument("--model", default=real_ollama.MODEL)
     parser.add_argument("--timeout", type=float, default=20.0, help="the LLM parser's timeout in seconds")
+    parser.add_argument("--data", type=Path, default=DATA, help="a labelled JSONL set")
     args = parser.parse_args()
     catalog = load_catalog(check_executors=False)
-    rows = sample(args.n)
+    rows = sample(args.n, args.data)
     if args.host:
         figures = asyncio.run(run(rows, host=args.host, model=args.model, catalog=catalog, limit_s=args.timeout))
     else:
@@ -130,7 +137,10 @@ def main() -> None:
         f"fallback {figures['fallback']} {figures['fallback_reasons']}; "
         f"final intent differs from the rules' in {figures['final_differs_from_rules']}"
     )
-    print(f"accuracy vs labels: rules {figures['rules_accuracy']}, rules+LLM {figures['llm_path_accuracy']}")
+    print(
+        f"accuracy vs labels: rules {figures['rules_accuracy']}, rules+LLM {figures['llm_path_accuracy']}, "
+        f"the model alone (where asked) {figures['model_own_accuracy']}"
+    )
     print(json.dumps(figures))
 
 

@@ -2,12 +2,14 @@
 
 Parsers may only name an entry of this catalog; the entry fixes the executor and validates the
 parameters with its JSON schema. The catalog is also the only place an action is *described*:
-its ``phrases`` say which verbs and resource nouns name it, and the top-level ``nouns`` give the
-words of each noun, so the rule parser builds its tables from the catalog it is given and a
-platform team adds an action without touching Python. Loading checks everything a typo could
-break (schema validity, defaults against the schema, executor files present, phrases naming
-known verb classes, nouns and parameters) so a malformed catalog fails at start-up with the file
-and the entry named, never later while a request is in flight.
+its ``phrases`` say which verbs and resource nouns name it, the top-level ``nouns`` give the
+words of each noun, and its ``examples`` are requests as people write them (what the semantic
+matcher compares a request with), so the parsers build their tables from the catalog they are
+given and a platform team adds an action, or a way of asking for one, without touching Python.
+Loading checks everything a typo could break (schema validity, defaults against the schema,
+executor files present, phrases naming known verb classes, nouns and parameters) so a malformed
+catalog fails at start-up with the file and the entry named, never later while a request is in
+flight.
 """
 
 from __future__ import annotations
@@ -107,6 +109,21 @@ def _phrase(value: str) -> str:
 
 Phrase = Annotated[str, pydantic.AfterValidator(_phrase)]
 
+_MAX_EXAMPLES = 24
+_MAX_EXAMPLE_CHARS = 300
+
+
+def _example(value: str) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError("an example request cannot be empty")
+    if len(text) > _MAX_EXAMPLE_CHARS:
+        raise ValueError(f"an example request has at most {_MAX_EXAMPLE_CHARS} characters: {text[:40]!r}…")
+    return text
+
+
+Example = Annotated[str, pydantic.AfterValidator(_example)]
+
 
 class Noun(pydantic.BaseModel):
     """A resource noun of the top-level ``nouns`` section, shared by the entries that name it."""
@@ -115,8 +132,9 @@ class Noun(pydantic.BaseModel):
 
     words: tuple[Phrase, ...] = pydantic.Field(min_length=1)
     # values that stand for the noun where the text has no word for it: a metric name is a metric
-    # ("graph http_requests_total"); an image after a verb is an image ("scan ghcr.io/acme/api:2.0")
-    values: tuple[Literal[ValueKind.METRIC, ValueKind.IMAGE], ...] = ()
+    # ("graph http_requests_total"); an image after a verb is an image ("scan ghcr.io/acme/api:2.0");
+    # a DNS name after a verb is a site ("take down promo.acme.org")
+    values: tuple[Literal[ValueKind.METRIC, ValueKind.IMAGE, ValueKind.DOMAIN], ...] = ()
 
 
 class Phrases(pydantic.BaseModel):
@@ -203,6 +221,19 @@ class ActionEntry(pydantic.BaseModel):
     phrases: Phrases | None = None
     # var name (as the playbook reads it) -> where the executor fetches it from Vault
     secrets: dict[str, Secret] = pydantic.Field(default_factory=dict)
+    # requests as people write them for this entry: what the semantic matcher compares a request
+    # with (opsgate.parsing.semantic). Teaching data, not part of what runs (the plan digest omits it).
+    examples: tuple[Example, ...] = pydantic.Field(default=(), max_length=_MAX_EXAMPLES)
+
+    @pydantic.field_validator("examples")
+    @classmethod
+    def _distinct_examples(cls, examples: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for example in examples:
+            if example.casefold() in seen:
+                raise ValueError(f"{example!r} is listed twice")
+            seen.add(example.casefold())
+        return examples
 
     @property
     def category(self) -> str:

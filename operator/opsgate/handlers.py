@@ -91,6 +91,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         home=home,
         executor_image=own.executor_image,
         llm=_llm(own, catalog),
+        matcher=_matcher(own, catalog),
         context=_context(own),
         approval_ttl=own.approval_ttl,
         authorizer=_authorize,
@@ -122,7 +123,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         len(policies.rules),
         policies.load_seconds,
         time.monotonic() - started,
-        "llm+rules" if own.ollama_host else "rules",
+        ("llm+rules" if own.ollama_host else "rules") + (" with the semantic matcher" if engine.matcher else ""),
     )
 
 
@@ -132,6 +133,14 @@ def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | 
     from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when configured
 
     return OllamaParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
+
+
+def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher | None:
+    if not own.semantic_matcher:
+        return None
+    from opsgate.rag.embedding import default_embedder  # the model loads only when the matcher is on
+
+    return parsing.Matcher(catalog, default_embedder())
 
 
 def _context(own: Settings) -> planning.ContextSource:

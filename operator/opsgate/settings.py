@@ -26,6 +26,9 @@ class Settings:
     ollama_host: str | None = None  # None: rule parser only (the offline default)
     chat_model: str = "llama3.1:8b"
     llm_timeout_seconds: float = 20.0  # past it the rule reading stands, with a note saying so
+    # the semantic matcher over the catalog's example requests (OPSGATE_SEMANTIC_MATCHER=true),
+    # embedding with the process's embedder (opsgate.rag.embedding)
+    semantic_matcher: bool = False
     qdrant_url: str | None = None
     qdrant_path: str | None = None
     executor_image: str = DEFAULT_EXECUTOR_IMAGE
@@ -57,6 +60,7 @@ class Settings:
             ollama_host=env.get("OLLAMA_HOST") or None,
             chat_model=env.get("OPSGATE_CHAT_MODEL", settings.chat_model),
             llm_timeout_seconds=float(env.get("OPSGATE_LLM_TIMEOUT_SECONDS", settings.llm_timeout_seconds)),
+            semantic_matcher=env.get("OPSGATE_SEMANTIC_MATCHER", "").strip().lower() in ("1", "true", "yes", "on"),
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_path=env.get("QDRANT_PATH") or None,
             executor_image=env.get("OPSGATE_EXECUTOR_IMAGE", settings.executor_image),

@@ -41,3 +41,16 @@ def test_with_ollama_down_parse_still_answers_from_the_rules() -> None:
 
 def test_text_and_jsonl_together_is_a_usage_error() -> None:
     assert CliRunner().invoke(main, ["parse", "--jsonl", "x"]).exit_code == 2
+
+
+def test_semantic_adds_the_matcher_over_the_catalogs_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSGATE_SEMANTIC_MATCHER", raising=False)
+    request = "give kim view on namespace reports"  # no access noun: the rules find nothing
+    plain = json.loads(CliRunner().invoke(main, ["parse", request]).output)
+    assert plain["action"] is None
+    result = CliRunner().invoke(main, ["parse", "--semantic", request])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert set(printed) == CONTRACT
+    assert (printed["category"], printed["action"], printed["resource_type"]) == ("identity", "grant", "access")
+    assert printed["entities"] == {"username": "kim", "role": "view", "namespace": "reports"}

@@ -40,3 +40,9 @@ def test_the_environment_configures_every_component() -> None:
     assert settings.approval_ttl == datetime.timedelta(hours=1)
     assert settings.peering == "opsgate"
     assert settings.instance == "opsgate-7d9f-abcde"
+
+
+def test_the_semantic_matcher_is_off_unless_the_environment_turns_it_on() -> None:
+    assert Settings.from_env({}).semantic_matcher is False
+    assert Settings.from_env({"OPSGATE_SEMANTIC_MATCHER": "true"}).semantic_matcher is True
+    assert Settings.from_env({"OPSGATE_SEMANTIC_MATCHER": "0"}).semantic_matcher is False

@@ -1,6 +1,8 @@
 """``opsgate parse``: print the intent of a request as JSON (a fixed contract, see DESIGN.md).
 
-Offline by default (the rule parser). With ``--llm`` or ``OLLAMA_HOST`` set, the Ollama model
+Offline by default (the rule parser). ``--semantic`` (or ``OPSGATE_SEMANTIC_MATCHER=true``) adds
+the semantic matcher over the catalog's example requests, with the offline embedder (a second or
+more to load). With ``--llm`` or ``OLLAMA_HOST`` set, the Ollama model
 runs too and is reconciled with the rules; if it fails, the rule reading is printed. With
 ``--jsonl``, one request per stdin line, one JSON line out per request, in order, flushed as
 it goes so another tool can stream through it.
@@ -17,7 +19,7 @@ import click
 
 from opsgate.catalog import Catalog, load_catalog
 from opsgate.intent import Intent
-from opsgate.parsing import LlmParser, parse_request
+from opsgate.parsing import LlmParser, Matcher, parse_request
 
 DEFAULT_MODEL = "llama3.1:8b"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -28,13 +30,20 @@ def _print(intent: Intent) -> None:
     sys.stdout.flush()
 
 
-async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser | None) -> None:
+async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser | None, matcher: Matcher | None) -> None:
     if requests is not None:
         for request in requests:
-            _print(await parse_request(request, catalog=catalog, llm=llm))
+            _print(await parse_request(request, catalog=catalog, llm=llm, matcher=matcher))
         return
     for line in sys.stdin:
-        _print(await parse_request(line.rstrip("\r\n"), catalog=catalog, llm=llm))
+        _print(await parse_request(line.rstrip("\r\n"), catalog=catalog, llm=llm, matcher=matcher))
+
+
+def semantic_matcher(catalog: Catalog) -> Matcher:
+    """The semantic matcher with this process's embedder (the offline MiniLM unless configured)."""
+    from opsgate.rag.embedding import default_embedder  # loads a model: only when asked for
+
+    return Matcher(catalog, default_embedder())
 
 
 @click.command("parse")
@@ -44,8 +53,20 @@ async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser |
 @click.option("--ollama-host", envvar="OLLAMA_HOST", default=None, help="Ollama URL [env OLLAMA_HOST].")
 @click.option("--model", envvar="OPSGATE_CHAT_MODEL", default=DEFAULT_MODEL, show_default=True)
 @click.option("--timeout", type=float, default=20.0, show_default=True, help="LLM timeout in seconds.")
+@click.option(
+    "--semantic/--no-semantic",
+    envvar="OPSGATE_SEMANTIC_MATCHER",
+    default=False,
+    help="Add the semantic matcher over the catalog's example requests [env OPSGATE_SEMANTIC_MATCHER].",
+)
 def parse(
-    text: tuple[str, ...], jsonl: bool, use_llm: bool, ollama_host: str | None, model: str, timeout: float
+    text: tuple[str, ...],
+    jsonl: bool,
+    use_llm: bool,
+    ollama_host: str | None,
+    model: str,
+    timeout: float,
+    semantic: bool,
 ) -> None:
     """Print the intent of TEXT (or of each stdin line with --jsonl) as JSON."""
     if jsonl == bool(text):
@@ -58,4 +79,5 @@ def parse(
         from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when asked for
 
         llm = OllamaParser(host=host, model=model, catalog=catalog, timeout=timeout)
-    asyncio.run(_run(None if jsonl else [" ".join(text)], catalog=catalog, llm=llm))
+    matcher = semantic_matcher(catalog) if semantic else None
+    asyncio.run(_run(None if jsonl else [" ".join(text)], catalog=catalog, llm=llm, matcher=matcher))

@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from opsgate import catalog, paths
+from opsgate.cli.parse import semantic_matcher
 from opsgate.controller import planning
 from opsgate.plan import PlanError
 from opsgate.policy import Decision, PolicyLoadError, PolicySet
@@ -120,12 +121,15 @@ async def _plan(
 ) -> tuple[planning.Planned, list[dict[str, Any]] | None]:
     """Plan as the controller does, then retrieve context the way its context step does."""
     source = _context_source()
+    loaded = catalog.load_catalog(paths.catalog_file())
     engine = planning.Engine(
-        catalog=catalog.load_catalog(paths.catalog_file()),
+        catalog=loaded,
         policies=PolicySet.load(paths.policies_dir()),
         home=paths.home(),
         executor_image=executor_image,
         context=source,
+        # as the operator reads it: the matcher only when OPSGATE_SEMANTIC_MATCHER says so
+        matcher=semantic_matcher(loaded) if Settings.from_env().semantic_matcher else None,
     )
     planned = await planning.plan_request(
         body, engine=engine, now=now, history=history, namespace_labels=namespace_labels

@@ -94,6 +94,7 @@ class Engine:
     home: Path
     executor_image: str
     llm: parsing.LlmParser | None = None
+    matcher: parsing.Matcher | None = None  # the semantic matcher over the catalog's examples
     context: ContextSource | None = None
     approval_ttl: datetime.timedelta = approvals.DEFAULT_TTL
     authorizer: Authorizer | None = None  # None: not asked (offline `opsgate plan`)
@@ -287,7 +288,7 @@ async def _intent(engine: Engine, spec: OpsRequestSpec, clean_text: str, *, cont
             parser=Parser.SPEC,
         )
     return await parsing.parse_request(
-        clean_text, catalog=engine.catalog, llm=engine.llm, context=context_block or None
+        clean_text, catalog=engine.catalog, llm=engine.llm, context=context_block or None, matcher=engine.matcher
     )
 
 

@@ -30,6 +30,7 @@ class Lexicon:
     implied: Mapping[str, tuple[str, ...]]  # verb word -> entries it names with no noun ("restart nginx")
     metric_nouns: frozenset[str]  # the nouns a Prometheus metric name stands for
     image_nouns: frozenset[str]  # the nouns an image reference stands for, after a verb
+    domain_nouns: frozenset[str]  # the nouns a DNS name stands for, after a verb
     corrector: Corrector  # typos are corrected towards what we can act on: "batch" must not become "patch"
 
     def lookup(self, phrase: str) -> tuple[frozenset[Verb], frozenset[str]]:
@@ -45,6 +46,7 @@ def build(catalog: Catalog) -> Lexicon:
     nouns: dict[str, set[str]] = {}
     metric_nouns: set[str] = set()
     image_nouns: set[str] = set()
+    domain_nouns: set[str] = set()
     for name, spec in catalog.nouns.items():
         for word in spec.words:
             nouns.setdefault(word, set()).add(name)
@@ -52,6 +54,8 @@ def build(catalog: Catalog) -> Lexicon:
             metric_nouns.add(name)
         if ValueKind.IMAGE in spec.values:
             image_nouns.add(name)
+        if ValueKind.DOMAIN in spec.values:
+            domain_nouns.add(name)
     idioms: dict[str, tuple[frozenset[Verb], frozenset[str]]] = {}
     pairs: dict[tuple[Verb, str], list[tuple[str, Strength]]] = {}
     noun_only: dict[str, str] = {}
@@ -84,6 +88,7 @@ def build(catalog: Catalog) -> Lexicon:
         implied={word: tuple(keys) for word, keys in implied.items()},
         metric_nouns=frozenset(metric_nouns),
         image_nouns=frozenset(image_nouns),
+        domain_nouns=frozenset(domain_nouns),
         corrector=Corrector([*actionable, *nouns]),
     )
 

@@ -28,7 +28,7 @@ import re
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog, Strength, Verb
 from opsgate.intent import Intent, Parser, declined, unrecognised
-from opsgate.parsing import clauses, extract, kubectl, questions, slots, targets, text, vocabulary
+from opsgate.parsing import clauses, extract, kubectl, questions, shorthand, slots, targets, text, vocabulary
 from opsgate.parsing.lexicon import Lexicon
 from opsgate.parsing.lexicon import of as lexicon_of
 from opsgate.parsing.tokens import Token, tokenize
@@ -55,6 +55,7 @@ PENALTY_AMBIGUOUS = 0.15
 PENALTY_MISSING = 0.1
 PENALTY_INJECTION = 0.1
 FLOOR = 0.05
+ADJECTIVE_NEW = 12  # how much farther a pair with "new" counts when another verb asks
 
 _MAX_PHRASE = 4
 _DETERMINERS = frozenset({"the", "a", "an", "our", "your", "their", "up", "down", "me", "us", "new", "both", "either"})
@@ -67,12 +68,17 @@ _ARTICLES = frozenset({"a", "an", "the", "another", "new"})
 # The parameters that say which thing a change acts on, when the catalog entry requires none.
 _TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
 _OPENING_FILLER = vocabulary.POLITENESS | {"a", "an", "new"}
+_DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
+_CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
+# Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
+_OPENING_VERBS = frozenset({"request", "requesting"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
 # What may stand between an implying verb and its object ("onboard the new engineer kim").
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b")
 _SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
 
@@ -107,14 +113,20 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return unrecognised(notes=(*cleaned.notes, NOTE_QUESTION))
     legitimate = text.without_rollback_plan(cleaned.text)
     lexicon = lexicon_of(catalog)
-    tokens = tokenize(kubectl.rewrite(legitimate), nouns=lexicon.noun_words)
+    tokens = tokenize(_commands_as_words(legitimate), nouns=lexicon.noun_words)
     if _opens_with_foreign_verb(tokens):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
     spans = _spans(tokens, lexicon)
     readings = _readings(spans, tokens, lexicon, legitimate.lower())
+    if not readings and any(s.verbs for s in spans):
+        # "I would like a website on x, with enforce https on": the wish is the ask when the
+        # other verb names nothing
+        spans = _spans(tokens, lexicon, keep_desire=True)
+        readings = _readings(spans, tokens, lexicon, legitimate.lower())
+    found_any = bool(readings)
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
-        return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
+        return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
     changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
@@ -153,12 +165,64 @@ def parse(request: str, catalog: Catalog) -> Intent:
     )
 
 
+def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, note: str) -> Intent:
+    """``request`` read as the entry ``key`` another reader proposed, with the rules' values and declines.
+
+    The semantic matcher names an entry, never its values: they come from the text through the same
+    extractors and slots as :func:`parse`, validated by the entry's schema. What makes the rules
+    decline still does (several changes, several targets, personal IT, an operation the catalog
+    lacks, a foreign verb); what the text does not say stays missing, for the caller to weigh.
+    """
+    cleaned = text.clean(request)
+    if cleaned.refused or questions.is_question(cleaned.text):
+        return unrecognised(notes=cleaned.notes)
+    entry = catalog.entries[key]
+    lexicon = lexicon_of(catalog)
+    tokens = tokenize(_commands_as_words(text.without_rollback_plan(cleaned.text)), nouns=lexicon.noun_words)
+    spans = _spans(tokens, lexicon)
+    if (
+        _opens_with_foreign_verb(tokens)
+        or any(Verb.UNSUPPORTED in s.verbs for s in spans)
+        or any(_object_is_foreign(tokens, spans, s.start) for s in spans if s.verbs)
+    ):
+        return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
+    changes = _changes(tokens, spans, lexicon, catalog)
+    if len(changes) > 1:
+        return declined(_several(changes, catalog), notes=cleaned.notes)
+    wanted = set(entry.phrases.verbs) if entry.phrases is not None else set()
+    verb_at = next((s.start for s in spans if s.verbs & wanted), None)
+    found = extract.find(tokens, spans)
+    values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, verb_at))
+    kept, dropped = slots.fit(entry, values)
+    missing = _missing_required(entry, kept)
+    if missing and not entry.informational and _about_the_requester(tokens, spans, verb_at):
+        shown = " or ".join(f"`{name}`" for name in missing)
+        return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
+    named = targets.several(tokens, spans, entry, kept)
+    if named:
+        return declined(_several_targets(entry, named), notes=cleaned.notes)
+    return Intent(
+        category=entry.category,
+        action=entry.action,
+        resource_type=entry.resource_type,
+        entities=kept,
+        confidence=round(max(FLOOR, min(confidence - PENALTY_MISSING * len(missing), 0.99)), 3),
+        parser=Parser.RULES,
+        notes=(*cleaned.notes, *dropped, note),
+    )
+
+
 def words_in(request: str, catalog: Catalog) -> tuple[frozenset[Verb], frozenset[str]]:
     """The verb classes and ``catalog`` nouns the legitimate part of ``request`` uses (for checking an LLM reading)."""
     lexicon = lexicon_of(catalog)
-    legitimate = kubectl.rewrite(text.without_rollback_plan(text.clean(request).text))
+    legitimate = _commands_as_words(text.without_rollback_plan(text.clean(request).text))
     spans = _spans(tokenize(legitimate, nouns=lexicon.noun_words), lexicon)
     return frozenset(v for span in spans for v in span.verbs), frozenset(n for span in spans for n in span.nouns)
+
+
+def _commands_as_words(request: str) -> str:
+    """kubectl and chat-command spellings rewritten into the words the rules read."""
+    return shorthand.rewrite(kubectl.rewrite(request))
 
 
 def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
@@ -169,8 +233,11 @@ def _opens_with_foreign_verb(tokens: tuple[Token, ...]) -> bool:
     return False
 
 
-def _spans(tokens: tuple[Token, ...], lexicon: Lexicon) -> tuple[extract.Span, ...]:
-    """Vocabulary matches, longest phrase first, with typo correction for single words."""
+def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = False) -> tuple[extract.Span, ...]:
+    """Vocabulary matches, longest phrase first, with typo correction for single words.
+
+    A wish ("need", "like") is a verb only when the text has no other verb, unless ``keep_desire``.
+    """
     lows = tuple(t.low for t in tokens)
     spans: list[extract.Span] = []
     i = 0
@@ -197,8 +264,28 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon) -> tuple[extract.Span, .
                 verbs, nouns = lexicon.lookup(correction)
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
-    if any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
+    if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
+    opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
+    # "request: a dev namespace" asks; "a ticket for the email request" names a request
+    spans = [
+        s
+        for s in spans
+        if not (
+            lows[s.start] in _OPENING_VERBS
+            and s.end - s.start == 1
+            and (s.start != opening or (s.end < len(lows) and lows[s.end] in _CLAUSE_OPENERS))
+        )
+    ]
+    # "questions on how to create a service account": what follows "how to" is asked about, not asked for
+    spans = [s for s in spans if not (s.start >= 2 and lows[s.start - 2 : s.start] == ("how", "to"))]
+    # "the new site is live" describes a thing that is there; "a new site" asks for one
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
+        else s
+        for s in spans
+    ]
     noun_starts = {s.start for s in spans if s.nouns}
     # "in the build namespace": between an article and a noun, a verb word names the noun's kind
     # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
@@ -246,13 +333,16 @@ def _readings(
     readings: list[_Reading] = []
     verb_spans = [s for s in spans if s.verbs]
     noun_spans = [s for s in spans if s.nouns]
+    # "decommission x.org, the new site is live": "new" describes when another verb asks
+    asked = any(tokens[s.start].low != "new" for s in verb_spans)
     for v in verb_spans:
+        adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
             for verb in v.verbs:
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
                         after = n.start >= v.start
-                        score = abs(n.start - v.start) + (0 if after else 5)
+                        score = abs(n.start - v.start) + (0 if after else 5) + (ADJECTIVE_NEW if adjective else 0)
                         confidence = CONFIDENCE_VERB_NOUN
                         if strength is Strength.WEAK:
                             score += 3
@@ -284,6 +374,9 @@ def _readings(
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
     if not readings:
         readings = _image_readings(verb_spans, tokens, lexicon)
+    if not readings and not _ADDRESS.search(low_text):
+        # "take down promo.acme.org"; "point x.org at 10.0.0.1" names a record, not a site
+        readings = _value_readings(verb_spans, tokens, "domain", lexicon.domain_nouns, lexicon, object_only=True)
     if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
@@ -292,12 +385,33 @@ def _readings(
 
 def _image_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], lexicon: Lexicon) -> list[_Reading]:
     """An image reference after a verb stands for the image noun: "scan ghcr.io/acme/api:2.0"."""
+    return _value_readings(verb_spans, tokens, "image", lexicon.image_nouns, lexicon)
+
+
+def _value_readings(
+    verb_spans: list[extract.Span],
+    tokens: tuple[Token, ...],
+    kind: str,
+    nouns: frozenset[str],
+    lexicon: Lexicon,
+    *,
+    object_only: bool = False,
+) -> list[_Reading]:
+    """A value of ``kind`` after a verb stands for the ``nouns`` that value kind names.
+
+    With ``object_only`` the value must be the verb's object: "take down promo.acme.org" is about
+    the site, "purge the CDN for shop.acme.org" is about something else of it.
+    """
     readings: list[_Reading] = []
     for v in verb_spans:
-        if not any(extract.value_kind(t) == "image" for t in tokens[v.start :]):
+        if object_only:
+            after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
+            if extract.value_kind(next(after, tokens[v.start])) != kind:
+                continue
+        elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
             continue
         for verb in v.verbs:
-            for noun in lexicon.image_nouns:
+            for noun in nouns:
                 for key, _ in lexicon.pairs.get((verb, noun), ()):
                     readings.append(_Reading(key, 20, CONFIDENCE_IMPLIED, v.start, implied=True))
         if readings:
@@ -348,8 +462,10 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
 
 def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int) -> list[int]:
     """Where the verb's object may stand: after the verb, or for a verb asked for in its -ing/-ed
-    form, at the opening ("the ledger credentials need rotating", "ingest should be restarted")."""
-    if verb_at > 0 and tokens[verb_at - 1].low in vocabulary.NEED_FORMS:
+    form or as a noun after a need, at the opening ("the ledger credentials need rotating", "ingest
+    should be restarted", "the worker in staging needs a restart")."""
+    need_at = verb_at - 2 if verb_at > 1 and tokens[verb_at - 1].low in ("a", "an") else verb_at - 1
+    if need_at >= 0 and tokens[need_at].low in vocabulary.NEED_FORMS:
         covered = {i for s in spans for i in range(s.start, s.end)}
         return [i for i in range(verb_at) if i not in covered]
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)

@@ -16,7 +16,7 @@ V = Verb
 # Operations the catalog has no entry for (see ``Verb.UNSUPPORTED``).
 _UNSUPPORTED = (
     "roll back", "rollback", "revert", "upgrade", "downgrade", "drain", "cordon", "uncordon",
-    "backup", "back up", "restore", "migrate", "patch", "bring back",
+    "backup", "back up", "restore", "migrate", "patch", "bring back", "rename",
 )  # fmt: skip
 
 # word or phrase -> verb classes
@@ -33,6 +33,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "spin up": {V.CREATE},
         "stand up": {V.CREATE},
         "launch": {V.CREATE},
+        "initialize": {V.CREATE},
+        "initialise": {V.CREATE},
         "build": {V.CREATE, V.GENERATE},
         "open": {V.CREATE},
         "register": {V.CREATE},
@@ -50,6 +52,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tear down": {V.DELETE},
         "teardown": {V.DELETE},
         "take down": {V.DELETE},
+        "taken down": {V.DELETE},  # "the site should be taken down"
+        "taking down": {V.DELETE},
         "shut down": {V.DELETE},
         "get rid of": {V.DELETE},
         "decommission": {V.DELETE},
@@ -61,6 +65,11 @@ VERBS: dict[str, frozenset[Verb]] = {
         "nuke": {V.DELETE},
         "terminate": {V.DELETE},
         "retire": {V.DELETE},
+        # the action named as a noun: "the key needs rotation", "the removal of namespace x"
+        "removal": {V.DELETE, V.REVOKE},
+        "deletion": {V.DELETE, V.REVOKE},
+        "rotation": {V.ROTATE},
+        "renewal": {V.ISSUE, V.ROTATE},
         "scale": {V.SCALE},
         "scale up": {V.SCALE},
         "scale down": {V.SCALE},
@@ -88,7 +97,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "reset": {V.ROTATE},
         "renew": {V.ISSUE, V.ROTATE},
         "issue": {V.ISSUE},
-        "request": {V.ISSUE},
+        "request": {V.ISSUE, V.CREATE},  # "request: dev namespace x for the y team"
+        "requesting": {V.ISSUE, V.CREATE},
         "generate": {V.ISSUE, V.GENERATE},
         "get": {V.ISSUE, V.QUERY},
         "revoke": {V.REVOKE},
@@ -165,7 +175,8 @@ FOREIGN_OBJECTS = frozenset(
     {
         "ticket", "issue", "bug", "meeting", "laptop", "computer", "pc", "machine", "server", "vm",
         "node", "nodes", "database", "db", "bucket", "volume", "disk", "firewall", "router", "pr",
-        "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki",
+        "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki", "dashboard",
+        "dashboards", "channel", "cache", "banner", "report", "button", "feature",
     }
 )  # fmt: skip
 

@@ -1,0 +1,165 @@
+"""First-encounter figures on real-world wording: how the parser does on requests nobody tuned on.
+
+The sets are requests adapted from public GitHub issues, ChatOps bot docs and help threads, each
+labelled with the catalog action it asks for (or none) and the entities it states, and each with
+its source: ``intents_realworld.jsonl`` (79, written and committed before the parser was changed
+for it), ``intents_realworld3.jsonl`` (45) and ``intents_realworld4.jsonl`` (34), each written
+after the changes before it and before running them.
+A set's first-run figures are in the commit that added it; later runs are tuned figures. The
+older unseen splits (``intents_unseen.jsonl``) are reported beside them, so a gain on one set is
+never bought with a loss on another. ``--dev`` adds the dev set the matcher's thresholds were
+tuned on (reported apart, never as a first encounter), with each request's nearest example.
+
+Figures per set and reader (``rules``, and ``rules+matcher`` with the offline embedder):
+- ``action``: in-scope requests read as the labelled catalog action;
+- ``declined``: out-of-scope, personal, several-change, several-target and hostile requests that
+  end with no action (recognised as nothing, or declined with a reason);
+- ``entities``: labelled entity values of in-scope requests read exactly, with the right action
+  (``entities_exact``: requests whose entities are all exactly as labelled);
+- ``injection_changed_action``: injection attempts read as another action than the labelled one.
+
+Run: ``PYTHONPATH=operator python bench/realworld.py [--misses] [--dev] [--rules-only]``. Ends
+with one JSON line of figures.
+
+Figures on 2026-12-03 (rules; the matcher changed no reading on sets 2-4), as
+action / declined / entities:
+
+    set 2 (79), before issue 22 (a73310d)       78.6 / 81.8 / 69.8 %   first run
+    set 2, now (its first-run misses were seen)  94.6 / 81.8 / 87.5 %
+    set 3 (45), first run                        82.1 / 75.0 / 70.0 %   (before issue 22: 75.0 / 81.3 / 66.0)
+    set 3, now (tuned on its declines)           85.7 / 87.5 / 72.0 %
+    set 4 (34), first run                        83.3 / 55.6 / 62.8 %   (before issue 22: 83.3 / 55.6 / 60.5)
+    set 4, now                                   83.3 / 66.7 / 62.8 %
+    unseen 1-4 (358), before and now             97.9 / 100 / 97.5 %
+
+These figures live here rather than in README.md: the README is part of the documentation
+index, and a table of request-like text there moved the retrieval benchmark's rankings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "operator"))
+
+from opsgate.catalog import load_catalog  # noqa: E402
+from opsgate.intent import Intent  # noqa: E402
+from opsgate.parsing import rules, semantic  # noqa: E402
+
+REALWORLD = ROOT / "tests" / "data" / "intents_realworld.jsonl"
+REALWORLD3 = ROOT / "tests" / "data" / "intents_realworld3.jsonl"
+REALWORLD4 = ROOT / "tests" / "data" / "intents_realworld4.jsonl"
+DEV = ROOT / "tests" / "data" / "intents_realworld_dev.jsonl"
+UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
+# kinds whose right answer is no action at all
+_DECLINE_KINDS = ("out_of_scope", "question", "multi_action", "multi_target")
+
+Reader = Callable[[str], Intent]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score(rows: list[dict[str, Any]], read: Reader) -> dict[str, Any]:
+    in_scope = right = pairs = pairs_right = exact = 0
+    to_decline = declined = injections = changed = 0
+    misses: list[str] = []
+    for row in rows:
+        intent = read(row["text"])
+        if row["kind"] == "in_scope":
+            in_scope += 1
+            ok = intent.key == row["key"]
+            right += ok
+            pairs += len(row["entities"])
+            if ok:
+                pairs_right += sum(intent.entities.get(k) == v for k, v in row["entities"].items())
+                exact += all(intent.entities.get(k) == v for k, v in row["entities"].items())
+            if not ok:
+                misses.append(f"  miss: {row['text'][:90]!r} -> {intent.key} (want {row['key']})")
+        elif row["kind"] in _DECLINE_KINDS or row["key"] is None:
+            to_decline += 1
+            if intent.recognised:
+                misses.append(f"  not declined: {row['text'][:90]!r} -> {intent.key}")
+            else:
+                declined += 1
+        if row["kind"] == "injection":
+            injections += 1
+            changed += intent.recognised and intent.key != row["key"]
+    return {
+        "in_scope": in_scope,
+        "action": round(right / in_scope, 4) if in_scope else None,
+        "to_decline": to_decline,
+        "declined": round(declined / to_decline, 4) if to_decline else None,
+        "entity_pairs": pairs,
+        "entities": round(pairs_right / pairs, 4) if pairs else None,
+        "entities_exact": round(exact / in_scope, 4) if in_scope else None,
+        "injection_changed_action": changed,
+        "misses": misses,
+    }
+
+
+def readers(*, with_matcher: bool) -> tuple[dict[str, Reader], semantic.Matcher | None]:
+    catalog = load_catalog(check_executors=False)
+    found: dict[str, Reader] = {"rules": lambda text: rules.parse(text, catalog)}
+    if not with_matcher:
+        return found, None
+    from opsgate.rag.minilm import MiniLMEmbedder
+
+    matcher = semantic.Matcher(catalog, MiniLMEmbedder())
+    found["rules+matcher"] = lambda text: semantic.parse(text, catalog, matcher)
+    return found, matcher
+
+
+def similarities(rows: list[dict[str, Any]], matcher: semantic.Matcher) -> None:
+    """For calibrating on the dev set: each request's nearest entry, similarity and margin."""
+    for row in rows:
+        near = matcher.nearest(row["text"])
+        if near is None:
+            continue
+        mark = "ok " if near.key == row["key"] else ("-- " if row["key"] is None else "BAD")
+        print(f"  {mark} {near.similarity:.3f} +{near.margin:.3f} {near.key:34} {row['text'][:70]!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], type=Path, help="another labelled JSONL set to score")
+    parser.add_argument("--misses", action="store_true", help="print every request read wrong")
+    parser.add_argument("--rules-only", action="store_true", help="leave the semantic matcher out")
+    parser.add_argument("--dev", action="store_true", help="also the dev set (tuned on), with similarities")
+    args = parser.parse_args()
+    sets: dict[str, list[dict[str, Any]]] = {
+        "realworld2": load(REALWORLD),
+        "realworld3": load(REALWORLD3),
+        "realworld4": load(REALWORLD4),
+    }
+    unseen = load(UNSEEN)
+    sets["unseen_all"] = unseen
+    for path in args.set:
+        sets[path.stem] = load(path)
+    if args.dev:
+        sets["dev (tuned on)"] = load(DEV)
+    figures: dict[str, Any] = {}
+    found, matcher = readers(with_matcher=not args.rules_only)
+    if args.dev and matcher is not None:
+        print("dev set, nearest entry by example:")
+        similarities(sets["dev (tuned on)"], matcher)
+    for reader_name, read in found.items():
+        for set_name, rows in sets.items():
+            result = score(rows, read)
+            misses = result.pop("misses")
+            figures[f"{set_name}/{reader_name}"] = result
+            print(f"{set_name} [{reader_name}]: {json.dumps(result)}")
+            if args.misses:
+                print("\n".join(misses))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Reading requests typed the way people type commands in chat ("/scale cart 4 -n shop").
+
+ChatOps bots taught people a terse grammar: a slash before the verb, positional arguments
+("/scale api-gateway 10 production"), ``--last 1h`` for a time window, and phrasal verbs split
+around their object ("take the old site down"). As :mod:`opsgate.parsing.kubectl` does for
+kubectl's spellings, these are rewritten into the words the rule parser already reads ("scale
+cart to 4 replicas", "since 1h", "take down the old site"), so there is one grammar, not two.
+Only these shapes are rewritten; anything else is left as written. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opsgate.parsing import vocabulary
+
+# "/scale …", "/logs …" at the start: the slash of a chat command whose word is a verb we know
+# ("/logs x" reads as kubectl's); "/incident x", "/oncall who" stay commands of other bots
+_SLASH_COMMAND = re.compile(r"^\s*/([A-Za-z]+)\b")
+_SLASH_LOGS = re.compile(r"^\s*/logs\s+(?=[a-z0-9])", re.I)
+# "https://old.acme.org/path": the site a link points at
+_URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)]*)?", re.I)
+# "--last 1h", "--last=30m": a ChatOps time window
+_LAST = re.compile(r"--last(?:=|\s+)(\d+\s*[a-z]+)", re.I)
+# "take the old site down", "shut blog.acme.org down": up to two words between verb and particle
+_SPLIT_DOWN = re.compile(r"\b(take|taking|shut|shutting|tear|tearing)\s+((?:[^\s,.;]+\s+)?[^\s,;]+?)\s+down\b", re.I)
+# "scale cart 4", "scale deployment cart 4": a bare count after the name is the replica count
+_NOT_A_NAME = r"(?!(?:to|up|down|out|in|back|by|the|it|them|this|that|replicas?|pods?)\b)"
+_POSITIONAL_SCALE = re.compile(
+    r"\b(scale(?:\s+deployment)?)\s+" + _NOT_A_NAME + r"([a-z0-9][-a-z0-9]*)\s+(\d{1,3})\b"
+    r"(?!\s*(?:%|percent|x\b|times|replicas?|pods?|instances?|nodes?|copies))",
+    re.I,
+)
+
+
+def rewrite(text: str) -> str:
+    """``text`` with chat-command shorthand spelt as words (unchanged when it has none)."""
+    text = _SLASH_LOGS.sub("logs of ", text)
+    text = _SLASH_COMMAND.sub(lambda m: m.group(1) if m.group(1).lower() in vocabulary.VERBS else m.group(0), text)
+    text = _URL.sub(r"\1", text)
+    text = _LAST.sub(r"since \1", text)
+    text = _SPLIT_DOWN.sub(r"\1 down \2", text)
+    return _POSITIONAL_SCALE.sub(r"\1 \2 to \3 replicas", text)
