@@ -76,7 +76,13 @@ def build(catalog: Catalog) -> Lexicon:
             implied.setdefault(word, []).append(key)
     for phrase, key in catalog.learned.items():
         learned = catalog.entries.get(key)
-        if learned is None or learned.phrases is None or phrase in idioms:
+        if (
+            learned is None
+            or learned.phrases is None
+            or phrase in idioms
+            or phrase in nouns
+            or phrase in vocabulary.VERBS
+        ):
             continue  # a learned phrase never overrides what the catalog itself says
         verbs = frozenset(v for v in learned.phrases.verbs if v.value == learned.action) or frozenset(
             learned.phrases.verbs
