@@ -34,7 +34,8 @@ class Record:
     hash: str
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # shallow: the payload is JSON already (dataclasses.asdict would deep-copy it, at a cost)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:

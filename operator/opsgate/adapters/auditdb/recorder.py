@@ -251,7 +251,7 @@ async def _write_records(conn: asyncpg.Connection, records: Sequence[Record]) ->
     for record in sorted(records, key=lambda r: (r.request_uid, r.seq)):
         by_request.setdefault(record.request_uid, []).append(record)
     rows = [_query_row(rs) for rs in by_request.values()]
-    await conn.execute(_INSERT_QUERIES, *(list(column) for column in zip(*rows, strict=True)))
+    await conn.execute(_INSERT_QUERIES, *_columns(rows))
     unique = {(r.request_uid, r.seq): r for r in records}
     inserted = await conn.fetch(
         _INSERT_RECORDS,
@@ -269,7 +269,10 @@ async def _write_records(conn: asyncpg.Connection, records: Sequence[Record]) ->
 
 async def _project(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
     """The typed tables, from records inserted just now (a replayed record adds nothing)."""
-    policies, approvals, executions, outcomes = [], [], [], []
+    policies: list[tuple[Any, ...]] = []
+    approvals: list[tuple[Any, ...]] = []
+    executions: list[tuple[Any, ...]] = []
+    outcomes: list[tuple[Any, ...]] = []
     for r in records:
         at, p = _time(r.at), r.payload
         for result in (p.get("policy") or {}).get("results") or ():
@@ -316,30 +319,39 @@ async def _project(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
                     at,
                 )
             )
+    # one statement per table, over arrays: a batch costs a handful of round trips, not one per row
     if policies:
-        await conn.executemany(
+        await conn.execute(
             "INSERT INTO policy_results (request_uid, seq, policy, result, severity, category, message, decided_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-            policies,
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " $7::text[], $8::timestamptz[]) ON CONFLICT DO NOTHING",
+            *_columns(policies),
         )
     if approvals:
-        await conn.executemany(
+        await conn.execute(
             "INSERT INTO approvals (request_uid, approval_name, approver, decision, digest, message, seen_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            approvals,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " $7::timestamptz[]) ON CONFLICT DO NOTHING",
+            *_columns(approvals),
         )
     if executions:
-        await conn.executemany(
+        await conn.execute(
             "INSERT INTO executions (request_uid, job_name, action, digest, started_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            executions,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            *_columns(executions),
         )
     if outcomes:
-        await conn.executemany(
+        await conn.execute(
             "INSERT INTO outcomes (request_uid, phase, succeeded, message, result, finished_at)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
-            outcomes,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::jsonb[], $6::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            *_columns(outcomes),
         )
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 async def _write_feedback(conn: asyncpg.Connection, body: Mapping[str, Any]) -> None:
