@@ -32,7 +32,7 @@ from opsgate.audit import feedback, learning
 from opsgate.controller import conditions, planning
 from opsgate.controller.conditions import Condition, Reason, Type
 
-LEARN_SECONDS = 30.0
+LEARN_SECONDS = 30.0  # OPSGATE_LEARN_SECONDS overrides it
 MESSAGE_FEEDBACK_RECORDED = "feedback {digest} recorded"
 
 log = logging.getLogger("opsgate.audit")
@@ -75,7 +75,7 @@ async def _keep_learning(memo: kopf.Memo, auditor: Auditor) -> None:
             log.debug("learned phrases not read (%s); parsing keeps what it had", exc)
         else:
             _use(memo, learning.with_learned(base, phrases, examples))
-        await asyncio.sleep(LEARN_SECONDS)
+        await asyncio.sleep(float(os.environ.get("OPSGATE_LEARN_SECONDS", LEARN_SECONDS)))
 
 
 def _use(memo: kopf.Memo, catalog: Any) -> None:
