@@ -133,9 +133,12 @@ INSERT INTO policy_results (request_uid, seq, policy, result, severity, category
 SELECT 'u' || g, 1, 'policy-' || p, (ARRAY['pass', 'pass', 'deny', 'approval'])[1 + (g + p) % 4], 'high', 'safety',
        'message', now() - (g % 60) * interval '1 day'
 FROM generate_series(1, $1) AS g, generate_series(1, 3) AS p;
-INSERT INTO outcomes (request_uid, phase, succeeded, message, result, finished_at)
+INSERT INTO policy_daily (day, policy, result, n)
+SELECT (decided_at AT TIME ZONE 'UTC')::date, policy, result, count(*) FROM policy_results GROUP BY 1, 2, 3;
+INSERT INTO outcomes (request_uid, phase, succeeded, message, result, finished_at, action)
 SELECT 'u' || g, (ARRAY['Succeeded', 'Failed', 'Denied', 'NeedsInfo'])[1 + g % 4], g % 4 = 0,
-       'outcome ' || (g % 7), NULL, now() - (g % 60) * interval '1 day'
+       'outcome ' || (g % 7), NULL, now() - (g % 60) * interval '1 day',
+       (ARRAY['provision.create.email', 'provision.scale.deployment', 'provision.restart.deployment', NULL])[1 + g % 4]
 FROM generate_series(1, $1) AS g;
 INSERT INTO approvals (request_uid, approval_name, approver, decision, digest, message, seen_at)
 SELECT 'u' || g, 'a' || g, 'approver' || (g % 30), (ARRAY['Approve', 'Reject'])[1 + g % 2], 'd', 'ok',
@@ -153,7 +156,7 @@ async def bench_analytics(url: str, requests: int) -> dict[str, dict[str, float]
         await schema.migrate(conn)
         async with conn.transaction():
             for statement in GENERATE.strip().split(";\n"):
-                await conn.execute(statement, requests)
+                await conn.execute(statement, *([requests] if "$1" in statement else []))
         await conn.execute("ANALYZE")
         figures: dict[str, dict[str, float]] = {}
         for name in sorted(reads.REPORTS):

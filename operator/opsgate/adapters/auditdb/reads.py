@@ -59,37 +59,35 @@ async def names(conn: asyncpg.Connection) -> dict[str, tuple[str, str]]:
 REPORTS: dict[str, str] = {
     # How often the reading was right, by parser: feedback is the judge where there is some.
     "accuracy": """
+        WITH judged AS (
+            SELECT request_uid, bool_and(intent_correct) AS correct FROM feedback
+            WHERE intent_correct IS NOT NULL GROUP BY request_uid
+        )
         SELECT coalesce(q.parser, 'none') AS parser,
                count(*) AS requests,
-               count(*) FILTER (WHERE q.action IS NOT NULL) AS recognised,
-               count(f.request_uid) AS judged,
-               count(*) FILTER (WHERE f.correct) AS correct,
+               count(q.action) AS recognised,
+               count(j.request_uid) AS judged,
+               count(*) FILTER (WHERE j.correct) AS correct,
                round(avg(q.confidence)::numeric, 3) AS mean_confidence,
-               round((count(*) FILTER (WHERE f.correct))::numeric / nullif(count(f.request_uid), 0), 3)
+               round((count(*) FILTER (WHERE j.correct))::numeric / nullif(count(j.request_uid), 0), 3)
                    AS accuracy
-        FROM queries q
-        LEFT JOIN LATERAL (
-            SELECT fb.request_uid, bool_and(fb.intent_correct) AS correct FROM feedback fb
-            WHERE fb.request_uid = q.request_uid AND fb.intent_correct IS NOT NULL GROUP BY fb.request_uid
-        ) f ON true
+        FROM queries q LEFT JOIN judged j USING (request_uid)
         WHERE q.created_at >= $1
         GROUP BY 1 ORDER BY requests DESC
     """,
     # What goes wrong: unreadable requests, failed runs, denials, by phase and reason.
     "errors": """
-        SELECT o.phase, coalesce(q.action, '-') AS action, count(*) AS requests,
-               left(min(o.message), 120) AS example
-        FROM outcomes o JOIN queries q USING (request_uid)
-        WHERE o.finished_at >= $1 AND NOT o.succeeded
+        SELECT phase, coalesce(action, '-') AS action, count(*) AS requests, left(min(message), 120) AS example
+        FROM outcomes WHERE finished_at >= $1 AND NOT succeeded
         GROUP BY 1, 2 ORDER BY requests DESC LIMIT 50
     """,
     # Every policy result, not only violations: the trend per policy.
     "policies": """
-        SELECT policy, count(*) AS evaluated,
-               count(*) FILTER (WHERE result = 'pass') AS passed,
-               count(*) FILTER (WHERE result = 'deny') AS denied,
-               count(*) FILTER (WHERE result = 'approval') AS approval
-        FROM policy_results WHERE decided_at >= $1
+        SELECT policy, sum(n)::bigint AS evaluated,
+               coalesce(sum(n) FILTER (WHERE result = 'pass'), 0)::bigint AS passed,
+               coalesce(sum(n) FILTER (WHERE result = 'deny'), 0)::bigint AS denied,
+               coalesce(sum(n) FILTER (WHERE result = 'approval'), 0)::bigint AS approval
+        FROM policy_daily WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
         GROUP BY policy ORDER BY denied DESC, approval DESC, policy
     """,
     # Who approved or rejected what.

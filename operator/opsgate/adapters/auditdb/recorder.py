@@ -327,6 +327,17 @@ async def _project(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
             " $7::text[], $8::timestamptz[]) ON CONFLICT DO NOTHING",
             *_columns(policies),
         )
+    if policies:  # the daily rollup the policies report reads (only new records get here: no double count)
+        daily: dict[tuple[Any, ...], int] = {}
+        for row in policies:
+            key = (row[7].astimezone(datetime.UTC).date(), row[2], row[3])
+            daily[key] = daily.get(key, 0) + 1
+        await conn.execute(
+            "INSERT INTO policy_daily AS d (day, policy, result, n)"
+            " SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[])"
+            " ON CONFLICT (day, policy, result) DO UPDATE SET n = d.n + EXCLUDED.n",
+            *_columns([(*key, n) for key, n in daily.items()]),
+        )
     if approvals:
         await conn.execute(
             "INSERT INTO approvals (request_uid, approval_name, approver, decision, digest, message, seen_at)"
@@ -343,9 +354,10 @@ async def _project(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
         )
     if outcomes:
         await conn.execute(
-            "INSERT INTO outcomes (request_uid, phase, succeeded, message, result, finished_at)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::jsonb[], $6::timestamptz[])"
-            " ON CONFLICT DO NOTHING",
+            "INSERT INTO outcomes (request_uid, phase, succeeded, message, result, finished_at, action)"
+            " SELECT o.*, q.action FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::jsonb[],"
+            " $6::timestamptz[]) AS o (request_uid, phase, succeeded, message, result, finished_at)"
+            " JOIN queries q USING (request_uid) ON CONFLICT DO NOTHING",
             *_columns(outcomes),
         )
 

@@ -165,6 +165,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE queries ADD COLUMN audit_seq integer NOT NULL DEFAULT 0;
         """,
     ),
+    Migration(
+        3,
+        "daily policy rollup and a failed-outcomes index: analytics stay fast at 100k+ requests",
+        """
+        CREATE TABLE policy_daily (
+            day    date NOT NULL,
+            policy text NOT NULL,
+            result text NOT NULL,
+            n      bigint NOT NULL,
+            PRIMARY KEY (day, policy, result)
+        );
+        INSERT INTO policy_daily (day, policy, result, n)
+        SELECT (decided_at AT TIME ZONE 'UTC')::date, policy, result, count(*)
+        FROM policy_results GROUP BY 1, 2, 3;
+        ALTER TABLE outcomes ADD COLUMN action text;
+        UPDATE outcomes o SET action = q.action FROM queries q WHERE q.request_uid = o.request_uid;
+        CREATE INDEX outcomes_failed ON outcomes (finished_at) INCLUDE (phase, action, message) WHERE NOT succeeded;
+        CREATE INDEX queries_created_parser ON queries (created_at) INCLUDE (parser, action, confidence, request_uid);
+        CREATE INDEX feedback_judged ON feedback (request_uid) INCLUDE (intent_correct)
+            WHERE intent_correct IS NOT NULL;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
