@@ -40,6 +40,8 @@ log = logging.getLogger("opsgate.audit")
 
 @kopf.on.startup()
 async def start_audit(memo: kopf.Memo, **_: Any) -> None:
+    if "controller" not in memo:  # opsgate.handlers.configure builds it (and the engine) first
+        raise kopf.TemporaryError("waiting for the controller to be configured", delay=0.2)
     auditor = Auditor.from_env(os.environ)
     memo["controller"].audit = auditor
     if auditor is None:

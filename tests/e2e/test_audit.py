@@ -82,9 +82,8 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
 
     accuracy = json.loads(opsgate(operator, "analytics", "accuracy", "--json").stdout)["rows"]
     rules = next(r for r in accuracy if r["parser"] == "rules")
-    assert rules["requests"] >= 2
-    none = next(r for r in accuracy if r["parser"] == "none")  # the misread one was recognised by nothing
-    assert none["requests"] >= 1
+    assert rules["requests"] >= 3
+    assert rules["recognised"] <= rules["requests"] - 1  # "mint a mailbox" was read as nothing
     judged = sum(r["judged"] for r in accuracy)
     correct = sum(r["correct"] for r in accuracy)
     assert (judged, correct) == (2, 1)  # only this test gives feedback
