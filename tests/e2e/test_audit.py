@@ -71,11 +71,18 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
     assert "audited-denied" in events
 
     # the database caught up with the API server: every chain verifies against its status head
-    def verified() -> bool:
-        out = opsgate(operator, "audit", "verify", "--request", "audited-scale", "-n", ns, check=False)
-        return out.returncode == 0 and "0 problems" in out.stdout
+    last: list[subprocess.CompletedProcess[str]] = []
 
-    wait_for(verified, timeout=60, what="audited-scale in the audit store")
+    def verified() -> bool:
+        last[:] = [opsgate(operator, "audit", "verify", "--request", "audited-scale", "-n", ns, check=False)]
+        return last[0].returncode == 0 and "0 problems" in last[0].stdout
+
+    try:
+        wait_for(verified, timeout=60, what="audited-scale in the audit store")
+    except AssertionError as exc:
+        detail = f"{last[0].stdout}{last[0].stderr}" if last else ""
+        tail = "\n".join(line for line in operator.log().splitlines() if "audit" in line.lower())[-3000:]
+        raise AssertionError(f"{exc}\n{detail}\noperator log (audit):\n{tail}") from None
     whole = opsgate(operator, "audit", "verify", check=False)
     assert whole.returncode == 0, whole.stdout + whole.stderr
     assert "heads compared with the API server" in whole.stdout
