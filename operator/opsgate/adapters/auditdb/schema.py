@@ -185,6 +185,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX queries_created_parser ON queries (created_at) INCLUDE (parser, action, confidence, request_uid);
         CREATE INDEX feedback_judged ON feedback (request_uid) INCLUDE (intent_correct)
             WHERE intent_correct IS NOT NULL;
+        CREATE INDEX feedback_scored ON feedback (received_at) INCLUDE (score, request_uid) WHERE score IS NOT NULL;
+        CREATE INDEX queries_uid_action ON queries (request_uid) INCLUDE (action);
         """,
     ),
 )
