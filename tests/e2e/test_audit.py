@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from tests.e2e.cluster import ROOT, Kubectl, Operator, Team, wait_for
 from tests.e2e.test_lifecycle import status_of, wait_phase
+from tests.real_postgres import RealPostgres
 
 
 def opsgate(operator: Operator, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -127,3 +128,25 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
     caught = opsgate(operator, "audit", "verify", "--request", "audited-scale", "-n", ns, check=False)
     assert caught.returncode == 1
     assert f"TAMPERED {ns}/audited-scale" in caught.stdout
+
+
+def test_a_database_outage_blocks_no_request_and_loses_no_record(
+    kubectl: Kubectl, operator: Operator, team: Team, postgres_server: RealPostgres
+) -> None:
+    ns = team.namespace
+
+    def audited() -> dict[str, Any]:
+        return condition(status_of(kubectl, ns, "outage-denied"), "Audited")
+
+    postgres_server.stop(mode="immediate")  # a crash of the database, mid-run
+    try:
+        team.create("outage-denied", "Delete the production cluster payments-prod")
+        wait_phase(kubectl, ns, "outage-denied", "Denied", timeout=60)  # decided all the same
+        wait_for(lambda: audited().get("reason") == "Queued", timeout=60, what="Audited saying its records wait")
+        assert "unreachable" in audited()["message"]
+    finally:
+        postgres_server.start()
+    wait_for(lambda: audited().get("status") == "True", timeout=90, what="Audited once the records are written")
+    out = opsgate(operator, "audit", "verify", "--request", "outage-denied", "-n", ns, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 problems" in out.stdout

@@ -213,6 +213,16 @@ async def test_a_database_crash_mid_run_loses_no_record(
 ) -> None:
     await _migrated(database_url)
     rec = _recorder(database_url, tmp_path)
+    behind: dict[str, tuple[str, str]] = {}
+    caught_up: set[str] = set()
+
+    async def fell_behind(requests: dict[str, tuple[str, str]]) -> None:
+        behind.update(requests)
+
+    async def caught(uids: set[str]) -> None:
+        caught_up.update(uids)
+
+    rec.on_behind, rec.on_caught_up = fell_behind, caught
     rec.start()
     try:
         before = [helpers.records_of(helpers.request(f"before-{i}")) for i in range(20)]
@@ -242,6 +252,9 @@ async def test_a_database_crash_mid_run_loses_no_record(
         assert not len(rec.spool)
     finally:
         await rec.stop()
+    # the requests whose records waited were told (their Audited condition), and told again once written
+    assert sorted(name for _ns, name in behind.values()) == sorted(f"during-{i}" for i in range(20))
+    assert caught_up == set(behind)
     rows = await _fetch(database_url, "SELECT count(*) AS n, count(DISTINCT request_uid) AS r FROM audit_records")
     assert (rows[0]["n"], rows[0]["r"]) == (160, 40)
 

@@ -33,6 +33,7 @@ MESSAGE_QUEUED = (
     "the audit store is unreachable ({error}): record {seq} ({stage}) and {waiting} more wait on disk and are retried"
 )
 MESSAGE_FULL = "the audit spool is full: record {seq} ({stage}) was not kept; `opsgate audit verify` will show the gap"
+MESSAGE_BEHIND = "the audit store is unreachable ({error}): this request's records wait in {path} and are retried"
 MESSAGE_CAUGHT_UP = "all {seq} records of this request's audit trail are in the audit store"
 DEFAULT_SPOOL = Path("~/.local/state/opsgate/audit-spool.sqlite")
 
@@ -54,6 +55,7 @@ class Auditor:
         capacity = int(environ.get("OPSGATE_AUDIT_SPOOL_CAPACITY", "200000"))
         auditor = cls(Recorder(url, Spool(spool_path(environ), capacity=capacity)))
         auditor.recorder.on_caught_up = auditor.caught_up
+        auditor.recorder.on_behind = auditor.fell_behind
         return auditor
 
     @contextlib.asynccontextmanager
@@ -118,6 +120,16 @@ class Auditor:
                     continue
             self.recorder.release([item.id])  # written, or the request is gone: keep what was decided
 
+    async def fell_behind(self, requests: dict[str, tuple[str, str]]) -> None:
+        """Requests whose records the recorder could not write: ``Audited`` becomes False (Queued)."""
+        for uid, where in requests.items():
+            self.names[uid] = where
+            message = MESSAGE_BEHIND.format(error=self.recorder.last_error, path=self.recorder.spool.path)
+            try:
+                await _mark(uid, *where, Condition.false(Type.AUDITED, Reason.QUEUED, message))
+            except kube.ApiError as exc:
+                log.warning("could not mark %s/%s as waiting for the audit store: %s", where[0], where[1], exc)
+
     async def caught_up(self, uids: set[str]) -> None:
         """Requests whose records waited through an outage: ``Audited`` becomes True again."""
         for uid in uids:
@@ -125,24 +137,25 @@ class Auditor:
             if where is None:
                 continue
             try:
-                await _mark_caught_up(uid, *where)
+                await _mark(uid, *where, None)
             except kube.ApiError as exc:  # the next outage's catch-up (or the next write) says it
                 log.warning("could not mark %s/%s audited: %s", where[0], where[1], exc)
 
 
-async def _mark_caught_up(uid: str, namespace: str, name: str) -> None:
+async def _mark(uid: str, namespace: str, name: str, condition: Condition | None) -> None:
+    """Set the request's ``Audited`` condition (None: caught up, with its record count)."""
     for _attempt in range(3):
         current = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
         if current is None or current["metadata"]["uid"] != uid:
             return
         status = current.get("status") or {}
         seq, _head = records.head_of(current)
+        done = condition or Condition.true(Type.AUDITED, Reason.RECORDED, MESSAGE_CAUGHT_UP.format(seq=seq))
         found = conditions.find(status.get("conditions"), Type.AUDITED)
-        if found is not None and found.get("status") == "True":
+        if found is not None and found.get("status") == done.status:
             return
         generation = int(current["metadata"].get("generation", 1))
         now = datetime.datetime.now(datetime.UTC)
-        done = Condition.true(Type.AUDITED, Reason.RECORDED, MESSAGE_CAUGHT_UP.format(seq=seq))
         updated = conditions.apply(status.get("conditions"), [done], generation=generation, now=now)
         try:
             await kube.acall(kube.write_status, current, {"conditions": updated})

@@ -56,9 +56,10 @@ class Recorder:
         interval: float = 0.2,
         migrate: bool = True,
         on_caught_up: Callable[[set[str]], Awaitable[None]] | None = None,
+        on_behind: Callable[[dict[str, tuple[str, str]]], Awaitable[None]] | None = None,
     ) -> None:
         self.url, self.spool, self.batch, self.interval, self.migrate = url, spool, batch, interval, migrate
-        self.on_caught_up = on_caught_up
+        self.on_caught_up, self.on_behind = on_caught_up, on_behind
         self.healthy = True  # the last attempt to write succeeded (or none was made yet)
         self.down_since: float | None = None
         self.last_error: str | None = None
@@ -121,6 +122,7 @@ class Recorder:
                 attempt = 0
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 self._failed(exc)
+                await self._note_behind()
                 delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -143,6 +145,20 @@ class Recorder:
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
+
+    async def _note_behind(self) -> None:
+        """Requests whose records could not be written: their ``Audited`` condition should say so."""
+        waiting: dict[str, tuple[str, str]] = {}
+        for item in self.spool.ready(self.batch):
+            uid = str(item.body.get("request_uid"))
+            if item.kind is Kind.RECORD and uid not in self.behind:
+                waiting[uid] = (str(item.body.get("namespace")), str(item.body.get("name")))
+        self.behind.update(waiting)
+        if waiting and self.on_behind is not None:
+            try:
+                await self.on_behind(waiting)
+            except Exception:  # saying so is best effort; the records wait either way
+                log.exception("could not mark %d requests as waiting for the audit store", len(waiting))
 
     async def _connection_pool(self) -> asyncpg.Pool:
         if self._pool is None:
