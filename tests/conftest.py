@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests import real_ollama, required
+from tests.real_postgres import database_url, postgres_server  # noqa: F401 - fixtures for every tier
 
 
 @pytest.fixture(scope="session")

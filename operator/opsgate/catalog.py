@@ -262,6 +262,11 @@ class Catalog(pydantic.BaseModel):
     entries: dict[str, ActionEntry]
     nouns: dict[str, Noun] = pydantic.Field(default_factory=dict)
     source: str = "<memory>"
+    # Learned from corrections (opsgate.audit.learning), never from the YAML: phrase -> entry key
+    # the rule parser reads as that entry's verb and first noun, and examples the LLM is shown.
+    # Kept apart from the entries so a plan's digest (which covers its entry) does not move.
+    learned: dict[str, str] = pydantic.Field(default_factory=dict)
+    examples: tuple[tuple[str, str], ...] = ()  # (request text, intent JSON) corrected by people
 
     def get(self, key: str | None) -> ActionEntry | None:
         return self.entries.get(key) if key else None

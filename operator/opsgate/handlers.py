@@ -46,6 +46,9 @@ from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
 
+if typing.TYPE_CHECKING:
+    from opsgate.adapters.auditdb.hook import Auditor
+
 GROUP, VERSION = resources.GROUP, resources.VERSION
 API_THREADS = 32
 NAMESPACE_LABELS_SECONDS = 30.0
@@ -217,6 +220,7 @@ class Controller:
         self.written: dict[str, Phase] = {}  # uid -> the phase this process last wrote (until terminal)
         self.expiry: dict[str, asyncio.TimerHandle] = {}  # pending Approval uid -> its expiry timer
         self.job_watch: JobWatch | None = None
+        self.audit: Auditor | None = None  # the audit store's recorder (opsgate.audit_events), if configured
 
     def wrote(self, uid: str, phase: Phase) -> None:
         if phase in phases.TERMINAL:
@@ -447,7 +451,11 @@ async def _write(
                 old.get("conditions"), transition.conditions, generation=generation, now=now
             ),
         }
-        written = await kube.acall(kube.write_status, request, status)
+        if controller.audit is None:
+            written = await kube.acall(kube.write_status, request, status)
+        else:  # the audit record of this write, its chain head stamped into the same write
+            async with controller.audit.writing(request, status, notes=transition.notes, now=now) as status:
+                written = await kube.acall(kube.write_status, request, status)
     if transition.approval_status is not None:
         await _write_approval_status(request, transition.approval_status)
     _event(request, transition.notes)

@@ -24,6 +24,7 @@ from tests import vault_setup
 from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Team, exports_of, requester
 from tests.fakes import mail_server
 from tests.real_openbao import RealOpenBao, openbao_server
+from tests.real_postgres import RealPostgres
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -135,10 +136,12 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
     openbao_server: RealOpenBao,
     mail_api: mail_server.MailServer,
+    postgres_server: RealPostgres,
 ) -> Iterator[Operator]:
     """The OpsGate controller running as a real process for the session.
 
     Approvals expire after APPROVAL_TTL_SECONDS here, so the expiry test need not wait a day.
+    Every request of the session is recorded in a real PostgreSQL (the audit store).
     """
     kubectl(
         "create",
@@ -168,6 +171,9 @@ def operator(
         "QDRANT_PATH": str(state / "qdrant"),
         "VAULT_ADDR": openbao_server.url,
         "OPSGATE_EXECUTOR_ENV": f"OPSGATE_MAIL_API_URL={mail_api.url}",
+        "OPSGATE_DATABASE_URL": postgres_server.create_database(),
+        "OPSGATE_AUDIT_SPOOL": str(state / "audit-spool.sqlite"),
+        "OPSGATE_LEARN_SECONDS": "2",  # learned phrases are read again every 2 s (30 s by default)
     }
     # The RAG index the operator retrieves context from: the repository's own docs and playbooks.
     subprocess.run(

@@ -16,9 +16,14 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "analytics": "audit:analytics",
     "approve": "approve:approve",
+    "audit": "audit:audit",
+    "dataset": "audit:dataset",
+    "db": "audit:db",
     "execute": "execute:execute",
     "index": "rag:index",
+    "learn": "audit:learn",
     "operator": "operator:operator",
     "parse": "parse:parse",
     "plan": "plan:plan",

@@ -45,6 +45,7 @@ def operator(
     """Run the OpsGate controller until interrupted."""
     import kopf
 
+    import opsgate.audit_events  # registers the audit store's handlers (idle without a database)
     import opsgate.handlers  # noqa: F401 - registers the handlers with kopf
 
     settings = Settings.from_env()

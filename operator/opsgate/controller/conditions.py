@@ -21,6 +21,8 @@ class Type(enum.StrEnum):
     APPROVED = "Approved"
     EXECUTED = "Executed"
     READY = "Ready"
+    AUDITED = "Audited"  # written only with an audit store (opsgate.adapters.auditdb)
+    FEEDBACK = "Feedback"  # the feedback annotations, recorded or refused
 
 
 class Status(enum.StrEnum):
@@ -59,6 +61,13 @@ class Reason(enum.StrEnum):
     JOB_FAILED = "JobFailed"
     DRY_RUN = "DryRun"
     NOTHING_TO_RUN = "NothingToRun"
+    # Audited
+    RECORDED = "Recorded"
+    QUEUED = "Queued"  # the audit store is away: records wait on disk and are retried
+    QUEUE_FULL = "QueueFull"
+    # Feedback
+    FEEDBACK_RECORDED = "FeedbackRecorded"
+    INVALID_FEEDBACK = "InvalidFeedback"
     # Ready
     SUCCEEDED = "Succeeded"
     ANSWERED = "Answered"

@@ -78,6 +78,20 @@ def build(catalog: Catalog) -> Lexicon:
             idioms[idiom] = (frozenset(phrases.verbs), frozenset({first_noun}))
         for word in phrases.implies:
             implied.setdefault(word, []).append(key)
+    for phrase, key in catalog.learned.items():
+        learned = catalog.entries.get(key)
+        if (
+            learned is None
+            or learned.phrases is None
+            or phrase in idioms
+            or phrase in nouns
+            or phrase in vocabulary.VERBS
+        ):
+            continue  # a learned phrase never overrides what the catalog itself says
+        verbs = frozenset(v for v in learned.phrases.verbs if v.value == learned.action) or frozenset(
+            learned.phrases.verbs
+        )
+        idioms[phrase] = (verbs, frozenset({next(iter(learned.phrases.nouns))}))
     actionable = (word for word, verbs in vocabulary.VERBS.items() if Verb.UNSUPPORTED not in verbs)
     return Lexicon(
         nouns={word: frozenset(names) for word, names in nouns.items()},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from opsgate.catalog import Catalog
@@ -74,10 +75,34 @@ def messages(request: str, *, catalog: Catalog, context: str | None = None) -> l
     user = fence(REQUEST_FENCE, request)
     if context:
         user = fence(CONTEXT_FENCE, context[:MAX_CONTEXT_CHARS]) + "\n\n" + user
+    shots: list[dict[str, str]] = []
+    for text, reply in similar_examples(request, catalog.examples, k=MAX_EXAMPLES):
+        shots += [{"role": "user", "content": fence(REQUEST_FENCE, text)}, {"role": "assistant", "content": reply}]
     return [
         {"role": "system", "content": SYSTEM.format(catalog=_catalog_lines(catalog))},
+        *shots,
         {"role": "user", "content": user},
     ]
+
+
+MAX_EXAMPLES = 3
+
+
+def similar_examples(request: str, examples: Sequence[tuple[str, str]], *, k: int) -> list[tuple[str, str]]:
+    """The ``k`` corrected examples whose words overlap ``request``'s most (Jaccard), best first."""
+    words = set(_WORD.findall(request.lower()))
+    scored = []
+    for text, reply in examples:
+        theirs = set(_WORD.findall(text.lower()))
+        union = words | theirs
+        score = len(words & theirs) / len(union) if union else 0.0
+        if score > 0:
+            scored.append((score, text, reply))
+    scored.sort(key=lambda item: -item[0])
+    return [(text, reply) for _score, text, reply in scored[:k]]
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9._@-]*")
 
 
 def example_reply(key: str | None, entities: dict[str, Any]) -> str:
