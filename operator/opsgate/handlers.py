@@ -51,6 +51,7 @@ if typing.TYPE_CHECKING:
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 API_THREADS = 32
+RECONCILE_SLOTS = 32  # requests in reconcile at once; each waits on the API server most of the time
 NAMESPACE_LABELS_SECONDS = 30.0
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
@@ -219,6 +220,10 @@ class Controller:
         self.retries: dict[str, asyncio.Task[None]] = {}
         self.written: dict[str, Phase] = {}  # uid -> the phase this process last wrote (until terminal)
         self.expiry: dict[str, asyncio.TimerHandle] = {}  # pending Approval uid -> its expiry timer
+        # Requests reconciled at once. A backlog found at start-up (or a burst) is worked through
+        # in arrival order, a few dozen at a time, instead of 5,000 half-planned requests sharing
+        # the CPU and the memory until the first of them is decided.
+        self.slots = asyncio.Semaphore(RECONCILE_SLOTS)
         self.job_watch: JobWatch | None = None
         self.audit: Auditor | None = None  # the audit store's recorder (opsgate.audit_events), if configured
 
@@ -294,7 +299,7 @@ async def reconcile(
     instead of reading it again (if it is stale, the guarded write says so and it is read anew).
     """
     controller: Controller = memo["controller"]
-    async with controller.lock(f"{namespace}/{name}"):
+    async with controller.lock(f"{namespace}/{name}"), controller.slots:
         await _reconcile(memo, namespace, name, uid, seen=seen)
 
 
