@@ -33,11 +33,12 @@ import onnxruntime  # type: ignore[import-untyped]
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "operator"))
 
+from opsgate.rag.sparse import SparseVector  # noqa: E402
+
 from opsgate.rag import chunking, evaluation, indexer, minilm  # noqa: E402
 from opsgate.rag.embedding import collection_name  # noqa: E402
 from opsgate.rag.minilm import MiniLMEmbedder  # noqa: E402
 from opsgate.rag.retriever import Mode, Retriever, Strategy  # noqa: E402
-from opsgate.rag.sparse import SparseVector  # noqa: E402
 from opsgate.rag.store import Store, StoredPoint  # noqa: E402
 
 CASES = REPO / "tests" / "data" / "retrieval.jsonl"
