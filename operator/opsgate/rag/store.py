@@ -62,7 +62,7 @@ def default_path() -> Path:
 
 def normalise(score: float, *, rankings: int) -> float:
     """A raw RRF score on a 0..1 scale (ranks count from 0: first everywhere is rankings / RRF_K)."""
-    return score * RRF_K / max(rankings, 1)
+    return min(score * RRF_K / max(rankings, 1), 1.0)  # float32 sums may overshoot by an ulp
 
 
 class Store(abc.ABC):
