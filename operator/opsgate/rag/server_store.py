@@ -138,7 +138,7 @@ def _match(key: str, values: Sequence[str]) -> models.Filter:
 
 def _dense(vector: Any) -> list[float] | None:
     found = vector.get(DENSE) if isinstance(vector, dict) else None
-    return [float(value) for value in found] if isinstance(found, list) else None
+    return found if isinstance(found, list) else None  # floats already: no copy per search
 
 
 def _stored(record: Any) -> StoredPoint:
