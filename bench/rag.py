@@ -14,9 +14,11 @@ in this run. Each (store, size) is measured in a fresh process, so memory figure
    writes), chunks/s, median of three runs.
 2. Recall@5 and MRR for dense, sparse and hybrid on tests/data/retrieval.jsonl.
 3. At each size, hybrid search p50/p95 including the query embedding, without and with a type
-   filter, the time to load the points, and the process's resident memory growth for the loaded
-   store. Extra chunks are the real ones perturbed (noise on the dense vector, terms dropped from
-   the sparse one) so score distributions stay realistic.
+   filter, the time to load the points and the resident memory of the loaded store. Extra chunks
+   are the real ones perturbed (noise on the dense vector, terms dropped from the sparse one) so
+   score distributions stay realistic. Memory is the resident growth of the
+   process from before the store is created to after its first search (points are generated in
+   batches, so no list of them all is counted).
 Ends with one JSON line holding the figures.
 """
 
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ BASELINE = "a73310d42914f779711d4461cafe04835c62884c"  # main before the Edge st
 QUERIES = 40
 SEED = 7
 INDEX_RUNS = 3
+UPSERT_BATCH = 5_000
 TARGETS_P95_MS = {20_000: 10.0, 100_000: 25.0}
 TARGET_INDEX_RATE = 100.0
 
@@ -172,22 +175,25 @@ def _indexing(embedder: MiniLMEmbedder) -> dict[str, Any]:
 def _latency_at(size: int, embedder: MiniLMEmbedder) -> dict[str, Any]:
     real = json.loads(_cache().read_text())
     queries = [case.query for case in evaluation.load_cases(CASES)][:QUERIES]
-    points = _synthesize(real, size)
     before = _resident_mb()
     started = time.perf_counter()
     store = Store.in_memory()
     collection = collection_name(embedder)
     store.ensure(collection, dim=embedder.dim)
-    store.upsert_points(collection, points)
-    settle = getattr(store, "settle", None)  # the Edge store builds its indexes after a run
+    batch: list[StoredPoint] = []
+    for point in _synthesize(real, size):  # in batches: no list of all the points beside the store
+        batch.append(point)
+        if len(batch) == UPSERT_BATCH:
+            store.upsert_points(collection, batch)
+            batch = []
+    store.upsert_points(collection, batch)
+    settle = getattr(store, "settle", None)  # what the indexer does after a run (the Edge store flushes)
     if settle is not None:
         settle(collection)
     retriever = Retriever.open(embedder=embedder, store=store)
     retriever.search(queries[0])  # the previous store loads its in-process index here
     load = time.perf_counter() - started
-    del points
-    memory = _resident_mb() - before
-    result: dict[str, Any] = {"load_s": round(load, 1), "memory_mb": round(memory)}
+    result: dict[str, Any] = {"load_s": round(load, 1), "memory_mb": round(_resident_mb() - before)}
     for label, types in (("", None), ("filter_", ["playbook"])):
         for query in queries[:5]:
             retriever.search(query, k=5, types=types)
@@ -210,13 +216,11 @@ def _plain(point: StoredPoint) -> dict[str, Any]:
     }
 
 
-def _synthesize(real: list[dict[str, Any]], size: int) -> list[StoredPoint]:
+def _synthesize(real: list[dict[str, Any]], size: int) -> Iterator[StoredPoint]:
     """The real points plus perturbed copies up to ``size``."""
     rng = random.Random(SEED)
     noise = np.random.default_rng(SEED)
-    points = []
-    while len(points) < size:
-        n = len(points)
+    for n in range(size):
         base = real[n] if n < len(real) else real[rng.randrange(len(real))]
         dense = np.asarray(base["dense"], dtype=np.float32)
         if n >= len(real):
@@ -226,15 +230,12 @@ def _synthesize(real: list[dict[str, Any]], size: int) -> list[StoredPoint]:
             (i, v) for i, v in zip(base["indices"], base["values"], strict=True) if n < len(real) or rng.random() > 0.2
         ]
         path = base["payload"]["path"] if n < len(real) else f"synthetic/{n}/{base['payload']['path']}"
-        points.append(
-            StoredPoint(
-                id=f"00000000-0000-4000-8000-{n:012d}",
-                dense=dense.tolist(),
-                sparse=SparseVector(indices=[i for i, _ in kept], values=[v for _, v in kept]),
-                payload=dict(base["payload"]) | {"path": path},
-            )
+        yield StoredPoint(
+            id=f"00000000-0000-4000-8000-{n:012d}",
+            dense=dense.tolist(),
+            sparse=SparseVector(indices=[i for i, _ in kept], values=[v for _, v in kept]),
+            payload=dict(base["payload"]) | {"path": path},
         )
-    return points
 
 
 def _resident_mb() -> float:
