@@ -24,6 +24,7 @@ from typing import Any
 
 from opsgate.rag import handoff, indexer
 from opsgate.rag.retriever import Retriever
+from opsgate.rag.store import StoreBusyError
 
 ENV_POLL_SECONDS = "OPSGATE_INDEX_POLL_SECONDS"
 POLL_SECONDS = 30.0  # how often sources are checked for changes
@@ -69,11 +70,17 @@ class BackgroundIndexer:
             handoff.release(self._folder)
 
     def _run(self) -> None:
-        try:
-            store, _ = self._retriever.connect()
-        except Exception:
-            log.exception("the context index cannot be opened; requests go on without context")
-            return
+        while True:
+            try:
+                store, _ = self._retriever.connect()
+                break
+            except StoreBusyError as error:  # an `opsgate index` run started before the operator
+                log.warning("%s; trying again in %.0fs", error, self._poll)
+                if self._stop.wait(self._poll):
+                    return
+            except Exception:
+                log.exception("the context index cannot be opened; requests go on without context")
+                return
         if not store.embedded:
             log.info("context index on a Qdrant server (%s): indexed by `opsgate index`, not here", store.location)
             return
