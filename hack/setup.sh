@@ -26,7 +26,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   touch "$stamp"
 fi
 
-log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)"
+log "the offline embedder's tokenizer (pinned, sha256-checked) and int8 model (once, into ~/.cache/opsgate/models)"
 .venv/bin/python -m opsgate.rag.minilm >/dev/null
 
 log "local control plane binaries"
