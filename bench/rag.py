@@ -99,6 +99,7 @@ def main() -> None:
                     f"{at['filter_p50_ms']:5.1f}/{at['filter_p95_ms']:5.1f} ms (incl. query embedding)"
                 )
             figures[name] = result
+            _cache(tree).unlink(missing_ok=True)
     _verdict(figures, sizes)
     print(json.dumps(figures, sort_keys=True))
 
@@ -203,8 +204,9 @@ def _latency_at(size: int, embedder: MiniLMEmbedder) -> dict[str, Any]:
     return result
 
 
-def _cache() -> Path:
-    return Path(tempfile.gettempdir()) / f"opsgate-bench-points-{TREE.as_posix().replace('/', '_')}.json"
+def _cache(tree: Path = TREE) -> Path:
+    """Where the index job leaves the real points for the latency jobs of the same tree."""
+    return Path(tempfile.gettempdir()) / f"opsgate-bench-points-{tree.as_posix().replace('/', '_')}.json"
 
 
 def _plain(point: StoredPoint) -> dict[str, Any]:
