@@ -70,7 +70,10 @@ def test_a_source_added_while_the_operator_runs_is_indexed_without_a_restart(
     try:
         indexing = source.start_indexing(home)
         assert indexing.idle.wait(30)
-        (home / "docs" / "scale.md").write_text("# Scaling the checkout deployment\nRaise its replica count.\n")
+        # Written aside and renamed into place, as a ConfigMap volume swaps its files: a check must
+        # not catch a half-written file (which would count as one more change, and one more run).
+        (home / "scale.partial").write_text("# Scaling the checkout deployment\nRaise its replica count.\n")
+        (home / "scale.partial").replace(home / "docs" / "scale.md")
         deadline = time.monotonic() + 20
         found: list[object] = []
         while time.monotonic() < deadline and not found:
