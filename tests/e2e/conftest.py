@@ -169,7 +169,9 @@ def operator(
         "VAULT_ADDR": openbao_server.url,
         "OPSGATE_EXECUTOR_ENV": f"OPSGATE_MAIL_API_URL={mail_api.url}",
     }
-    # The RAG index the operator retrieves context from: the repository's own docs and playbooks.
+    # The RAG index the operator retrieves context from: the repository's own docs and playbooks,
+    # built before it starts so that the first requests find context (the operator would build it
+    # in the background too, and here finds every file unchanged).
     subprocess.run(
         [str(ROOT / ".venv/bin/opsgate"), "index"],
         env={**os.environ, **env},

@@ -127,3 +127,15 @@ def test_an_index_run_holding_the_folder_at_start_up_delays_the_operators_index_
     finally:
         holder.close()
         source.close()
+
+
+def test_with_autoindex_off_the_operator_leaves_its_index_alone(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(autoindex.ENV_ENABLED, "0")
+    source = RagContext(Retriever.open(path=str(tmp_path / "qdrant"), embedder=HashedEmbedder(dim=64)))
+    try:
+        assert source.start_indexing(home).idle.wait(1)
+        assert asyncio.run(source.retrieve("rotate the vault secret", question=False)).error == retriever.INDEX_MISSING
+    finally:
+        source.close()

@@ -8,6 +8,7 @@ reads no file) and indexes again if so. Requests are never blocked by it: they s
 indexed so far (nothing yet means "no context"), from their own thread. The same thread serves
 ``opsgate index`` runs handed over by other processes (``handoff``). With a Qdrant server
 (``QDRANT_URL``) the thread does nothing: the server is indexed by ``opsgate index`` or a CronJob.
+``OPSGATE_AUTOINDEX=0`` turns it off (tests that want an operator without context).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from opsgate.rag.retriever import Retriever
 from opsgate.rag.store import StoreBusyError
 
 ENV_POLL_SECONDS = "OPSGATE_INDEX_POLL_SECONDS"
+ENV_ENABLED = "OPSGATE_AUTOINDEX"  # "0" leaves the index as it is (an empty one: no context)
 POLL_SECONDS = 30.0  # how often sources are checked for changes
 REQUEST_POLL_SECONDS = 0.5  # how often handed-over `opsgate index` runs are looked for
 
@@ -57,6 +59,10 @@ class BackgroundIndexer:
         self.idle = threading.Event()  # set whenever the sources as last seen are indexed
 
     def start(self) -> None:
+        if os.environ.get(ENV_ENABLED, "1").strip().lower() in ("0", "false", "no"):
+            log.info("%s=0: the operator does not index its context sources", ENV_ENABLED)
+            self.idle.set()
+            return
         self._thread = threading.Thread(target=self._run, name="opsgate-indexer", daemon=True)
         self._thread.start()
         atexit.register(self.stop)  # the engine's files closed and the hand-off claim withdrawn at exit
