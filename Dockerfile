@@ -18,8 +18,9 @@ ENV OPSGATE_HOME=/opt/opsgate \
     OPSGATE_CACHE_DIR=/opt/opsgate/cache \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-# The offline embedder's int8 model is derived once here, so no pod pays for it at start.
-RUN python -m opsgate.rag.minilm
+# The offline embedder's tokenizer (pinned, sha256-checked) is fetched and its int8 model derived
+# once here, so no pod pays for them at start; onnx is needed for that build only.
+RUN pip install --no-cache-dir "onnx>=1.16,<2" && python -m opsgate.rag.minilm && pip uninstall --yes onnx
 USER 65532:65532
 EXPOSE 8080 9090
 ENTRYPOINT ["opsgate"]

@@ -53,15 +53,17 @@ for _ in $(seq 50); do [[ -s $mail_log ]] && break; sleep 0.1; done
 mail_url=$(head -1 "$mail_log")
 export OPSGATE_EXECUTOR_ENV="OPSGATE_MAIL_API_URL=$mail_url"
 
-say "indexing the docs, playbooks, modules and policies for context: opsgate index"
+# The operator indexes the docs, playbooks, modules and policies for context by itself, in the
+# background (requests don't wait for it); `opsgate index` while it runs is handed to it.
 export QDRANT_PATH=$OPSGATE_CLUSTER_DIR/qdrant
-.venv/bin/opsgate index
 
-say "running the operator: opsgate operator (log in $OPSGATE_CLUSTER_DIR/logs/operator.log)"
+say "running the operator: opsgate operator (log in $OPSGATE_CLUSTER_DIR/logs/operator.log); it indexes its context sources in the background"
 setsid env VAULT_ADDR="$VAULT_ADDR" OPSGATE_EXECUTOR_ENV="$OPSGATE_EXECUTOR_ENV" .venv/bin/opsgate operator --metrics-port 0 --health http://127.0.0.1:0/healthz \
   </dev/null >"$OPSGATE_CLUSTER_DIR/logs/operator.log" 2>&1 &
 operator_pid=$!
 sleep 3
+# Requests don't wait for the index; the demo does, so that the questions below show their sources.
+for _ in $(seq 240); do grep -q "context index:" "$OPSGATE_CLUSTER_DIR/logs/operator.log" && break; sleep 0.5; done
 
 say "applying the examples as admin: kubectl apply -f examples/"
 kubectl apply -f examples/

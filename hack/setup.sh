@@ -27,7 +27,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   touch "$stamp"
 fi
 
-log "the offline embedder's int8 model (built once into ~/.cache/opsgate/models)"
+log "the offline embedder's tokenizer (pinned, sha256-checked) and int8 model (once, into ~/.cache/opsgate/models)"
 .venv/bin/python -m opsgate.rag.minilm >/dev/null
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then  # the audit store's tests start a real one

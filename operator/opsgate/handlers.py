@@ -150,7 +150,9 @@ def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher 
 def _context(own: Settings) -> planning.ContextSource:
     from opsgate.adapters import rag_context  # imports the embedder only when the operator starts
 
-    return rag_context.open_source(own)
+    source = rag_context.open_source(own)
+    source.start_indexing(paths.home())  # its embedded index, built and kept current in the background
+    return source
 
 
 async def _authorize(question: planning.AccessQuestion) -> planning.AccessAnswer:

@@ -175,7 +175,9 @@ def operator(
         "OPSGATE_AUDIT_SPOOL": str(state / "audit-spool.sqlite"),
         "OPSGATE_LEARN_SECONDS": "2",  # learned phrases are read again every 2 s (30 s by default)
     }
-    # The RAG index the operator retrieves context from: the repository's own docs and playbooks.
+    # The RAG index the operator retrieves context from: the repository's own docs and playbooks,
+    # built before it starts so that the first requests find context (the operator would build it
+    # in the background too, and here finds every file unchanged).
     subprocess.run(
         [str(ROOT / ".venv/bin/opsgate"), "index"],
         env={**os.environ, **env},

@@ -33,6 +33,7 @@ def llm_operator(
             "OLLAMA_HOST": ollama_server.url,
             "OPSGATE_CHAT_MODEL": ollama_server.model,
             "QDRANT_PATH": str(empty),
+            "OPSGATE_AUTOINDEX": "0",  # and it stays empty: the operator does not index it
         },
     )
     llm.start()

@@ -52,6 +52,7 @@ def replica(kubectl: Kubectl, operator: Operator, directory: Path, identity: str
         "POD_ID": identity,
         "OPSGATE_LOG_LEVEL": "INFO",
         "QDRANT_PATH": str(directory / f"{identity}-qdrant"),
+        "OPSGATE_AUTOINDEX": "0",  # it stays empty: two replicas indexing would only load the CPUs
     }
     return Operator(kubectl.cluster, directory / f"{identity}.log", env, args)
 

@@ -66,6 +66,7 @@ def test_index_while_another_process_holds_the_embedded_store_says_so(
     repo: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
     holder = Store.open(path=str(tmp_path / "qdrant"))
+    holder.ensure("opsgate-held-4", dim=4)  # a collection open in the holder: its files are locked
     try:
         result = runner.invoke(main, ["index", "--root", str(repo), "docs"])
     finally:

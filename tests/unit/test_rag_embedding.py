@@ -3,7 +3,6 @@ which one a process picks from its environment."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -13,7 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from opsgate.rag import embedding, sparse
+from opsgate.rag import embedding, lexical
 from opsgate.rag.embedding import Embedder, collection_name
 from opsgate.rag.hashed import HashedEmbedder
 from opsgate.rag.minilm import MiniLMEmbedder
@@ -132,20 +131,18 @@ def test_each_embedder_has_its_own_collection(embedder: Embedder, expected: str)
     ids=["rotate", "scale", "policy"],
 )
 def test_word_forms_share_one_sparse_term(left: str, right: str) -> None:
-    assert sparse.query_vector(left).indices == sparse.query_vector(right).indices
+    assert lexical.query_vector(left).indices == lexical.query_vector(right).indices
 
 
-def test_sparse_term_indices_are_stable_across_processes() -> None:
-    digest = hashlib.blake2b(b"vault", digest_size=4).digest()
-    assert sparse.term_index("vault") == 0x7FFFFFFF & int.from_bytes(digest, "little")
-    assert sparse.query_vector("the vault and the secret") == sparse.query_vector("secret vault")
+def test_stop_words_and_word_order_do_not_change_a_query() -> None:
+    assert lexical.query_vector("the vault and the secret") == lexical.query_vector("secret vault")
 
 
 def test_bm25_weights_saturate_with_repetition() -> None:
-    once = sparse.document_vector("vault")
-    many = sparse.document_vector("vault " * 50)
+    once = lexical.document_vector("vault")
+    many = lexical.document_vector("vault " * 50)
     assert many.values[0] > once.values[0]
-    assert many.values[0] < sparse.K1 + 1
+    assert many.values[0] < lexical.CONFIG["k"] + 1
 
 
 def _cosine(left: list[float], right: list[float]) -> float:

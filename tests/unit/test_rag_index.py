@@ -7,13 +7,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from qdrant_client.local.persistence import CollectionPersistence
 
 from opsgate.rag import indexer
 from opsgate.rag.chunks import Chunk
+from opsgate.rag.edge_store import EdgeStore
 from opsgate.rag.embedding import collection_name
 from opsgate.rag.hashed import HashedEmbedder
-from opsgate.rag.sparse import SparseVector
+from opsgate.rag.lexical import SparseVector
 from opsgate.rag.store import Store
 
 SOURCES = [Path("docs"), Path("playbooks")]
@@ -161,7 +161,7 @@ def test_changed_files_over_several_batches_reuse_the_stored_vectors_of_their_un
     assert stored[("docs/runbook-39.md", "Runbook 39")].payload["text"] == "# Runbook 39\nRotate weekly."
 
 
-class FullDisk(Store):
+class FullDisk(EdgeStore):
     """A real embedded store that runs out of space after ``upserts_left`` writes."""
 
     upserts_left = 0
@@ -176,8 +176,7 @@ class FullDisk(Store):
 
 
 def full_disk(folder: Path, *, upserts_left: int) -> FullDisk:
-    store = FullDisk.open(path=str(folder))
-    assert isinstance(store, FullDisk)
+    store = FullDisk.open_folder(folder)
     store.upserts_left = upserts_left
     return store
 
@@ -235,15 +234,15 @@ def test_when_both_embedding_and_writing_fail_the_write_error_is_noted_on_the_em
     assert any("No space left" in note for note in raised.value.__notes__)
 
 
-def test_the_embedded_store_takes_writes_from_the_writer_thread_where_sqlite_is_per_thread(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # What qdrant-client decides on a sqlite built in multi-thread mode (macOS): connections are
-    # checked against the thread that opened them.
-    monkeypatch.setattr(CollectionPersistence, "CHECK_SAME_THREAD", True)
-    store = Store.open(path=str(tmp_path / "qdrant"))
+def test_a_reopened_embedded_store_holds_what_was_indexed_and_skips_it(repo: Path, tmp_path: Path) -> None:
+    first = Store.open(path=str(tmp_path / "qdrant"))
     try:
-        assert run(repo, store).chunks == 4
-        assert store.count(COLLECTION) == 4
+        assert run(repo, first).chunks == 4
     finally:
-        store.close()
+        first.close()
+    again = Store.open(path=str(tmp_path / "qdrant"))
+    try:
+        assert again.count(COLLECTION) == 4
+        assert (run(repo, again).unchanged, again.count(COLLECTION)) == (3, 4)
+    finally:
+        again.close()

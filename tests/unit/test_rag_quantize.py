@@ -3,6 +3,7 @@ onnxruntime, the build of the real model from its wheel, and the cache around it
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from pathlib import Path
@@ -159,8 +160,35 @@ def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     assert quantize.cache_dir() == tmp_path / "xdg" / "opsgate"
 
 
+def _cache_with_the_tokenizer_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """An empty cache folder but for the tokenizer (fetched once at setup; no download in a test)."""
+    tokenizer = minilm.fetch_tokenizer()
+    monkeypatch.setenv(quantize.ENV_CACHE_DIR, str(folder))
+    minilm.tokenizer_file().parent.mkdir(parents=True)
+    minilm.tokenizer_file().write_bytes(tokenizer.read_bytes())
+
+
+def test_without_onnx_the_shipped_model_runs_under_a_name_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a plain `pip install opsgate` gets: onnx is a build-time extra, and no build is cached.
+    _cache_with_the_tokenizer_only(monkeypatch, tmp_path)
+    monkeypatch.setattr(quantize, "can_build", lambda: False)
+    shipped = minilm.MiniLMEmbedder()
+    vector = shipped.embed(["rotate the vault secrets"])[0]
+    assert shipped.name == minilm.NAME_SHIPPED != minilm.NAME  # its vectors get a collection of their own
+    assert math.isclose(sum(value * value for value in vector), 1.0, rel_tol=1e-4)
+    assert not any(path.suffix == ".onnx" for path in tmp_path.rglob("*"))  # nothing was built
+
+
+def test_the_cached_tokenizer_is_the_pinned_file() -> None:
+    data = minilm.fetch_tokenizer().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == minilm.TOKENIZER_SHA256
+    assert minilm.load_tokenizer().encode("rotate the vault secrets").tokens[:3] == ["[CLS]", "rotate", "the"]
+
+
 def test_a_damaged_cached_model_is_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(quantize.ENV_CACHE_DIR, str(tmp_path))
+    _cache_with_the_tokenizer_only(monkeypatch, tmp_path)
     cached = quantize.fast_model(minilm.model_file())
     assert isinstance(cached, Path)
     cached.write_bytes(cached.read_bytes()[:1000])

@@ -1,5 +1,6 @@
 """The retriever over a small real index (offline MiniLM, embedded Qdrant): hybrid hits with a
-relevance floor, type filters, both query strategies, and a wrapper that never raises."""
+relevance floor, type filters, the same rankings from the embedded engine and the server client,
+and a wrapper that never raises."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from opsgate.rag import indexer, retriever
 from opsgate.rag.embedding import Embedder
 from opsgate.rag.hits import CLOSE_FENCE, OPEN_FENCE, Hit, context_block
 from opsgate.rag.minilm import MiniLMEmbedder
-from opsgate.rag.retriever import Mode, Retriever, Strategy, retrieve
+from opsgate.rag.retriever import Mode, Retriever, retrieve
+from opsgate.rag.server_store import ServerStore
 from opsgate.rag.store import Store
 
 CORPUS = {
@@ -83,15 +85,38 @@ def test_an_unrelated_query_falls_below_the_relevance_floor(opened: Retriever) -
 
 
 @pytest.mark.parametrize("mode", list(Mode), ids=[m.value for m in Mode])
-def test_the_in_process_and_the_qdrant_strategies_rank_alike(index_path: str, embedder: Embedder, mode: Mode) -> None:
-    query = "how do I scale a deployment"
-    rankings = []
-    for strategy in Strategy:
-        found = Retriever.open(path=index_path, embedder=embedder, strategy=strategy)
-        rankings.append([hit.source for hit in found.search(query, k=3, mode=mode)])
-        found.close()
-    assert rankings[0] == rankings[1]
-    assert rankings[0][0] == "docs/runbooks/scaling.md#Scaling a deployment"
+def test_the_embedded_engine_and_a_qdrant_server_rank_alike(
+    index_path: str, embedder: Embedder, mode: Mode, tmp_path: Path
+) -> None:
+    # The server side is qdrant-client's local mode: the client's API contract, no server here.
+    root = tmp_path / "repo"
+    for relative, text in CORPUS.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    server = ServerStore.local()
+    indexer.index(
+        [Path(p) for p in ("docs", "playbooks", "terraform", "policies")], root=root, store=server, embedder=embedder
+    )
+    embedded = Retriever.open(path=index_path, embedder=embedder)
+    remote = Retriever.open(embedder=embedder, store=server)
+    try:
+        for query in ("how do I scale a deployment", "rotate the vault secrets", "delete a bucket in production"):
+            ours, theirs = embedded.search(query, k=5, mode=mode), remote.search(query, k=5, mode=mode)
+            assert _by_score(ours) == _by_score(theirs), query
+        assert embedded.search("how do I scale a deployment", k=1, mode=mode)[0].source == (
+            "docs/runbooks/scaling.md#Scaling a deployment"
+        )
+    finally:
+        embedded.close()
+        remote.close()
+
+
+def _by_score(hits: list[Hit]) -> list[tuple[float, set[str]]]:
+    """Scores best first, each with its sources: hits of equal fused score may come in either order."""
+    grouped: dict[float, set[str]] = {}
+    for hit in hits:
+        grouped.setdefault(round(hit.score, 4), set()).add(hit.source)
+    return sorted(grouped.items(), reverse=True)
 
 
 def test_concurrent_first_searches_from_threads_agree(index_path: str, embedder: Embedder) -> None:

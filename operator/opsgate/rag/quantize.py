@@ -25,17 +25,19 @@ Where no cache folder is writable (a read-only container), the model is built in
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import onnxruntime  # type: ignore[import-untyped]  # no stubs; we type our side
-from onnx import helper, numpy_helper
-from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
-from onnxruntime.quantization.shape_inference import quant_pre_process  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    import onnx
 
 RECIPE = 1  # bump when the steps above change: cached builds of another recipe are not reused
 ENV_CACHE_DIR = "OPSGATE_CACHE_DIR"
@@ -45,6 +47,14 @@ _PROBES = (
     "- name: Scale a deployment\n  hosts: localhost\n  tasks:\n    - kubernetes.core.k8s_scale: {}",
     'resource "aws_route53_record" "this" { name = var.name, type = "CNAME" }',
 )
+
+
+log = logging.getLogger(__name__)
+
+
+def can_build() -> bool:
+    """Whether ``onnx`` is installed: a build-time dependency (``opsgate[model]``), not a runtime one."""
+    return importlib.util.find_spec("onnx") is not None
 
 
 class ModelBuildError(RuntimeError):
@@ -70,6 +80,9 @@ def fast_model(source: Path, *, folder: Path | None = None) -> Path | bytes:
     target = cached_path(source, folder=folder or cache_dir())
     if target.is_file():
         return target
+    if not can_build():
+        log.warning("no int8 build of %s and no onnx to make one: running it as shipped (slower)", source.name)
+        return source
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".partial", delete=False) as handle:
@@ -90,6 +103,11 @@ def fast_model(source: Path, *, folder: Path | None = None) -> Path | bytes:
 
 def build(source: Path, target: Path) -> None:
     """Write the int8 model derived from ``source`` to ``target`` and check it against the original."""
+    import onnx  # build-time dependencies, imported only when a build runs
+    from onnx import helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # type: ignore[import-untyped]
+
     with tempfile.TemporaryDirectory() as scratch:
         folded = Path(scratch) / "folded.onnx"
         quant_pre_process(str(source), str(folded), skip_symbolic_shape=True)  # folding + shape inference
@@ -127,6 +145,8 @@ def drop_softmax_nan_guards(graph: onnx.GraphProto) -> int:
 
 def fuse_gelu(graph: onnx.GraphProto) -> int:
     """Replace ``x * 0.5 * (1 + erf(x / sqrt 2))`` with one ``Gelu`` node; returns how many were fused."""
+    from onnx import helper, numpy_helper
+
     producers = {output: node for node in graph.node for output in node.output}
     users = _consumers(graph)
     constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
