@@ -76,10 +76,18 @@ class RealOllama:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def prompts(self) -> list[str]:
-        """Every prompt the server rendered for the model, as its trace log records them."""
+    def mark(self) -> int:
+        """Where the log ends now: ``prompts(since=mark)`` are the prompts rendered after it."""
+        return len(self.log())
+
+    def prompts(self, *, since: int = 0) -> list[str]:
+        """The prompts the server rendered for the model (after ``since``), as its trace log records them.
+
+        The server is shared by the whole test session (e2e operators included), so a test that
+        asserts what was *never* sent looks only at what followed its own mark.
+        """
         # slog's text handler writes prompt="..." with Go string escapes, which Python's match
-        return [ast.literal_eval(f'"{quoted}"') for quoted in _PROMPT.findall(self.log())]
+        return [ast.literal_eval(f'"{quoted}"') for quoted in _PROMPT.findall(self.log()[since:])]
 
 
 def _free_port() -> int:

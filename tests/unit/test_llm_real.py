@@ -78,7 +78,13 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def parsed(ollama_server: RealOllama, catalog: Catalog) -> dict[str, Parsed]:
+def log_mark(ollama_server: RealOllama) -> int:
+    """The server's log before this module asks anything (other tests share the server)."""
+    return ollama_server.mark()
+
+
+@pytest.fixture(scope="module")
+def parsed(ollama_server: RealOllama, catalog: Catalog, log_mark: int) -> dict[str, Parsed]:
     """Every request of ASKED and NEVER_ASKED through ``parse_request`` with the real model."""
     # generous: these tests are about what the model answers; a busy machine must not turn every
     # reading into a timeout (the timeout itself has its own test)
@@ -170,9 +176,9 @@ def test_values_the_model_made_up_never_reach_the_intent(parsed: dict[str, Parse
 
 
 def test_declined_requests_and_questions_never_reach_the_model(
-    parsed: dict[str, Parsed], ollama_server: RealOllama
+    parsed: dict[str, Parsed], ollama_server: RealOllama, log_mark: int
 ) -> None:
-    rendered = ollama_server.prompts()
+    rendered = ollama_server.prompts(since=log_mark)
     assert len(rendered) >= len(ASKED), "the server's trace log lacks prompts: the checks below would prove nothing"
     for text in NEVER_ASKED:
         assert parsed[text].model is None
