@@ -97,6 +97,7 @@ class Operator:
                         return
             except OSError:
                 time.sleep(0.2)
+        self.stop()  # not left running behind a failed fixture
         raise AssertionError(f"the operator did not become healthy:\n{self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
