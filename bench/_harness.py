@@ -212,7 +212,7 @@ class Api:
             "apiVersion": "opsgate.dev/v1alpha1",
             "kind": "OpsRequest",
             "metadata": {"name": name, "namespace": namespace},
-            "spec": {"request": text, "requester": requester},
+            "spec": {"request": text, "requester": requester, "requesterGroups": [GROUP, "system:authenticated"]},
         }
         for attempt in range(5):  # a transient 429/5xx on a loaded 2-core machine is not the operator's fault
             try:
