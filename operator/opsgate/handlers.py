@@ -41,7 +41,7 @@ import kopf
 from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, parsing, paths, resources
 from opsgate.adapters.job_watch import JobWatch
-from opsgate.controller import approvals, conditions, jobs, machine, phases, planning
+from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
@@ -629,7 +629,7 @@ def _expire_when_due(memo: kopf.Memo, approval: Mapping[str, Any]) -> None:
             controller.expiry[meta["uid"]] = asyncio.get_running_loop().call_later(remaining + 0.01, fire)
             return
         controller.expiry.pop(meta["uid"], None)
-        _spawn(_reconcile_with_retry(memo, meta["namespace"], ref["name"], ref["uid"]))
+        _spawn(_reconcile_if_acting(memo, meta["namespace"], ref["name"], ref["uid"]))
 
     delay = max(0.0, (due - _now()).total_seconds()) + 0.01
     controller.expiry[meta["uid"]] = asyncio.get_running_loop().call_later(delay, fire)
@@ -656,10 +656,26 @@ def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
         found = jobs.request_of(job)
         if found is not None:
             namespace_, name, uid = found
-            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_with_retry(memo, namespace_, name, uid)))
+            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)))
 
     watch = controller.job_watch = JobWatch(namespace, job_moment)
     threading.Thread(target=watch.run, name="opsgate-job-watch", daemon=True).start()
+
+
+async def _reconcile_if_acting(memo: kopf.Memo, namespace: str, name: str, uid: str) -> None:
+    """Reconcile for the Job watch or an expiry timer, unless this replica is a standby.
+
+    kopf pauses only its own handlers while a higher-priority peer lives; these two run beside
+    them, so they read the peering object themselves (what they miss while paused, kopf's
+    listing on resuming delivers: Running requests and pending Approvals are looked at then).
+    """
+    own: Settings = memo["settings"]
+    if own.peering:
+        kind, where = ("KopfPeering", namespace) if own.namespaces else ("ClusterKopfPeering", None)
+        found = await kube.acall(kube.get_or_none, "kopf.dev/v1", kind, where, own.peering)
+        if peering.outranked((found or {}).get("status"), own.priority, now=_now()):
+            return
+    await _reconcile_with_retry(memo, namespace, name, uid)
 
 
 @kopf.on.cleanup()
