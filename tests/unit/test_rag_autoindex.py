@@ -40,8 +40,11 @@ def home(tmp_path: Path) -> Path:
     root = tmp_path / "home"
     (root / "docs").mkdir(parents=True)
     (root / "docs" / "rotate.md").write_text(RUNBOOK)
-    for n in range(70):  # two index batches
-        (root / "docs" / f"note-{n}.md").write_text(f"# Note {n}\nNothing about secrets, number {n}.\n")
+    # Two index batches of notes sharing no word with the runbook's query. Were they to share one
+    # ("secrets"), they would tie on the lexical side, and which of them ranks second there is the
+    # engine's choice: a note the 64-bucket hashed vectors put first could then outrank the runbook.
+    for n in range(70):
+        (root / "docs" / f"note-{n}.md").write_text(f"# Note {n}\nNothing to see here, number {n}.\n")
     return root
 
 
