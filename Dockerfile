@@ -43,7 +43,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # --- the image -----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
-RUN useradd --uid 65532 --user-group --no-create-home --shell /usr/sbin/nologin opsgate
+RUN groupadd --gid 65532 opsgate \
+    && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin opsgate
 # opsgate with its dependencies, ansible-core and ansible-runner among them. The playbooks use
 # only ansible.builtin modules, so no collection is installed (tests/unit/test_dockerfile.py).
 COPY --from=build /wheels /wheels

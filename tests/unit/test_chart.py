@@ -162,6 +162,27 @@ def test_ollama_runs_only_on_private_llm_nodes_and_may_call_nothing_by_default()
     assert callers == ["operator", "indexer", "ollama-pull"]
 
 
+@pytest.mark.parametrize(
+    ("component", "callers"),
+    [("qdrant", ["operator", "indexer"]), ("postgresql", ["operator"])],
+)
+def test_only_the_operator_reaches_the_in_cluster_stores(component: str, callers: list[str]) -> None:
+    objects = render("--set", "qdrant.mode=statefulset", "--set", "postgresql.mode=statefulset")
+    policy = find(objects, "NetworkPolicy", f"opsgate-{component}")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == component
+    assert policy["policyTypes"] == ["Ingress"]
+    assert len(policy["ingress"]) == 1
+    allowed = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in policy["ingress"][0]["from"]
+    ]
+    assert allowed == callers
+
+
+def test_no_network_policy_is_rendered_when_switched_off() -> None:
+    objects = render("--set", "networkPolicy.enabled=false", "--set", "qdrant.mode=statefulset")
+    assert [o for o in objects if o["kind"] == "NetworkPolicy"] == []
+
+
 def test_gpus_are_requested_only_when_asked_for() -> None:
     def limits(*args: str) -> dict[str, Any]:
         container = find(render(*args), "DaemonSet", "ollama")["spec"]["template"]["spec"]["containers"][0]
