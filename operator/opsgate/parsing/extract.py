@@ -56,6 +56,8 @@ _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
 _REPLICAS = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b")
 _TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?![%.])(?:\s*([a-z%]+))?")
+# "replicas on checkout to 4", "replica count of api to 2": the replica noun, then the count
+_REPLICAS_TO = re.compile(r"\breplicas?\b(?:\s+\S+){0,6}?\s+to\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 # "to 5 nodes", "to 2 gb", "to 3 hours", "to 50 %": a count of something other than replicas
 _NOT_REPLICA_UNITS = frozenset({"node", "nodes", "percent"})
 _TLS_OFF = re.compile(
@@ -298,6 +300,11 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
 
 def _number(word: str) -> int:
     return int(word) if word.isdigit() else entities.NUMBER_WORDS[word]
+
+
+def states_replica_count(text: str) -> bool:
+    """Does lower-cased ``text`` give a count of replicas ("6 instances", "replicas of api to 4")?"""
+    return bool(_REPLICAS.search(text) or _REPLICAS_TO.search(text))
 
 
 def _find_numbers(text: str, found: Found) -> None:

@@ -78,6 +78,9 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
+# "checkout should have 5 replicas": the word after the subject of a replica count
+_HAVING = frozenset({"should", "must", "needs", "need", "has", "have", "gets", "runs", "with"})
 _ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b")
 _SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
@@ -102,6 +105,7 @@ class _Reading:
     confidence: float
     verb_at: int | None
     implied: bool = False  # the verb implied the resource noun ("restart nginx")
+    object_name: str | None = None  # the name the reading itself found, where no verb has it
 
 
 def parse(request: str, catalog: Catalog) -> Intent:
@@ -133,7 +137,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     best = readings[0]
     entry = catalog.entries[best.key]
     found = extract.find(tokens, spans)
-    values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, best.verb_at))
+    object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
+    values = slots.candidates(entry, found, object_name=object_name)
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
@@ -372,6 +377,15 @@ def _readings(
         scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
+    if not readings and extract.states_replica_count(low_text):
+        # "can we get 6 instances of resizer running", "cut worker back to 1 replica": a replica
+        # count is the scale's own words, whichever verb (or none) carries it; like an implied
+        # verb it needs the name, so "5 replicas please" alone stays unrecognised
+        scale_key = next((k for (verb, _), ks in lexicon.pairs.items() if verb is Verb.SCALE for k, _ in ks), None)
+        if scale_key is not None:
+            at = verb_spans[0].start if verb_spans else None
+            named = _replicas_of(tokens, spans)
+            readings.append(_Reading(scale_key, 20, CONFIDENCE_IMPLIED, at, implied=True, object_name=named))
     if not readings:
         readings = _image_readings(verb_spans, tokens, lexicon)
     if not readings and not _ADDRESS.search(low_text):
@@ -501,6 +515,29 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
+    return None
+
+
+def _replicas_of(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...]) -> str | None:
+    """What a replica count is of: "6 instances of the resizer", "checkout should have 5 replicas"."""
+    covered = {i for s in spans for i in range(s.start, s.end)}
+
+    def name_at(i: int) -> str | None:
+        ok = 0 <= i < len(tokens) and i not in covered and extract.is_name(tokens[i])
+        return tokens[i].low if ok else None
+
+    lows = [t.low for t in tokens]
+    for i, low in enumerate(lows[:-1]):
+        if (low.isdigit() or low in entities.NUMBER_WORDS) and lows[i + 1] in _REPLICA_WORDS:
+            j = i + 2
+            if j < len(lows) and lows[j] == "of":
+                j += 1
+                while j < len(lows) and lows[j] in _DETERMINERS:
+                    j += 1
+                return name_at(j)
+    for i, low in enumerate(lows):
+        if low in _HAVING and (named := name_at(i - 1)) is not None:
+            return named
     return None
 
 

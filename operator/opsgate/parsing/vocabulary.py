@@ -82,6 +82,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "increase": {V.SCALE},
         "decrease": {V.SCALE},
         "reduce": {V.SCALE},
+        "cut": {V.SCALE},  # "cut ledger-worker back to 1 replica"
         "set": {V.SCALE},
         "restart": {V.RESTART},
         "reboot": {V.RESTART},
