@@ -122,9 +122,10 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
     spans = _spans(tokens, lexicon)
     readings = _readings(spans, tokens, lexicon, legitimate.lower())
-    if not readings and any(s.verbs for s in spans):
+    if not readings and any(s.verbs for s in spans) and not any(Verb.UNSUPPORTED in s.verbs for s in spans):
         # "I would like a website on x, with enforce https on": the wish is the ask when the
-        # other verb names nothing
+        # other verb names nothing (unless it names an operation we lack: "I can rename the
+        # namespace for you, which one do you want?")
         spans = _spans(tokens, lexicon, keep_desire=True)
         readings = _readings(spans, tokens, lexicon, legitimate.lower())
     found_any = bool(readings)
