@@ -78,6 +78,8 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
+_BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
 _REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
 # "checkout should have 5 replicas": the word after the subject of a replica count
 _HAVING = frozenset({"should", "must", "needs", "need", "has", "have", "gets", "runs", "with"})
@@ -482,9 +484,32 @@ def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...]
     need_at = verb_at - 2 if verb_at > 1 and tokens[verb_at - 1].low in ("a", "an") else verb_at - 1
     if need_at >= 0 and tokens[need_at].low in vocabulary.NEED_FORMS:
         covered = {i for s in spans for i in range(s.start, s.end)}
-        return [i for i in range(verb_at) if i not in covered]
+        subject = _subject_before(tokens, covered, need_at)
+        before = [i for i in range(verb_at) if i not in covered]
+        return [subject, *before] if subject is not None else before
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     return list(range(span_end, len(tokens)))
+
+
+def _subject_before(tokens: tuple[Token, ...], covered: set[int], need_at: int) -> int | None:
+    """The head of the subject of a need, read backwards from it: "after the migration weekend,
+    the worker in staging needs a restart" is about the worker (not "in staging", not "after")."""
+    i = need_at - 1
+    while i >= 0:
+        low = tokens[i].low
+        if i in covered or low in _BEFORE_NEED:
+            i -= 1
+        elif i >= 1 and tokens[i - 1].low in _PLACE_PREPOSITIONS:
+            i -= 2  # "in staging"
+        elif i >= 2 and tokens[i - 2].low in _PLACE_PREPOSITIONS and i - 1 in covered:
+            i -= 3  # "in namespace shop"
+        elif not extract.is_name(tokens[i], username=True):
+            return None
+        else:
+            while i >= 1 and i - 1 not in covered and extract.is_name(tokens[i - 1], username=True):
+                i -= 1  # "the payments api": a compound name is named by its first word, as when it follows a verb
+            return i
+    return None
 
 
 def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
