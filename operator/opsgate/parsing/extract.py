@@ -405,6 +405,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 # "the build namespace": a verb word the parser did not read as a verb is a name
                 and (is_name(before, username=username) or (determined and before.low in vocabulary.VERBS))
                 and not before.possessive
+                # "delete my github account": the requester's own account elsewhere names no user of ours
+                and not (username and span.start >= 2 and tokens[span.start - 2].low in ("my", "mine"))
             )
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
                 continue  # "rollout restart deployment orders": the next noun has the name
