@@ -78,6 +78,7 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
 _REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
@@ -272,6 +273,7 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 verbs, nouns = lexicon.lookup(correction)
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
+    spans = _without_purpose_verbs(spans, lows)
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
@@ -309,6 +311,22 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             and lows[s.start] != "new"
         )
     )
+
+
+def _without_purpose_verbs(spans: list[extract.Span], lows: tuple[str, ...]) -> list[extract.Span]:
+    """Verbs in a purpose clause describe why, not what: "I'd like a robot service account ci-robot
+    in namespace web so our pipeline can deploy" asks for the account, not a deployment."""
+    purpose_at = next((i for i in range(1, len(lows)) if _opens_purpose(lows[i:])), None)
+    if purpose_at is None or not any(s.verbs and s.start < purpose_at for s in spans):
+        return spans
+    return [dataclasses.replace(s, verbs=frozenset()) if s.verbs and s.start > purpose_at else s for s in spans]
+
+
+def _opens_purpose(lows: tuple[str, ...]) -> bool:
+    """ "so our pipeline can …", "so that we can …", "in order to …"; not "so please delete …"."""
+    if lows[:3] == ("in", "order", "to"):
+        return True
+    return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
 
 
 def _wanted_verb(word: str) -> str | None:
@@ -391,9 +409,11 @@ def _readings(
             readings.append(_Reading(scale_key, 20, CONFIDENCE_IMPLIED, at, implied=True, object_name=named))
     if not readings:
         readings = _image_readings(verb_spans, tokens, lexicon)
-    if not readings and not _ADDRESS.search(low_text):
+    if not readings:
         # "take down promo.acme.org"; "point x.org at 10.0.0.1" names a record, not a site
-        readings = _value_readings(verb_spans, tokens, "domain", lexicon.domain_nouns, lexicon, object_only=True)
+        addresses = len(_ADDRESS.findall(low_text))  # two addresses are two records: not one request
+        nouns = lexicon.domain_nouns if addresses == 0 else lexicon.address_nouns if addresses == 1 else frozenset()
+        readings = _value_readings(verb_spans, tokens, "domain", nouns, lexicon, object_only=True)
     if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
