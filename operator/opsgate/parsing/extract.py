@@ -107,6 +107,7 @@ _NOUN_CUES = {
 _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
+_POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
 
@@ -146,6 +147,7 @@ class Found:
     metric: str | None = None
     groups: list[str] = dataclasses.field(default_factory=list)
     tls: bool | None = None
+    pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
 
@@ -268,6 +270,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.instance_types.append(low)
         elif _is_domain(low):
             found.domains.append(low)
+            if previous in ("to", "at") and i >= 2 and tokens[i - 2].low in _POINTING:
+                found.pointed_at = low  # "a cname pointing to hosting.gitbook.com for docs.acme.org"
         elif _REGION.match(low):
             found.regions.append(low)
         elif _IMAGE.match(low) and ("/" in low or ":" in low or previous == "image"):

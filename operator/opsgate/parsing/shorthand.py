@@ -18,7 +18,9 @@ from opsgate.parsing import vocabulary
 # "/scale …", "/logs …" at the start: the slash of a chat command whose word is a verb we know
 # ("/logs x" reads as kubectl's); "/incident x", "/oncall who" stay commands of other bots
 _SLASH_COMMAND = re.compile(r"^\s*/([A-Za-z]+)\b")
-_SLASH_LOGS = re.compile(r"^\s*/logs\s+(?=[a-z0-9])", re.I)
+_SLASH_LOGS = re.compile(r"^\s*/(?:get-|show-)?logs\s+(?=[a-z0-9])", re.I)
+# "--since 5m": a time window as a flag
+_SINCE = re.compile(r"--since(?:=|\s+)(\d+\s*[a-z]+)", re.I)
 # "https://old.acme.org/path": the site a link points at
 _URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)]*)?", re.I)
 # "--last 1h", "--last=30m": a ChatOps time window
@@ -61,6 +63,7 @@ def rewrite(text: str) -> str:
     text = _SLASH_COMMAND.sub(lambda m: m.group(1) if m.group(1).lower() in vocabulary.VERBS else m.group(0), text)
     text = _URL.sub(r"\1", text)
     text = _LAST.sub(r"since \1", text)
+    text = _SINCE.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)
     text = _SPLIT_PARTICLE.sub(lambda m: " ".join(p for p in _verb_particle_object(m) if p), text)
     text = _FEATURE_ON.sub(r"turn on \1 ", text)

@@ -66,6 +66,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "terminate": {V.DELETE},
         "retire": {V.DELETE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
+        "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
         "removal": {V.DELETE, V.REVOKE},
         "deletion": {V.DELETE, V.REVOKE},
         "rotation": {V.ROTATE},
