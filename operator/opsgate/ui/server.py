@@ -79,7 +79,7 @@ class Config:
 
 
 CONFIG = web.AppKey("config", Config)
-IDENTITY = "opsgate.identity"
+IDENTITY = web.RequestKey("identity", identity.Identity)
 
 
 class BadInput(web.HTTPBadRequest):
@@ -457,12 +457,12 @@ async def analytics(request: web.Request) -> web.Response:
         days = float(request.query.get("days", "7"))
     except ValueError:
         raise BadInput("days must be a number") from None
-    allowed = await as_user(_who(request), kube.can_i, verb="list", group=resources.GROUP, resource="opsrequests")
-    if not allowed:
-        return error(403, MESSAGE_ANALYTICS_FORBIDDEN)
     url = request.app[CONFIG].database_url
     if not url:
         return error(503, MESSAGE_NO_AUDIT_STORE)
+    allowed = await as_user(_who(request), kube.can_i, verb="list", group=resources.GROUP, resource="opsrequests")
+    if not allowed:
+        return error(403, MESSAGE_ANALYTICS_FORBIDDEN)
     try:
         conn = await connect(url)
     except (OSError, TimeoutError) as exc:

@@ -1,5 +1,5 @@
 // OpsGate's chat page. Every text from a request, the LLM or the API server is set with
-// textContent (never innerHTML): what a user typed shows as typed, a <script> included.
+// textContent (never parsed as HTML): what a user typed shows as typed, a <script> included.
 "use strict";
 
 const state = { csrf: "", user: "" };
