@@ -76,7 +76,10 @@ function renderRequest(card, view) {
     for (const [key, value] of Object.entries(view.plan.parameters || {})) fact(facts, key, typeof value === "string" ? value : JSON.stringify(value));
   }
   if (view.policy && view.policy.decision) fact(facts, "decision", view.policy.decision);
-  if (view.approval) fact(facts, "approval", `${view.approval.state || "Pending"} (${view.approval.name})`);
+  if (view.approval) {
+    const decided = (view.steps || []).find((step) => step.type === "Approved");
+    fact(facts, "approval", `${view.approval.state || "Pending"}${decided && decided.message ? `: ${decided.message}` : ""} (${view.approval.name})`);
+  }
   if (view.job) fact(facts, "job", view.job.name);
   if (view.result) fact(facts, "result", view.result.summary || JSON.stringify(view.result));
   const answer = card.querySelector(".answer");
