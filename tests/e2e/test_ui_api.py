@@ -156,8 +156,14 @@ def test_feedback_lands_as_annotations_and_only_the_requester_can_give_it(
     forged = dana.post("/api/v1/feedback", {**body, "score": 5})
     assert forged.status_code == 403  # ...but the feedback-author policy keeps her off alice's request
     assert f'only the requester "{team.user}" may give feedback' in forged.json()["error"]
-    relabel = team.kubectl("label", "opsrequest", name, "-n", team.namespace, "opsgate.dev/project=other", check=False)
+    # With plain kubectl too: the requester may re-score, and may change nothing else of the request.
+    where = ("opsrequest", name, "-n", team.namespace)
+    rescored = team.kubectl("annotate", *where, "opsgate.dev/feedback-score=3", "--overwrite", check=False)
+    assert rescored.returncode == 0, rescored.stderr
+    relabel = team.kubectl("label", *where, "opsgate.dev/project=other", check=False)
     assert "may change only the feedback annotations" in relabel.stderr
+    other = team.kubectl("annotate", *where, "kopf.zalando.org/last-handled-configuration=forged", check=False)
+    assert "may change only the feedback annotations" in other.stderr
 
 
 def test_analytics_need_the_right_to_list_every_request(sign_in: SignIn, ui: UiServer, team: Team) -> None:
