@@ -8,6 +8,7 @@ Screenshots of each state land in tests/artifacts/ui/ (git-ignored), kept for CI
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +135,25 @@ def test_a_question_is_answered_with_its_sources_and_feedback_is_recorded(
     assert annotations["opsgate.dev/intent-correct"] == "true"
 
 
+def test_past_three_live_requests_the_oldest_stops_streaming_and_offers_a_refresh(
+    browser: Browser, ui: UiServer, team: Team
+) -> None:
+    """A browser keeps about six connections per server: four live streams would starve the page."""
+    page = open_page(signed_in(browser, team.user, *REQUESTER_GROUPS), ui)
+    cards = page.locator("#requests .card")  # newest first
+    for n in range(4):
+        ask(page, team.namespace, f"create an email for many{n}@acme.org")
+        expect(cards).to_have_count(n + 1)
+    oldest = cards.nth(3)
+    expect(oldest.locator(".message")).to_have_text("No longer followed live (too many at once): press Refresh.")
+    oldest.locator(".refresh").click()
+    expect(oldest.locator(".refresh")).to_be_hidden()  # followed again; now the next oldest lets go
+    expect(cards.nth(2).locator(".refresh")).to_be_visible()
+    # live again: it reaches its decision (approvals expire after 40 s in these tests)
+    expect(oldest.locator(".phase")).to_have_text(re.compile("AwaitingApproval|Expired"), timeout=DECIDED_TIMEOUT_MS)
+    page.screenshot(path=ARTIFACTS / "6-many-requests.png", full_page=True)
+
+
 def test_without_the_proxy_headers_the_page_says_so_and_nothing_can_be_written(
     browser: Browser, kubectl: Kubectl, ui: UiServer, team: Team
 ) -> None:
@@ -143,7 +163,7 @@ def test_without_the_proxy_headers_the_page_says_so_and_nothing_can_be_written(
         "not signed in: the auth proxy sent no X-Forwarded-User header"
     )
     expect(page.locator("#send")).to_be_disabled()
-    page.screenshot(path=ARTIFACTS / "6-signed-out.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "7-signed-out.png", full_page=True)
     status = page.evaluate(
         """async (namespace) => (await fetch('/api/requests', {method: 'POST',
               headers: {'Content-Type': 'application/json'},

@@ -94,21 +94,46 @@ function renderRequest(card, view) {
   card.querySelector(".feedback").hidden = !view.final;
 }
 
+// A browser holds about six connections per server, and each live stream keeps one: follow at
+// most MAX_LIVE requests live, and let the oldest one go (its card offers a refresh) past that.
+const MAX_LIVE = 3;
+const live = [];
+
+function stopFollowing(entry, why) {
+  entry.stream.close();
+  const at = live.indexOf(entry);
+  if (at >= 0) live.splice(at, 1);
+  if (why) {
+    text(entry.card.querySelector(".message"), why);
+    entry.card.querySelector(".refresh").hidden = false;
+  }
+}
+
 function follow(card, view) {
   renderRequest(card, view);
+  card.querySelector(".refresh").hidden = true;
   if (view.final) return;
   const stream = new EventSource(`/api/requests/${encodeURIComponent(view.namespace)}/${encodeURIComponent(view.name)}/events`);
+  const entry = { card, stream };
+  live.push(entry);
+  if (live.length > MAX_LIVE) stopFollowing(live[0], "No longer followed live (too many at once): press Refresh.");
   stream.addEventListener("progress", (event) => renderRequest(card, JSON.parse(event.data)));
-  stream.addEventListener("end", () => stream.close());
-  stream.addEventListener("failure", (event) => {
-    text(card.querySelector(".message"), JSON.parse(event.data).error);
-    stream.close();
-  });
+  stream.addEventListener("end", () => stopFollowing(entry));
+  stream.addEventListener("failure", (event) => stopFollowing(entry, JSON.parse(event.data).error));
+}
+
+async function refresh(card, view) {
+  try {
+    follow(card, await api("GET", `/api/requests/${encodeURIComponent(view.namespace)}/${encodeURIComponent(view.name)}`));
+  } catch (error) {
+    text(card.querySelector(".message"), error.message);
+  }
 }
 
 function newCard(view) {
   const card = $("request-card").content.firstElementChild.cloneNode(true);
   card.querySelector(".feedback").addEventListener("submit", (event) => sendFeedback(event, card, view));
+  card.querySelector(".refresh").addEventListener("click", () => refresh(card, view));
   $("requests").prepend(card);
   $("no-requests").hidden = true;
   return card;
