@@ -121,6 +121,15 @@ async def test_analytics_without_an_audit_store_is_503_with_the_reason(client: T
     assert (await response.json())["error"] == server.MESSAGE_NO_AUDIT_STORE
 
 
+@pytest.mark.parametrize("days", ["soon", "-1", "0", "1e9", "nan"])
+async def test_analytics_over_a_nonsense_period_is_a_400(catalog: Catalog, days: str) -> None:
+    config = server.Config(catalog=catalog, secret=SECRET, database_url="postgresql://nowhere.invalid/db")
+    async with TestClient(TestServer(server.create_app(config))) as test_client:
+        response = await test_client.get(f"/api/v1/analytics/errors?days={days}", headers=ALICE)
+        assert response.status == 400
+        assert "days must be a number above 0" in (await response.json())["error"]
+
+
 async def test_health_and_the_api_description_are_public(client: TestClient[Any, Any]) -> None:
     assert await (await client.get("/health")).json() == {"status": "ok", "auditStore": False}
     document = await (await client.get("/api/v1/openapi.json")).json()

@@ -2,9 +2,13 @@
 
 Run it behind an auth proxy that sets the user (and groups) headers, with credentials that may
 impersonate users (``impersonate`` on users and groups): every call it makes is made as the user.
+Replicas behind one load balancer share ``OPSGATE_UI_SECRET`` (it signs the CSRF tokens; without
+it each process draws its own).
 """
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -31,6 +35,7 @@ def ui(host: str, port: int, user_header: str, groups_header: str, kubeconfig: s
         user_header=user_header,
         groups_header=groups_header,
         database_url=database_url(),
+        **({"secret": os.environ["OPSGATE_UI_SECRET"].encode()} if os.environ.get("OPSGATE_UI_SECRET") else {}),
     )
     click.echo(f"opsgate ui on http://{host}:{port}/", err=True)
     web.run_app(server.create_app(config), host=host, port=port, print=None)

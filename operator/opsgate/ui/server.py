@@ -43,6 +43,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 NAME = re.compile(r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")
 ANALYTICS = ("accuracy", "errors")
+MAX_DAYS = 3660
 # Pages and tools that only read need no CSRF token; everything else writes.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = frozenset({"/", "/health", "/api/v1/openapi.json"})
@@ -456,7 +457,9 @@ async def analytics(request: web.Request) -> web.Response:
     try:
         days = float(request.query.get("days", "7"))
     except ValueError:
-        raise BadInput("days must be a number") from None
+        days = -1.0
+    if not 0 < days <= MAX_DAYS:
+        raise BadInput(f"days must be a number above 0 and at most {MAX_DAYS}")
     url = request.app[CONFIG].database_url
     if not url:
         return error(503, MESSAGE_NO_AUDIT_STORE)
