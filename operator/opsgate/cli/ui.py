@@ -29,7 +29,10 @@ def ui(host: str, port: int, user_header: str, groups_header: str, kubeconfig: s
 
     from opsgate.ui import server
 
-    kube.configure(kubeconfig)
+    try:
+        kube.configure(kubeconfig)
+    except Exception as exc:  # the client's ConfigException, or a kubeconfig file that is not there
+        raise click.ClickException(f"no Kubernetes credentials to impersonate users with: {exc}") from exc
     config = server.Config(
         catalog=load_catalog(paths.catalog_file(), check_executors=False),
         user_header=user_header,
