@@ -76,6 +76,12 @@ def test_each_phase_reads_as_waiting_working_done_denied_or_failed(phase: str | 
     assert (view["tone"], view["final"]) == (tone, final)
 
 
+def test_an_approved_dry_run_is_final_nothing_more_will_happen_to_it() -> None:
+    dry = opsrequest("Approved")
+    dry["spec"]["dryRun"] = True
+    assert (views.request_view(dry)["tone"], views.request_view(dry)["final"]) == ("done", True)
+
+
 def test_a_request_view_carries_what_the_user_follows_and_no_more() -> None:
     status = {
         "intent": {"category": "provision", "action": "scale", "resource_type": "deployment", "confidence": 0.9},

@@ -38,6 +38,8 @@ def request_view(obj: Mapping[str, Any]) -> dict[str, Any]:
     phase = phases.current(status.get("phase"))
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get("Ready") or {}
+    # A dry run stops once its plan is approved (or allowed): nothing more will happen to it.
+    stopped = bool(spec.get("dryRun")) and phase is Phase.APPROVED
     return {
         "name": meta["name"],
         "namespace": meta["namespace"],
@@ -46,8 +48,8 @@ def request_view(obj: Mapping[str, Any]) -> dict[str, Any]:
         "requester": spec.get("requester", ""),
         "created": meta.get("creationTimestamp", ""),
         "phase": phase.value,
-        "tone": TONE[phase],
-        "final": phase in phases.TERMINAL,
+        "tone": "done" if stopped else TONE[phase],
+        "final": stopped or phase in phases.TERMINAL,
         "message": str(ready.get("message") or ""),
         "intent": status.get("intent"),
         "context": [{"source": str(c.get("source", "")), "score": c.get("score")} for c in status.get("context") or []],
