@@ -5,5 +5,6 @@
   for whom. Pure.
 * :mod:`.openapi` - the OpenAPI description of the HTTP API. Pure.
 * :mod:`.server` - the aiohttp application: every Kubernetes call made as the user
-  (impersonation), progress streamed from a watch as Server-Sent Events.
+  (impersonation).
+* :mod:`.stream` - a request's progress, from a watch made as the user to Server-Sent Events.
 """

@@ -9,6 +9,7 @@ Routes (the OpenAPI description at ``/api/v1/openapi.json`` documents each):
 ``/`` the page; ``/health``; ``/api/session``; ``POST /api/requests``; ``/api/requests/{ns}/{name}``
 and its ``/events`` stream; ``/api/approvals`` and ``POST /api/approvals/{ns}/{name}``;
 ``POST /api/v1/chat``; ``POST /api/v1/feedback``; ``/api/v1/analytics/{accuracy,errors}``.
+The event stream's relay from a blocking watch is :mod:`.stream`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources as package_files
@@ -35,7 +35,7 @@ from opsgate.audit import feedback
 from opsgate.catalog import Catalog
 from opsgate.controller import approvals, phases
 from opsgate.resources import Verdict
-from opsgate.ui import identity, openapi, views
+from opsgate.ui import identity, openapi, stream, views
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ MAX_DAYS = 3660
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = frozenset({"/", "/health", "/api/v1/openapi.json"})
 STATIC_PREFIX = "/static/"
-KEEPALIVE_SECONDS = 15.0
-WATCH_SECONDS = 30
 CHAT_WAIT_SECONDS = 20.0
 SECURITY_HEADERS = {
     # The page loads only its own files and talks only to this server: no inline script can run.
@@ -259,11 +257,7 @@ async def chat(request: web.Request) -> web.Response:
 
 
 async def request_events(request: web.Request) -> web.StreamResponse:
-    """The request's progress as Server-Sent Events (``event: progress``), from a watch made as you.
-
-    Ends with ``event: end`` once the request reaches a final phase; a comment every
-    KEEPALIVE_SECONDS keeps proxies from closing a quiet stream.
-    """
+    """The request's progress as Server-Sent Events, from a watch made as you (:mod:`.stream`)."""
     namespace, name = _path_name(request)
     who = _who(request)
     first = await as_user(who, kube.get, resources.API_VERSION, "OpsRequest", namespace, name)
@@ -271,99 +265,8 @@ async def request_events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no", **SECURITY_HEADERS}
     )
     await response.prepare(request)
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stop = threading.Event()
-    loop = asyncio.get_running_loop()
-    pump = threading.Thread(
-        target=_watch_request,
-        args=(loop, queue, stop, who, namespace, name, first["metadata"]["resourceVersion"]),
-        name=f"sse-{namespace}/{name}",
-        daemon=True,
-    )
-    try:
-        view = views.request_view(first)
-        await _send(response, "progress", view)
-        if view["final"]:
-            await _send(response, "end", {})
-            return response
-        pump.start()
-        while True:
-            try:
-                kind, payload = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if kind == "error":
-                await _send(response, "failure", {"error": payload})
-                break
-            view = views.request_view(payload)
-            await _send(response, "progress", view)
-            if view["final"] or kind == "deleted":
-                await _send(response, "end", {})
-                break
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the page went away
-    finally:
-        stop.set()
+    await stream.relay(response, first, who)
     return response
-
-
-async def _send(response: web.StreamResponse, event: str, data: Mapping[str, Any]) -> None:
-    await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
-
-
-def _watch_request(
-    loop: asyncio.AbstractEventLoop,
-    queue: asyncio.Queue[tuple[str, Any]],
-    stop: threading.Event,
-    who: identity.Identity,
-    namespace: str,
-    name: str,
-    resource_version: str,
-) -> None:
-    """Relay the watch's changes to the event loop until ``stop`` (a thread: the watch blocks).
-
-    Watches end after WATCH_SECONDS and start again from the last version seen, so a page that
-    went away frees its thread within that time.
-    """
-
-    def put(kind: str, payload: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))
-
-    with kube.acting_as(who.user, who.groups):
-        while not stop.is_set():
-            try:
-                for kind, obj in kube.watch(
-                    resources.API_VERSION,
-                    "OpsRequest",
-                    namespace,
-                    resource_version=resource_version,
-                    fields=f"metadata.name={name}",
-                    timeout_seconds=WATCH_SECONDS,
-                ):
-                    if stop.is_set():
-                        return
-                    resource_version = obj.get("metadata", {}).get("resourceVersion", resource_version)
-                    if kind in ("ADDED", "MODIFIED"):
-                        put("update", obj)
-                    elif kind == "DELETED":
-                        put("deleted", obj)
-                        return
-            except kube.ApiError as exc:
-                if exc.status != 410:
-                    put("error", exc.message)
-                    return
-                try:  # too old a version: read it again and watch from there
-                    obj = kube.get(resources.API_VERSION, "OpsRequest", namespace, name)
-                except kube.ApiError as again:
-                    put("error", again.message)
-                    return
-                resource_version = obj["metadata"]["resourceVersion"]
-                put("update", obj)
-            except Exception as exc:  # the stream must end with a reason, not hang
-                log.warning("watch of %s/%s stopped: %s", namespace, name, exc)
-                put("error", "the progress stream was interrupted; reload to follow the request again")
-                return
 
 
 # --- approvals ------------------------------------------------------------------------------------
