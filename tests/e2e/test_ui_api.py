@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.cluster import REQUESTER_GROUPS, Kubectl, Team, requester, wait_for
+from tests.e2e.cluster import REQUESTER_GROUPS, Kubectl, Team, opsrequest, requester, wait_for
 from tests.e2e.test_lifecycle import status_of, wait_phase
 from tests.e2e.ui_server import UiServer
 
@@ -64,6 +64,9 @@ def test_a_request_is_created_as_the_signed_in_user_and_attributed_to_them(
     name = created.json()["name"]
     stored = kubectl.get_json("opsrequest", name, "-n", team.namespace)
     assert stored["spec"]["requester"] == team.user
+    kubectl.create(opsrequest("admins", team.namespace, "restart the payments deployment"))
+    listed = alice.get(f"/api/requests?namespace={team.namespace}").json()["requests"]
+    assert [r["name"] for r in listed] == [name]  # hers only, not admin's in the same namespace
     assert stored["spec"]["requesterGroups"] == sorted({*REQUESTER_GROUPS, "system:authenticated"})
     # The audit trail of the API server names the user; the UI's own account may create nothing itself.
     own = kubectl.as_user("system:serviceaccount:opsgate-system:opsgate-ui")(

@@ -102,6 +102,10 @@ def test_ask_watch_it_live_approve_as_another_user_and_see_the_result(
     # live, without a reload: it waited for approval, then ran, then succeeded
     assert seen.index("AwaitingApproval") < seen.index("Succeeded"), seen
     assert kubectl.get_json("approval", approval, "-n", team.namespace)["spec"]["decisions"][0]["approver"] == "bob"
+    alice.reload()  # the page lists her requests in the namespace she last used
+    again = alice.locator("#requests .card").first
+    expect(again.locator(".name")).to_have_text(name)
+    expect(again.locator(".phase")).to_have_text("Succeeded")
 
 
 def test_a_script_in_a_request_is_shown_as_text_and_never_runs(browser: Browser, ui: UiServer, team: Team) -> None:

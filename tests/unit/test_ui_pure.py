@@ -140,6 +140,16 @@ def test_an_approval_view_shows_the_parameters_and_the_policies_that_asked() -> 
     assert any("plan digest" in line for line in view["lines"])
 
 
+def test_my_requests_are_mine_only_newest_first_and_bounded() -> None:
+    def made(name: str, requester: str, created: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "creationTimestamp": created}, "spec": {"requester": requester}}
+
+    items = [made("old", "alice", "2026-12-01T00:00:00Z"), made("bobs", "bob", "2026-12-03T00:00:00Z")]
+    items += [made("new", "alice", "2026-12-02T00:00:00Z")]
+    assert [r["metadata"]["name"] for r in views.mine(items, user="alice")] == ["new", "old"]
+    assert [r["metadata"]["name"] for r in views.mine(items, user="alice", limit=1)] == ["new"]
+
+
 def test_the_created_request_names_the_requester_as_the_api_server_reported_them() -> None:
     info = {"username": "alice", "groups": ["system:authenticated", "dev"], "extra": {"acr": ["mfa"]}}
     body = views.opsrequest(namespace="team-a", text="restart checkout", user_info=info)

@@ -56,6 +56,7 @@ async def test_the_page_loads_only_its_own_scripts(client: TestClient[Any, Any])
         ("POST", "/api/v1/feedback"),
         ("POST", "/api/approvals/team-a/a1"),
         ("GET", "/api/session"),
+        ("GET", "/api/requests?namespace=team-a"),
         ("GET", "/api/approvals"),
         ("GET", "/api/requests/team-a/r1/events"),
         ("GET", "/api/v1/analytics/accuracy"),

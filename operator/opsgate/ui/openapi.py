@@ -93,7 +93,12 @@ def document() -> dict[str, Any]:
                 "get": _read("Who you are (as the API server sees you) and your CSRF token", {"200": _answer("ok")})
             },
             "/api/requests": {
-                "post": _write("Create an OpsRequest as you", ask, {"201": _answer("created", _REQUEST)})
+                "get": _read(
+                    "Your own requests in a namespace, newest first",
+                    {"200": _answer("ok")},
+                    [{"name": "namespace", "in": "query", "required": True, "schema": {"type": "string"}}],
+                ),
+                "post": _write("Create an OpsRequest as you", ask, {"201": _answer("created", _REQUEST)}),
             },
             "/api/requests/{namespace}/{name}": {
                 "get": _read(

@@ -98,6 +98,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/api/session", session)
+    app.router.add_get("/api/requests", list_requests)
     app.router.add_post("/api/requests", create_request)
     app.router.add_get("/api/requests/{namespace}/{name}", get_request)
     app.router.add_get("/api/requests/{namespace}/{name}/events", request_events)
@@ -234,6 +235,16 @@ async def _create(request: web.Request) -> dict[str, Any]:
 async def create_request(request: web.Request) -> web.Response:
     """``POST /api/requests`` {request, namespace}: an OpsRequest created as you (DESIGN.md contract)."""
     return web.json_response(views.request_view(await _create(request)), status=201)
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    """``GET /api/requests?namespace=NS``: your own requests there, newest first (what a reload shows)."""
+    namespace = _namespace(request.query.get("namespace"))
+    who = _who(request)
+    info = await as_user(who, kube.whoami)
+    items = await as_user(who, kube.list_objects, resources.API_VERSION, "OpsRequest", namespace)
+    own = views.mine(items, user=info["username"])
+    return web.json_response({"requests": [views.request_view(item) for item in own]})
 
 
 async def get_request(request: web.Request) -> web.Response:

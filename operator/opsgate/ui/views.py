@@ -131,6 +131,13 @@ def waiting_for(items: Iterable[Mapping[str, Any]], *, user: str, groups: Sequen
     return sorted(waiting, key=lambda a: str(a["spec"].get("expiresAt", "")))
 
 
+def mine(items: Iterable[Mapping[str, Any]], *, user: str, limit: int = 20) -> list[Mapping[str, Any]]:
+    """``user``'s own requests among ``items``, newest first, at most ``limit`` of them."""
+    own = [item for item in items if (item.get("spec") or {}).get("requester") == user]
+    own.sort(key=lambda item: str(item["metadata"].get("creationTimestamp", "")), reverse=True)
+    return own[:limit]
+
+
 def opsrequest(*, namespace: str, text: str, user_info: Mapping[str, Any], prefix: str = "chat-") -> dict[str, Any]:
     """The OpsRequest the page creates: the text, and the requester as the API server reported them.
 

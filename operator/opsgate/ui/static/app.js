@@ -147,7 +147,8 @@ async function ask(event) {
   button.disabled = true;
   text($("ask-error"), "");
   try {
-    const view = await api("POST", "/api/requests", { request, namespace: $("namespace").value.trim() });
+    await showNamespace();
+    const view = await api("POST", "/api/requests", { request, namespace: shown });
     follow(newCard(view), view);
     $("request-text").value = "";
   } catch (error) {
@@ -171,6 +172,36 @@ async function sendFeedback(event, card, view) {
     text(result, "Thank you: feedback recorded.");
   } catch (error) {
     text(result, error.message);
+  }
+}
+
+// Your requests in the namespace survive a reload: the server lists them (as you), newest first.
+const NAMESPACE_KEY = "opsgate.namespace";
+
+let shown = null;
+let showing = Promise.resolve();
+
+// Show the namespace's requests once per namespace: asking waits for the list, so a new card is
+// never wiped by a list that was still on its way.
+function showNamespace() {
+  const namespace = $("namespace").value.trim();
+  if (namespace !== shown) {
+    shown = namespace;
+    showing = loadMine(namespace);
+  }
+  return showing;
+}
+
+async function loadMine(namespace) {
+  localStorage.setItem(NAMESPACE_KEY, namespace);
+  while (live.length) stopFollowing(live[0]);
+  $("requests").replaceChildren();
+  $("no-requests").hidden = false;
+  try {
+    const answer = await api("GET", `/api/requests?namespace=${encodeURIComponent(namespace)}`);
+    for (const view of answer.requests.slice().reverse()) follow(newCard(view), view);  // oldest first: newest on top, live
+  } catch (error) {
+    text($("ask-error"), error.message);
   }
 }
 
@@ -229,7 +260,11 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("ask").requestSubmit(); }
   });
   $("refresh-approvals").addEventListener("click", loadApprovals);
+  const remembered = localStorage.getItem(NAMESPACE_KEY);
+  if (remembered) $("namespace").value = remembered;
+  $("namespace").addEventListener("change", showNamespace);
   if (await signIn()) {
+    await showNamespace();
     await loadApprovals();
     setInterval(loadApprovals, 5000);
   }
