@@ -7,7 +7,6 @@ user: RBAC, the requester-identity policy, four-eyes on Approvals, the feedback-
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -136,12 +135,15 @@ def test_feedback_lands_as_annotations_and_only_the_requester_can_give_it(
     alice = sign_in(team.user, *REQUESTER_GROUPS)
     view = alice.post("/api/v1/chat", {"request": "order a large pizza for the team", "namespace": team.namespace})
     name = view.json()["name"]
-    body = {"namespace": team.namespace, "name": name, "score": 2, "correctedIntent": "provision.restart.deployment"}
+    # No corrected intent here: a correction teaches the session's parser a phrase, which other tests
+    # would then read (the annotation it becomes is checked in tests/unit/test_ui_server.py).
+    body = {"namespace": team.namespace, "name": name, "score": 2, "intentCorrect": False, "text": "not what I meant"}
     given = alice.post("/api/v1/feedback", body)
     assert given.status_code == 200, given.text
     annotations = kubectl.get_json("opsrequest", name, "-n", team.namespace)["metadata"]["annotations"]
     assert annotations["opsgate.dev/feedback-score"] == "2"
-    assert json.loads(annotations["opsgate.dev/corrected-intent"]) == {"action": "provision.restart.deployment"}
+    assert annotations["opsgate.dev/intent-correct"] == "false"
+    assert annotations["opsgate.dev/feedback"] == "not what I meant"
     # the audit store reads them: the operator records the feedback and says so on the request
     wait_for(
         lambda: any(
