@@ -9,6 +9,8 @@ wrappers, which run them in a worker thread so the kopf event loop never stalls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import os
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import kubernetes
+import urllib3
 
 # kind -> plural, for the kinds OpsGate touches
 PLURALS = {
@@ -57,6 +60,45 @@ _configuration: kubernetes.client.Configuration | None = None
 
 
 _impersonation: dict[str, str] = {}
+# Per-call impersonation for servers acting for many users at once (the chat front-end): set by
+# ``acting_as`` for the calls made inside it, in this task or thread only.
+_acting_as: contextvars.ContextVar[tuple[str, tuple[str, ...]] | None] = contextvars.ContextVar(
+    "opsgate_kube_acting_as", default=None
+)
+
+
+@contextlib.contextmanager
+def acting_as(user: str, groups: Sequence[str] = ()) -> Iterator[None]:
+    """Make the calls inside this block as ``user`` in ``groups`` (Kubernetes impersonation).
+
+    The API server checks that the real credentials may impersonate, then authorizes and admits
+    each call as that user: RBAC and the admission policies see the user, not this process.
+    ``acall`` carries it into its worker thread (``asyncio.to_thread`` copies the context).
+    """
+    token = _acting_as.set((user, tuple(groups)))
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
+
+def _headers(base: Mapping[str, str]) -> urllib3.HTTPHeaderDict:
+    """The request's headers plus impersonation: one ``Impersonate-Group`` header per group.
+
+    The API server reads each group from its own header (a comma is part of a group's name), so
+    the headers go out as a multi-valued ``HTTPHeaderDict``, not a plain dict.
+    """
+    headers = urllib3.HTTPHeaderDict(dict(base))
+    acting = _acting_as.get()
+    if acting is None:
+        for name, value in _impersonation.items():
+            headers[name] = value
+        return headers
+    user, groups = acting
+    headers["Impersonate-User"] = user
+    for group in groups:
+        headers.add("Impersonate-Group", group)
+    return headers
 
 
 def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_group: str | None = None) -> None:
@@ -118,12 +160,12 @@ def request(
         method,
         url,
         query_params=list((query or {}).items()),
-        header_params={"Accept": "application/json", "Content-Type": content_type, **_impersonation},
+        header_params={"Accept": "application/json", "Content-Type": content_type},
         body=body,
         auth_settings=["BearerToken"],
     )
     try:
-        response = client.call_api(method_, full_url, headers, payload, post, _request_timeout=timeout)
+        response = client.call_api(method_, full_url, _headers(headers), payload, post, _request_timeout=timeout)
     except kubernetes.client.ApiException as exc:
         raise _error(exc.status, exc.reason, exc.body) from None
     data = response.read()  # type: ignore[no-untyped-call]
@@ -148,6 +190,21 @@ def whoami() -> dict[str, Any]:
     result = request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
     user_info: dict[str, Any] = result["status"]["userInfo"]
     return user_info
+
+
+def can_i(*, verb: str, group: str, resource: str, namespace: str = "") -> bool:
+    """Whether the caller (or the user of ``acting_as``) may ``verb`` ``resource``: a SelfSubjectAccessReview.
+
+    Every authenticated user may ask this about themselves; an empty ``namespace`` asks about
+    all namespaces.
+    """
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group, "resource": resource}},
+    }
+    result = request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+    return bool((result.get("status") or {}).get("allowed"))
 
 
 def access_review(
@@ -250,6 +307,7 @@ def watch(
     *,
     resource_version: str,
     labels: str | None = None,
+    fields: str | None = None,
     timeout_seconds: int = 300,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The changes after ``resource_version``: (type, object) pairs, as the API server streams them.
@@ -266,16 +324,20 @@ def watch(
     }
     if labels:
         query["labelSelector"] = labels
+    if fields:
+        query["fieldSelector"] = fields
     client = _client()
     method, full_url, headers, payload, post = client.param_serialize(
         "GET",
         path(api_version, kind, namespace),
         query_params=list(query.items()),
-        header_params={"Accept": "application/json", **_impersonation},
+        header_params={"Accept": "application/json"},
         auth_settings=["BearerToken"],
     )
     try:
-        response = client.call_api(method, full_url, headers, payload, post, _request_timeout=timeout_seconds + 30)
+        response = client.call_api(
+            method, full_url, _headers(headers), payload, post, _request_timeout=timeout_seconds + 30
+        )
     except kubernetes.client.ApiException as exc:
         raise _error(exc.status, exc.reason, exc.body) from None
     raw = response.response  # urllib3's, not yet read

@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "plan": "plan:plan",
     "reject": "approve:reject",
     "search": "rag:search",
+    "ui": "ui:ui",
 }
 
 
