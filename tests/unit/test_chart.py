@@ -88,7 +88,7 @@ def test_each_ci_values_file_renders_an_operator_with_a_restricted_security_cont
 
 def test_the_default_install_renders_these_objects() -> None:
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in render())
-    assert len(kinds) == 28, kinds
+    assert len(kinds) == 30, kinds  # with the feedback admission policy and its binding
     assert "StatefulSet/opsgate-operator" in kinds
     assert "DaemonSet/ollama" in kinds
     assert "PodDisruptionBudget/opsgate-operator" in kinds
