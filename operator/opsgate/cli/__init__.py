@@ -29,6 +29,13 @@ _COMMANDS: dict[str, str] = {
     "plan": "plan:plan",
     "reject": "approve:reject",
     "search": "rag:search",
+    # the kubectl plugin's front door (kubectl opsgate …) and the MCP server for agents
+    "ask": "frontdoor:ask",
+    "status": "frontdoor:status",
+    "approvals": "frontdoor:approvals",
+    "explain": "frontdoor:explain",
+    "feedback": "frontdoor:feedback",
+    "mcp": "mcp:mcp",
 }
 
 
