@@ -15,7 +15,7 @@ import click
 import yaml
 
 from opsgate import kube
-from opsgate.frontdoor import calls
+from opsgate.frontdoor import calls, views
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +38,10 @@ def options(func: F) -> F:
         as_group: str | None,
         **kwargs: Any,
     ) -> Any:
-        calls.connect(kubeconfig=kubeconfig, context=context, as_user=as_user, as_group=as_group)
+        try:
+            calls.connect(kubeconfig=kubeconfig, context=context, as_user=as_user, as_group=as_group)
+        except calls.ConnectError as exc:
+            raise click.ClickException(str(exc)) from exc
         resolved = namespace or kube.kubeconfig_namespace(kubeconfig, context=context)
         try:
             return func(*args, namespace=resolved, **kwargs)
@@ -54,7 +57,8 @@ output = click.option(
 
 
 def emit(document: Any, output_format: str | None, human: Callable[[], str]) -> None:
-    """Print ``document`` as JSON/YAML when asked, else the human view."""
+    """Print ``document`` as JSON/YAML when asked (without managedFields, as kubectl), else the human view."""
+    document = views.without_managed_fields(document)
     if output_format == "json":
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     elif output_format == "yaml":

@@ -131,6 +131,9 @@ def _namespace_labels(namespace: str) -> dict[str, str]:
 @click.option("-n", "--namespace", default=None, help="Where requests go by default (default: the context's).")
 def mcp(kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
     """Serve the Model Context Protocol on stdio: agents request changes as their own identity, never approve."""
-    calls.connect(kubeconfig=kubeconfig, context=context)
+    try:
+        calls.connect(kubeconfig=kubeconfig, context=context)
+    except calls.ConnectError as exc:
+        raise click.ClickException(str(exc)) from exc
     server = build(default_namespace=namespace or kube.kubeconfig_namespace(kubeconfig, context=context))
     server.run("stdio")

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import kubernetes
+
 from opsgate import kube, paths, resources
 from opsgate.audit import feedback as feedback_rules
 from opsgate.catalog import load_catalog
@@ -19,6 +21,11 @@ from opsgate.controller import approvals
 from opsgate.frontdoor import views
 from opsgate.frontdoor.views import Identity
 from opsgate.resources import Verdict
+
+
+class ConnectError(RuntimeError):
+    """The credentials named can't be loaded (kubeconfig missing or unreadable, unknown context)."""
+
 
 POLL_SECONDS = 1.0
 MAX_WAIT_SECONDS = 3600
@@ -32,8 +39,14 @@ def connect(
     as_user: str | None = None,
     as_group: str | None = None,
 ) -> None:
-    """Use these credentials for every later call (kubectl's --kubeconfig/--context/--as/--as-group)."""
-    kube.configure(kubeconfig, context=context, as_user=as_user, as_group=as_group)
+    """Use these credentials for every later call (kubectl's --kubeconfig/--context/--as/--as-group).
+
+    A kubeconfig that can't be used (missing, no such context) raises :class:`ConnectError`.
+    """
+    try:
+        kube.configure(kubeconfig, context=context, as_user=as_user, as_group=as_group)
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        raise ConnectError(f"no usable kubeconfig: {exc}") from exc
 
 
 def whoami() -> Identity:

@@ -292,6 +292,18 @@ def render_explanation(document: Mapping[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
+def without_managed_fields(document: Any) -> Any:
+    """The object (or List of objects) without ``metadata.managedFields``, which kubectl hides too."""
+    if not isinstance(document, Mapping):
+        return document
+    if document.get("kind") == "List":
+        return {**document, "items": [without_managed_fields(i) for i in document.get("items") or []]}
+    meta = document.get("metadata")
+    if isinstance(meta, Mapping) and "managedFields" in meta:
+        return {**document, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return document
+
+
 def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
 
