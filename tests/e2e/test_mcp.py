@@ -99,9 +99,10 @@ async def test_an_agent_submits_a_human_approves_and_the_agent_sees_it_run(
         assert f'four-eyes: "{agent}" requested this change' in refused.stderr
         assert (await call(session, "status", name=name))["phase"] == "AwaitingApproval"
 
-        # A human approves with the kubectl plugin, as themselves.
+        # A human approves with the kubectl plugin, as themselves, naming the request as `status`
+        # lists it (the plugin finds its Approval).
         bob = ("--as", "bob", "--as-group", "opsgate-approvers")
-        approved = kubectl_opsgate(kubectl.cluster, "approve", approval, "-n", namespace, "-m", "ok", *bob)
+        approved = kubectl_opsgate(kubectl.cluster, "approve", name, "-n", namespace, "-m", "ok", *bob)
         assert approved.returncode == 0, approved.stderr
         assert "Approve recorded for bob." in approved.stdout
 

@@ -30,7 +30,7 @@ _message = click.option("-m", "--message", default="", help="Why (kept on the Ap
 @_message
 @connection.options
 def approve(name: str, namespace: str, message: str) -> None:
-    """Approve the plan of Approval NAME."""
+    """Approve the plan of Approval NAME (or of the OpsRequest NAME's Approval)."""
     _decide(Verdict.APPROVE, name, namespace, message)
 
 
@@ -39,5 +39,5 @@ def approve(name: str, namespace: str, message: str) -> None:
 @_message
 @connection.options
 def reject(name: str, namespace: str, message: str) -> None:
-    """Reject the plan of Approval NAME (any rejection rejects the request)."""
+    """Reject the plan of Approval NAME, or of OpsRequest NAME's (any rejection rejects the request)."""
     _decide(Verdict.REJECT, name, namespace, message)

@@ -95,10 +95,24 @@ def decide(namespace: str, name: str, *, verdict: Verdict, message: str = "") ->
     four-eyes, groups, digest and state, and its refusal is raised as is.
     """
     me = whoami().username
-    approval = kube.get(resources.API_VERSION, "Approval", namespace, name)
+    approval = _approval_named(namespace, name)
     operations = approvals.decision_patch(approval, approver=me, verdict=verdict, message=message)
     kube.json_patch(resources.API_VERSION, "Approval", namespace, name, operations)
     return approvals.describe(approval), me
+
+
+def _approval_named(namespace: str, name: str) -> dict[str, Any]:
+    """The Approval NAME, or the one of the OpsRequest NAME (what ``status`` lists) when no Approval has that name."""
+    try:
+        return kube.get(resources.API_VERSION, "Approval", namespace, name)
+    except kube.ApiError as exc:
+        if not exc.not_found:
+            raise
+        request = kube.get_or_none(resources.API_VERSION, "OpsRequest", namespace, name)
+        approval_name = (((request or {}).get("status") or {}).get("approval") or {}).get("name")
+        if not approval_name:
+            raise
+    return kube.get(resources.API_VERSION, "Approval", namespace, approval_name)
 
 
 def feedback(
