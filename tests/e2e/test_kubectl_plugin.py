@@ -99,7 +99,7 @@ def test_an_approver_sees_what_waits_for_them_decides_and_the_requester_explains
 
 def test_feedback_lands_as_validated_annotations(kubectl: Kubectl, operator: Operator, team: Team) -> None:
     ns = team.namespace
-    kubectl.create(team.request("restart", "restart the checkout deployment in staging", dryRun=True))
+    team.create("restart", "restart the checkout deployment in staging", dryRun=True)
     bad = opsgate(kubectl, "feedback", "restart", "-n", ns, "--correct-intent", "provision.teleport.deployment")
     assert bad.returncode == 2
     assert "which is not in the catalog" in bad.stderr
