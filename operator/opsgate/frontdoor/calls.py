@@ -97,7 +97,7 @@ def decide(namespace: str, name: str, *, verdict: Verdict, message: str = "") ->
     me = whoami().username
     approval = _approval_named(namespace, name)
     operations = approvals.decision_patch(approval, approver=me, verdict=verdict, message=message)
-    kube.json_patch(resources.API_VERSION, "Approval", namespace, name, operations)
+    kube.json_patch(resources.API_VERSION, "Approval", namespace, approval["metadata"]["name"], operations)
     return approvals.describe(approval), me
 
 
