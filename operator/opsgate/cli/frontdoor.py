@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from opsgate.audit.feedback import FeedbackError
 from opsgate.cli import connection
 from opsgate.frontdoor import calls, views
 
@@ -140,6 +139,8 @@ def feedback(
     namespace: str,
 ) -> None:
     """Rate request NAME; it lands as the annotations the audit store reads."""
+    from opsgate.audit.feedback import FeedbackError  # with the catalog: only this command pays for it
+
     try:
         written = calls.feedback(
             namespace, name, score=score, intent_correct=intent_correct, corrected_intent=correct_intent, text=message

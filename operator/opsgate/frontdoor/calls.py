@@ -15,8 +15,6 @@ from typing import Any
 import kubernetes
 
 from opsgate import kube, paths, resources
-from opsgate.audit import feedback as feedback_rules
-from opsgate.catalog import load_catalog
 from opsgate.controller import approvals
 from opsgate.frontdoor import views
 from opsgate.frontdoor.views import Identity
@@ -129,6 +127,9 @@ def feedback(
     Bad values are refused here with the same message the operator would give
     (:class:`opsgate.audit.feedback.FeedbackError`), before anything is written.
     """
+    from opsgate.audit import feedback as feedback_rules  # the catalog's models: loaded only for feedback
+    from opsgate.catalog import load_catalog
+
     annotations = feedback_annotations(
         score=score, intent_correct=intent_correct, corrected_intent=corrected_intent, text=text
     )
@@ -141,6 +142,8 @@ def feedback_annotations(
     *, score: int | None, intent_correct: bool | None, corrected_intent: str | None, text: str | None
 ) -> dict[str, str]:
     """The annotations of :mod:`opsgate.audit.feedback` for these answers (a bare catalog key is accepted)."""
+    from opsgate.audit import feedback as feedback_rules
+
     annotations: dict[str, str] = {}
     if score is not None:
         annotations[feedback_rules.SCORE] = str(score)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsgate import resources
-from opsgate.catalog import Catalog
 from opsgate.controller import phases
 from opsgate.resources import ApprovalState, Phase
+
+if TYPE_CHECKING:  # loading the catalog's models costs a CLI half a second; only callers of catalog_actions need them
+    from opsgate.catalog import Catalog
 
 GENERATE_NAME = "ask-"
 # Phases after which a request changes no more, and those of them that mean "it did what was asked".
