@@ -198,3 +198,41 @@ def test_feedback_answers_become_the_annotations_the_audit_store_reads() -> None
     assert json.loads(annotations[feedback.CORRECTED_INTENT]) == {"action": "provision.restart.deployment"}
     with pytest.raises(feedback.FeedbackError, match="give a score"):
         calls.feedback_annotations(score=None, intent_correct=None, corrected_intent=None, text=None)
+
+
+class _Clock:
+    """A clock that moves only when the waiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_reports_each_new_phase_once_and_stops_where_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = iter(["Pending", "Planning", "Planning", "AwaitingApproval", "Approved"])
+    monkeypatch.setattr(calls, "get", lambda namespace, name: request(next(seen)))
+    clock, changes = _Clock(), []
+    obj, in_time = calls.wait(
+        "team",
+        "r",
+        phases=["AwaitingApproval"],
+        timeout=60,
+        on_change=lambda o: changes.append(views.phase_of(o).value),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert (views.phase_of(obj).value, in_time) == ("AwaitingApproval", True)
+    assert changes == ["Pending", "Planning", "AwaitingApproval"]
+
+
+def test_wait_gives_up_at_its_timeout_with_the_last_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calls, "get", lambda namespace, name: request("AwaitingApproval"))
+    clock = _Clock()
+    obj, in_time = calls.wait("team", "r", timeout=5, clock=clock, sleep=clock.sleep)
+    assert (views.phase_of(obj).value, in_time) == ("AwaitingApproval", False)
+    assert clock.now == 5
