@@ -50,7 +50,10 @@ def build(*, default_namespace: str) -> MCPServer:
         """Decide TEXT offline as you: intent, plan, every policy result, the decision. Creates nothing."""
         where = namespace or default_namespace
         identity = await _call(calls.whoami)
-        body = views.request_manifest(text, namespace=where, identity=identity, environment=environment)
+        try:
+            body = views.request_manifest(text, namespace=where, identity=identity, environment=environment)
+        except ValueError as exc:
+            raise ToolError(str(exc)) from exc
         body["metadata"] = {"name": plan_command.CLI_NAME, "uid": plan_command.CLI_NAME, "namespace": where}
         labels = await _call(_namespace_labels, where)
         try:
