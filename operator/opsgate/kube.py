@@ -101,11 +101,18 @@ def _headers(base: Mapping[str, str]) -> urllib3.HTTPHeaderDict:
     return headers
 
 
-def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_group: str | None = None) -> None:
+def configure(
+    kubeconfig: str | None = None,
+    *,
+    context: str | None = None,
+    as_user: str | None = None,
+    as_group: str | None = None,
+) -> None:
     """Load credentials: in-cluster service account, else ``kubeconfig`` / ``$KUBECONFIG``.
 
-    ``as_user``/``as_group`` impersonate, like ``kubectl --as/--as-group``; the API server
-    checks that the real credentials may impersonate.
+    ``context`` picks a kubeconfig context, like ``kubectl --context``. ``as_user``/``as_group``
+    impersonate, like ``kubectl --as/--as-group``; the API server checks that the real
+    credentials may impersonate.
     """
     global _configuration
     _impersonation.clear()
@@ -119,10 +126,25 @@ def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_g
             kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig or os.environ.get("KUBECONFIG"), client_configuration=configuration
+                config_file=kubeconfig or os.environ.get("KUBECONFIG"),
+                context=context,
+                client_configuration=configuration,
             )
         configuration.connection_pool_maxsize = 32
         _configuration = configuration
+    _local.__dict__.pop("client", None)  # this thread's client was built for the old credentials
+
+
+def kubeconfig_namespace(kubeconfig: str | None = None, *, context: str | None = None) -> str:
+    """The namespace the kubeconfig's (current or named) context sets, as kubectl reads it; else ``default``."""
+    try:
+        contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig or os.environ.get("KUBECONFIG")
+        )
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    return str(((chosen or {}).get("context") or {}).get("namespace") or "default")
 
 
 def _client() -> kubernetes.client.ApiClient:
@@ -445,3 +467,10 @@ def delete_all(api_version: str, kind: str, namespace: str, *, labels: str) -> N
 async def acall(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     """Run a blocking call of this module in a worker thread."""
     return await asyncio.to_thread(func, *args, **kwargs)
+
+
+def merge_patch(api_version: str, kind: str, namespace: str, name: str, body: Mapping[str, Any]) -> Any:
+    """A JSON merge patch of the object (metadata or spec; status has :func:`write_status`)."""
+    return request(
+        "PATCH", path(api_version, kind, namespace, name), body=dict(body), content_type="application/merge-patch+json"
+    )

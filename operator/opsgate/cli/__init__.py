@@ -30,6 +30,13 @@ _COMMANDS: dict[str, str] = {
     "reject": "approve:reject",
     "search": "rag:search",
     "ui": "ui:ui",
+    # the kubectl plugin's front door (kubectl opsgate …) and the MCP server for agents
+    "ask": "frontdoor:ask",
+    "status": "frontdoor:status",
+    "approvals": "frontdoor:approvals",
+    "explain": "frontdoor:explain",
+    "feedback": "frontdoor:feedback",
+    "mcp": "mcp:mcp",
 }
 
 
