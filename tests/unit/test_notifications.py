@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -164,7 +165,10 @@ async def _delivered(notifier: Notifier, count: int) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def test_the_notifier_sends_mail_and_posts_the_webhook(inbox: Inbox, webhook: WebhookReceiver) -> None:
+async def test_the_notifier_sends_mail_and_posts_the_webhook(
+    inbox: Inbox, webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     routes = Routes(
         ui_url="http://ui.local",
         smtp=Smtp(host="127.0.0.1", port=inbox.port, sender="opsgate@acme.test"),
@@ -188,6 +192,8 @@ async def test_the_notifier_sends_mail_and_posts_the_webhook(inbox: Inbox, webho
     (post,) = webhook.posts
     assert post == slack_payload(notifications.messages(APPROVAL, Event.CREATED, routes=routes)[0])
     assert "http://ui.local/?approval=team-a/email-approval-3f2a" in post["text"]
+    assert "HTTP Request: POST" in caplog.text  # httpx logs each request at INFO…
+    assert "XXXXSECRETXXXX" not in caplog.text  # …but never the webhook's credential
 
 
 async def test_a_failing_channel_is_retried_with_backoff(webhook: WebhookReceiver) -> None:

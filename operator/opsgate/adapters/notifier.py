@@ -75,6 +75,30 @@ def host_of(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc or "?"
 
 
+class HideWebhookUrls(logging.Filter):
+    """Rewrites a webhook URL to its host in log records (httpx logs every request's full URL at INFO)."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        super().__init__()
+        self.urls = {url: f"{host_of(url)}/…" for url in urls}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.urls and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(self._hide(arg) for arg in args)
+        if isinstance(record.msg, str):
+            record.msg = self._hide(record.msg)
+        return True
+
+    def _hide(self, value: Any) -> Any:
+        text = str(value)
+        if not any(url in text for url in self.urls):
+            return value
+        for url, shown in self.urls.items():
+            text = text.replace(url, shown)
+        return text
+
+
 class Notifier:
     """One per process: ``start()`` it in a running loop, ``submit()`` messages, ``stop()`` at the end."""
 
@@ -94,6 +118,7 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        self._hide = HideWebhookUrls(())
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
@@ -107,6 +132,11 @@ class Notifier:
             log.warning("notification queue full; dropped %r for %s", message.subject, message.approval)
 
     def start(self) -> None:
+        urls = [
+            url for channels in (*self.routes.groups.values(), *self.routes.users.values()) for url in channels.webhooks
+        ]
+        self._hide = HideWebhookUrls(urls)
+        logging.getLogger("httpx").addFilter(self._hide)
         self._http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="opsgate-notifier")
 
@@ -121,6 +151,7 @@ class Notifier:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
+        logging.getLogger("httpx").removeFilter(self._hide)
 
     async def _run(self) -> None:
         while True:
