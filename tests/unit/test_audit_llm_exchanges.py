@@ -114,3 +114,23 @@ async def test_a_failed_exchange_is_kept_with_why_and_a_secret_never_is(database
     assert kept[0]["request_uid"] is None
     assert "sk-live-abcdef123456" not in kept[0]["prompt"]
     assert "hunter2" not in kept[0]["reply"]
+
+
+async def test_the_ollama_parser_reports_its_exchanges_too() -> None:
+    """Ollama runs on the cluster's own nodes: its prompt is kept as sent (unmasked), still redacted."""
+    from tests.fakes.ollama_server import FakeOllama
+
+    from opsgate.adapters.ollama_parser import OllamaParser
+
+    seen: list[exchanges.Exchange] = []
+    catalog = load_catalog(check_executors=False)
+    with FakeOllama() as server:
+        parser = OllamaParser(host=server.url, model="llama3.1:8b", catalog=catalog, on_exchange=seen.append)
+        await parse_request("create an email for jane@acme.org, token=abcdef123456", catalog=catalog, llm=parser)
+    (exchange,) = seen
+    assert (exchange.provider, exchange.model, exchange.outcome) == ("ollama", "llama3.1:8b", "ok")
+    assert "jane@acme.org" in exchange.prompt
+    assert "abcdef123456" not in exchange.prompt
+    assert exchange.prompt_tokens
+    assert exchange.reply_tokens
+    assert json.loads(exchange.reply or "")["key"] == "provision.create.email"

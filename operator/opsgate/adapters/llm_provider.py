@@ -9,14 +9,21 @@ missing, not a silent fall-back to the rules.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from opsgate.audit import exchanges
 from opsgate.catalog import Catalog
 from opsgate.parsing import LlmParser
 from opsgate.settings import Settings
 
 PROVIDERS = ("ollama", "openai")
+ExchangeSink = Callable[[exchanges.Exchange], None]
+
+log = logging.getLogger("opsgate.llm")
 
 
 class ProviderConfigError(ValueError):
@@ -60,3 +67,35 @@ def describe(own: Settings) -> str:
     if own.llm_provider == "openai":
         return f"llm({own.openai_model} at {own.openai_base_url})+rules"
     return "llm+rules" if own.ollama_host else "rules"
+
+
+def report(
+    sink: ExchangeSink | None,
+    *,
+    provider: str,
+    model: str,
+    messages: Sequence[Mapping[str, str]],
+    reply: str | None,
+    usage: Mapping[str, Any] | None,
+    outcome: str,
+    detail: str,
+    latency_s: float,
+) -> None:
+    """Hand one exchange to ``sink`` (the audit store's recorder); a failing sink never fails the parse."""
+    if sink is None:
+        return
+    record = exchanges.exchange(
+        provider=provider,
+        model=model,
+        messages=messages,
+        reply=reply,
+        latency_s=latency_s,
+        outcome=outcome,
+        detail=detail,
+        usage=usage,
+        now=datetime.datetime.now(datetime.UTC),
+    )
+    try:
+        sink(record)
+    except Exception:  # recording is never a reason to lose the parse
+        log.exception("recording an LLM exchange failed")

@@ -32,12 +32,13 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from opsgate.adapters import llm_provider
 from opsgate.audit import exchanges
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent
@@ -180,34 +181,17 @@ class OpenAIParser:
             outcome, detail = exc.reason.value, exc.detail
             raise
         finally:
-            self._report(sent, content, usage, outcome, detail, time.monotonic() - started)
-
-    def _report(
-        self,
-        sent: Sequence[Mapping[str, str]],
-        content: str | None,
-        usage: Mapping[str, Any] | None,
-        outcome: str,
-        detail: str,
-        latency: float,
-    ) -> None:
-        if self.on_exchange is None:
-            return
-        record = exchanges.exchange(
-            provider=self.provider,
-            model=self.model,
-            messages=sent,
-            reply=content,
-            latency_s=latency,
-            outcome=outcome,
-            detail=detail,
-            usage=usage,
-            now=datetime.datetime.now(datetime.UTC),
-        )
-        try:
-            self.on_exchange(record)
-        except Exception:  # recording is never a reason to lose the parse
-            log.exception("recording an LLM exchange failed")
+            llm_provider.report(
+                self.on_exchange,
+                provider=self.provider,
+                model=self.model,
+                messages=sent,
+                reply=content,
+                usage=usage,
+                outcome=outcome,
+                detail=detail,
+                latency_s=time.monotonic() - started,
+            )
 
     async def _complete(
         self, messages: list[dict[str, str]], *, schema: dict[str, Any]
