@@ -154,6 +154,15 @@ class OpenAIParser:
         self.timeout = timeout
         self.on_exchange = on_exchange
         self._api_key = api_key
+        self._reader: ReplyReader | None = None
+        self._strict: dict[str, Any] = {}
+
+    def _reader_for(self, catalog: Catalog) -> ReplyReader:
+        """The reply reader (and schema) of ``catalog``, built again only when the catalog changed."""
+        if self._reader is None or self._reader.catalog is not catalog:
+            self._reader = ReplyReader(catalog)
+            self._strict = strict_schema(self._reader.schema)
+        return self._reader
 
     @property
     def endpoint(self) -> str:
@@ -161,7 +170,7 @@ class OpenAIParser:
 
     async def parse(self, text: str, *, context: str | None = None) -> Intent:
         """The model's intent for ``text``; raises :class:`LlmError` on any failure."""
-        reader = ReplyReader(self.catalog)  # the catalog may change (learned examples): read it now
+        reader = self._reader_for(self.catalog)
         plain = prompt.messages(text, catalog=self.catalog, context=context)
         mask = masking.Mask(known_words=masking.words_of(plain[0]["content"]))
         sent = [{"role": m["role"], "content": mask.text(m["content"])} for m in plain]
@@ -171,7 +180,7 @@ class OpenAIParser:
         usage: Mapping[str, Any] | None = None
         outcome, detail = exchanges.OUTCOME_OK, ""
         try:
-            content, usage = await self._complete(sent, schema=strict_schema(reader.schema))
+            content, usage = await self._complete(sent, schema=self._strict)
             try:
                 reply = json.loads(content)
             except json.JSONDecodeError as exc:
