@@ -261,3 +261,20 @@ def test_retry_after_is_read_in_each_of_its_forms(headers: dict[str, str], secon
 
     now = datetime.datetime(2026, 12, 3, 12, 0, 0, tzinfo=datetime.UTC)
     assert retry_delay(headers, now=now) == seconds
+
+
+def test_opsgate_parse_uses_the_configured_external_provider(server: FakeOpenAI) -> None:
+    from click.testing import CliRunner
+
+    from opsgate.cli import main
+
+    env = {"OPSGATE_LLM_PROVIDER": "openai", "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": KEY}
+    result = CliRunner(env=env).invoke(main, ["parse", "create an email for Mary Jones mary.jones@acme.org"])
+    assert result.exit_code == 0, result.output
+    intent = json.loads(result.output)
+    assert (intent["action"], intent["entities"]) == ("create", {"email": "mary.jones@acme.org"})
+    assert server.requests  # the provider was asked
+    assert server.leaks == []
+    wrong = CliRunner(env={"OPSGATE_LLM_PROVIDER": "openai"}).invoke(main, ["parse", "x"])
+    assert wrong.exit_code == 2
+    assert "needs OPENAI_BASE_URL" in wrong.output
