@@ -278,3 +278,16 @@ def test_opsgate_parse_uses_the_configured_external_provider(server: FakeOpenAI)
     wrong = CliRunner(env={"OPSGATE_LLM_PROVIDER": "openai"}).invoke(main, ["parse", "x"])
     assert wrong.exit_code == 2
     assert "needs OPENAI_BASE_URL" in wrong.output
+
+
+def test_a_rotated_key_file_is_used_without_a_restart(tmp_path: Path) -> None:
+    key_file = tmp_path / "api-key"
+    key_file.write_text("sk-old\n")
+    key = ApiKey.load(path=str(key_file), value=None)
+    assert key.header() == {"Authorization": "Bearer sk-old"}
+    replacement = tmp_path / "api-key.new"
+    replacement.write_text("sk-new\n")
+    replacement.replace(key_file)  # as the kubelet swaps a Secret volume's contents
+    assert key.header() == {"Authorization": "Bearer sk-new"}
+    key_file.unlink()
+    assert key.header() == {"Authorization": "Bearer sk-new"}  # a file gone for a moment: the last key stands

@@ -55,10 +55,16 @@ PROVIDER = "openai"
 
 
 class ApiKey:
-    """An API key that never shows itself in a repr, a log line or a traceback's locals."""
+    """An API key that never shows itself in a repr, a log line or a traceback's locals.
 
-    def __init__(self, value: str) -> None:
+    From a file (a mounted Secret, or a file the Vault agent renders), it is read again when the
+    file changes, so a rotated key is used without a restart; else from the environment.
+    """
+
+    def __init__(self, value: str = "", *, path: Path | None = None) -> None:
         self._value = value.strip()
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return "ApiKey(***)"
@@ -66,16 +72,31 @@ class ApiKey:
     __str__ = __repr__
 
     def header(self) -> dict[str, str]:
+        self._refresh()
         return {"Authorization": f"Bearer {self._value}"} if self._value else {}
+
+    def _refresh(self) -> None:
+        if self._path is None:
+            return
+        try:
+            stat = self._path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_ino)  # a Secret volume swaps a symlink: a new inode
+            if stamp != self._stamp:
+                self._value, self._stamp = self._path.read_text(encoding="utf-8").strip(), stamp
+        except OSError as exc:
+            if self._stamp is None:
+                raise ValueError(f"cannot read the LLM API key file {self._path}: {exc.strerror}") from None
+            log.warning(
+                "cannot read the LLM API key file %s again (%s); using the key read before", self._path, exc.strerror
+            )
 
     @classmethod
     def load(cls, *, path: str | None, value: str | None) -> ApiKey:
-        """From the file at ``path`` (a mounted Secret) if given, else ``value`` (the environment)."""
+        """From the file at ``path`` if given (checked now), else ``value`` (the environment)."""
         if path:
-            try:
-                return cls(Path(path).read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise ValueError(f"cannot read the LLM API key file {path}: {exc.strerror}") from None
+            key = cls(path=Path(path))
+            key._refresh()
+            return key
         return cls(value or "")
 
 
