@@ -1,4 +1,4 @@
-"""Approver notifications on the local cluster: an Approval created, then decided, reaches people.
+"""Approver notifications on the local cluster: an Approval created, rejected or expired reaches people.
 
 The operator runs with a routes file (OPSGATE_NOTIFY_CONFIG) sending the approver group's mail to a
 real SMTP server (aiosmtpd) and its Slack-compatible webhook to a receiver, both on loopback, and a
@@ -20,6 +20,7 @@ from tests.fakes.notify_receivers import Inbox, WebhookReceiver, free_port
 from opsgate.controller.notifications import DEFAULT_LINK
 
 UI = "http://opsgate-ui.local:8080"
+APPROVAL_TTL_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -73,24 +74,26 @@ def _wait_status(k: Kubectl, namespace: str, name: str, phase: str, timeout: flo
     raise AssertionError(f"{name} not {phase} in {timeout}s")
 
 
-def test_an_approval_created_and_then_rejected_reaches_approvers_and_requester(
+def test_approvals_created_rejected_and_expired_reach_approvers_and_requester(
     kubectl: Kubectl, notifying_operator: Operator, team: Team, inbox: Inbox, webhook: WebhookReceiver
 ) -> None:
     ns = team.namespace
     created = time.monotonic()
+    team.create("late", "create an email for late@acme.org")  # left undecided: it expires (below)
     team.create("email", "create an email for john@acme.org")
     status = _wait_status(kubectl, ns, "email", "AwaitingApproval")
     assert time.monotonic() - created < 30  # a dead webhook holds up nothing
     name = status["approval"]["name"]
 
-    mail = inbox.wait_for("approvers@acme.test", "Approval needed")
-    assert mail["Subject"] == f"[OpsGate] Approval needed: provision.create.email ({ns}/email)"
+    subject = f"[OpsGate] Approval needed: provision.create.email ({ns}/email)"
+    mail = inbox.wait_for("approvers@acme.test", subject)
+    assert mail["Subject"] == subject
     text = mail.get_content()
     assert f"{team.user} asks for a change that needs 1 approval(s) from opsgate-approvers" in text
     assert "parameter     email = john@acme.org" in text
     assert DEFAULT_LINK.format(ui=UI, namespace=ns, name=name) in text
     assert f"kubectl opsgate approve {name} -n {ns}" in text
-    own = inbox.wait_for(f"{team.user}@acme.test", "Approval needed")
+    own = inbox.wait_for(f"{team.user}@acme.test", subject)
     assert "Your request email needs 1 approval(s) from opsgate-approvers." in own.get_content()
     post = webhook.wait_for(f"kubectl opsgate approve {name} -n {ns}")
     assert post["text"].startswith(f"*[OpsGate] Approval needed: provision.create.email ({ns}/email)*")
@@ -117,3 +120,7 @@ def test_an_approval_created_and_then_rejected_reaches_approvers_and_requester(
     log = notifying_operator.log()
     assert "XXXXSECRETXXXX" not in log  # a webhook URL's credential is never logged
     assert "hunter2" not in log
+
+    expired = inbox.wait_for(f"{team.user}@acme.test", "Expired", timeout=APPROVAL_TTL_SECONDS + 30)
+    assert "Your request late expired before opsgate-approvers decided; nothing runs." in expired.get_content()
+    assert "Approval late-" in inbox.wait_for("approvers@acme.test", "Expired").get_content()
