@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.openai_server import Behaviour, FakeOpenAI
 from tests.unit import audit_helpers as helpers
 
+from opsgate.adapters.auditdb import reads
 from opsgate.adapters.auditdb.recorder import Recorder
 from opsgate.adapters.auditdb.spool import Spool
 from opsgate.adapters.openai_parser import ApiKey, OpenAIParser
@@ -110,6 +111,14 @@ async def test_a_failed_exchange_is_kept_with_why_and_a_secret_never_is(database
     )
     assert [(r["outcome"], r["reply"]) for r in failed] == [("http", None)]
     assert "answered HTTP 500" in failed[0]["detail"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        by_model = {row["model"]: row for row in await reads.report(conn, "llm", days=1)}
+    finally:
+        await conn.close()
+    assert (by_model["gpt-4o-mini"]["exchanges"], by_model["gpt-4o-mini"]["ok"]) == (1, 0)
+    assert by_model["gpt-4o-mini"]["failures"] == "http"
+    assert (by_model["m"]["exchanges"], by_model["m"]["ok"], by_model["m"]["p50_ms"]) == (1, 1, 100.0)
     kept = await _rows(database_url, "SELECT prompt, reply, request_uid FROM llm_exchanges WHERE model = 'm'")
     assert kept[0]["request_uid"] is None
     assert "sk-live-abcdef123456" not in kept[0]["prompt"]
