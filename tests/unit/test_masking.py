@@ -19,8 +19,24 @@ from opsgate.parsing.masking import Mask
         ("block 2001:db8::/32 at 10:30:00", "block <IP_1> at 10:30:00"),
         ("call me on +44 20 7946 0958", "call me on <PHONE_1>"),
         ("rotate it, token=abc123def456", "rotate it, token=[REDACTED]"),
+        ("mail for john.smith@acme.org, John asked", "mail for <EMAIL_1>, <PERSON_1> asked"),
+        ("help me reach help@acme.org", "help me reach <EMAIL_1>"),
+        ("add user maria.garcia with email maria.garcia@acme.org", "add user <PERSON_1> with email <EMAIL_1>"),
     ],
-    ids=["email", "full-name", "cued-name", "granted-name", "irish-name", "ipv4", "ipv6-not-a-time", "phone", "secret"],
+    ids=[
+        "email",
+        "full-name",
+        "cued-name",
+        "granted-name",
+        "irish-name",
+        "ipv4",
+        "ipv6-not-a-time",
+        "phone",
+        "secret",
+        "mailbox-owner",
+        "role-mailbox",
+        "username-of-the-address",
+    ],
 )
 def test_personal_data_becomes_a_placeholder(text: str, masked: str) -> None:
     assert Mask().text(text) == masked

@@ -51,6 +51,7 @@ _CUE = (
     r"onboard|offboard|hire|welcome|grant|give|add|invite|notify|assign|mr|mrs|ms|dr)"
 )
 _CUED_NAME = re.compile(rf"\b(?i:{_CUE})\.?\s+(?P<name>{_NAME_WORD})\b")  # the cue in any case, the name capitalised
+MIN_NAME_LENGTH = 3  # "jo" in jo.li@… is too short to tell from other words
 _PLACEHOLDER = re.compile(r"<\s*(EMAIL|PERSON|IP|PHONE)_(\d+)\s*>", re.IGNORECASE)
 # what a requester could type to forge a placeholder (and have it "restored" to another value)
 _PLACEHOLDER_LOOKALIKE = re.compile(r"<\s*(?:EMAIL|PERSON|IP|PHONE)_\d+\s*>", re.IGNORECASE)
@@ -68,6 +69,8 @@ _NOT_NAMES = frozenset(
     kubernetes vault postgres postgresql mysql redis kafka nginx linux windows aws gcp azure slack
     jira github gitlab google microsoft office outlook okta ldap vpn dns tls ssl http https api
     cluster namespace deployment database email mailbox website user account team group service
+    help helpdesk support admin info noreply sales ops billing contact security alerts root
+    postmaster webmaster hr jobs careers marketing finance legal press office
     """.split()  # noqa: SIM905 - a word list reads better as words
 )
 
@@ -97,7 +100,8 @@ class Mask:
         text = _IPV6.sub(self._ipv6, text)
         text = self._replace(_PHONE, Kind.PHONE, text)
         text = _FULL_NAME.sub(self._full_name, text)
-        return _CUED_NAME.sub(self._cued_name, text)
+        text = _CUED_NAME.sub(self._cued_name, text)
+        return self._mailbox_names(text)
 
     def restore(self, value: Any) -> Any:
         """``value`` (a reply's parsed JSON) with each placeholder in its strings put back."""
@@ -131,6 +135,24 @@ class Mask:
 
     def _replace(self, pattern: re.Pattern[str], kind: Kind, text: str) -> str:
         return pattern.sub(lambda match: self.placeholder(kind, match.group()), text)
+
+    def _mailbox_names(self, text: str) -> str:
+        """The owner of a masked address named elsewhere: its local part ("maria.garcia", a username)
+        or a word of it ("maria", "garcia"), in any case."""
+        names: set[str] = set()
+        for placeholder, value in self.originals.items():
+            if not placeholder.startswith(f"<{Kind.EMAIL.value}_"):
+                continue
+            local = value.split("@")[0].lower()
+            parts = [p for p in re.split(r"[._+-]", local) if len(p) >= MIN_NAME_LENGTH and p.isalpha()]
+            names.update(p for p in parts if p not in self.known)
+            if len(local) >= MIN_NAME_LENGTH and local not in self.known and (parts or not local.isalpha()):
+                names.add(local)
+        if not names:
+            return text
+        alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))  # longest first
+        pattern = re.compile(rf"(?<![\w<@.-])(?:{alternatives})(?![\w>@-]|\.\w)", re.IGNORECASE)
+        return pattern.sub(lambda match: self.placeholder(Kind.PERSON, match.group()), text)
 
     def _ipv6(self, match: re.Match[str]) -> str:
         try:
