@@ -91,14 +91,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     home = paths.home()
     catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
     policies = PolicySet.load(home / "policies")
+    llm = _llm(own, catalog)
     engine = planning.Engine(
         catalog=catalog,
         policies=policies,
         home=home,
         executor_image=own.executor_image,
-        llm=_llm(own, catalog),
+        llm=llm,
         matcher=_matcher(own, catalog),
-        context=_context(own),
+        context=_context(own, writer=getattr(llm, "write", None)),  # an external provider answers questions too
         approval_ttl=own.approval_ttl,
         authorizer=_authorize,
     )
@@ -146,10 +147,10 @@ def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher 
     return parsing.Matcher(catalog, default_embedder())
 
 
-def _context(own: Settings) -> planning.ContextSource:
+def _context(own: Settings, *, writer: Any = None) -> planning.ContextSource:
     from opsgate.adapters import rag_context  # imports the embedder only when the operator starts
 
-    source = rag_context.open_source(own)
+    source = rag_context.open_source(own, writer=writer)
     source.start_indexing(paths.home())  # its embedded index, built and kept current in the background
     return source
 

@@ -114,3 +114,17 @@ def test_a_provider_rate_limiting_beyond_the_budget_leaves_the_rule_reading_and_
     assert "used the rule parser" in resolved["message"]
     uid = kubectl.get_json("opsrequest", "scale", "-n", team.namespace)["metadata"]["uid"]
     assert [r["outcome"] for r in _exchanges(openai_operator.env["OPSGATE_DATABASE_URL"], uid)] == ["rate_limited"]
+
+
+def test_a_question_is_answered_by_the_provider_from_the_runbooks(
+    kubectl: Kubectl, openai_operator: Operator, provider: FakeOpenAI, team: Team
+) -> None:
+    provider.behaviour = Behaviour.VALID
+    written = "Ask for `rotate the vault secrets for SERVICE in ENV`; the rotate-secret playbook does it [1]."
+    provider.replies = [written]
+    team.create("how", "how do I rotate vault secrets?")
+    status = _wait_status(kubectl, team.namespace, "how", "Answered")
+    assert status["answer"] == written
+    prompt = provider.requests[-1]["messages"][0]["content"]
+    assert "docs/runbooks/rotate-vault-secrets.md" in prompt  # the passages went along, masked
+    assert provider.leaks == []

@@ -291,3 +291,41 @@ def test_a_rotated_key_file_is_used_without_a_restart(tmp_path: Path) -> None:
     assert key.header() == {"Authorization": "Bearer sk-new"}
     key_file.unlink()
     assert key.header() == {"Authorization": "Bearer sk-new"}  # a file gone for a moment: the last key stands
+
+
+async def test_a_question_s_answer_is_written_by_the_provider_with_the_passages_masked(
+    server: FakeOpenAI, catalog: Catalog
+) -> None:
+    from opsgate.rag import answer as rag_answer
+    from opsgate.rag.hits import Hit
+
+    llm, seen = _llm(server, catalog)
+    server.replies = ["Write to <EMAIL_1>; Mary's team owns it [1]."]
+    hit = Hit(
+        path="docs/runbooks/provision-email.md",
+        heading="Who owns it",
+        type="doc",
+        score=0.9,
+        text="Mailbox questions go to Mary Jones (mary.jones@acme.org), on call at 10.2.3.4.",
+        start_line=1,
+        end_line=3,
+    )
+    answered = await rag_answer.answer("who owns mailboxes?", [hit], llm=llm.write)
+    assert answered.text == "Write to mary.jones@acme.org; Mary's team owns it [1]."
+    assert server.leaks == []
+    sent = server.requests[-1]
+    assert "response_format" not in sent
+    assert "<PERSON_1> (<EMAIL_1>)" in sent["messages"][0]["content"]
+    assert (seen[-1].outcome, seen[-1].reply) == ("ok", "Write to <EMAIL_1>; Mary's team owns it [1].")
+
+
+async def test_when_the_provider_fails_the_answer_quotes_the_passages(server: FakeOpenAI, catalog: Catalog) -> None:
+    from opsgate.rag import answer as rag_answer
+    from opsgate.rag.hits import Hit
+
+    server.behaviour = Behaviour.ERROR
+    llm, seen = _llm(server, catalog)
+    hit = Hit(path="docs/x.md", heading="Rotate", type="doc", score=0.9, text="Rotate.", start_line=1, end_line=1)
+    answered = await rag_answer.answer("how do I rotate?", [hit], llm=llm.write)
+    assert answered.text.startswith(rag_answer.QUOTED_INTRO)
+    assert seen[-1].outcome == "http"

@@ -48,6 +48,7 @@ from opsgate.parsing.llm import LlmError, LlmFailure, ReplyReader
 log = logging.getLogger("opsgate.llm")
 
 MAX_OUTPUT_TOKENS = 256
+MAX_ANSWER_TOKENS = 600  # an informational answer: a few sentences citing passages
 MAX_ATTEMPTS = 3  # one call and two retries, all within the time budget
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 SCHEMA_NAME = "opsgate_intent"
@@ -201,7 +202,7 @@ class OpenAIParser:
         usage: Mapping[str, Any] | None = None
         outcome, detail = exchanges.OUTCOME_OK, ""
         try:
-            content, usage = await self._complete(sent, schema=self._strict)
+            content, usage = await self._complete(sent, response_format=self._response_format())
             try:
                 reply = json.loads(content)
             except json.JSONDecodeError as exc:
@@ -223,20 +224,52 @@ class OpenAIParser:
                 latency_s=time.monotonic() - started,
             )
 
+    def _response_format(self) -> dict[str, Any]:
+        return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": self._strict}}
+
+    async def write(self, text: str) -> str:
+        """An informational answer to the prompt ``text`` (:data:`opsgate.rag.answer.Llm`), masked alike.
+
+        The prompt holds the question and the retrieved passages; both are masked before they leave
+        and the answer's placeholders are restored. Raises :class:`LlmError` (the answerer then
+        quotes the passages instead).
+        """
+        mask = masking.Mask()
+        sent = [{"role": "user", "content": mask.text(text) + "\n\n" + masking.NOTE_FOR_MODEL}]
+        started = time.monotonic()
+        content: str | None = None
+        usage: Mapping[str, Any] | None = None
+        outcome, detail = exchanges.OUTCOME_OK, ""
+        try:
+            content, usage = await self._complete(sent, max_tokens=MAX_ANSWER_TOKENS)
+            return str(mask.restore(content))
+        except LlmError as exc:
+            outcome, detail = exc.reason.value, exc.detail
+            raise
+        finally:
+            llm_provider.report(
+                self.on_exchange,
+                provider=self.provider,
+                model=self.model,
+                messages=sent,
+                reply=content,
+                usage=usage,
+                outcome=outcome,
+                detail=detail,
+                latency_s=time.monotonic() - started,
+            )
+
     async def _complete(
-        self, messages: list[dict[str, str]], *, schema: dict[str, Any]
+        self,
+        messages: list[dict[str, str]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        max_tokens: int = MAX_OUTPUT_TOKENS,
     ) -> tuple[str, Mapping[str, Any] | None]:
         """The reply's content and usage, retrying 429/5xx within the time budget."""
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": 0,
-            "max_tokens": MAX_OUTPUT_TOKENS,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema},
-            },
-        }
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        if response_format is not None:
+            body["response_format"] = response_format
         deadline = time.monotonic() + self.timeout
         async with httpx.AsyncClient(timeout=self.timeout, headers=self._api_key.header()) as client:
             for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -303,7 +336,7 @@ class OpenAIParser:
             raise LlmError(LlmFailure.REFUSED, f"the model refused: {str(message['refusal'])[:160]}")
         content = message.get("content")
         if choice.get("finish_reason") == "length":
-            cut = f"the model's reply was cut at {MAX_OUTPUT_TOKENS} tokens before the JSON ended"
+            cut = "the model's reply was cut at its token limit before it ended"
             raise LlmError(LlmFailure.INVALID_JSON, cut)
         if not isinstance(content, str):
             raise LlmError(LlmFailure.INVALID_JSON, "the model's reply has no text content")
