@@ -234,7 +234,8 @@ class OpenAIParser:
         and the answer's placeholders are restored. Raises :class:`LlmError` (the answerer then
         quotes the passages instead).
         """
-        mask = masking.Mask()
+        catalog_words = masking.words_of(prompt.messages("", catalog=self.catalog)[0]["content"])
+        mask = masking.Mask(known_words=catalog_words)  # "Rotate Secret" in a runbook is not a person
         sent = [{"role": "user", "content": mask.text(text) + "\n\n" + masking.NOTE_FOR_MODEL}]
         started = time.monotonic()
         content: str | None = None
