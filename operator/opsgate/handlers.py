@@ -136,7 +136,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | None:
     # None: the rule parser alone (the offline default); Ollama or an OpenAI-compatible endpoint
-    return llm_provider.from_settings(own, catalog)
+    try:
+        return llm_provider.from_settings(own, catalog)
+    except llm_provider.ProviderConfigError as exc:
+        raise kopf.PermanentError(str(exc)) from None  # stops the operator: retrying cannot fix a setting
 
 
 def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher | None:

@@ -48,11 +48,14 @@ async def start_notifier(memo: kopf.Memo, **_: Any) -> None:
     memo["notifier"] = None
     if not path:
         return
-    notifier = Notifier(load(path))
+    try:
+        routes = load(path)
+    except notifications.ConfigError as exc:
+        raise kopf.PermanentError(str(exc)) from None  # stops the operator: retrying cannot fix the file
+    notifier = Notifier(routes)
     notifier.start()
     memo["notifier"] = notifier
     memo["notified"] = {}  # Approval uid -> the state last seen (announced or found at start)
-    routes = notifier.routes
     log.info(
         "approver notifications: %d group(s), %d user(s), e-mail %s, UI link %s",
         len(routes.groups),

@@ -329,3 +329,13 @@ async def test_when_the_provider_fails_the_answer_quotes_the_passages(server: Fa
     answered = await rag_answer.answer("how do I rotate?", [hit], llm=llm.write)
     assert answered.text.startswith(rag_answer.QUOTED_INTRO)
     assert seen[-1].outcome == "http"
+
+
+def test_a_misconfigured_provider_stops_the_operator(catalog: Catalog) -> None:
+    import kopf
+
+    from opsgate import handlers
+
+    own = Settings.from_env({"OPSGATE_LLM_PROVIDER": "openai"})
+    with pytest.raises(kopf.PermanentError, match="needs OPENAI_BASE_URL"):
+        handlers._llm(own, catalog)

@@ -12,6 +12,7 @@ import copy
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,3 +230,17 @@ async def test_a_mail_server_that_is_down_never_holds_up_the_caller_and_the_webh
     assert (notifier.delivered, notifier.failed) == (1, 1)
     assert "not delivered after 3 attempts: SMTP 127.0.0.1" in caplog.text
     assert "XXXXSECRETXXXX" not in caplog.text  # a webhook URL's credential is never logged
+
+
+async def test_a_malformed_routes_file_stops_the_operator_saying_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kopf
+
+    from opsgate import notify_events
+
+    path = tmp_path / "routes.yaml"
+    path.write_text("groups:\n  opsgate-approvers: {email: 3}\n")
+    monkeypatch.setenv("OPSGATE_NOTIFY_CONFIG", str(path))
+    with pytest.raises(kopf.PermanentError, match=r"routes.yaml: groups\.opsgate-approvers\.email must be a list"):
+        await notify_events.start_notifier(memo=kopf.Memo())
