@@ -53,11 +53,10 @@ def notifying_operator(
     path = tmp_path_factory.mktemp("notify") / "routes.yaml"
     path.write_text(json.dumps(routes))  # JSON is YAML
     operator.stop()
-    notifying = Operator(
-        operator.cluster,
-        operator.log_path.with_name("notify-operator.log"),
-        {**operator.env, "OPSGATE_NOTIFY_CONFIG": str(path)},
-    )
+    # This operator's Approvals expire after APPROVAL_TTL_SECONDS, so the expiry notice comes soon.
+    ttl = str(APPROVAL_TTL_SECONDS)
+    env = {**operator.env, "OPSGATE_NOTIFY_CONFIG": str(path), "OPSGATE_APPROVAL_TTL_SECONDS": ttl}
+    notifying = Operator(operator.cluster, operator.log_path.with_name("notify-operator.log"), env)
     notifying.start()
     yield notifying
     notifying.stop()
