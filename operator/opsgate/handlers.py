@@ -40,7 +40,9 @@ import kopf
 
 from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, parsing, paths, resources
+from opsgate.adapters import llm_provider
 from opsgate.adapters.job_watch import JobWatch
+from opsgate.audit import exchanges
 from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
@@ -89,14 +91,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     home = paths.home()
     catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
     policies = PolicySet.load(home / "policies")
+    llm = _llm(own, catalog)
     engine = planning.Engine(
         catalog=catalog,
         policies=policies,
         home=home,
         executor_image=own.executor_image,
-        llm=_llm(own, catalog),
+        llm=llm,
         matcher=_matcher(own, catalog),
-        context=_context(own),
+        context=_context(own, writer=getattr(llm, "write", None)),  # an external provider answers questions too
         approval_ttl=own.approval_ttl,
         authorizer=_authorize,
     )
@@ -127,16 +130,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         len(policies.rules),
         policies.load_seconds,
         time.monotonic() - started,
-        ("llm+rules" if own.ollama_host else "rules") + (" with the semantic matcher" if engine.matcher else ""),
+        llm_provider.describe(own) + (" with the semantic matcher" if engine.matcher else ""),
     )
 
 
 def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | None:
-    if not own.ollama_host:
-        return None  # the rule parser alone: the offline default
-    from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when configured
-
-    return OllamaParser(host=own.ollama_host, model=own.chat_model, catalog=catalog, timeout=own.llm_timeout_seconds)
+    # None: the rule parser alone (the offline default); Ollama or an OpenAI-compatible endpoint
+    try:
+        return llm_provider.from_settings(own, catalog)
+    except llm_provider.ProviderConfigError as exc:
+        raise kopf.PermanentError(str(exc)) from None  # stops the operator: retrying cannot fix a setting
 
 
 def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher | None:
@@ -147,10 +150,10 @@ def _matcher(own: Settings, catalog: catalog_module.Catalog) -> parsing.Matcher 
     return parsing.Matcher(catalog, default_embedder())
 
 
-def _context(own: Settings) -> planning.ContextSource:
+def _context(own: Settings, *, writer: Any = None) -> planning.ContextSource:
     from opsgate.adapters import rag_context  # imports the embedder only when the operator starts
 
-    source = rag_context.open_source(own)
+    source = rag_context.open_source(own, writer=writer)
     source.start_indexing(paths.home())  # its embedded index, built and kept current in the background
     return source
 
@@ -388,6 +391,7 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
     engine: planning.Engine = memo["engine"]
     controller: Controller = memo["controller"]
     meta, requester = request["metadata"], str(request["spec"].get("requester", ""))
+    exchanges.CURRENT.set(exchanges.RequestRef.of(request))  # the LLM exchanges of this planning are its own
     async with controller.lock(f"requester:{requester}"):
         started = time.monotonic()
         planned = await planning.plan_request(

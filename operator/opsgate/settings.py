@@ -26,6 +26,13 @@ class Settings:
     ollama_host: str | None = None  # None: rule parser only (the offline default)
     chat_model: str = "llama3.1:8b"
     llm_timeout_seconds: float = 20.0  # past it the rule reading stands, with a note saying so
+    # OPSGATE_LLM_PROVIDER: "ollama" (OLLAMA_HOST) or "openai" (any OpenAI-compatible endpoint at
+    # OPENAI_BASE_URL, model OPENAI_MODEL; its API key read from OPENAI_API_KEY_FILE, a mounted
+    # Secret, or OPENAI_API_KEY - never kept here, so never in a repr or a log line)
+    llm_provider: str = "ollama"
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key_file: str | None = None
     # the semantic matcher over the catalog's example requests (OPSGATE_SEMANTIC_MATCHER=true),
     # embedding with the process's embedder (opsgate.rag.embedding)
     semantic_matcher: bool = False
@@ -60,6 +67,10 @@ class Settings:
             ollama_host=env.get("OLLAMA_HOST") or None,
             chat_model=env.get("OPSGATE_CHAT_MODEL", settings.chat_model),
             llm_timeout_seconds=float(env.get("OPSGATE_LLM_TIMEOUT_SECONDS", settings.llm_timeout_seconds)),
+            llm_provider=(env.get("OPSGATE_LLM_PROVIDER") or settings.llm_provider).strip().lower(),
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_model=env.get("OPENAI_MODEL") or settings.openai_model,
+            openai_api_key_file=env.get("OPENAI_API_KEY_FILE") or None,
             semantic_matcher=env.get("OPSGATE_SEMANTIC_MATCHER", "").strip().lower() in ("1", "true", "yes", "on"),
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_path=env.get("QDRANT_PATH") or None,

@@ -78,6 +78,8 @@ def ollama_writer(*, host: str, model: str, timeout: float = 60.0) -> rag_answer
     return write
 
 
-def open_source(settings: Settings) -> RagContext:
-    writer = ollama_writer(host=settings.ollama_host, model=settings.chat_model) if settings.ollama_host else None
+def open_source(settings: Settings, *, writer: rag_answer.Llm | None = None) -> RagContext:
+    """The operator's context source; answers are written by ``writer`` (the external provider's), else Ollama's."""
+    if writer is None and settings.ollama_host:
+        writer = ollama_writer(host=settings.ollama_host, model=settings.chat_model)
     return RagContext(rag_retriever.Retriever.open(path=settings.qdrant_path, url=settings.qdrant_url), writer=writer)

@@ -55,7 +55,8 @@ def operator(
     import kopf
 
     import opsgate.audit_events  # registers the audit store's handlers (idle without a database)
-    import opsgate.handlers  # noqa: F401 - registers the handlers with kopf
+    import opsgate.handlers  # registers the handlers with kopf
+    import opsgate.notify_events  # noqa: F401 - approver notifications (idle without OPSGATE_NOTIFY_CONFIG)
 
     settings = Settings.from_env()
     overrides: dict[str, Any] = {

@@ -11,6 +11,7 @@ it goes so another tool can stream through it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ import click
 from opsgate.catalog import Catalog, load_catalog
 from opsgate.intent import Intent
 from opsgate.parsing import LlmParser, Matcher, parse_request
+from opsgate.settings import Settings
 
 DEFAULT_MODEL = "llama3.1:8b"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -49,7 +51,12 @@ def semantic_matcher(catalog: Catalog) -> Matcher:
 @click.command("parse")
 @click.argument("text", nargs=-1)
 @click.option("--jsonl", is_flag=True, help="Read one request per line on stdin; print one JSON line each.")
-@click.option("--llm", "use_llm", is_flag=True, help="Also ask the Ollama model (default when OLLAMA_HOST is set).")
+@click.option(
+    "--llm",
+    "use_llm",
+    is_flag=True,
+    help="Also ask the Ollama model (default when OLLAMA_HOST is set; OPSGATE_LLM_PROVIDER=openai: that endpoint).",
+)
 @click.option("--ollama-host", envvar="OLLAMA_HOST", default=None, help="Ollama URL [env OLLAMA_HOST].")
 @click.option("--model", envvar="OPSGATE_CHAT_MODEL", default=DEFAULT_MODEL, show_default=True)
 @click.option("--timeout", type=float, default=20.0, show_default=True, help="LLM timeout in seconds.")
@@ -74,7 +81,15 @@ def parse(
     # Parsing needs the catalog's entries, not its executors: it runs where playbooks may not.
     catalog = load_catalog(check_executors=False)
     llm = None
-    if use_llm or ollama_host or os.environ.get("OLLAMA_HOST"):
+    settings = Settings.from_env()
+    if settings.llm_provider != "ollama":  # OPSGATE_LLM_PROVIDER=openai: an OpenAI-compatible endpoint
+        from opsgate.adapters import llm_provider  # the network client, only when configured
+
+        try:
+            llm = llm_provider.from_settings(dataclasses.replace(settings, llm_timeout_seconds=timeout), catalog)
+        except llm_provider.ProviderConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+    elif use_llm or ollama_host or os.environ.get("OLLAMA_HOST"):
         host = ollama_host or DEFAULT_OLLAMA_HOST
         from opsgate.adapters.ollama_parser import OllamaParser  # the network client, only when asked for
 

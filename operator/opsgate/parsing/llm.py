@@ -9,7 +9,7 @@ schema accepts, invalid ones dropped with a note). Every failure raises :class:`
 :class:`LlmFailure` reason, so the caller can fall back to the rule parser:
 
     LlmError
-      reason: timeout | connection | http | invalid_json | schema | unknown_action
+      reason: timeout | connection | http | rate_limited | refused | invalid_json | schema | unknown_action
 
 The model only ever fills a catalog entry; it never picks a command or a path. Pure.
 """
@@ -33,6 +33,8 @@ class LlmFailure(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     HTTP = "http"
+    RATE_LIMITED = "rate_limited"  # the provider said 429 for longer than the time budget
+    REFUSED = "refused"  # the provider's model declined to answer (an OpenAI-style refusal)
     INVALID_JSON = "invalid_json"
     SCHEMA = "schema"
     UNKNOWN_ACTION = "unknown_action"

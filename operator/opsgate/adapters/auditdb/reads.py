@@ -108,6 +108,18 @@ REPORTS: dict[str, str] = {
         WHERE f.received_at >= $1 AND f.score IS NOT NULL
         GROUP BY 1 ORDER BY scored DESC
     """,
+    # The LLM exchanges, by provider and model: how many, how many usable, how fast, what they cost.
+    "llm": """
+        SELECT provider, model, count(*) AS exchanges,
+               count(*) FILTER (WHERE outcome = 'ok') AS ok,
+               round((percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms))::numeric, 1) AS p50_ms,
+               round((percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric, 1) AS p95_ms,
+               coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens,
+               coalesce(sum(reply_tokens), 0)::bigint AS reply_tokens,
+               coalesce(string_agg(DISTINCT outcome, ', ') FILTER (WHERE outcome <> 'ok'), '') AS failures
+        FROM llm_exchanges WHERE at >= $1
+        GROUP BY 1, 2 ORDER BY exchanges DESC
+    """,
 }
 
 

@@ -25,6 +25,7 @@ import asyncpg
 from opsgate.adapters.auditdb import schema
 from opsgate.adapters.auditdb.spool import Item, Kind, Spool
 from opsgate.audit import learning
+from opsgate.audit.exchanges import Exchange
 from opsgate.audit.records import Record
 
 log = logging.getLogger("opsgate.audit")
@@ -88,6 +89,11 @@ class Recorder:
 
     def submit_feedback(self, body: Mapping[str, Any]) -> None:
         self.spool.put(Kind.FEEDBACK, [body])
+        self._wake.set()
+
+    def submit_exchange(self, exchange: Exchange) -> None:
+        """Keep one LLM exchange (called from the parser, on the loop: a local SQLite insert)."""
+        self.spool.put(Kind.EXCHANGE, [exchange.to_json()])
         self._wake.set()
 
     # --- the background task --------------------------------------------------------------------
@@ -197,10 +203,50 @@ class Recorder:
 async def write(conn: asyncpg.Connection, items: Sequence[Item]) -> None:
     records = [Record.from_json(i.body) for i in items if i.kind is Kind.RECORD]
     feedback = [i.body for i in items if i.kind is Kind.FEEDBACK]
+    llm = [Exchange.from_json(i.body) for i in items if i.kind is Kind.EXCHANGE]
     if records:
         await _write_records(conn, records)
     for body in feedback:
         await _write_feedback(conn, body)
+    if llm:
+        await _write_exchanges(conn, llm)
+
+
+async def _write_exchanges(conn: asyncpg.Connection, llm: Sequence[Exchange]) -> None:
+    """LLM exchanges, each once (its key); the request's row is made if its first record is yet to come."""
+    refs = {e.request.uid: e.request for e in llm if e.request is not None}
+    if refs:
+        await conn.execute(
+            "INSERT INTO queries (request_uid, name, namespace, created_at, updated_at)"
+            " SELECT u, n, ns, c, c FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])"
+            " AS r (u, n, ns, c) ON CONFLICT (request_uid) DO NOTHING",
+            *_columns([(r.uid, r.name, r.namespace, _time(r.created)) for r in refs.values()]),
+        )
+    rows = [
+        (
+            e.key,
+            e.request.uid if e.request is not None else None,
+            e.provider,
+            e.model,
+            e.prompt,
+            e.reply,
+            e.latency_ms,
+            e.prompt_tokens,
+            e.reply_tokens,
+            e.outcome,
+            e.detail or None,
+            _time(e.at),
+        )
+        for e in llm
+    ]
+    await conn.execute(
+        "INSERT INTO llm_exchanges (exchange_key, request_uid, provider, model, prompt, reply, latency_ms,"
+        " prompt_tokens, reply_tokens, outcome, detail, at)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::float8[], $8::int[], $9::int[], $10::text[], $11::text[], $12::timestamptz[])"
+        " ON CONFLICT (exchange_key) DO NOTHING",
+        *_columns(rows),
+    )
 
 
 _INSERT_QUERIES = """

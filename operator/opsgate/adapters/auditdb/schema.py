@@ -191,6 +191,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        4,
+        "LLM exchanges as the operator records them: an idempotency key, the outcome and why it failed",
+        """
+        ALTER TABLE llm_exchanges ADD COLUMN exchange_key text;
+        ALTER TABLE llm_exchanges ADD COLUMN outcome text NOT NULL DEFAULT 'ok';
+        ALTER TABLE llm_exchanges ADD COLUMN detail text;
+        CREATE UNIQUE INDEX llm_exchanges_key ON llm_exchanges (exchange_key);
+        CREATE INDEX llm_exchanges_at ON llm_exchanges (at, provider, outcome);
+        """,
+    ),
+)
+
 LATEST = MIGRATIONS[-1].version
 
 

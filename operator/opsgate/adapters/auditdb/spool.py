@@ -27,6 +27,7 @@ DEFAULT_CAPACITY = 200_000
 class Kind(enum.StrEnum):
     RECORD = "record"
     FEEDBACK = "feedback"
+    EXCHANGE = "exchange"  # an LLM exchange (opsgate.audit.exchanges)
 
 
 class SpoolFullError(RuntimeError):
