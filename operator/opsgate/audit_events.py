@@ -67,8 +67,8 @@ async def stop_audit(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _keep_learning(memo: kopf.Memo, auditor: Auditor) -> None:
-    base = memo["engine"].catalog
     while True:
+        base = memo.get("base_catalog") or memo["engine"].catalog  # the policies as last (re)loaded
         try:
             conn = await connect(auditor.recorder.url)
             try:
@@ -79,7 +79,8 @@ async def _keep_learning(memo: kopf.Memo, auditor: Auditor) -> None:
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.debug("learned phrases not read (%s); parsing keeps what it had", exc)
         else:
-            _use(memo, learning.with_learned(base, phrases, examples))
+            if memo.get("base_catalog", base) is base:  # else reloaded meanwhile: the next round uses the new one
+                _use(memo, learning.with_learned(base, phrases, examples))
         await asyncio.sleep(float(os.environ.get("OPSGATE_LEARN_SECONDS", LEARN_SECONDS)))
 
 

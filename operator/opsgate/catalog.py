@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -336,7 +337,9 @@ def load_catalog(path: Path | None = None, *, check_executors: bool = True) -> C
         raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
-    home = path.resolve().parent.parent if check_executors else None
+    # policies/ beside playbooks/ and terraform/, links not followed: a mounted ConfigMap's files are
+    # links into a timestamped folder of its own (`..data/actions.yaml`)
+    home = Path(os.path.abspath(path)).parent.parent if check_executors else None
     return parse_catalog(document, source=str(path), home=home)
 
 

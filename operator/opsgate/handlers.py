@@ -44,7 +44,8 @@ from opsgate.adapters import llm_provider
 from opsgate.adapters.job_watch import JobWatch
 from opsgate.audit import exchanges
 from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
-from opsgate.policy import PolicySet
+from opsgate.policy import PolicyLoadError, PolicySet
+from opsgate.policy.reload import PolicyFolder
 from opsgate.resources import ApprovalState, Phase
 from opsgate.settings import Settings
 
@@ -104,6 +105,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         authorizer=_authorize,
     )
     memo["engine"] = engine
+    memo["base_catalog"] = catalog  # what learned phrases are layered on (opsgate.audit_events)
+    memo["policy_watch"] = asyncio.get_running_loop().create_task(
+        _keep_policies(memo, own, PolicyFolder(home / "policies"))
+    )
     memo["jobs"] = jobs.JobSettings(
         image=own.executor_image,
         namespace=own.executor_namespace,
@@ -132,6 +137,39 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         time.monotonic() - started,
         llm_provider.describe(own) + (" with the semantic matcher" if engine.matcher else ""),
     )
+
+
+async def _keep_policies(memo: kopf.Memo, own: Settings, folder: PolicyFolder) -> None:
+    """Reload the catalog and policies when their files change (the chart's ConfigMap is updated in place).
+
+    A change that does not load leaves the last good policies in use and says why in the log; a
+    request decided before the change keeps its decision (its Approval is bound to its plan's digest).
+    """
+    while True:
+        await asyncio.sleep(own.policy_check_seconds)
+        try:
+            loaded = await asyncio.to_thread(folder.changed)
+        except (catalog_module.CatalogError, PolicyLoadError) as exc:
+            log.error("policies in %s changed but do not load; the last good ones stay in use: %s", folder.folder, exc)
+            continue
+        if loaded is None:
+            continue
+        engine: planning.Engine = memo["engine"]
+        if engine.llm is not None and hasattr(engine.llm, "catalog"):
+            engine.llm.catalog = loaded.catalog
+        memo["base_catalog"] = loaded.catalog
+        memo["engine"] = dataclasses.replace(
+            engine,
+            catalog=loaded.catalog,
+            policies=loaded.policies,
+            matcher=_matcher(own, loaded.catalog) if engine.matcher is not None else None,
+        )
+        log.info(
+            "policies reloaded from %s: %d catalog actions, %d policies",
+            folder.folder,
+            len(loaded.catalog.entries),
+            len(loaded.policies.rules),
+        )
 
 
 def _llm(own: Settings, catalog: catalog_module.Catalog) -> parsing.LlmParser | None:
@@ -684,6 +722,9 @@ async def _reconcile_if_acting(memo: kopf.Memo, namespace: str, name: str, uid: 
 
 @kopf.on.cleanup()
 async def stop_watching(memo: kopf.Memo, **_: Any) -> None:
+    policy_watch = memo.get("policy_watch")
+    if policy_watch is not None:
+        policy_watch.cancel()
     controller: Controller | None = memo.get("controller")
     if controller is not None:
         if controller.job_watch is not None:

@@ -49,6 +49,7 @@ class Settings:
     vault_addr: str | None = None
     approval_ttl: datetime.timedelta = datetime.timedelta(hours=24)
     expiry_check_seconds: float = 30.0
+    policy_check_seconds: float = 10.0  # how often policies/ is checked for changes (reloaded in place)
     metrics_port: int | None = 9090  # None: no metrics endpoint
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     peering: str | None = None  # None: standalone (no peers); a name: kopf peering between replicas
@@ -81,6 +82,7 @@ class Settings:
             executor_tolerations=tuple(t for t in env.get("OPSGATE_EXECUTOR_TOLERATION", "").split(",") if t),
             executor_env=_pairs(env.get("OPSGATE_EXECUTOR_ENV", "")),
             vault_addr=env.get("VAULT_ADDR") or None,
+            policy_check_seconds=float(env.get("OPSGATE_POLICY_CHECK_SECONDS", settings.policy_check_seconds)),
             approval_ttl=datetime.timedelta(
                 seconds=float(env.get("OPSGATE_APPROVAL_TTL_SECONDS", settings.approval_ttl.total_seconds()))
             ),
