@@ -41,6 +41,8 @@ import kopf
 from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, parsing, paths, resources
 from opsgate.adapters.job_watch import JobWatch
+from opsgate.alerts import autonomy
+from opsgate.alerts import routes as alert_routes
 from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
 from opsgate.policy import PolicySet
 from opsgate.resources import ApprovalState, Phase
@@ -89,6 +91,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     home = paths.home()
     catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
     policies = PolicySet.load(home / "policies")
+    routes_file = home / "policies" / alert_routes.ROUTES_FILE
     engine = planning.Engine(
         catalog=catalog,
         policies=policies,
@@ -99,6 +102,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         context=_context(own),
         approval_ttl=own.approval_ttl,
         authorizer=_authorize,
+        routes=alert_routes.load_routes(routes_file, actions=catalog) if routes_file.is_file() else None,
     )
     memo["engine"] = engine
     memo["jobs"] = jobs.JobSettings(
@@ -396,6 +400,7 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
             now=now,
             history=planning.history(controller.history(requester), catalog=engine.catalog, now=now),
             namespace_labels=await _namespace_labels(controller, meta["namespace"]),
+            standing=await _standing(engine, request),
         )
         controller.record({**request, "status": {"plan": planned.plan}}, now=now)
     metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)
@@ -404,6 +409,16 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
         fell_back = planned.status.get("intent", {}).get("parser") == "rules"
         metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
     return planned
+
+
+async def _standing(engine: planning.Engine, request: Mapping[str, Any]) -> autonomy.Standing | None:
+    """The record of the alert route ``request`` counts in, read from the route's requests."""
+    route = autonomy.route_of(request, routes=engine.routes) if engine.routes is not None else None
+    if route is None or engine.routes is None:
+        return None
+    selector = f"{alert_routes.LABEL_ROUTE}={route.name}"
+    runs = await kube.acall(kube.list_objects, resources.API_VERSION, "OpsRequest", None, labels=selector)
+    return autonomy.standing(route, runs, requester=engine.routes.requester, exclude=request["metadata"]["uid"])
 
 
 async def _create(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -16,6 +16,7 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "alerts": "alerts:alerts",
     "analytics": "audit:analytics",
     "approve": "approve:approve",
     "audit": "audit:audit",
