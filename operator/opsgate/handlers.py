@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import copy
 import dataclasses
 import datetime
@@ -666,12 +667,18 @@ def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
     """Start the executor namespace's Job watch in its own thread; its news reconcile the request."""
     loop = asyncio.get_running_loop()
     controller: Controller = memo["controller"]
+    # The operator's context, with kopf's event queue in it: a callback scheduled from another
+    # thread otherwise runs in that thread's empty context, where kopf.event() posts nothing (the
+    # Succeeded/Failed Events of every outcome the watch reported were lost that way).
+    operator_context = contextvars.copy_context()
 
     def job_moment(job: Mapping[str, Any]) -> None:  # in the watch's thread
         found = jobs.request_of(job)
         if found is not None:
             namespace_, name, uid = found
-            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)))
+            loop.call_soon_threadsafe(
+                lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)), context=operator_context
+            )
 
     watch = controller.job_watch = JobWatch(namespace, job_moment)
     threading.Thread(target=watch.run, name="opsgate-job-watch", daemon=True).start()

@@ -29,6 +29,8 @@ _COMMANDS: dict[str, str] = {
     "parse": "parse:parse",
     "plan": "plan:plan",
     "reject": "approve:reject",
+    "rollback": "rollback:rollback",
+    "routes": "routes:routes_command",
     "search": "rag:search",
 }
 

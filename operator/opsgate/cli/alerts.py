@@ -124,6 +124,8 @@ def make_app(receiver: Receiver, *, token: str | None) -> Any:
         report = await receiver.receive(payload)
         for created in report.created:
             log.info("alert request created: %s", created)
+        for duplicate in report.duplicates:
+            log.info("alert request exists (a re-send of the same firing): %s", duplicate)
         for skipped in report.skipped:
             log.info("alert %s skipped: %s", skipped["fingerprint"], skipped["reason"])
         for error in report.errors:
