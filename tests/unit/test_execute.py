@@ -334,7 +334,10 @@ def test_a_failing_playbook_fails_the_run_naming_the_task(tmp_path: Path, home: 
     assert outcome["counts"]["ok"] == 1
     assert {"event": "task", "task": "Check the quota allows it", "host": "localhost", "status": "failed"} in lines
     assert "Summarize" not in [line.get("task") for line in lines]
-    assert len(kubectl.calls(kubectl_log)) == 1
+    # the capture step read the count before the change; the change itself failed before scaling
+    assert [call[:2] for call in kubectl.calls(kubectl_log)] == [["get", "deployment"], ["get", "deployment"]]
+    assert outcome["rollback"]["state"] == "Available"  # nothing was validated, nothing undone
+    assert "validation" not in outcome
 
 
 def test_secret_values_reach_the_playbook_but_nothing_the_executor_prints(
