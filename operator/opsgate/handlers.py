@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import copy
 import dataclasses
 import datetime
@@ -481,7 +480,7 @@ async def _write(
                 written = await kube.acall(kube.write_status, request, status)
     if transition.approval_status is not None:
         await _write_approval_status(request, transition.approval_status)
-    _event(request, transition.notes)
+    await _event(request, transition.notes)
     if transition.phase is not None:
         controller.wrote(meta["uid"], transition.phase)
         decision = ((written.get("status") or {}).get("policy") or {}).get("decision", "none")
@@ -507,18 +506,27 @@ async def _write_approval_status(request: Mapping[str, Any], approval_status: Ma
     raise kopf.TemporaryError(f"Approval {meta['namespace']}/{name} kept changing while it was updated", delay=1)
 
 
-def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
-    """Post one Kubernetes Event about ``obj`` for a transition (kopf queues and sends it).
+async def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
+    """Post one Kubernetes Event about ``obj`` for a transition.
 
     A transition with several notes is one Event, named after the last step: Events cost the
-    API server as much as the writes they describe.
+    API server as much as the writes they describe. kopf queues and sends it when the reconcile
+    runs inside a kopf handler; kopf keeps its event queue only there, so a reconcile woken by
+    the Job watch or an expiry timer (where ``kopf.event`` has no queue) posts it itself - else
+    the Succeeded/Failed Events of every outcome the watch reported were lost.
     """
     if not notes:
         return
     body = obj if isinstance(obj, kopf.Body) else kopf.Body(typing.cast(kopf.RawBody, dict(obj)))
     kind = "Warning" if any(n.type == "Warning" for n in notes) else "Normal"
     message = "; ".join(n.message for n in notes)
-    kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
+    try:
+        kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
+    except LookupError:  # not in a kopf handler's context: no event queue
+        try:
+            await kube.acall(kube.post_event, obj, type=kind, reason=notes[-1].reason, message=message, now=_now())
+        except kube.ApiError as exc:  # an Event is worth a log line, not a failed reconcile
+            log.warning("could not post the %s event of %s: %s", notes[-1].reason, obj["metadata"]["name"], exc)
 
 
 # --- what wakes the loop up ----------------------------------------------------------------------
@@ -667,18 +675,12 @@ def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
     """Start the executor namespace's Job watch in its own thread; its news reconcile the request."""
     loop = asyncio.get_running_loop()
     controller: Controller = memo["controller"]
-    # The operator's context, with kopf's event queue in it: a callback scheduled from another
-    # thread otherwise runs in that thread's empty context, where kopf.event() posts nothing (the
-    # Succeeded/Failed Events of every outcome the watch reported were lost that way).
-    operator_context = contextvars.copy_context()
 
     def job_moment(job: Mapping[str, Any]) -> None:  # in the watch's thread
         found = jobs.request_of(job)
         if found is not None:
             namespace_, name, uid = found
-            loop.call_soon_threadsafe(
-                lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)), context=operator_context
-            )
+            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)))
 
     watch = controller.job_watch = JobWatch(namespace, job_moment)
     threading.Thread(target=watch.run, name="opsgate-job-watch", daemon=True).start()

@@ -382,3 +382,51 @@ async def test_a_platform_team_forbids_autonomy_by_tightening_the_rule(
     planned = await decide(strict, alert_request(shipped, actions), earned)
     assert planned.phase is Phase.AWAITING_APPROVAL
     assert [n.reason for n in planned.notes if n.reason.startswith("Route")] == ["RouteAutonomyWithheld"]
+
+
+# --- the receiver's bookkeeping (the API server's part is tests/e2e/test_alerts.py) ---------------
+
+
+class Names:
+    """What the API server does with a create at a name: made once, 409 (False) afterwards."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    async def create(self, manifest: Any) -> bool:
+        name = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+        if name in self.made:
+            return False
+        self.made.append(name)
+        return True
+
+
+async def test_a_re_send_is_a_duplicate_and_does_not_count_against_the_rate_limit(
+    shipped: routes.RouteSet, actions: catalog.Catalog
+) -> None:
+    from opsgate.cli.alerts import Receiver
+
+    names = Names()
+    limited = routes.RouteSet(
+        requester=RECEIVER,
+        routes=tuple(
+            r.model_copy(update={"rate_limit": routes.RateLimit(requests=2, per_seconds=3600)}) for r in shipped.routes
+        ),
+    )
+    receiver = Receiver(
+        routes=limited, actions=actions, username=RECEIVER, groups=(), create=names.create, clock=lambda: 0.0
+    )
+    first = await receiver.receive(webhook.parse(payload(alert(fingerprint="aa"), alert(fingerprint="bb"))))
+    assert len(first.created) == 2
+    again = await receiver.receive(webhook.parse(payload(alert(fingerprint="aa"), alert(fingerprint="bb"))))
+    assert (again.created, len(again.duplicates), again.skipped) == ([], 2, [])
+    third = await receiver.receive(webhook.parse(payload(alert(fingerprint="cc"), alert("resolved", fingerprint="dd"))))
+    assert third.created == []
+    assert [s["reason"] for s in third.skipped] == [
+        "rate limited: route restart-crashlooping made 2 request(s) in the last 3600s",
+        "resolved alerts don't act",
+    ]
+    restarted = Receiver(routes=limited, actions=actions, username=RECEIVER, groups=(), create=names.create)
+    after = await restarted.receive(webhook.parse(payload(alert(fingerprint="aa"))))
+    assert (after.created, len(after.duplicates)) == ([], 1)  # the API server still has it
+    assert len(names.made) == 2

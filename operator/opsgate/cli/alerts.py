@@ -32,6 +32,7 @@ from opsgate.alerts import ratelimit, requests, routes, webhook
 log = logging.getLogger("opsgate.alerts")
 
 MAX_BODY_BYTES = 1 << 20
+MAX_KNOWN = 10_000
 ENV_TOKEN = "OPSGATE_ALERTS_TOKEN"  # noqa: S105 - the name of the variable, not a token
 
 Create = Callable[[Mapping[str, Any]], Awaitable[bool]]  # True: created; False: it existed already
@@ -61,6 +62,9 @@ class Receiver:
     create: Create
     window: ratelimit.Window = dataclasses.field(default_factory=ratelimit.Window)
     clock: Callable[[], float] = time.monotonic
+    # Requests this process made or found: a re-send of their alert is a duplicate before it is
+    # a rate-limit question. Bounded; forgotten names fall back to the API server's 409.
+    known: dict[str, None] = dataclasses.field(default_factory=dict)
 
     async def receive(self, payload: webhook.Payload) -> Report:
         report = Report()
@@ -78,6 +82,9 @@ class Receiver:
             return
         manifest = requests.manifest(routed, alert, requester=self.username, groups=self.groups)
         name = f"{routed.namespace}/{manifest['metadata']['name']}"
+        if name in self.known:
+            report.duplicates.append(name)
+            return
         limit = routed.route.rate_limit
         if not self.window.allow(routed.route.name, limit, now=self.clock()):
             reason = f"route {routed.route.name} made {limit.requests} request(s) in the last {limit.per_seconds}s"
@@ -89,11 +96,17 @@ class Receiver:
             self.window.release(routed.route.name)
             report.errors.append({"fingerprint": alert.fingerprint, "request": name, "error": str(exc)})
             return
+        self._remember(name)
         if made:
             report.created.append(name)
         else:
             self.window.release(routed.route.name)  # a re-send of an alert already turned into a request
             report.duplicates.append(name)
+
+    def _remember(self, name: str) -> None:
+        self.known[name] = None
+        while len(self.known) > MAX_KNOWN:
+            del self.known[next(iter(self.known))]
 
 
 async def _create(manifest: Mapping[str, Any]) -> bool:
