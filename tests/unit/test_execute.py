@@ -196,6 +196,31 @@ def test_a_scale_whose_rollout_never_settles_is_rolled_back_to_the_captured_coun
     assert [call[4] for call in kubectl.calls(log) if call[:1] == ["scale"]] == ["--replicas=3"]
 
 
+FAILING_CAPTURE = """\
+- name: Capture (the deployment is gone)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Read the deployment's current replica count
+      ansible.builtin.fail:
+        msg: 'deployments.apps "{{ name }}" not found'
+"""
+
+
+def test_a_change_whose_way_back_cannot_be_captured_is_not_run(tmp_path: Path, home: Path, kubectl_log: Path) -> None:
+    (home / "playbooks/capture/deployment-replicas.yml").write_text(FAILING_CAPTURE)
+    code, _lines, outcome = execute(write(tmp_path / "plan.json", planned(SCALE)), tmp_path)
+
+    assert code == result.ExitCode.FAILED
+    assert outcome["failedTask"] == "Read the deployment's current replica count"
+    assert outcome["summary"] == (
+        'could not capture the state to roll back to: task "Read the deployment\'s current replica count" '
+        'failed: deployments.apps "checkout" not found; the change was not run'
+    )
+    assert kubectl.calls(kubectl_log) == []  # the scale playbook never started
+
+
 def test_a_dry_run_runs_the_playbook_in_check_mode_and_kubectl_only_validates(
     tmp_path: Path, kubectl_log: Path
 ) -> None:

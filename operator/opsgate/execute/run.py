@@ -30,7 +30,7 @@ MESSAGE_NOTHING_TO_RUN = "{action} runs nothing (executor kind `none`): it is an
 MESSAGE_TASK_FAILED = "task {task!r} failed: {failure}"
 MESSAGE_SUCCEEDED = "{action} succeeded"
 MESSAGE_INTERNAL = "the executor failed unexpectedly: {error}"
-MESSAGE_CAPTURE_FAILED = "could not capture the state to roll back to ({failure}); the change was not run"
+MESSAGE_CAPTURE_FAILED = "could not capture the state to roll back to: {failure}; the change was not run"
 MESSAGE_VALIDATED = "the change was validated"
 MESSAGE_ROLLED_BACK = "validation failed: {why}; rolled back: {undo}"
 MESSAGE_ROLLBACK_FAILED = "validation failed: {why}; the rollback failed too: {failure}"
@@ -163,8 +163,8 @@ def _run_playbook(
         if entry.rollback is not None and not dry_run:
             captured = run(entry.rollback.capture, parameters)
             if not captured.succeeded:
-                why = MESSAGE_CAPTURE_FAILED.format(failure=captured.failure or "it failed")
-                return _failed(action, digest, dry_run, Reason.TASK_FAILED, why)
+                failed = _playbook_result(action, digest, dry_run, captured)
+                return replace(failed, summary=MESSAGE_CAPTURE_FAILED.format(failure=failed.summary))
             inverse_key = str(entry.rollback_action)
             try:
                 inverse_params = rollback.inverse_parameters(
