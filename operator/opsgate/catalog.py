@@ -133,8 +133,9 @@ class Noun(pydantic.BaseModel):
     words: tuple[Phrase, ...] = pydantic.Field(min_length=1)
     # values that stand for the noun where the text has no word for it: a metric name is a metric
     # ("graph http_requests_total"); an image after a verb is an image ("scan ghcr.io/acme/api:2.0");
-    # a DNS name after a verb is a site ("take down promo.acme.org")
-    values: tuple[Literal[ValueKind.METRIC, ValueKind.IMAGE, ValueKind.DOMAIN], ...] = ()
+    # a DNS name after a verb is a site ("take down promo.acme.org"); a DNS name given an IP address
+    # is a record ("point shop.acme.org at 203.0.113.7")
+    values: tuple[Literal[ValueKind.METRIC, ValueKind.IMAGE, ValueKind.DOMAIN, ValueKind.ADDRESS], ...] = ()
 
 
 class Phrases(pydantic.BaseModel):

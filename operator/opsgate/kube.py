@@ -9,6 +9,8 @@ wrappers, which run them in a worker thread so the kopf event loop never stalls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime
 import json
 import os
@@ -17,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import kubernetes
+import urllib3
 
 # kind -> plural, for the kinds OpsGate touches
 PLURALS = {
@@ -58,13 +61,59 @@ _configuration: kubernetes.client.Configuration | None = None
 
 
 _impersonation: dict[str, str] = {}
+# Per-call impersonation for servers acting for many users at once (the chat front-end): set by
+# ``acting_as`` for the calls made inside it, in this task or thread only.
+_acting_as: contextvars.ContextVar[tuple[str, tuple[str, ...]] | None] = contextvars.ContextVar(
+    "opsgate_kube_acting_as", default=None
+)
 
 
-def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_group: str | None = None) -> None:
+@contextlib.contextmanager
+def acting_as(user: str, groups: Sequence[str] = ()) -> Iterator[None]:
+    """Make the calls inside this block as ``user`` in ``groups`` (Kubernetes impersonation).
+
+    The API server checks that the real credentials may impersonate, then authorizes and admits
+    each call as that user: RBAC and the admission policies see the user, not this process.
+    ``acall`` carries it into its worker thread (``asyncio.to_thread`` copies the context).
+    """
+    token = _acting_as.set((user, tuple(groups)))
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
+
+def _headers(base: Mapping[str, str]) -> urllib3.HTTPHeaderDict:
+    """The request's headers plus impersonation: one ``Impersonate-Group`` header per group.
+
+    The API server reads each group from its own header (a comma is part of a group's name), so
+    the headers go out as a multi-valued ``HTTPHeaderDict``, not a plain dict.
+    """
+    headers = urllib3.HTTPHeaderDict(dict(base))
+    acting = _acting_as.get()
+    if acting is None:
+        for name, value in _impersonation.items():
+            headers[name] = value
+        return headers
+    user, groups = acting
+    headers["Impersonate-User"] = user
+    for group in groups:
+        headers.add("Impersonate-Group", group)
+    return headers
+
+
+def configure(
+    kubeconfig: str | None = None,
+    *,
+    context: str | None = None,
+    as_user: str | None = None,
+    as_group: str | None = None,
+) -> None:
     """Load credentials: in-cluster service account, else ``kubeconfig`` / ``$KUBECONFIG``.
 
-    ``as_user``/``as_group`` impersonate, like ``kubectl --as/--as-group``; the API server
-    checks that the real credentials may impersonate.
+    ``context`` picks a kubeconfig context, like ``kubectl --context``. ``as_user``/``as_group``
+    impersonate, like ``kubectl --as/--as-group``; the API server checks that the real
+    credentials may impersonate.
     """
     global _configuration
     _impersonation.clear()
@@ -78,10 +127,25 @@ def configure(kubeconfig: str | None = None, *, as_user: str | None = None, as_g
             kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig or os.environ.get("KUBECONFIG"), client_configuration=configuration
+                config_file=kubeconfig or os.environ.get("KUBECONFIG"),
+                context=context,
+                client_configuration=configuration,
             )
         configuration.connection_pool_maxsize = 32
         _configuration = configuration
+    _local.__dict__.pop("client", None)  # this thread's client was built for the old credentials
+
+
+def kubeconfig_namespace(kubeconfig: str | None = None, *, context: str | None = None) -> str:
+    """The namespace the kubeconfig's (current or named) context sets, as kubectl reads it; else ``default``."""
+    try:
+        contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig or os.environ.get("KUBECONFIG")
+        )
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    return str(((chosen or {}).get("context") or {}).get("namespace") or "default")
 
 
 def _client() -> kubernetes.client.ApiClient:
@@ -119,12 +183,12 @@ def request(
         method,
         url,
         query_params=list((query or {}).items()),
-        header_params={"Accept": "application/json", "Content-Type": content_type, **_impersonation},
+        header_params={"Accept": "application/json", "Content-Type": content_type},
         body=body,
         auth_settings=["BearerToken"],
     )
     try:
-        response = client.call_api(method_, full_url, headers, payload, post, _request_timeout=timeout)
+        response = client.call_api(method_, full_url, _headers(headers), payload, post, _request_timeout=timeout)
     except kubernetes.client.ApiException as exc:
         raise _error(exc.status, exc.reason, exc.body) from None
     data = response.read()  # type: ignore[no-untyped-call]
@@ -149,6 +213,21 @@ def whoami() -> dict[str, Any]:
     result = request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
     user_info: dict[str, Any] = result["status"]["userInfo"]
     return user_info
+
+
+def can_i(*, verb: str, group: str, resource: str, namespace: str = "") -> bool:
+    """Whether the caller (or the user of ``acting_as``) may ``verb`` ``resource``: a SelfSubjectAccessReview.
+
+    Every authenticated user may ask this about themselves; an empty ``namespace`` asks about
+    all namespaces.
+    """
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "group": group, "resource": resource}},
+    }
+    result = request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+    return bool((result.get("status") or {}).get("allowed"))
 
 
 def access_review(
@@ -251,6 +330,7 @@ def watch(
     *,
     resource_version: str,
     labels: str | None = None,
+    fields: str | None = None,
     timeout_seconds: int = 300,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The changes after ``resource_version``: (type, object) pairs, as the API server streams them.
@@ -267,16 +347,20 @@ def watch(
     }
     if labels:
         query["labelSelector"] = labels
+    if fields:
+        query["fieldSelector"] = fields
     client = _client()
     method, full_url, headers, payload, post = client.param_serialize(
         "GET",
         path(api_version, kind, namespace),
         query_params=list(query.items()),
-        header_params={"Accept": "application/json", **_impersonation},
+        header_params={"Accept": "application/json"},
         auth_settings=["BearerToken"],
     )
     try:
-        response = client.call_api(method, full_url, headers, payload, post, _request_timeout=timeout_seconds + 30)
+        response = client.call_api(
+            method, full_url, _headers(headers), payload, post, _request_timeout=timeout_seconds + 30
+        )
     except kubernetes.client.ApiException as exc:
         raise _error(exc.status, exc.reason, exc.body) from None
     raw = response.response  # urllib3's, not yet read
@@ -415,3 +499,10 @@ def delete_all(api_version: str, kind: str, namespace: str, *, labels: str) -> N
 async def acall(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     """Run a blocking call of this module in a worker thread."""
     return await asyncio.to_thread(func, *args, **kwargs)
+
+
+def merge_patch(api_version: str, kind: str, namespace: str, name: str, body: Mapping[str, Any]) -> Any:
+    """A JSON merge patch of the object (metadata or spec; status has :func:`write_status`)."""
+    return request(
+        "PATCH", path(api_version, kind, namespace, name), body=dict(body), content_type="application/merge-patch+json"
+    )

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from tests import vault_setup
 from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Team, exports_of, requester
+from tests.e2e.ui_server import UiServer, impersonator_kubeconfig
 from tests.fakes import mail_server
 from tests.real_openbao import RealOpenBao, openbao_server
 from tests.real_postgres import RealPostgres
@@ -199,6 +200,19 @@ def team(kubectl: Kubectl, namespace: str) -> Team:
     for app in ("checkout", "payments"):
         kubectl("create", "deployment", app, "--image=registry.local/shop/app:1", "-n", namespace)
     return Team(namespace, user, requester(kubectl, namespace, user))
+
+
+@pytest.fixture(scope="session")
+def ui(kubectl: Kubectl, operator: Operator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """``opsgate ui`` for the session, as the opsgate-ui ServiceAccount (impersonation only),
+    reading analytics from the operator's audit store."""
+    state = tmp_path_factory.mktemp("ui")
+    kubeconfig = impersonator_kubeconfig(kubectl, state / "kubeconfig")
+    env = {**kubectl.cluster.env, "DATABASE_URL": operator.env["OPSGATE_DATABASE_URL"], "OPSGATE_LOG_LEVEL": "INFO"}
+    server = UiServer(kubeconfig, state / "ui.log", env)
+    server.start()
+    yield server
+    server.stop()
 
 
 __all__ = ["openbao_server"]  # the session's OpenBao (tests/real_openbao.py), for the executor's secrets

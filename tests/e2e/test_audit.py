@@ -34,10 +34,17 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in status.get("conditions") or () if c["type"] == kind), {})
 
 
+def judged_and_correct(operator: Operator) -> tuple[int, int]:
+    """Requests with feedback on their intent, and those judged right, over the whole audit store."""
+    rows = json.loads(opsgate(operator, "analytics", "accuracy", "--json").stdout)["rows"]
+    return sum(r["judged"] for r in rows), sum(r["correct"] for r in rows)
+
+
 def test_requests_are_recorded_chained_to_their_status_and_counted(
     kubectl: Kubectl, operator: Operator, team: Team
 ) -> None:
     ns = team.namespace
+    before = judged_and_correct(operator)  # the chat UI's tests give feedback in this session's store too
     team.create("audited-scale", "scale the checkout deployment to 3 replicas in staging")
     team.create("audited-denied", "Delete the production cluster payments-prod")
     team.create("audited-mint", "mint a mailbox for john@acme.org")
@@ -92,9 +99,8 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
     rules = next(r for r in accuracy if r["parser"] == "rules")
     assert rules["requests"] >= 3
     assert rules["recognised"] <= rules["requests"] - 1  # "mint a mailbox" was read as nothing
-    judged = sum(r["judged"] for r in accuracy)
-    correct = sum(r["correct"] for r in accuracy)
-    assert (judged, correct) == (2, 1)  # only this test gives feedback
+    judged, correct = judged_and_correct(operator)
+    assert (judged - before[0], correct - before[1]) == (2, 1)  # this test's feedback
     policies = {r["policy"]: r for r in json.loads(opsgate(operator, "analytics", "policies", "--json").stdout)["rows"]}
     assert policies["no-production-deletion"]["denied"] >= 1
 

@@ -200,16 +200,40 @@ def test_a_question_is_answered_without_a_job(kubectl: Kubectl, operator: Operat
 
 
 def test_every_example_reaches_its_expected_phase(kubectl: Kubectl, operator: Operator, team: Team) -> None:
-    expected: dict[str, str] = {}
-    documents = []
-    for path in sorted(Path(ROOT / "examples").glob("*.yaml")):
-        document = yaml.safe_load(path.read_text())
-        expected[document["metadata"]["name"]] = document["metadata"]["annotations"]["opsgate.dev/expected-phase"]
-        documents.append(json.dumps(document))
+    documents = [d for path in sorted((ROOT / "examples").glob("*.yaml")) for d in yaml.safe_load_all(path.read_text())]
+    namespaces = [d for d in documents if d["kind"] == "Namespace"]
+    requests = [d for d in documents if d["kind"] == "OpsRequest"]
+    assert len(namespaces) + len(requests) == len(documents), "examples/*.yaml hold OpsRequests and Namespaces"
+    for ns in namespaces:  # a namespace carrying the tags, for the requests made in it
+        kubectl.apply(ns)
+    placed = [(d["metadata"].get("namespace") or team.namespace, d) for d in requests]
     # as admin, whom the examples name (with admin's groups: no MFA, so the e-mail is denied)
-    kubectl("apply", "-n", team.namespace, "-f", "-", stdin="\n---\n".join(documents))
-    for name, phase in expected.items():
-        wait_phase(kubectl, team.namespace, name, phase)
+    for where, document in placed:
+        kubectl("apply", "-n", where, "-f", "-", stdin=json.dumps(document))
+    seen = {}
+    for where, document in placed:
+        name = document["metadata"]["name"]
+        status = wait_phase(kubectl, where, name, document["metadata"]["annotations"]["opsgate.dev/expected-phase"])
+        seen[name] = (status.get("plan") or {}).get("action")
+    # one example per family of the catalog (its categories), each ending where it says
+    catalog = yaml.safe_load((ROOT / "policies" / "actions.yaml").read_text())
+    families = {key.split(".")[0] for key in catalog["actions"]}
+    assert families <= {action.split(".")[0] for action in seen.values() if action}, seen
+    for ns in namespaces:
+        kubectl("delete", "namespace", ns["metadata"]["name"], "--wait=false", check=False)
+
+
+def test_the_approval_example_patch_approves_as_the_approver(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    ns = team.namespace
+    team.create("email", "create an email for example@acme.org")
+    status = wait_phase(kubectl, ns, "email", "AwaitingApproval")
+    patch = (ROOT / "examples" / "approval" / "approve.yaml").read_text()
+    patch = patch.replace("APPROVER", "bob").replace("PLAN_DIGEST", status["plan"]["digest"])
+    bob = kubectl.as_user("bob", "opsgate-approvers")
+    name = status["approval"]["name"]
+    assert bob("patch", "approval", name, "-n", ns, "--type=merge", "-p", json.dumps(yaml.safe_load(patch)))
+    status = wait_phase(kubectl, ns, "email", "Succeeded")
+    assert condition(status, "Approved")["message"] == "approved by bob"
 
 
 def test_a_killed_operator_loses_nothing_and_duplicates_nothing(

@@ -29,7 +29,9 @@ NAMESPACE_LABELS = {"opsgate.dev/project": "shop", "opsgate.dev/cost-center": "c
 
 
 def examples() -> list[dict[str, Any]]:
-    return [yaml.safe_load(path.read_text()) for path in sorted((ROOT / "examples").glob("*.yaml"))]
+    """The OpsRequests of examples/ (a file may also hold the Namespace its request is made in)."""
+    documents = [d for path in sorted((ROOT / "examples").glob("*.yaml")) for d in yaml.safe_load_all(path.read_text())]
+    return [d for d in documents if d["kind"] == "OpsRequest"]
 
 
 def labelled(limit: int = 60) -> list[dict[str, Any]]:

@@ -32,6 +32,14 @@ _COMMANDS: dict[str, str] = {
     "rollback": "rollback:rollback",
     "routes": "routes:routes_command",
     "search": "rag:search",
+    "ui": "ui:ui",
+    # the kubectl plugin's front door (kubectl opsgate …) and the MCP server for agents
+    "ask": "frontdoor:ask",
+    "status": "frontdoor:status",
+    "approvals": "frontdoor:approvals",
+    "explain": "frontdoor:explain",
+    "feedback": "frontdoor:feedback",
+    "mcp": "mcp:mcp",
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import urllib.parse
 from typing import Any
 
 import click
@@ -21,6 +22,13 @@ from opsgate.settings import Settings
 @click.option("--metrics-port", type=int, default=None, help="Prometheus metrics port (default 9090; 0 disables).")
 @click.option(
     "--health", "health_endpoint", default=None, help="Liveness endpoint URL (default http://0.0.0.0:8080/healthz)."
+)
+@click.option(
+    "--port-offset",
+    type=click.IntRange(min=0),
+    default=0,
+    envvar="OPSGATE_PORT_OFFSET",
+    help="Added to the metrics and health ports: replicas sharing one network (hostNetwork) each need their own.",
 )
 @click.option("--peering", default=None, help="kopf peering name: replicas sharing it never act at once.")
 @click.option("--priority", type=int, default=None, help="Peering priority (higher wins).")
@@ -38,6 +46,7 @@ def operator(
     executor_image: str | None,
     metrics_port: int | None,
     health_endpoint: str | None,
+    port_offset: int,
     peering: str | None,
     priority: int | None,
     log_format: str,
@@ -62,6 +71,7 @@ def operator(
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     if settings.metrics_port == 0:
         settings = dataclasses.replace(settings, metrics_port=None)
+    settings = offset_ports(settings, port_offset)
     if settings.peering:
         _ensure_peering(settings)
     root = logging.getLogger()
@@ -86,6 +96,24 @@ def operator(
             memo=kopf.Memo(settings=settings),
         )
     )
+
+
+def offset_ports(settings: Settings, offset: int) -> Settings:
+    """``settings`` with ``offset`` added to the metrics port and the health endpoint's port.
+
+    Replicas in one network namespace (hostNetwork pods; the local cluster's process node, where
+    pods share the host's loopback) would otherwise all bind the same two ports; the Helm chart
+    passes each replica's StatefulSet ordinal. A disabled endpoint stays disabled.
+    """
+    if not offset:
+        return settings
+    metrics_port = settings.metrics_port + offset if settings.metrics_port else None
+    health = settings.health_endpoint
+    if health:
+        url = urllib.parse.urlsplit(health)
+        port = (url.port or (443 if url.scheme == "https" else 80)) + offset
+        health = url._replace(netloc=f"{url.hostname}:{port}").geturl()
+    return dataclasses.replace(settings, metrics_port=metrics_port, health_endpoint=health)
 
 
 def _ensure_peering(settings: Settings) -> None:

@@ -111,6 +111,21 @@ def plan(
     click.echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else render(planned))
 
 
+async def decide_offline(
+    body: dict[str, Any],
+    *,
+    executor_image: str = DEFAULT_EXECUTOR_IMAGE,
+    now: datetime.datetime,
+    history: dict[str, int] | None = None,
+    namespace_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The JSON of ``opsgate plan --json`` for the OpsRequest ``body``, decided offline (the MCP ``plan`` tool)."""
+    planned, context = await _plan(
+        body, executor_image=executor_image, now=now, history=history or {}, namespace_labels=namespace_labels or {}
+    )
+    return contract(planned, context_sources=context)
+
+
 async def _plan(
     body: dict[str, Any],
     *,

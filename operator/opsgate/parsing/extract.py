@@ -56,6 +56,8 @@ _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
 _REPLICAS = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:replicas?|instances?|pods?|copies)\b")
 _TO_NUMBER = re.compile(r"\bto\s+(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b(?![%.])(?:\s*([a-z%]+))?")
+# "replicas on checkout to 4", "replica count of api to 2": the replica noun, then the count
+_REPLICAS_TO = re.compile(r"\breplicas?\b(?:\s+\S+){0,6}?\s+to\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 # "to 5 nodes", "to 2 gb", "to 3 hours", "to 50 %": a count of something other than replicas
 _NOT_REPLICA_UNITS = frozenset({"node", "nodes", "percent"})
 _TLS_OFF = re.compile(
@@ -105,6 +107,7 @@ _NOUN_CUES = {
 _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
+_POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
 
@@ -144,6 +147,7 @@ class Found:
     metric: str | None = None
     groups: list[str] = dataclasses.field(default_factory=list)
     tls: bool | None = None
+    pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
 
@@ -266,6 +270,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.instance_types.append(low)
         elif _is_domain(low):
             found.domains.append(low)
+            if previous in ("to", "at") and i >= 2 and tokens[i - 2].low in _POINTING:
+                found.pointed_at = low  # "a cname pointing to hosting.gitbook.com for docs.acme.org"
         elif _REGION.match(low):
             found.regions.append(low)
         elif _IMAGE.match(low) and ("/" in low or ":" in low or previous == "image"):
@@ -298,6 +304,11 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
 
 def _number(word: str) -> int:
     return int(word) if word.isdigit() else entities.NUMBER_WORDS[word]
+
+
+def states_replica_count(text: str) -> bool:
+    """Does lower-cased ``text`` give a count of replicas ("6 instances", "replicas of api to 4")?"""
+    return bool(_REPLICAS.search(text) or _REPLICAS_TO.search(text))
 
 
 def _find_numbers(text: str, found: Found) -> None:
@@ -398,6 +409,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 # "the build namespace": a verb word the parser did not read as a verb is a name
                 and (is_name(before, username=username) or (determined and before.low in vocabulary.VERBS))
                 and not before.possessive
+                # "delete my github account": the requester's own account elsewhere names no user of ours
+                and not (username and span.start >= 2 and tokens[span.start - 2].low in ("my", "mine"))
             )
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
                 continue  # "rollout restart deployment orders": the next noun has the name

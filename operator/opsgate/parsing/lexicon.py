@@ -31,6 +31,7 @@ class Lexicon:
     metric_nouns: frozenset[str]  # the nouns a Prometheus metric name stands for
     image_nouns: frozenset[str]  # the nouns an image reference stands for, after a verb
     domain_nouns: frozenset[str]  # the nouns a DNS name stands for, after a verb
+    address_nouns: frozenset[str]  # the nouns a DNS name stands for, after a verb, when an IP address is given
     corrector: Corrector  # typos are corrected towards what we can act on: "batch" must not become "patch"
 
     def lookup(self, phrase: str) -> tuple[frozenset[Verb], frozenset[str]]:
@@ -47,6 +48,7 @@ def build(catalog: Catalog) -> Lexicon:
     metric_nouns: set[str] = set()
     image_nouns: set[str] = set()
     domain_nouns: set[str] = set()
+    address_nouns: set[str] = set()
     for name, spec in catalog.nouns.items():
         for word in spec.words:
             nouns.setdefault(word, set()).add(name)
@@ -56,6 +58,8 @@ def build(catalog: Catalog) -> Lexicon:
             image_nouns.add(name)
         if ValueKind.DOMAIN in spec.values:
             domain_nouns.add(name)
+        if ValueKind.ADDRESS in spec.values:
+            address_nouns.add(name)
     idioms: dict[str, tuple[frozenset[Verb], frozenset[str]]] = {}
     pairs: dict[tuple[Verb, str], list[tuple[str, Strength]]] = {}
     noun_only: dict[str, str] = {}
@@ -103,6 +107,7 @@ def build(catalog: Catalog) -> Lexicon:
         metric_nouns=frozenset(metric_nouns),
         image_nouns=frozenset(image_nouns),
         domain_nouns=frozenset(domain_nouns),
+        address_nouns=frozenset(address_nouns),
         corrector=Corrector([*actionable, *nouns]),
     )
 

@@ -15,7 +15,7 @@ from opsgate.parsing import text as request_text
 
 _OPENERS = ("hey", "hi", "hello", "so", "ok", "okay", "quick question", "question")
 _REQUEST_OPENING = re.compile(
-    r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody)\b"
+    r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody|y'?all|you\s*guys|anyone)\b"
     r"|^(?:can|could|may)\s+i\s+(?:get|have)\b"  # "can i get a new ns called tools"
     r"|^do\s+(?:a|an|the|some)\b"  # "do a security scan of billing": an imperative, not "do you…"
     r"|^please\b"

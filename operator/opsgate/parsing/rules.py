@@ -78,6 +78,12 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
+_PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
+_BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
+_REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
+# "checkout should have 5 replicas": the word after the subject of a replica count
+_HAVING = frozenset({"should", "must", "needs", "need", "has", "have", "gets", "runs", "with"})
 _ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b")
 _SCALE_TO_NUMBER = re.compile(r"\b(?:scale|bring)\b.*\bto\s+(?:\d+|" + "|".join(entities.NUMBER_WORDS) + r")\b")
 
@@ -102,6 +108,7 @@ class _Reading:
     confidence: float
     verb_at: int | None
     implied: bool = False  # the verb implied the resource noun ("restart nginx")
+    object_name: str | None = None  # the name the reading itself found, where no verb has it
 
 
 def parse(request: str, catalog: Catalog) -> Intent:
@@ -118,9 +125,10 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
     spans = _spans(tokens, lexicon)
     readings = _readings(spans, tokens, lexicon, legitimate.lower())
-    if not readings and any(s.verbs for s in spans):
+    if not readings and any(s.verbs for s in spans) and not any(Verb.UNSUPPORTED in s.verbs for s in spans):
         # "I would like a website on x, with enforce https on": the wish is the ask when the
-        # other verb names nothing
+        # other verb names nothing (unless it names an operation we lack: "I can rename the
+        # namespace for you, which one do you want?")
         spans = _spans(tokens, lexicon, keep_desire=True)
         readings = _readings(spans, tokens, lexicon, legitimate.lower())
     found_any = bool(readings)
@@ -133,7 +141,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     best = readings[0]
     entry = catalog.entries[best.key]
     found = extract.find(tokens, spans)
-    values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, best.verb_at))
+    object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
+    values = slots.candidates(entry, found, object_name=object_name)
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
@@ -264,6 +273,7 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 verbs, nouns = lexicon.lookup(correction)
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
+    spans = _without_purpose_verbs(spans, lows)
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
@@ -301,6 +311,22 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             and lows[s.start] != "new"
         )
     )
+
+
+def _without_purpose_verbs(spans: list[extract.Span], lows: tuple[str, ...]) -> list[extract.Span]:
+    """Verbs in a purpose clause describe why, not what: "I'd like a robot service account ci-robot
+    in namespace web so our pipeline can deploy" asks for the account, not a deployment."""
+    purpose_at = next((i for i in range(1, len(lows)) if _opens_purpose(lows[i:])), None)
+    if purpose_at is None or not any(s.verbs and s.start < purpose_at for s in spans):
+        return spans
+    return [dataclasses.replace(s, verbs=frozenset()) if s.verbs and s.start > purpose_at else s for s in spans]
+
+
+def _opens_purpose(lows: tuple[str, ...]) -> bool:
+    """ "so our pipeline can …", "so that we can …", "in order to …"; not "so please delete …"."""
+    if lows[:3] == ("in", "order", "to"):
+        return True
+    return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
 
 
 def _wanted_verb(word: str) -> str | None:
@@ -372,11 +398,22 @@ def _readings(
         scale_at = next((s.start for s in verb_spans if Verb.SCALE in s.verbs), None)
         if scale_key is not None and not has_noun and scale_at is not None:
             readings.append(_Reading(scale_key, 20, CONFIDENCE_VERB_ONLY, scale_at))
+    if not readings and extract.states_replica_count(low_text):
+        # "can we get 6 instances of resizer running", "cut worker back to 1 replica": a replica
+        # count is the scale's own words, whichever verb (or none) carries it; like an implied
+        # verb it needs the name, so "5 replicas please" alone stays unrecognised
+        scale_key = next((k for (verb, _), ks in lexicon.pairs.items() if verb is Verb.SCALE for k, _ in ks), None)
+        if scale_key is not None:
+            at = verb_spans[0].start if verb_spans else None
+            named = _replicas_of(tokens, spans)
+            readings.append(_Reading(scale_key, 20, CONFIDENCE_IMPLIED, at, implied=True, object_name=named))
     if not readings:
         readings = _image_readings(verb_spans, tokens, lexicon)
-    if not readings and not _ADDRESS.search(low_text):
+    if not readings:
         # "take down promo.acme.org"; "point x.org at 10.0.0.1" names a record, not a site
-        readings = _value_readings(verb_spans, tokens, "domain", lexicon.domain_nouns, lexicon, object_only=True)
+        addresses = len(_ADDRESS.findall(low_text))  # two addresses are two records: not one request
+        nouns = lexicon.domain_nouns if addresses == 0 else lexicon.address_nouns if addresses == 1 else frozenset()
+        readings = _value_readings(verb_spans, tokens, "domain", nouns, lexicon, object_only=True)
     if not readings:
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
@@ -467,9 +504,32 @@ def _object_positions(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...]
     need_at = verb_at - 2 if verb_at > 1 and tokens[verb_at - 1].low in ("a", "an") else verb_at - 1
     if need_at >= 0 and tokens[need_at].low in vocabulary.NEED_FORMS:
         covered = {i for s in spans for i in range(s.start, s.end)}
-        return [i for i in range(verb_at) if i not in covered]
+        subject = _subject_before(tokens, covered, need_at)
+        before = [i for i in range(verb_at) if i not in covered]
+        return [subject, *before] if subject is not None else before
     span_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     return list(range(span_end, len(tokens)))
+
+
+def _subject_before(tokens: tuple[Token, ...], covered: set[int], need_at: int) -> int | None:
+    """The head of the subject of a need, read backwards from it: "after the migration weekend,
+    the worker in staging needs a restart" is about the worker (not "in staging", not "after")."""
+    i = need_at - 1
+    while i >= 0:
+        low = tokens[i].low
+        if i in covered or low in _BEFORE_NEED:
+            i -= 1
+        elif i >= 1 and tokens[i - 1].low in _PLACE_PREPOSITIONS:
+            i -= 2  # "in staging"
+        elif i >= 2 and tokens[i - 2].low in _PLACE_PREPOSITIONS and i - 1 in covered:
+            i -= 3  # "in namespace shop"
+        elif not extract.is_name(tokens[i], username=True):
+            return None
+        else:
+            while i >= 1 and i - 1 not in covered and extract.is_name(tokens[i - 1], username=True):
+                i -= 1  # "the payments api": a compound name is named by its first word, as when it follows a verb
+            return i
+    return None
 
 
 def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
@@ -501,6 +561,29 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
+    return None
+
+
+def _replicas_of(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...]) -> str | None:
+    """What a replica count is of: "6 instances of the resizer", "checkout should have 5 replicas"."""
+    covered = {i for s in spans for i in range(s.start, s.end)}
+
+    def name_at(i: int) -> str | None:
+        ok = 0 <= i < len(tokens) and i not in covered and extract.is_name(tokens[i])
+        return tokens[i].low if ok else None
+
+    lows = [t.low for t in tokens]
+    for i, low in enumerate(lows[:-1]):
+        if (low.isdigit() or low in entities.NUMBER_WORDS) and lows[i + 1] in _REPLICA_WORDS:
+            j = i + 2
+            if j < len(lows) and lows[j] == "of":
+                j += 1
+                while j < len(lows) and lows[j] in _DETERMINERS:
+                    j += 1
+                return name_at(j)
+    for i, low in enumerate(lows):
+        if low in _HAVING and (named := name_at(i - 1)) is not None:
+            return named
     return None
 
 

@@ -12,18 +12,37 @@ from __future__ import annotations
 
 import re
 
+from opsgate import entities
 from opsgate.parsing import vocabulary
 
 # "/scale …", "/logs …" at the start: the slash of a chat command whose word is a verb we know
 # ("/logs x" reads as kubectl's); "/incident x", "/oncall who" stay commands of other bots
 _SLASH_COMMAND = re.compile(r"^\s*/([A-Za-z]+)\b")
-_SLASH_LOGS = re.compile(r"^\s*/logs\s+(?=[a-z0-9])", re.I)
+_SLASH_LOGS = re.compile(r"^\s*/(?:get-|show-)?logs\s+(?=[a-z0-9])", re.I)
+# "--since 5m": a time window as a flag
+_SINCE = re.compile(r"--since(?:=|\s+)(\d+\s*[a-z]+)", re.I)
 # "https://old.acme.org/path": the site a link points at
 _URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)]*)?", re.I)
 # "--last 1h", "--last=30m": a ChatOps time window
 _LAST = re.compile(r"--last(?:=|\s+)(\d+\s*[a-z]+)", re.I)
 # "take the old site down", "shut blog.acme.org down": up to two words between verb and particle
 _SPLIT_DOWN = re.compile(r"\b(take|taking|shut|shutting|tear|tearing)\s+((?:[^\s,.;]+\s+)?[^\s,;]+?)\s+down\b", re.I)
+# "take jadfoq's view access on namespace x away", "turn mtls on for orders": a phrasal verb's
+# particle after a longer object, up to six words
+_SPLIT_PARTICLE = re.compile(
+    r"\b(?:(take|taking)\s+((?:[^\s,.;]+\s+){0,5}?[^\s,.;]+)\s+(away)"
+    r"|(turn|turning|switch|switching)\s+((?:[^\s,.;]+\s+){0,5}?[^\s,.;]+)\s+(on))\b(?!\s+(?:the|a|an)\b)",
+    re.I,
+)
+# "mTLS on for the rbndr service": a feature named, then "on for" its target
+_FEATURE_ON = re.compile(r"^\s*([a-z][-a-z ]{1,20}?)\s+on\s+(?=for\b|in\b)", re.I)
+# "ocoke needs to be admin in namespace x": a person who should hold a role is granted it
+_TO_BE_ROLE = re.compile(
+    r"\b([a-z0-9][-._a-z0-9]*)\s+(?:needs|need|should|must)\s+(?:to\s+)?be\s+(?:an?\s+)?("
+    + "|".join(re.escape(word) for word in sorted(entities.ROLE_WORDS, key=len, reverse=True))
+    + r")\b(?=\s+(?:in|on|of|for|to)\b)",
+    re.I,
+)
 # "scale cart 4", "scale deployment cart 4": a bare count after the name is the replica count
 _NOT_A_NAME = r"(?!(?:to|up|down|out|in|back|by|the|it|them|this|that|replicas?|pods?)\b)"
 _POSITIONAL_SCALE = re.compile(
@@ -33,11 +52,20 @@ _POSITIONAL_SCALE = re.compile(
 )
 
 
+def _verb_particle_object(match: re.Match[str]) -> tuple[str, str, str]:
+    verb, middle, particle = match.group(1, 2, 3) if match.group(1) else match.group(4, 5, 6)
+    return verb, particle, middle
+
+
 def rewrite(text: str) -> str:
     """``text`` with chat-command shorthand spelt as words (unchanged when it has none)."""
     text = _SLASH_LOGS.sub("logs of ", text)
     text = _SLASH_COMMAND.sub(lambda m: m.group(1) if m.group(1).lower() in vocabulary.VERBS else m.group(0), text)
     text = _URL.sub(r"\1", text)
     text = _LAST.sub(r"since \1", text)
+    text = _SINCE.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)
+    text = _SPLIT_PARTICLE.sub(lambda m: " ".join(p for p in _verb_particle_object(m) if p), text)
+    text = _FEATURE_ON.sub(r"turn on \1 ", text)
+    text = _TO_BE_ROLE.sub(r"make \1 \2", text)
     return _POSITIONAL_SCALE.sub(r"\1 \2 to \3 replicas", text)

@@ -66,6 +66,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "terminate": {V.DELETE},
         "retire": {V.DELETE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
+        "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
         "removal": {V.DELETE, V.REVOKE},
         "deletion": {V.DELETE, V.REVOKE},
         "rotation": {V.ROTATE},
@@ -82,6 +83,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "increase": {V.SCALE},
         "decrease": {V.SCALE},
         "reduce": {V.SCALE},
+        "cut": {V.SCALE},  # "cut ledger-worker back to 1 replica"
         "set": {V.SCALE},
         "restart": {V.RESTART},
         "reboot": {V.RESTART},
@@ -195,7 +197,8 @@ _STOPWORDS_WORDS = """a an the this that these those my our your their his her i
     urgent urgently immediately for of from to in on at with by into onto as and or but also
     new named called name type value ttl all some any every each every one off up down over
     across within since last past previous recent recently this week day hour today yesterday
-    is are be do does did need want like id i'd some more less than via using use"""
+    is are be do does did need want like id i'd some more less than via using use
+    because unless although though whereas if whenever"""
 STOPWORDS = frozenset(_STOPWORDS_WORDS.split())
 
 _POLITENESS_WORDS = """please kindly could would can will you pls plz hey hi hello i i'd id we need want
