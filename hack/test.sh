@@ -15,6 +15,8 @@ OPSGATE_SMOLLM2_GGUF="$(hack/fetch-smollm2.sh)"
 export OPSGATE_OLLAMA OPSGATE_SMOLLM2_GGUF
 OPSGATE_BAO="$(hack/fetch-openbao.sh)/bao"  # cached by setup; tests/real_openbao.py serves with it
 export OPSGATE_BAO
+OPSGATE_ALERTMANAGER="$(hack/build-alertmanager.sh)/alertmanager"  # cached by setup; tests/real_alertmanager.py
+export OPSGATE_ALERTMANAGER
 
 echo "== static checks"
 ruff check operator tests bench hack

@@ -204,6 +204,36 @@ class Secret(pydantic.BaseModel):
     optional: bool = False  # the run goes on without it (the playbook checks `is defined`)
 
 
+_PLAYBOOK_PATH = r"^playbooks/[A-Za-z0-9_./-]+\.ya?ml$"
+
+
+class Validation(pydantic.BaseModel):
+    """How to tell the change held: a playbook that fails if it did not, within ``timeoutSeconds``.
+
+    It runs right after the entry's playbook succeeded, with the same parameters plus
+    ``opsgate_validation_timeout`` (e.g. ``60s``); a failure rolls the change back (``rollback``).
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    playbook: str = pydantic.Field(pattern=_PLAYBOOK_PATH)
+    timeout_seconds: int = pydantic.Field(default=60, alias="timeoutSeconds", ge=1, le=3600)
+
+
+class Rollback(pydantic.BaseModel):
+    """How to undo the change: the inverse action, its parameters captured before the change.
+
+    ``capture`` is a read-only playbook run before the entry's own; it publishes the inverse's
+    parameters with ``set_stats: {data: {rollback_parameters: {...}}}``, which the inverse entry's
+    schema validates. ``action`` (default: this entry) is the catalog entry that applies them.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    capture: str = pydantic.Field(pattern=_PLAYBOOK_PATH)
+    action: str | None = None
+
+
 class ActionEntry(pydantic.BaseModel):
     """One catalog entry. ``key`` is ``category.action.resource_type``."""
 
@@ -226,6 +256,23 @@ class ActionEntry(pydantic.BaseModel):
     # requests as people write them for this entry: what the semantic matcher compares a request
     # with (opsgate.parsing.semantic). Teaching data, not part of what runs (the plan digest omits it).
     examples: tuple[Example, ...] = pydantic.Field(default=(), max_length=_MAX_EXAMPLES)
+    # after the change: did it hold? (ansible executors; see Validation) and how to undo it
+    validation: Validation | None = None
+    rollback: Rollback | None = None
+
+    @property
+    def rollback_action(self) -> str | None:
+        """The catalog key that undoes this entry's change, if it declares one."""
+        if self.rollback is None:
+            return None
+        return self.rollback.action or self.key
+
+    @property
+    def step_playbooks(self) -> tuple[str, ...]:
+        """The playbooks besides the executor's that a run of this entry may execute."""
+        return tuple(
+            p for p in (self.rollback and self.rollback.capture, self.validation and self.validation.playbook) if p
+        )
 
     @pydantic.field_validator("examples")
     @classmethod
@@ -325,6 +372,7 @@ def parse_catalog(document: Mapping[str, Any], *, source: str, home: Path | None
     if not entries:
         raise CatalogError(f"{source}: the catalog has no actions")
     _check_alone(entries, source=source)
+    _check_rollbacks(entries, source=source)
     return Catalog(entries=entries, nouns=nouns, source=source)
 
 
@@ -374,13 +422,27 @@ def _check_entry(entry: ActionEntry, *, where: str, home: Path | None) -> None:
     invalid = sorted(name for name in entry.secrets if not name.isidentifier())
     if invalid:
         raise CatalogError(f"{where}: secrets: {invalid[0]!r} is not a valid variable name")
-    target = entry.executor.path
-    if home is not None and target is not None:
+    if (entry.validation or entry.rollback) and entry.executor.kind is not ExecutorKind.ANSIBLE:
+        raise CatalogError(f"{where}: validation and rollback need an ansible executor")
+    targets = [t for t in (entry.executor.path, *entry.step_playbooks) if t]
+    for target in targets if home is not None else ():
+        assert home is not None
         resolved = (home / target).resolve()
         if not resolved.is_relative_to(home.resolve()):
             raise CatalogError(f"{where}: executor path {target!r} leaves the OpsGate home")
         if not resolved.exists():
             raise CatalogError(f"{where}: executor {target!r} does not exist under {home}")
+
+
+def _check_rollbacks(entries: Mapping[str, ActionEntry], *, source: str) -> None:
+    """A rollback names an entry that runs a playbook (the inverse runs like any plan would)."""
+    for key, entry in entries.items():
+        inverse = entries.get(entry.rollback_action or "") if entry.rollback else None
+        if entry.rollback is not None and (inverse is None or inverse.executor.kind is not ExecutorKind.ANSIBLE):
+            raise CatalogError(
+                f"{source}: action {key!r}: rollback action {entry.rollback_action!r} "
+                "is not an ansible entry of the catalog"
+            )
 
 
 def _parse_nouns(raw: object, *, source: str) -> dict[str, Noun]:

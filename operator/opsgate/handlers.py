@@ -42,6 +42,8 @@ from opsgate import catalog as catalog_module
 from opsgate import kube, metrics, parsing, paths, resources
 from opsgate.adapters import llm_provider
 from opsgate.adapters.job_watch import JobWatch
+from opsgate.alerts import autonomy
+from opsgate.alerts import routes as alert_routes
 from opsgate.audit import exchanges
 from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
 from opsgate.policy import PolicyLoadError, PolicySet
@@ -93,6 +95,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     catalog = catalog_module.load_catalog(home / "policies" / "actions.yaml")
     policies = PolicySet.load(home / "policies")
     llm = _llm(own, catalog)
+    routes_file = home / "policies" / alert_routes.ROUTES_FILE
     engine = planning.Engine(
         catalog=catalog,
         policies=policies,
@@ -103,6 +106,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         context=_context(own, writer=getattr(llm, "write", None)),  # an external provider answers questions too
         approval_ttl=own.approval_ttl,
         authorizer=_authorize,
+        routes=alert_routes.load_routes(routes_file, actions=catalog) if routes_file.is_file() else None,
     )
     memo["engine"] = engine
     memo["base_catalog"] = catalog  # what learned phrases are layered on (opsgate.audit_events)
@@ -157,12 +161,19 @@ async def _keep_policies(memo: kopf.Memo, own: Settings, folder: PolicyFolder) -
         engine: planning.Engine = memo["engine"]
         if engine.llm is not None and hasattr(engine.llm, "catalog"):
             engine.llm.catalog = loaded.catalog
+        routes_file = folder.folder / alert_routes.ROUTES_FILE
+        try:
+            routes = alert_routes.load_routes(routes_file, actions=loaded.catalog) if routes_file.is_file() else None
+        except alert_routes.RoutesError as exc:
+            log.error("alert routes in %s do not load; the last good policies stay in use: %s", routes_file, exc)
+            continue
         memo["base_catalog"] = loaded.catalog
         memo["engine"] = dataclasses.replace(
             engine,
             catalog=loaded.catalog,
             policies=loaded.policies,
             matcher=_matcher(own, loaded.catalog) if engine.matcher is not None else None,
+            routes=routes,
         )
         log.info(
             "policies reloaded from %s: %d catalog actions, %d policies",
@@ -438,6 +449,7 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
             now=now,
             history=planning.history(controller.history(requester), catalog=engine.catalog, now=now),
             namespace_labels=await _namespace_labels(controller, meta["namespace"]),
+            standing=await _standing(engine, request),
         )
         controller.record({**request, "status": {"plan": planned.plan}}, now=now)
     metrics.RECONCILE_SECONDS.labels("plan").observe(time.monotonic() - started)
@@ -446,6 +458,16 @@ async def _plan(memo: kopf.Memo, request: dict[str, Any], *, now: datetime.datet
         fell_back = planned.status.get("intent", {}).get("parser") == "rules"
         metrics.LLM_SECONDS.labels("fallback" if fell_back else "ok").observe(planned.timings["parse"])
     return planned
+
+
+async def _standing(engine: planning.Engine, request: Mapping[str, Any]) -> autonomy.Standing | None:
+    """The record of the alert route ``request`` counts in, read from the route's requests."""
+    route = autonomy.route_of(request, routes=engine.routes) if engine.routes is not None else None
+    if route is None or engine.routes is None:
+        return None
+    selector = f"{alert_routes.LABEL_ROUTE}={route.name}"
+    runs = await kube.acall(kube.list_objects, resources.API_VERSION, "OpsRequest", None, labels=selector)
+    return autonomy.standing(route, runs, requester=engine.routes.requester, exclude=request["metadata"]["uid"])
 
 
 async def _create(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -507,7 +529,7 @@ async def _write(
                 written = await kube.acall(kube.write_status, request, status)
     if transition.approval_status is not None:
         await _write_approval_status(request, transition.approval_status)
-    _event(request, transition.notes)
+    await _event(request, transition.notes)
     if transition.phase is not None:
         controller.wrote(meta["uid"], transition.phase)
         decision = ((written.get("status") or {}).get("policy") or {}).get("decision", "none")
@@ -533,18 +555,27 @@ async def _write_approval_status(request: Mapping[str, Any], approval_status: Ma
     raise kopf.TemporaryError(f"Approval {meta['namespace']}/{name} kept changing while it was updated", delay=1)
 
 
-def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
-    """Post one Kubernetes Event about ``obj`` for a transition (kopf queues and sends it).
+async def _event(obj: Mapping[str, Any], notes: Sequence[planning.Note]) -> None:
+    """Post one Kubernetes Event about ``obj`` for a transition.
 
     A transition with several notes is one Event, named after the last step: Events cost the
-    API server as much as the writes they describe.
+    API server as much as the writes they describe. kopf queues and sends it when the reconcile
+    runs inside a kopf handler; kopf keeps its event queue only there, so a reconcile woken by
+    the Job watch or an expiry timer (where ``kopf.event`` has no queue) posts it itself - else
+    the Succeeded/Failed Events of every outcome the watch reported were lost.
     """
     if not notes:
         return
     body = obj if isinstance(obj, kopf.Body) else kopf.Body(typing.cast(kopf.RawBody, dict(obj)))
     kind = "Warning" if any(n.type == "Warning" for n in notes) else "Normal"
     message = "; ".join(n.message for n in notes)
-    kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
+    try:
+        kopf.event(body, type=kind, reason=notes[-1].reason, message=message)
+    except LookupError:  # not in a kopf handler's context: no event queue
+        try:
+            await kube.acall(kube.post_event, obj, type=kind, reason=notes[-1].reason, message=message, now=_now())
+        except kube.ApiError as exc:  # an Event is worth a log line, not a failed reconcile
+            log.warning("could not post the %s event of %s: %s", notes[-1].reason, obj["metadata"]["name"], exc)
 
 
 # --- what wakes the loop up ----------------------------------------------------------------------

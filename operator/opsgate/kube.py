@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime
 import json
 import os
 import threading
@@ -456,6 +457,37 @@ def set_owner(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> None:
         body={"metadata": {"ownerReferences": [reference]}},
         content_type="application/merge-patch+json",
     )
+
+
+MAX_EVENT_MESSAGE = 1024  # what kubectl describe shows in full; longer messages are cut
+
+
+def post_event(
+    obj: Mapping[str, Any], *, type: str, reason: str, message: str, now: datetime.datetime, component: str = "opsgate"
+) -> dict[str, Any]:
+    """Create a core/v1 Event about ``obj`` (what kopf.event posts, for code outside kopf's handlers)."""
+    meta = obj["metadata"]
+    stamp = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name'][:200]}.", "namespace": meta.get("namespace") or "default"},
+        "involvedObject": {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        },
+        "type": type,
+        "reason": reason,
+        "message": message[:MAX_EVENT_MESSAGE],
+        "source": {"component": component},
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    return create(event)
 
 
 def delete_all(api_version: str, kind: str, namespace: str, *, labels: str) -> None:

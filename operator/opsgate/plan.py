@@ -184,7 +184,7 @@ def build_plan(
         fields.append(field)
     if problems:
         return NeedsInfo(problems=tuple(dict.fromkeys(problems)), fields=tuple(dict.fromkeys(fields)))
-    content = content_hash(home, entry.executor.path) if entry.executor.path else ""
+    content = entry_content_hash(home, entry)
     executor = ExecutorRef(
         kind=entry.executor.kind,
         playbook=entry.executor.playbook,
@@ -292,7 +292,7 @@ def compute_digest(
 
 def recompute_digest(plan: Plan, entry: catalog.ActionEntry, *, home: Path) -> str:
     """The digest ``plan`` should carry given today's catalog entry and files (to verify a plan)."""
-    content = content_hash(home, entry.executor.path) if entry.executor.path else ""
+    content = entry_content_hash(home, entry)
     return compute_digest(
         action=plan.action,
         parameters=plan.parameters,
@@ -300,6 +300,24 @@ def recompute_digest(plan: Plan, entry: catalog.ActionEntry, *, home: Path) -> s
         content_hash=content,
         executor_image=plan.executor.image,
     )
+
+
+def entry_content_hash(home: Path, entry: catalog.ActionEntry) -> str:
+    """The content hash of everything a run of ``entry`` executes from the home.
+
+    The executor's playbook or module; with a validation or a rollback capture declared, also
+    those playbooks (an entry without them keeps the plain hash of its executor, so its digests
+    do not move).
+    """
+    if not entry.executor.path:
+        return ""
+    main = content_hash(home, entry.executor.path)
+    if not entry.step_playbooks:
+        return main
+    digest = hashlib.sha256(main.encode("ascii"))
+    for step in entry.step_playbooks:
+        digest.update(b"\0" + step.encode("utf-8") + b"\0" + content_hash(home, step).encode("ascii"))
+    return digest.hexdigest()
 
 
 def content_hash(home: Path, relative: str) -> str:

@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 _EMPTY_LIST = {"apiVersion": "v1", "items": [], "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
-def install(bin_dir: Path, *, log: Path, replicas: int = 1) -> Path:
-    """Write ``bin_dir/kubectl`` answering for deployments with ``replicas`` replicas; argv go to ``log``."""
+def install(bin_dir: Path, *, log: Path, replicas: int = 1, stuck: bool = False) -> Path:
+    """Write ``bin_dir/kubectl`` answering for deployments with ``replicas`` replicas; argv go to ``log``.
+
+    ``stuck``: rollouts never complete (``rollout status`` times out, as for pods that never get ready).
+    """
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "kubectl"
     script.write_text(
@@ -28,7 +31,7 @@ def install(bin_dir: Path, *, log: Path, replicas: int = 1) -> Path:
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from tests.fakes.kubectl import main\n"
-        f"sys.exit(main(sys.argv[1:], log={str(log)!r}, replicas={replicas}))\n",
+        f"sys.exit(main(sys.argv[1:], log={str(log)!r}, replicas={replicas}, stuck={stuck}))\n",
         encoding="utf-8",
     )
     script.chmod(0o755)
@@ -42,7 +45,7 @@ def calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
 
 
-def main(argv: Sequence[str], *, log: str, replicas: int) -> int:
+def main(argv: Sequence[str], *, log: str, replicas: int, stuck: bool = False) -> int:
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(list(argv)) + "\n")
     args = list(argv)
@@ -59,6 +62,12 @@ def main(argv: Sequence[str], *, log: str, replicas: int) -> int:
         return 0
     if args[:2] == ["rollout", "status"] and len(args) > 2:
         name = args[2].removeprefix("deployment/")
+        if stuck:
+            sys.stdout.write(
+                f'Waiting for deployment "{name}" rollout to finish: 1 of 3 updated replicas are available...\n'
+            )
+            sys.stderr.write("error: timed out waiting for the condition\n")
+            return 1
         sys.stdout.write(f'deployment "{name}" successfully rolled out\n')
         return 0
     resource = args[1] if len(args) > 1 else ""

@@ -151,17 +151,74 @@ def test_a_planned_scale_runs_through_ansible_runner_as_a_plain_process(tmp_path
     assert outcome["action"] == "provision.scale.deployment"
     assert outcome["digest"] == json.loads(plan_file.read_text())["digest"]
     assert outcome["dryRun"] is False
-    assert outcome["counts"] == {"ok": 7, "changed": 1, "failed": 0, "skipped": 0, "unreachable": 0}
+    assert outcome["counts"] == {"ok": 6, "changed": 1, "failed": 0, "skipped": 0, "unreachable": 0}
     assert outcome["summary"] == "Deployment default/checkout scaled from 1 to 3 replica(s)."
     assert outcome["durationSeconds"] > 0
     assert {"failedTask", "message", "reason"}.isdisjoint(outcome)
+    # the catalog's validation ran after the change, and the way back was captured before it
+    assert outcome["validation"]["state"] == "Passed"
+    assert outcome["rollback"] == {
+        "action": "provision.scale.deployment",
+        "parameters": {"name": "checkout", "namespace": "default", "replicas": 1},
+        "state": "Available",
+    }
     tasks = [line for line in lines[:-1] if line["event"] == "task"]
-    assert [t["task"] for t in tasks][-2:] == ["Wait for the rollout to settle", "Summarize"]
+    assert [t["task"] for t in tasks][:1] == ["Read the deployment's current replica count"]
+    assert [t["task"] for t in tasks][-2:] == ["Wait for the rollout to complete", "Summarize"]
     assert {"task": "Scale the deployment", "host": "localhost", "status": "changed", "event": "task"} in tasks
     assert all(set(line) <= {"event", "task", "host", "status", "ignored"} for line in tasks)
     assert ["scale", "deployment/checkout", "-n", "default", "--replicas=3", "--dry-run=none"] in kubectl.calls(
         kubectl_log
     )
+
+
+def test_a_scale_whose_rollout_never_settles_is_rolled_back_to_the_captured_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "kubectl.jsonl"
+    kubectl.install(tmp_path / "bin", log=log, replicas=1, stuck=True)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+
+    code, _lines, outcome = execute(write(tmp_path / "plan.json", planned(SCALE)), tmp_path)
+
+    assert code == result.ExitCode.FAILED
+    assert outcome["status"] == "failed"
+    assert outcome["reason"] == "ValidationFailed"
+    assert outcome["validation"]["state"] == "Failed"
+    assert "timed out waiting for the condition" in outcome["validation"]["message"]
+    assert outcome["rollback"]["state"] == "RolledBack"
+    assert outcome["rollback"]["parameters"] == {"name": "checkout", "namespace": "default", "replicas": 1}
+    assert outcome["summary"].startswith("validation failed: ")
+    assert "rolled back" in outcome["summary"]
+    # the inverse ran the scale playbook with the captured count (this fake keeps no state, so it
+    # reads 1 replica again and leaves it; tests/e2e/test_rollback.py sees a real Deployment scaled back)
+    assert outcome["summary"].endswith("rolled back: Deployment default/checkout already runs 1 replica(s).")
+    assert [call[4] for call in kubectl.calls(log) if call[:1] == ["scale"]] == ["--replicas=3"]
+
+
+FAILING_CAPTURE = """\
+- name: Capture (the deployment is gone)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Read the deployment's current replica count
+      ansible.builtin.fail:
+        msg: 'deployments.apps "{{ name }}" not found'
+"""
+
+
+def test_a_change_whose_way_back_cannot_be_captured_is_not_run(tmp_path: Path, home: Path, kubectl_log: Path) -> None:
+    (home / "playbooks/capture/deployment-replicas.yml").write_text(FAILING_CAPTURE)
+    code, _lines, outcome = execute(write(tmp_path / "plan.json", planned(SCALE)), tmp_path)
+
+    assert code == result.ExitCode.FAILED
+    assert outcome["failedTask"] == "Read the deployment's current replica count"
+    assert outcome["summary"] == (
+        'could not capture the state to roll back to: task "Read the deployment\'s current replica count" '
+        'failed: deployments.apps "checkout" not found; the change was not run'
+    )
+    assert kubectl.calls(kubectl_log) == []  # the scale playbook never started
 
 
 def test_a_dry_run_runs_the_playbook_in_check_mode_and_kubectl_only_validates(
@@ -302,7 +359,10 @@ def test_a_failing_playbook_fails_the_run_naming_the_task(tmp_path: Path, home: 
     assert outcome["counts"]["ok"] == 1
     assert {"event": "task", "task": "Check the quota allows it", "host": "localhost", "status": "failed"} in lines
     assert "Summarize" not in [line.get("task") for line in lines]
-    assert len(kubectl.calls(kubectl_log)) == 1
+    # the capture step read the count before the change; the change itself failed before scaling
+    assert [call[:2] for call in kubectl.calls(kubectl_log)] == [["get", "deployment"], ["get", "deployment"]]
+    assert outcome["rollback"]["state"] == "Available"  # nothing was validated, nothing undone
+    assert "validation" not in outcome
 
 
 def test_secret_values_reach_the_playbook_but_nothing_the_executor_prints(

@@ -411,3 +411,17 @@ def test_every_move_the_machine_makes_is_one_the_phase_order_allows() -> None:
             machine.Observed(request(phase, plan=PLAN), NOW, planned=planned(Phase.APPROVED, run=True)),
         ):
             advance(observed)
+
+
+@pytest.mark.parametrize(
+    ("condition_type", "reasons"),
+    [("Failed", ["Failed", "RouteDemoted"]), ("Complete", ["Succeeded"])],
+    ids=["a-failure-demotes", "a-success-does-not"],
+)
+def test_a_failed_run_of_an_alert_route_says_the_route_is_demoted(condition_type: str, reasons: list[str]) -> None:
+    job = created(built(approved())[1], "job-uid")
+    req = running(job)
+    req["status"]["autonomy"] = {"route": "restart-crashlooping", "approvedSuccesses": 3, "promoteAfter": 3}
+    transition = advance(machine.Observed(req, NOW, job=finished(job, condition_type), pods=[pod(job, "{}")]))
+    assert transition is not None
+    assert [note.reason for note in transition.notes] == reasons

@@ -77,6 +77,8 @@ def result_of(report: PolicyReport, policy: str) -> Outcome:
 
 PROD_SCALE: dict[str, Any] = {"name": "web", "replicas": 5, "environment": "production", "text": ROLLBACK}
 
+ROUTE: dict[str, Any] = {"name": "web", "labels": {"opsgate.dev/alert-route": "restart-crashlooping"}}
+
 SCENARIOS: list[tuple[str, str, str, dict[str, Any], Outcome]] = [
     # no-production-deletion
     ("delete-in-production", "no-production-deletion", "provision.delete.cluster",
@@ -182,6 +184,17 @@ SCENARIOS: list[tuple[str, str, str, dict[str, Any], Outcome]] = [
      PROD_SCALE, Outcome.PASS),
     ("staging-without-rollback", "rollback-plan-for-production", "provision.scale.deployment",
      {**PROD_SCALE, "environment": "staging", "text": ""}, Outcome.PASS),
+    # alert-route-autonomy: approved successes since the route's last failure against its promoteAfter
+    ("route-not-yet-earned", "alert-route-autonomy", "provision.restart.deployment",
+     {**ROUTE, "history": {"routeApprovedSuccesses": 2, "routePromoteAfter": 3}}, Outcome.APPROVAL),
+    ("route-earned", "alert-route-autonomy", "provision.restart.deployment",
+     {**ROUTE, "history": {"routeApprovedSuccesses": 3, "routePromoteAfter": 3}}, Outcome.PASS),
+    ("route-never-promoted", "alert-route-autonomy", "provision.restart.deployment",
+     {**ROUTE, "history": {"routeApprovedSuccesses": 50, "routePromoteAfter": 0}}, Outcome.APPROVAL),
+    ("route-earned-but-production", "alert-route-autonomy", "provision.restart.deployment",
+     {**ROUTE, "environment": "production", "history": {"routeApprovedSuccesses": 3, "routePromoteAfter": 3}},
+     Outcome.APPROVAL),
+    ("no-route", "alert-route-autonomy", "provision.restart.deployment", {"name": "web"}, Outcome.PASS),
     # no-plaintext-secrets re-scans what reaches the engine
     ("secret-in-text", "no-plaintext-secrets", "provision.create.namespace",
      {"name": "web", "text": "create namespace web, password=hunter2"}, Outcome.DENY),

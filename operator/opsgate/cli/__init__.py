@@ -16,6 +16,7 @@ from opsgate import __version__
 
 # name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
+    "alerts": "alerts:alerts",
     "analytics": "audit:analytics",
     "approve": "approve:approve",
     "audit": "audit:audit",
@@ -28,6 +29,8 @@ _COMMANDS: dict[str, str] = {
     "parse": "parse:parse",
     "plan": "plan:plan",
     "reject": "approve:reject",
+    "rollback": "rollback:rollback",
+    "routes": "routes:routes_command",
     "search": "rag:search",
     "ui": "ui:ui",
     # the kubectl plugin's front door (kubectl opsgate …) and the MCP server for agents

@@ -32,6 +32,10 @@ MESSAGE_APPROVAL_MISSING = "Approval {name} was deleted before it was decided; n
 MESSAGE_JOB_MISSING = "Job {name} was deleted before its outcome was read; whether it acted is unknown"
 MESSAGE_JOB_REPLACED = "Job {name} was replaced by another object of that name; its outcome is not trusted"
 MESSAGE_JOB_RUNNING = "Job {name} is running the plan"
+MESSAGE_ROUTE_DEMOTED = (
+    "route {route} is demoted: this run failed, so its next requests need a person's approval again "
+    "until it has {after} approved success(es)"
+)
 MESSAGE_DIGEST_MISMATCH = (
     "the approved digest {approved} is not the digest of the plan in status ({planned}); nothing was run"
 )
@@ -279,10 +283,15 @@ def _running(observed: Observed, _settings: jobs.JobSettings) -> Transition | No
         if succeeded
         else Condition.false(Type.EXECUTED, Reason.JOB_FAILED, outcome.message)
     )
+    notes = [Note("Normal" if succeeded else "Warning", target.value, outcome.message)]
+    route = observed.status.get("autonomy") or {}
+    if not succeeded and route.get("route"):
+        after = route.get("promoteAfter", 0)
+        notes.append(Note("Warning", "RouteDemoted", MESSAGE_ROUTE_DEMOTED.format(route=route["route"], after=after)))
     return Transition(
         {"phase": target.value, "result": outcome.result},
         (executed, phases.ready(target, outcome.message)),
-        (Note("Normal" if succeeded else "Warning", target.value, outcome.message),),
+        tuple(notes),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opsgate import parsing, pipeline, redact
+from opsgate.alerts import autonomy, routes
 from opsgate.catalog import Catalog
 from opsgate.controller import approvals, phases
 from opsgate.controller.conditions import Condition, Reason, Type
@@ -34,6 +35,13 @@ MESSAGE_DRY_RUN_ALLOWED = "dry run: the plan is allowed; nothing was run"
 MESSAGE_DRY_RUN_APPROVAL = "dry run: the plan would need {count} approval(s) from {groups}; no Approval was created"
 MESSAGE_AWAITING = "waiting for {count} approval(s) from {groups} on Approval {name}"
 MESSAGE_LAUNCHING = "the plan is allowed; its Job is being created"
+MESSAGE_AUTONOMOUS = (
+    "route {route} runs without approval: {count} approved success(es) since its last failure "
+    "(promoted after {after}; alert-route-autonomy allows it)"
+)
+MESSAGE_WITHHELD = (
+    "route {route} has {count} approved success(es) (promoteAfter {after}) but policy still asks for approval"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +106,7 @@ class Engine:
     context: ContextSource | None = None
     approval_ttl: datetime.timedelta = approvals.DEFAULT_TTL
     authorizer: Authorizer | None = None  # None: not asked (offline `opsgate plan`)
+    routes: routes.RouteSet | None = None  # alert routes (policies/alert-routes.yaml), if any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +140,15 @@ async def plan_request(
     now: datetime.datetime,
     history: Mapping[str, int],
     namespace_labels: Mapping[str, str],
+    standing: autonomy.Standing | None = None,
 ) -> Planned:
-    """Decide what happens to a new OpsRequest (see the module docstring)."""
+    """Decide what happens to a new OpsRequest (see the module docstring).
+
+    ``standing`` is the record of the alert route the request counts in (the receiver's requests
+    only): it reaches policy as ``history`` and lands in ``status.autonomy``.
+    """
+    if standing is not None:
+        history = {**history, **standing.history()}
     spec = OpsRequestSpec.model_validate(body.get("spec", {}))
     meta = body["metadata"]
     clean_text = redact.redact(spec.request)
@@ -198,7 +214,22 @@ async def plan_request(
     )
     if deferred:
         del planned.status["context"]  # written by retrieve_context's step
+    if standing is not None:
+        planned = _with_standing(planned, standing)
     return dataclasses.replace(planned, timings=timings, context_pending=deferred)
+
+
+def _with_standing(planned: Planned, standing: autonomy.Standing) -> Planned:
+    """Show the route's record in status, and say so in an Event when it decided something."""
+    autonomous = planned.phase is Phase.APPROVED and standing.eligible
+    status = {**planned.status, "autonomy": {**standing.to_status(), "autonomous": autonomous}}
+    notes = list(planned.notes)
+    words = {"route": standing.route, "count": standing.approved_successes, "after": standing.promote_after}
+    if autonomous:
+        notes.append(Note("Normal", "RouteAutonomous", MESSAGE_AUTONOMOUS.format(**words)))
+    elif standing.eligible and planned.phase is Phase.AWAITING_APPROVAL:
+        notes.append(Note("Normal", "RouteAutonomyWithheld", MESSAGE_WITHHELD.format(**words)))
+    return dataclasses.replace(planned, status=status, notes=tuple(notes))
 
 
 async def _authorize(authorizer: Authorizer, outcome: pipeline.Outcome, context: RequestContext) -> pipeline.Outcome:

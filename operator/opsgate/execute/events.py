@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opsgate.execute.result import Counts
@@ -48,9 +48,14 @@ class Tracker:
     failed_task: str | None = None
     failure: str | None = None
     unreachable: bool = False
+    data: dict[str, Any] = field(default_factory=dict)  # what the playbook published with set_stats
 
     def observe(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """The line to print for ``event`` (None for events that report no task result)."""
+        if event.get("event") == "playbook_on_stats":
+            published = (event.get("event_data") or {}).get("artifact_data")
+            if isinstance(published, Mapping):
+                self.data = dict(published)
         status = _TASK_EVENTS.get(str(event.get("event", "")))
         if status is None:
             return None

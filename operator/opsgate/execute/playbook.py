@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class PlaybookOutcome:
     failed_task: str | None
     failure: str | None
     unreachable: bool
+    data: dict[str, Any] = field(default_factory=dict)  # published with set_stats (e.g. rollback_parameters)
 
 
 def extravars(parameters: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
@@ -132,6 +133,7 @@ def run(
         failed_task=tracker.failed_task,
         failure=None if succeeded else failure,
         unreachable=tracker.unreachable,
+        data=tracker.data,
     )
 
 

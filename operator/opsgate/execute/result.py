@@ -6,7 +6,12 @@ message - and carries no secret. Shape::
 
     {"status": "succeeded"|"failed", "action", "digest", "dryRun",
      "counts": {"ok", "changed", "failed", "skipped", "unreachable"},
-     "summary", "failedTask"?, "reason"?, "message"?, "durationSeconds"}
+     "summary", "failedTask"?, "reason"?, "message"?, "durationSeconds",
+     "validation"?: {"state": "Passed"|"Failed", "message"},
+     "rollback"?: {"action", "parameters", "state": "Available"|"RolledBack"|"Failed", "summary"?}}
+
+``rollback.parameters`` were captured before the change (the catalog entry's ``rollback``): what
+``opsgate rollback NAME`` asks for later, or what a failed validation already applied.
 
 Pure.
 """
@@ -37,6 +42,7 @@ class Reason(enum.StrEnum):
     TOOL_MISSING = "ToolMissing"
     PROVIDER_MISSING = "ProviderMissing"
     TASK_FAILED = "TaskFailed"
+    VALIDATION_FAILED = "ValidationFailed"  # the change ran but did not hold; see rollback
     HOST_UNREACHABLE = "HostUnreachable"
     EXECUTOR_ERROR = "ExecutorError"
 
@@ -75,6 +81,8 @@ class Result:
     reason: Reason | None = None
     message: str | None = None
     duration_seconds: float = 0.0
+    validation: dict[str, Any] | None = None
+    rollback: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -104,6 +112,10 @@ class Result:
         if self.message is not None:
             document["message"] = self.message
         document["durationSeconds"] = round(self.duration_seconds, 3)
+        if self.validation is not None:
+            document["validation"] = self.validation
+        if self.rollback is not None:
+            document["rollback"] = self.rollback
         return document
 
 

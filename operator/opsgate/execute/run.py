@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgate import catalog
-from opsgate.execute import playbook, scrub, secrets, tofu, verify
+from opsgate.execute import playbook, rollback, scrub, secrets, tofu, verify
 from opsgate.execute.authorize import Authorizer
 from opsgate.execute.result import Reason, Result, Status
 
@@ -30,6 +30,14 @@ MESSAGE_NOTHING_TO_RUN = "{action} runs nothing (executor kind `none`): it is an
 MESSAGE_TASK_FAILED = "task {task!r} failed: {failure}"
 MESSAGE_SUCCEEDED = "{action} succeeded"
 MESSAGE_INTERNAL = "the executor failed unexpectedly: {error}"
+MESSAGE_CAPTURE_FAILED = "could not capture the state to roll back to: {failure}; the change was not run"
+MESSAGE_VALIDATED = "the change was validated"
+MESSAGE_ROLLED_BACK = "validation failed: {why}; rolled back: {undo}"
+MESSAGE_ROLLBACK_FAILED = "validation failed: {why}; the rollback failed too: {failure}"
+MESSAGE_NOT_UNDONE = "validation failed: {why}; the entry declares no rollback, the change stays"
+VALIDATION_TIMEOUT_VAR = "opsgate_validation_timeout"
+VALIDATION_PASSED, VALIDATION_FAILED = "Passed", "Failed"
+ROLLBACK_AVAILABLE, ROLLBACK_DONE, ROLLBACK_FAILED = "Available", "RolledBack", "Failed"
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -145,16 +153,71 @@ def _run_playbook(
     fetched: Mapping[str, str],
     emit: Emit,
 ) -> Result:
+    """Capture the inverse (if declared), change, validate (if declared), and undo a change that did not hold."""
+
+    def run(path: str, params: Mapping[str, Any]) -> playbook.PlaybookOutcome:
+        return playbook.run(env.home / path, parameters=params, secrets=fetched, dry_run=dry_run, emit=emit)
+
     try:
-        outcome = playbook.run(
-            env.home / str(entry.executor.playbook),
-            parameters=parameters,
-            secrets=fetched,
-            dry_run=dry_run,
-            emit=emit,
-        )
+        inverse: tuple[str, dict[str, Any]] | None = None
+        if entry.rollback is not None and not dry_run:
+            captured = run(entry.rollback.capture, parameters)
+            if not captured.succeeded:
+                failed = _playbook_result(action, digest, dry_run, captured)
+                return replace(failed, summary=MESSAGE_CAPTURE_FAILED.format(failure=failed.summary))
+            inverse_key = str(entry.rollback_action)
+            try:
+                inverse_params = rollback.inverse_parameters(
+                    captured.data, entry=entry, inverse=env.actions.entries[inverse_key]
+                )
+            except rollback.CaptureError as exc:
+                return _failed(action, digest, dry_run, Reason.TASK_FAILED, str(exc))
+            inverse = (inverse_key, inverse_params)
+        assert entry.executor.playbook is not None
+        outcome = run(entry.executor.playbook, parameters)
+        result = _playbook_result(action, digest, dry_run, outcome)
+        available = rollback.record(*inverse, state=ROLLBACK_AVAILABLE) if inverse else None
+        if not outcome.succeeded or dry_run or entry.validation is None:
+            return replace(result, rollback=available)
+        timeout = f"{entry.validation.timeout_seconds}s"
+        check = run(entry.validation.playbook, {**parameters, VALIDATION_TIMEOUT_VAR: timeout})
+        if check.succeeded:
+            passed = {"state": VALIDATION_PASSED, "message": check.summary or MESSAGE_VALIDATED}
+            return replace(result, validation=passed, rollback=available)
+        why = check.failure or "the validation playbook failed"
+        failed_validation = {"state": VALIDATION_FAILED, "message": why}
+        if inverse is None:
+            summary = MESSAGE_NOT_UNDONE.format(why=why)
+            return _validation_failed(result, summary, failed_validation, None)
+        inverse_entry = env.actions.entries[inverse[0]]
+        assert inverse_entry.executor.playbook is not None
+        undo = run(inverse_entry.executor.playbook, inverse[1])
+        if undo.succeeded:
+            summary = MESSAGE_ROLLED_BACK.format(why=why, undo=undo.summary or inverse[0])
+            record = rollback.record(*inverse, state=ROLLBACK_DONE, summary=undo.summary)
+        else:
+            summary = MESSAGE_ROLLBACK_FAILED.format(why=why, failure=undo.failure or "it failed")
+            record = rollback.record(*inverse, state=ROLLBACK_FAILED, summary=undo.failure)
+        return _validation_failed(result, summary, failed_validation, record)
     except playbook.ToolMissingError as exc:
         return _failed(action, digest, dry_run, Reason.TOOL_MISSING, str(exc))
+
+
+def _validation_failed(
+    result: Result, summary: str, validation: dict[str, Any], record: dict[str, Any] | None
+) -> Result:
+    return replace(
+        result,
+        status=Status.FAILED,
+        summary=summary,
+        reason=Reason.VALIDATION_FAILED,
+        message=validation["message"],
+        validation=validation,
+        rollback=record,
+    )
+
+
+def _playbook_result(action: str, digest: str, dry_run: bool, outcome: playbook.PlaybookOutcome) -> Result:
     if outcome.succeeded:
         summary = outcome.summary or MESSAGE_SUCCEEDED.format(action=action)
         return Result(Status.SUCCEEDED, action, digest, dry_run, summary, counts=outcome.counts)
@@ -223,9 +286,16 @@ def _scrubbed(result: Result, values: list[str]) -> Result:
     def clean(text: str | None) -> str | None:
         return None if text is None else scrub.scrub(text, values)
 
+    def clean_texts(document: dict[str, Any] | None) -> dict[str, Any] | None:
+        if document is None:
+            return None
+        return {k: scrub.scrub(v, values) if isinstance(v, str) else v for k, v in document.items()}
+
     return replace(
         result,
         summary=scrub.scrub(result.summary, values),
         failed_task=clean(result.failed_task),
         message=clean(result.message),
+        validation=clean_texts(result.validation),
+        rollback=clean_texts(result.rollback),
     )

@@ -68,7 +68,7 @@ def verify(document: Any, *, actions: catalog.Catalog, home: Path, executor_imag
         message = MESSAGE_UNKNOWN_ACTION.format(action=planned.action, source=actions.source)
         raise RefusalError(Reason.DIGEST_MISMATCH, message)
     try:
-        content = plan.content_hash(home, entry.executor.path) if entry.executor.path else ""
+        content = plan.entry_content_hash(home, entry)
     except plan.PlanError as exc:
         message = MESSAGE_MISSING_EXECUTOR.format(action=planned.action, problem=exc)
         raise RefusalError(Reason.DIGEST_MISMATCH, message) from exc

@@ -3,7 +3,8 @@
 The caller (the pipeline) gathers; the engine only evaluates. In CEL every variable is a map
 of plain values with camelCase keys, and an absent string is ``""`` (never null) so rules can
 compare without null checks: ``plan.environment == 'production'``. ``history`` has a count
-for every rate class, 0 when the caller supplied none. ``intent.unstated`` names the entities
+for every rate class, 0 when the caller supplied none, and an alert route's record
+(``routeApprovedSuccesses``, ``routePromoteAfter``; 0 for other requests). ``intent.unstated`` names the entities
 of a ``spec.intent`` whose values the request text does not mention (derived from the intent
 and the text, so every caller gets it). Pure; no I/O.
 """
@@ -18,6 +19,9 @@ import pydantic
 from opsgate import catalog, redact
 from opsgate.intent import Intent, unstated_entities
 from opsgate.plan import Plan, RequestContext, Requester
+
+# An alert route's record (opsgate.alerts.autonomy), 0 for a request no route made.
+ROUTE_HISTORY = ("routeApprovedSuccesses", "routePromoteAfter")
 
 
 class PolicyInputs(pydantic.BaseModel):
@@ -46,7 +50,7 @@ def cel_variables(inputs: PolicyInputs, *, config: dict[str, Any]) -> dict[str, 
             "extra": {k: list(v) for k, v in inputs.requester.extra.items()},
         },
         "now": inputs.now.astimezone(datetime.UTC),
-        "history": {**{c.value: 0 for c in catalog.RateClass}, **inputs.history},
+        "history": {**{c.value: 0 for c in catalog.RateClass}, **dict.fromkeys(ROUTE_HISTORY, 0), **inputs.history},
         "config": config,
     }
 

@@ -30,7 +30,7 @@ import pydantic
 from opsgate.policy import errors, report
 
 # Files in the policy directory that are not rule files.
-NON_RULE_FILES = frozenset({"actions.yaml", "config.yaml", "exceptions.yaml"})
+NON_RULE_FILES = frozenset({"actions.yaml", "config.yaml", "exceptions.yaml", "alert-routes.yaml"})
 RULE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
