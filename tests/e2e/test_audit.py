@@ -115,6 +115,9 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
     team.create("audited-mint-again", "mint a mailbox for jane@acme.org")
     status = wait_phase(kubectl, ns, "audited-mint-again", "AwaitingApproval", "Succeeded", "Denied", timeout=120)
     assert status["plan"]["action"] == "provision.create.email"
+    # and `opsgate parse` (so `opsgate plan`) reads it as the operator does, from the same store
+    parsed = json.loads(opsgate(operator, "parse", "mint a mailbox for jane@acme.org").stdout)
+    assert (parsed["category"], parsed["action"], parsed["resource_type"]) == ("provision", "create", "email")
 
     # tampering with the database is caught and named
     uid = kubectl.get_json("opsrequest", "audited-scale", "-n", ns)["metadata"]["uid"]

@@ -41,6 +41,16 @@ async def _run(requests: list[str] | None, *, catalog: Catalog, llm: LlmParser |
         _print(await parse_request(line.rstrip("\r\n"), catalog=catalog, llm=llm, matcher=matcher))
 
 
+def _learned(catalog: Catalog) -> Catalog:
+    """With an audit store configured, the phrases corrections taught the operator read here too."""
+    from opsgate.adapters import auditdb
+
+    learned, note = asyncio.run(auditdb.with_learning(catalog, auditdb.database_url()))
+    if note:
+        click.echo(f"opsgate: {note}", err=True)
+    return learned
+
+
 def semantic_matcher(catalog: Catalog) -> Matcher:
     """The semantic matcher with this process's embedder (the offline MiniLM unless configured)."""
     from opsgate.rag.embedding import default_embedder  # loads a model: only when asked for
@@ -79,7 +89,7 @@ def parse(
     if jsonl == bool(text):
         raise click.UsageError("give TEXT or --jsonl (requests on stdin), not both")
     # Parsing needs the catalog's entries, not its executors: it runs where playbooks may not.
-    catalog = load_catalog(check_executors=False)
+    catalog = _learned(load_catalog(check_executors=False))
     llm = None
     settings = Settings.from_env()
     if settings.llm_provider != "ollama":  # OPSGATE_LLM_PROVIDER=openai: an OpenAI-compatible endpoint

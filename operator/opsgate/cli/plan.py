@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from opsgate import catalog, paths
+from opsgate.adapters import auditdb
 from opsgate.cli.parse import semantic_matcher
 from opsgate.controller import planning
 from opsgate.plan import PlanError
@@ -136,7 +137,9 @@ async def _plan(
 ) -> tuple[planning.Planned, list[dict[str, Any]] | None]:
     """Plan as the controller does, then retrieve context the way its context step does."""
     source = _context_source()
-    loaded = catalog.load_catalog(paths.catalog_file())
+    loaded, note = await auditdb.with_learning(catalog.load_catalog(paths.catalog_file()), auditdb.database_url())
+    if note:
+        click.echo(f"opsgate: {note}", err=True)  # parsed as the operator would without its learned phrases
     engine = planning.Engine(
         catalog=loaded,
         policies=PolicySet.load(paths.policies_dir()),

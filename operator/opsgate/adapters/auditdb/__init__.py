@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from opsgate.catalog import Catalog
+
 ENV_URLS = ("OPSGATE_DATABASE_URL", "DATABASE_URL")
 
 
@@ -20,3 +22,27 @@ def database_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The audit store's URL from the environment, or None (no audit store configured)."""
     env = os.environ if environ is None else environ
     return next((env[name] for name in ENV_URLS if env.get(name)), None)
+
+
+async def with_learning(catalog: Catalog, url: str | None) -> tuple[Catalog, str | None]:
+    """``catalog`` with the audit store's active learned phrases and corrected examples, as the
+    operator parses (``opsgate parse``/``plan`` read like it); unchanged, with a note why, when the
+    store can't be read: parsing never waits on the audit store."""
+    if url is None:
+        return catalog, None
+    import asyncpg  # the CLI's other commands don't need the driver loaded
+
+    from opsgate.adapters.auditdb import reads
+    from opsgate.adapters.auditdb.recorder import connect
+    from opsgate.audit import learning
+
+    try:
+        conn = await connect(url)
+        try:
+            phrases = await reads.active_phrases(conn)
+            examples = await reads.corrected_examples(conn)
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return catalog, f"learned phrases not read from the audit store ({type(exc).__name__}); parsing without them"
+    return learning.with_learned(catalog, phrases, examples), None
