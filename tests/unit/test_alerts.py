@@ -2,7 +2,7 @@
 
 Real catalog, real routes file and real policies; Alertmanager payloads shaped as its webhook
 documentation gives them (version 4). No cluster: the receiver's API calls are e2e's business
-(tests/e2e/test_alerts.py).
+(tests/e2e/test_alerts_live.py).
 """
 
 from __future__ import annotations
@@ -384,7 +384,7 @@ async def test_a_platform_team_forbids_autonomy_by_tightening_the_rule(
     assert [n.reason for n in planned.notes if n.reason.startswith("Route")] == ["RouteAutonomyWithheld"]
 
 
-# --- the receiver's bookkeeping (the API server's part is tests/e2e/test_alerts.py) ---------------
+# --- the receiver's bookkeeping (the API server's part is tests/e2e/test_alerts_live.py) ---------------
 
 
 class Names:
