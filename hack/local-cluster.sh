@@ -123,6 +123,11 @@ cmd_up() {
   PROCESS_NODE_ON=$( ((EUID == 0)) && echo "${OPSGATE_PROCESS_NODE:-1}" || echo "${OPSGATE_PROCESS_NODE:-0}")
   if [[ $PROCESS_NODE_ON == 1 && $EUID != 0 ]]; then die "OPSGATE_PROCESS_NODE=1 needs root"; fi
   if [[ $PROCESS_NODE_ON != 1 ]]; then log "no process node (OPSGATE_PROCESS_NODE=0 or not root): pods only \"run\" on kwok nodes"; fi
+  # Executor pods mount an emptyDir at /tmp, and on the process node a mount hides the host's files
+  # below it, the repository's venv included: their command would not be found.
+  if [[ $PROCESS_NODE_ON == 1 && $ROOT == /tmp/* ]]; then
+    die "the repository is under /tmp ($ROOT): executor pods mount /tmp and would hide its .venv on the process node; clone it elsewhere (or OPSGATE_PROCESS_NODE=0)"
+  fi
   local etcd_port etcd_peer kcm_port sched_port
   etcd_port=$(free_port); etcd_peer=$(free_port); API_PORT=$(free_port)
   kcm_port=$(free_port); sched_port=$(free_port)
