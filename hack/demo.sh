@@ -65,14 +65,18 @@ sleep 3
 # Requests don't wait for the index; the demo does, so that the questions below show their sources.
 for _ in $(seq 240); do grep -q "context index:" "$OPSGATE_CLUSTER_DIR/logs/operator.log" && break; sleep 0.5; done
 
+# the examples' team namespace (examples/namespace-tags.yaml labels it): the executor may act there too
+kubectl create namespace team-shop >/dev/null
+kubectl create rolebinding opsgate-executor --clusterrole=opsgate-executor \
+  --serviceaccount=opsgate-system:opsgate-executor -n team-shop >/dev/null
 say "applying the examples as admin: kubectl apply -f examples/"
 kubectl apply -f examples/
-for example in examples/*.yaml; do
-  name=$(awk '/^  name:/{print $2; exit}' "$example")
-  expected=$(awk '/opsgate.dev\/expected-phase:/{print $2; exit}' "$example")
-  kubectl wait --for=jsonpath='{.status.phase}'="$expected" "opsrequest/$name" --timeout=60s >/dev/null
-done
-kubectl get opsrequests
+# each example states the phase it ends in (an annotation); a file may also hold its namespace
+kubectl get -f examples/ -o jsonpath='{range .items[?(@.kind=="OpsRequest")]}{.metadata.namespace} {.metadata.name} {.metadata.annotations.opsgate\.dev/expected-phase}{"\n"}{end}' |
+  while read -r namespace name expected; do
+    kubectl wait --for=jsonpath='{.status.phase}'="$expected" "opsrequest/$name" -n "$namespace" --timeout=120s >/dev/null
+  done
+kubectl get opsrequests -A
 
 say "scale-checkout ran for real: its Job ran opsgate execute on the process node"
 kubectl get opsrequest scale-checkout -o jsonpath='{.status.result}{"\n"}'
