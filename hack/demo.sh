@@ -110,7 +110,7 @@ kubectl get opsrequest email-jane -o jsonpath='{.status.result}{"\n"}'
 say "why was delete-payments-prod denied?"
 kubectl get opsrequest delete-payments-prod -o jsonpath='{range .status.policy.results[?(@.result=="deny")]}{.policy}: {.message}{"\n"}{end}'
 say "what did the question get?"
-kubectl get opsrequest how-to-rotate -o jsonpath='{.status.answer}{"\n"}' | head -20
+kubectl get opsrequest how-to-rotate -o jsonpath='{.status.answer}{"\n"}' | sed -n 1,20p  # sed reads it all: no SIGPIPE under pipefail
 say "which sources was the scale request planned with?"
 kubectl get opsrequest scale-checkout -o jsonpath='{range .status.context[*]}{.score}  {.source}{"\n"}{end}'
 
