@@ -21,14 +21,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 import kopf
 
 from opsgate import kube, redact, resources
-from opsgate.adapters.auditdb import reads
+from opsgate.adapters import auditdb
 from opsgate.adapters.auditdb.hook import Auditor
-from opsgate.adapters.auditdb.recorder import connect
-from opsgate.audit import feedback, learning
+from opsgate.audit import feedback
 from opsgate.controller import conditions, planning
 from opsgate.controller.conditions import Condition, Reason, Type
 
@@ -69,18 +67,11 @@ async def stop_audit(memo: kopf.Memo, **_: Any) -> None:
 async def _keep_learning(memo: kopf.Memo, auditor: Auditor) -> None:
     while True:
         base = memo.get("base_catalog") or memo["engine"].catalog  # the policies as last (re)loaded
-        try:
-            conn = await connect(auditor.recorder.url)
-            try:
-                phrases = await reads.active_phrases(conn)
-                examples = await reads.corrected_examples(conn)
-            finally:
-                await conn.close()
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.debug("learned phrases not read (%s); parsing keeps what it had", exc)
-        else:
-            if memo.get("base_catalog", base) is base:  # else reloaded meanwhile: the next round uses the new one
-                _use(memo, learning.with_learned(base, phrases, examples))
+        learned, note = await auditdb.with_learning(base, auditor.recorder.url)
+        if note:
+            log.debug("%s", note)
+        elif memo.get("base_catalog", base) is base:  # else reloaded meanwhile: the next round uses the new one
+            _use(memo, learned)
         await asyncio.sleep(float(os.environ.get("OPSGATE_LEARN_SECONDS", LEARN_SECONDS)))
 
 

@@ -9,15 +9,19 @@ missing, not a silent fall-back to the rules.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from opsgate.audit import exchanges
 from opsgate.catalog import Catalog
 from opsgate.parsing import LlmParser
+from opsgate.parsing.llm import LlmError
 from opsgate.settings import Settings
 
 PROVIDERS = ("ollama", "openai")
@@ -69,33 +73,46 @@ def describe(own: Settings) -> str:
     return "llm+rules" if own.ollama_host else "rules"
 
 
-def report(
-    sink: ExchangeSink | None,
-    *,
-    provider: str,
-    model: str,
-    messages: Sequence[Mapping[str, str]],
-    reply: str | None,
-    usage: Mapping[str, Any] | None,
-    outcome: str,
-    detail: str,
-    latency_s: float,
-) -> None:
-    """Hand one exchange to ``sink`` (the audit store's recorder); a failing sink never fails the parse."""
-    if sink is None:
-        return
-    record = exchanges.exchange(
-        provider=provider,
-        model=model,
-        messages=messages,
-        reply=reply,
-        latency_s=latency_s,
-        outcome=outcome,
-        detail=detail,
-        usage=usage,
-        now=datetime.datetime.now(datetime.UTC),
-    )
+@dataclasses.dataclass
+class Reply:
+    """What one chat call returned, filled in by the caller inside :func:`recording`."""
+
+    content: str | None = None
+    usage: Mapping[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def recording(
+    sink: ExchangeSink | None, *, provider: str, model: str, messages: Sequence[Mapping[str, str]]
+) -> Iterator[Reply]:
+    """One exchange with a model, handed to ``sink`` (the audit store's recorder) whatever its outcome.
+
+    The caller sets the reply's content and usage inside the block; an :class:`LlmError` raised
+    there (including one about the reply, e.g. not JSON) is recorded as the outcome and re-raised.
+    A failing sink never fails the parse.
+    """
+    reply = Reply()
+    started = time.monotonic()
+    outcome, detail = exchanges.OUTCOME_OK, ""
     try:
-        sink(record)
-    except Exception:  # recording is never a reason to lose the parse
-        log.exception("recording an LLM exchange failed")
+        yield reply
+    except LlmError as exc:
+        outcome, detail = exc.reason.value, exc.detail
+        raise
+    finally:
+        if sink is not None:
+            record = exchanges.exchange(
+                provider=provider,
+                model=model,
+                messages=messages,
+                reply=reply.content,
+                latency_s=time.monotonic() - started,
+                outcome=outcome,
+                detail=detail,
+                usage=reply.usage,
+                now=datetime.datetime.now(datetime.UTC),
+            )
+            try:
+                sink(record)
+            except Exception:  # recording is never a reason to lose the parse
+                log.exception("recording an LLM exchange failed")

@@ -11,7 +11,6 @@ Ollama runs on the cluster's own private-llm nodes, so the request never leaves 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,28 +52,11 @@ class OllamaParser:
     async def parse(self, text: str, *, context: str | None = None) -> Intent:
         """The model's intent for ``text``; raises :class:`LlmError` on any failure."""
         messages = prompt.messages(text, catalog=self.catalog, context=context)
-        started = time.monotonic()
-        content: str | None = None
-        usage: dict[str, Any] = {}
-        outcome, detail = exchanges.OUTCOME_OK, ""
-        try:
-            content, usage = await self._chat(messages)
-            return self._reader.read(content)
-        except LlmError as exc:
-            outcome, detail = exc.reason.value, exc.detail
-            raise
-        finally:
-            llm_provider.report(
-                self.on_exchange,
-                provider=self.provider,
-                model=self.model,
-                messages=messages,
-                reply=content,
-                usage=usage,
-                outcome=outcome,
-                detail=detail,
-                latency_s=time.monotonic() - started,
-            )
+        with llm_provider.recording(
+            self.on_exchange, provider=self.provider, model=self.model, messages=messages
+        ) as reply:
+            reply.content, reply.usage = await self._chat(messages)
+            return self._reader.read(reply.content)
 
     async def _chat(self, messages: list[dict[str, str]]) -> tuple[str, dict[str, Any]]:
         try:

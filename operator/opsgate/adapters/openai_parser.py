@@ -197,32 +197,13 @@ class OpenAIParser:
         mask = masking.Mask(known_words=masking.words_of(plain[0]["content"]))
         sent = [{"role": m["role"], "content": mask.text(m["content"])} for m in plain]
         sent[0] = {"role": "system", "content": sent[0]["content"] + "\n" + masking.NOTE_FOR_MODEL}
-        started = time.monotonic()
-        content: str | None = None
-        usage: Mapping[str, Any] | None = None
-        outcome, detail = exchanges.OUTCOME_OK, ""
-        try:
-            content, usage = await self._complete(sent, response_format=self._response_format())
+        with llm_provider.recording(self.on_exchange, provider=self.provider, model=self.model, messages=sent) as done:
+            done.content, done.usage = await self._complete(sent, response_format=self._response_format())
             try:
-                reply = json.loads(content)
+                reply = json.loads(done.content)
             except json.JSONDecodeError as exc:
                 raise LlmError(LlmFailure.INVALID_JSON, f"the model's reply is not JSON ({exc.msg})") from exc
             return reader.read(json.dumps(drop_nulls(mask.restore(reply))))
-        except LlmError as exc:
-            outcome, detail = exc.reason.value, exc.detail
-            raise
-        finally:
-            llm_provider.report(
-                self.on_exchange,
-                provider=self.provider,
-                model=self.model,
-                messages=sent,
-                reply=content,
-                usage=usage,
-                outcome=outcome,
-                detail=detail,
-                latency_s=time.monotonic() - started,
-            )
 
     def _response_format(self) -> dict[str, Any]:
         return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": self._strict}}
@@ -237,28 +218,9 @@ class OpenAIParser:
         catalog_words = masking.words_of(prompt.messages("", catalog=self.catalog)[0]["content"])
         mask = masking.Mask(known_words=catalog_words)  # "Rotate Secret" in a runbook is not a person
         sent = [{"role": "user", "content": mask.text(text) + "\n\n" + masking.NOTE_FOR_MODEL}]
-        started = time.monotonic()
-        content: str | None = None
-        usage: Mapping[str, Any] | None = None
-        outcome, detail = exchanges.OUTCOME_OK, ""
-        try:
-            content, usage = await self._complete(sent, max_tokens=MAX_ANSWER_TOKENS)
-            return str(mask.restore(content))
-        except LlmError as exc:
-            outcome, detail = exc.reason.value, exc.detail
-            raise
-        finally:
-            llm_provider.report(
-                self.on_exchange,
-                provider=self.provider,
-                model=self.model,
-                messages=sent,
-                reply=content,
-                usage=usage,
-                outcome=outcome,
-                detail=detail,
-                latency_s=time.monotonic() - started,
-            )
+        with llm_provider.recording(self.on_exchange, provider=self.provider, model=self.model, messages=sent) as done:
+            done.content, done.usage = await self._complete(sent, max_tokens=MAX_ANSWER_TOKENS)
+            return str(mask.restore(done.content))
 
     async def _complete(
         self,
