@@ -7,6 +7,7 @@ user: RBAC, the requester-identity policy, four-eyes on Approvals, the feedback-
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -169,6 +170,13 @@ def test_feedback_lands_as_annotations_and_only_the_requester_can_give_it(
     assert "may change only the feedback annotations" in relabel.stderr
     other = team.kubectl("annotate", *where, "kopf.zalando.org/last-handled-configuration=forged", check=False)
     assert "may change only the feedback annotations" in other.stderr
+    # the patch right given for feedback must not let her touch finalizers (the operator's cleanup of
+    # its Job, or a request held from deletion)
+    finalizers = kubectl.get_json(*where)["metadata"].get("finalizers") or []
+    held = json.dumps({"metadata": {"finalizers": [*finalizers, "example.com/hold"]}})
+    refused = team.kubectl("patch", *where, "--type=merge", "-p", held, check=False)
+    assert "may change only the feedback annotations" in refused.stderr
+    assert (kubectl.get_json(*where)["metadata"].get("finalizers") or []) == finalizers
 
 
 def test_analytics_need_the_right_to_list_every_request(sign_in: SignIn, ui: UiServer, team: Team) -> None:
