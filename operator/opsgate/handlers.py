@@ -27,6 +27,7 @@ import concurrent.futures
 import copy
 import dataclasses
 import datetime
+import gc
 import logging
 import socket
 import threading
@@ -45,7 +46,7 @@ from opsgate.adapters.job_watch import JobWatch
 from opsgate.alerts import autonomy
 from opsgate.alerts import routes as alert_routes
 from opsgate.audit import exchanges
-from opsgate.controller import approvals, conditions, jobs, machine, peering, phases, planning
+from opsgate.controller import approvals, conditions, context_batch, jobs, machine, peering, phases, planning
 from opsgate.policy import PolicyLoadError, PolicySet
 from opsgate.policy.reload import PolicyFolder
 from opsgate.resources import ApprovalState, Phase
@@ -122,6 +123,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         extra_env={**dict(own.executor_env), **({"VAULT_ADDR": own.vault_addr} if own.vault_addr else {})},
     )
     controller = memo["controller"] = Controller()
+    memo["context_batch"] = batch = context_batch.ContextBatch(
+        lambda bodies: planning.retrieve_contexts(bodies, engine=memo["engine"]),
+        lambda body: _reconcile_with_retry(
+            memo, body["metadata"]["namespace"], body["metadata"]["name"], body["metadata"]["uid"], seen=body
+        ),
+        busy=lambda: controller.deciding > 0,
+    )
+    memo["context_task"] = asyncio.get_running_loop().create_task(batch.run())
     # API calls wait on the network, not the CPU: a pool larger than asyncio's default (6 threads
     # on 2 cores) keeps status writes from queueing behind each other.
     asyncio.get_running_loop().set_default_executor(
@@ -131,6 +140,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     _watch_jobs(memo, own.executor_namespace)
     await _seed(controller, own.namespaces)
     await _warm_up(engine)
+    # What start-up loaded (catalog, policies, models, tables) lives as long as the process: out of
+    # the collector's sight, a full collection walks only what requests allocate, not all of it.
+    gc.collect()
+    gc.freeze()
     if own.metrics_port:
         metrics.serve(own.metrics_port)
     log.info(
@@ -280,6 +293,7 @@ class Controller:
         self.slots = asyncio.Semaphore(RECONCILE_SLOTS)
         self.job_watch: JobWatch | None = None
         self.audit: Auditor | None = None  # the audit store's recorder (opsgate.audit_events), if configured
+        self.deciding = 0  # new requests being decided or waiting to be (the context step waits for them)
 
     def wrote(self, uid: str, phase: Phase) -> None:
         if phase in phases.TERMINAL:
@@ -430,8 +444,12 @@ async def _observe(memo: kopf.Memo, request: dict[str, Any]) -> machine.Observed
     # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
     context = None
     if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
-        # The rule parser decides without context; it is retrieved once the decision is written.
-        context = await planning.retrieve_context(request, engine=memo["engine"])
+        # The rule parser decides without context; it is retrieved once the decision is written,
+        # in a batch behind the decisions still waiting (opsgate.controller.context_batch).
+        batch: context_batch.ContextBatch = memo["context_batch"]
+        context = batch.ready(meta["uid"])
+        if context is None:
+            batch.want(request)
     return machine.Observed(request, now, approval=approval, job=job, pods=pods, context=context)
 
 
@@ -641,9 +659,16 @@ async def request_event(
     if meta.get("deletionTimestamp"):
         await clean_up(memo, body)
         return
-    if memo["controller"].behind(meta["uid"], phases.current(status.get("phase"))):
+    controller: Controller = memo["controller"]
+    phase = phases.current(status.get("phase"))
+    if controller.behind(meta["uid"], phase):
         return  # an event from before this process's own last write: that step is done
-    await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], seen=body)
+    deciding = 1 if phase in (Phase.PENDING, Phase.PLANNING) else 0
+    controller.deciding += deciding
+    try:
+        await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], seen=body)
+    finally:
+        controller.deciding -= deciding
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
@@ -753,9 +778,9 @@ async def _reconcile_if_acting(memo: kopf.Memo, namespace: str, name: str, uid: 
 
 @kopf.on.cleanup()
 async def stop_watching(memo: kopf.Memo, **_: Any) -> None:
-    policy_watch = memo.get("policy_watch")
-    if policy_watch is not None:
-        policy_watch.cancel()
+    for task in (memo.get("policy_watch"), memo.get("context_task")):
+        if task is not None:
+            task.cancel()
     controller: Controller | None = memo.get("controller")
     if controller is not None:
         if controller.job_watch is not None:

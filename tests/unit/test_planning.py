@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -183,6 +184,9 @@ class BrokenStore:
     """A context source whose store is down, as when the Qdrant server is unreachable."""
 
     async def retrieve(self, query: str, *, question: bool) -> Retrieved:
+        raise ConnectionError("qdrant:6333 refused the connection")
+
+    async def retrieve_many(self, queries: Sequence[str]) -> list[Retrieved]:
         raise ConnectionError("qdrant:6333 refused the connection")
 
 

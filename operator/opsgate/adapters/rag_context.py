@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections.abc import Sequence
 from pathlib import Path
 
 import ollama
@@ -54,15 +55,26 @@ class RagContext:
     async def retrieve(self, query: str, *, question: bool) -> Retrieved:
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._thread, rag_retriever.retrieve, self._retriever, query, self._k)
-        if not result.hits:
-            irrelevant = result.error_message in (None, rag_retriever.NO_RELEVANT_CONTEXT)
-            return Retrieved(error=None if irrelevant else result.error_message)
-        text = (await rag_answer.answer(query, result.hits, llm=self._writer)).text if question else ""
-        return Retrieved(
-            sources=tuple(hit.to_status() for hit in result.hits),
-            block=rag_retriever.context_block(result.hits),
-            answer=text,
+        text = (await rag_answer.answer(query, result.hits, llm=self._writer)).text if question and result.hits else ""
+        return _retrieved(result, answer=text)
+
+    async def retrieve_many(self, queries: Sequence[str]) -> list[Retrieved]:
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(
+            self._thread, rag_retriever.retrieve_many, self._retriever, list(queries), self._k
         )
+        return [_retrieved(result) for result in results]
+
+
+def _retrieved(result: rag_retriever.RetrievalResult, *, answer: str = "") -> Retrieved:
+    if not result.hits:
+        irrelevant = result.error_message in (None, rag_retriever.NO_RELEVANT_CONTEXT)
+        return Retrieved(error=None if irrelevant else result.error_message)
+    return Retrieved(
+        sources=tuple(hit.to_status() for hit in result.hits),
+        block=rag_retriever.context_block(result.hits),
+        answer=answer,
+    )
 
 
 def ollama_writer(*, host: str, model: str, timeout: float = 60.0) -> rag_answer.Llm:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,6 +91,10 @@ class ContextSource(Protocol):
     """Retrieval-augmented context (RAG); see :mod:`opsgate.rag` for the real one."""
 
     async def retrieve(self, query: str, *, question: bool) -> Retrieved: ...
+
+    async def retrieve_many(self, queries: Sequence[str]) -> list[Retrieved]:
+        """Context for several requests at once (no answers written): one batch for the model."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,9 +266,23 @@ async def _authorize(authorizer: Authorizer, outcome: pipeline.Outcome, context:
 
 async def retrieve_context(body: Mapping[str, Any], *, engine: Engine) -> tuple[list[dict[str, Any]], Condition]:
     """The context step of a request planned without it: ``status.context`` and its condition."""
-    text = redact.redact(str((body.get("spec") or {}).get("request", "")))
-    retrieved = await _retrieve(engine, text, question=False)
-    return list(retrieved.sources), _context_condition(retrieved, enabled=engine.context is not None)
+    return (await retrieve_contexts([body], engine=engine))[0]
+
+
+async def retrieve_contexts(
+    bodies: Sequence[Mapping[str, Any]], *, engine: Engine
+) -> list[tuple[list[dict[str, Any]], Condition]]:
+    """``retrieve_context`` for several requests, retrieved in one batch."""
+    texts = [redact.redact(str((body.get("spec") or {}).get("request", ""))) for body in bodies]
+    if engine.context is None:
+        found = [Retrieved(error="no retriever is configured")] * len(texts)
+    else:
+        try:
+            found = await engine.context.retrieve_many(texts)
+        except Exception as exc:  # retrieval must never block a request
+            found = [Retrieved(error=f"retrieval failed: {type(exc).__name__}: {exc}")] * len(texts)
+    enabled = engine.context is not None
+    return [(list(retrieved.sources), _context_condition(retrieved, enabled=enabled)) for retrieved in found]
 
 
 def context_pending(status: Mapping[str, Any]) -> bool:

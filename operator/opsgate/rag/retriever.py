@@ -105,35 +105,55 @@ class Retriever:
         Blocking (embedding and ranking take milliseconds): from a coroutine, call it through
         ``asyncio.to_thread``. Safe to call from several threads.
         """
+        return self.search_many([query], k=k, types=types, mode=mode)[0]
+
+    def search_many(
+        self, queries: Sequence[str], *, k: int = 5, types: Sequence[str] | None = None, mode: Mode = Mode.HYBRID
+    ) -> list[list[Hit]]:
+        """``search`` for several queries, their embeddings computed in one batch (a burst of
+        requests costs the model one call instead of one each)."""
         store, embedder = self.connect()
         collection = collection_name(embedder)
         if not store.exists(collection):
             raise IndexMissingError(INDEX_MISSING)
-        dense = embedder.embed([query])[0] if mode is not Mode.SPARSE else None
-        sparse = lexical.query_vector(query) if mode is not Mode.DENSE else None
-        candidates = store.query(collection, dense=dense, sparse=sparse, limit=PREFETCH, prefetch=PREFETCH, types=types)
-        query_terms = lexical.terms(query)
-        cosines = _cosines(dense, candidates)
-        relevant = [
-            found for found, cosine in zip(candidates, cosines, strict=True) if _relevant(cosine, query_terms, found)
-        ]
-        return [Hit.from_payload(found.payload, score=found.score) for found in _per_file(relevant)][:k]
+        dense_vectors = embedder.embed(list(queries)) if mode is not Mode.SPARSE and queries else [None] * len(queries)
+        found: list[list[Hit]] = []
+        for query, dense in zip(queries, dense_vectors, strict=True):
+            sparse = lexical.query_vector(query) if mode is not Mode.DENSE else None
+            candidates = store.query(
+                collection, dense=dense, sparse=sparse, limit=PREFETCH, prefetch=PREFETCH, types=types
+            )
+            query_terms = lexical.terms(query)
+            cosines = _cosines(dense, candidates)
+            relevant = [
+                hit for hit, cosine in zip(candidates, cosines, strict=True) if _relevant(cosine, query_terms, hit)
+            ]
+            found.append([Hit.from_payload(hit.payload, score=hit.score) for hit in _per_file(relevant)][:k])
+        return found
 
 
 def retrieve(
     retriever: Retriever | None, query: str, k: int = 5, *, types: Sequence[str] | None = None
 ) -> RetrievalResult:
     """Hits, or no hits and a message saying why; never raises (context must not block a request)."""
+    return retrieve_many(retriever, [query], k, types=types)[0]
+
+
+def retrieve_many(
+    retriever: Retriever | None, queries: Sequence[str], k: int = 5, *, types: Sequence[str] | None = None
+) -> list[RetrievalResult]:
+    """``retrieve`` for several queries at once (one embedding batch); never raises."""
     if retriever is None:
-        return RetrievalResult(hits=[], error_message=NO_RETRIEVER)
+        return [RetrievalResult(hits=[], error_message=NO_RETRIEVER) for _ in queries]
     try:
-        hits = retriever.search(query, k=k, types=types)
+        found = retriever.search_many(queries, k=k, types=types)
     except IndexMissingError:
-        return RetrievalResult(hits=[], error_message=INDEX_MISSING)
+        return [RetrievalResult(hits=[], error_message=INDEX_MISSING) for _ in queries]
     except Exception as error:  # any store/embedder failure degrades to "no context"
         logger.warning("context retrieval failed: %s", type(error).__name__, exc_info=True)
-        return RetrievalResult(hits=[], error_message=RETRIEVAL_FAILED.format(error=type(error).__name__))
-    return RetrievalResult(hits=hits, error_message=None if hits else NO_RELEVANT_CONTEXT)
+        message = RETRIEVAL_FAILED.format(error=type(error).__name__)
+        return [RetrievalResult(hits=[], error_message=message) for _ in queries]
+    return [RetrievalResult(hits=hits, error_message=None if hits else NO_RELEVANT_CONTEXT) for hits in found]
 
 
 def _cosines(query: list[float] | None, candidates: list[Scored]) -> list[float | None]:

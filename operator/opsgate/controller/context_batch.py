@@ -1,0 +1,83 @@
+"""The context step of decided requests: in batches, and behind the decisions still waiting.
+
+With the rule parser a request is decided without its context (retrieval is not on the path to
+the decision); the context is retrieved afterwards and written as a step of its own. Done inside
+each request's reconcile, a burst ran the embedding model once per request, on the same two
+cores as the decisions still queued behind it. Here the step queues instead: a worker waits
+until no request is being decided (at most ``max_defer`` seconds, so context is never starved),
+retrieves for up to ``batch`` requests in one call of the model, and hands each result to that
+request's next reconcile, which writes it like any other transition.
+
+No Kubernetes here: ``retrieve`` and ``deliver`` are given (the kopf layer's), ``busy`` says
+whether decisions are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from opsgate.controller.conditions import Condition
+
+BATCH = 16  # requests per call of the embedding model
+MAX_DEFER = 2.0  # seconds a batch waits for the decisions before it runs anyway
+POLL = 0.02  # seconds between looks at whether decisions are still waiting
+
+Context = tuple[list[dict[str, Any]], Condition]  # status.context and its ContextRetrieved condition
+
+log = logging.getLogger("opsgate")
+
+
+class ContextBatch:
+    def __init__(
+        self,
+        retrieve: Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[Context]]],
+        deliver: Callable[[Mapping[str, Any]], Awaitable[None]],
+        *,
+        busy: Callable[[], bool],
+        batch: int = BATCH,
+        max_defer: float = MAX_DEFER,
+    ) -> None:
+        self._retrieve, self._deliver, self._busy = retrieve, deliver, busy
+        self._batch, self._max_defer = batch, max_defer
+        self._waiting: dict[str, Mapping[str, Any]] = {}  # uid -> the request as last seen, in arrival order
+        self._ready: dict[str, Context] = {}  # uid -> retrieved, until its reconcile has run
+        self._wake = asyncio.Event()
+
+    def want(self, request: Mapping[str, Any]) -> None:
+        """Queue ``request``'s context step (once: a request already queued keeps its place)."""
+        uid = request["metadata"]["uid"]
+        if uid not in self._ready:
+            self._waiting.setdefault(uid, request)
+            self._wake.set()
+
+    def ready(self, uid: str) -> Context | None:
+        """The context retrieved for ``uid``, while its delivery runs (a conflict's retry finds it too)."""
+        return self._ready.get(uid)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    async def run(self) -> None:
+        """Work the queue until cancelled."""
+        while True:
+            await self._wake.wait()
+            deferred = 0.0
+            while self._busy() and deferred < self._max_defer:
+                await asyncio.sleep(POLL)
+                deferred += POLL
+            uids = list(self._waiting)[: self._batch]
+            bodies = [self._waiting.pop(uid) for uid in uids]
+            if not self._waiting:
+                self._wake.clear()
+            try:
+                found = await self._retrieve(bodies)
+                self._ready.update(zip(uids, found, strict=True))
+                await asyncio.gather(*(self._deliver(body) for body in bodies))
+            except Exception:  # the requests stay context-pending; their next event queues them again
+                log.exception("the context step of %d request(s) failed", len(bodies))
+            finally:
+                for uid in uids:
+                    self._ready.pop(uid, None)  # written, or the request is gone

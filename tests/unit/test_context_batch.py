@@ -1,0 +1,107 @@
+"""The context step's queue: one retrieval per batch, behind the decisions, handed to each request's reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opsgate.controller.conditions import Condition, Reason, Type
+from opsgate.controller.context_batch import Context, ContextBatch
+
+
+def request(uid: str) -> dict[str, Any]:
+    return {"metadata": {"uid": uid, "name": f"r-{uid}", "namespace": "shop"}, "spec": {"request": f"text {uid}"}}
+
+
+class Recorder:
+    """Retrieves a source named after each request's text; delivers by reading what the batch holds for it."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.delivered: dict[str, Context | None] = {}
+        self.batch: ContextBatch | None = None
+
+    async def retrieve(self, bodies: Sequence[Mapping[str, Any]]) -> list[Context]:
+        self.batches.append([b["metadata"]["uid"] for b in bodies])
+        found = Condition.true(Type.CONTEXT_RETRIEVED, Reason.RETRIEVED, "found")
+        return [([{"source": b["spec"]["request"]}], found) for b in bodies]
+
+    async def deliver(self, body: Mapping[str, Any]) -> None:
+        assert self.batch is not None
+        self.delivered[body["metadata"]["uid"]] = self.batch.ready(body["metadata"]["uid"])
+
+
+async def settle(batch: ContextBatch, task: asyncio.Task[None]) -> None:
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if not len(batch):
+            break
+    await asyncio.sleep(0.05)
+    task.cancel()
+
+
+async def test_requests_queued_together_are_retrieved_in_one_batch_and_each_gets_its_own() -> None:
+    recorder = Recorder()
+    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, busy=lambda: False, batch=16)
+    for uid in ("a", "b", "c", "a"):  # "a" twice: queued once
+        batch.want(request(uid))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await settle(batch, task)
+    assert recorder.batches == [["a", "b", "c"]]
+    assert {uid: ctx[0] if ctx else None for uid, ctx in recorder.delivered.items()} == {
+        "a": [{"source": "text a"}],
+        "b": [{"source": "text b"}],
+        "c": [{"source": "text c"}],
+    }
+    assert batch.ready("a") is None  # handed over: nothing is kept once the reconcile ran
+
+
+async def test_a_batch_holds_at_most_its_size() -> None:
+    recorder = Recorder()
+    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, busy=lambda: False, batch=2)
+    for uid in "abcde":
+        batch.want(request(uid))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await settle(batch, task)
+    assert recorder.batches == [["a", "b"], ["c", "d"], ["e"]]
+    assert set(recorder.delivered) == set("abcde")
+
+
+async def test_it_waits_while_requests_are_being_decided_but_not_forever() -> None:
+    recorder = Recorder()
+    deciding = {"now": True}
+    batch = recorder.batch = ContextBatch(
+        recorder.retrieve, recorder.deliver, busy=lambda: deciding["now"], max_defer=0.3
+    )
+    batch.want(request("a"))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await asyncio.sleep(0.1)
+    assert recorder.batches == []  # decisions first
+    deciding["now"] = False
+    await asyncio.sleep(0.1)
+    assert recorder.batches == [["a"]]  # run as soon as they are done
+    deciding["now"] = True
+    batch.want(request("b"))
+    await asyncio.sleep(0.5)
+    assert recorder.batches == [["a"], ["b"]]  # and after max_defer even if they never are
+    task.cancel()
+
+
+async def test_a_failed_delivery_leaves_nothing_behind_and_the_worker_goes_on() -> None:
+    recorder = Recorder()
+
+    async def deliver(body: Mapping[str, Any]) -> None:
+        if body["metadata"]["uid"] == "a":
+            raise RuntimeError("the API server went away")
+        await recorder.deliver(body)
+
+    batch = recorder.batch = ContextBatch(recorder.retrieve, deliver, busy=lambda: False)
+    task = asyncio.get_running_loop().create_task(batch.run())
+    batch.want(request("a"))
+    await asyncio.sleep(0.05)
+    assert batch.ready("a") is None
+    batch.want(request("b"))
+    await settle(batch, task)
+    assert recorder.batches == [["a"], ["b"]]
+    assert recorder.delivered["b"] is not None
