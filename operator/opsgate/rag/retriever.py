@@ -23,11 +23,12 @@ from opsgate.rag.embedding import Embedder, collection_name, default_embedder
 from opsgate.rag.hits import Hit, context_block
 from opsgate.rag.store import Scored, Store
 
-__all__ = ["Hit", "Mode", "RetrievalResult", "Retriever", "context_block", "retrieve"]
+__all__ = ["Hit", "Mode", "RetrievalResult", "Retriever", "context_block", "retrieve", "retrieve_many"]
 
 logger = logging.getLogger(__name__)
 
 PREFETCH = 50  # candidates per ranking before fusion
+FUSED = 20  # fused candidates read back (with their vectors, for the relevance floor): 5 files need far fewer than 50
 DENSE_FLOOR = 0.25  # cosine below which a passage is unrelated (MiniLM: unrelated text scores < 0.2)
 LEXICAL_FLOOR = 0.5  # ... unless it holds at least this share of the query's terms
 PER_FILE = 2  # at most this many passages of one file: k sources, not k slices of one runbook
@@ -121,7 +122,7 @@ class Retriever:
         for query, dense in zip(queries, dense_vectors, strict=True):
             sparse = lexical.query_vector(query) if mode is not Mode.DENSE else None
             candidates = store.query(
-                collection, dense=dense, sparse=sparse, limit=PREFETCH, prefetch=PREFETCH, types=types
+                collection, dense=dense, sparse=sparse, limit=FUSED, prefetch=PREFETCH, types=types
             )
             query_terms = lexical.terms(query)
             cosines = _cosines(dense, candidates)
