@@ -125,8 +125,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     controller = memo["controller"] = Controller()
     memo["context_batch"] = batch = context_batch.ContextBatch(
         lambda bodies: planning.retrieve_contexts(bodies, engine=memo["engine"]),
-        lambda body: _reconcile_with_retry(
-            memo, body["metadata"]["namespace"], body["metadata"]["name"], body["metadata"]["uid"], seen=body
+        lambda slim: _reconcile_with_retry(
+            memo, slim["metadata"]["namespace"], slim["metadata"]["name"], slim["metadata"]["uid"]
         ),
         busy=lambda: controller.deciding > 0,
     )

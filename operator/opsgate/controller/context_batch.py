@@ -8,6 +8,9 @@ until no request is being decided (at most ``max_defer`` seconds, so context is 
 retrieves for up to ``batch`` requests in one call of the model, and hands each result to that
 request's next reconcile, which writes it like any other transition.
 
+A queued request is kept as its name and text only (a backlog of thousands queues behind the
+decisions; whole bodies would hold tens of megabytes), so its reconcile reads it anew.
+
 No Kubernetes here: ``retrieve`` and ``deliver`` are given (the kopf layer's), ``busy`` says
 whether decisions are waiting.
 """
@@ -27,6 +30,16 @@ POLL = 0.02  # seconds between looks at whether decisions are still waiting
 
 Context = tuple[list[dict[str, Any]], Condition]  # status.context and its ContextRetrieved condition
 
+
+def _slim(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What retrieval and delivery need of a request: its name and its text."""
+    meta = request["metadata"]
+    return {
+        "metadata": {"namespace": meta.get("namespace"), "name": meta.get("name"), "uid": meta["uid"]},
+        "spec": {"request": str((request.get("spec") or {}).get("request", ""))},
+    }
+
+
 log = logging.getLogger("opsgate")
 
 
@@ -34,7 +47,7 @@ class ContextBatch:
     def __init__(
         self,
         retrieve: Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[Context]]],
-        deliver: Callable[[Mapping[str, Any]], Awaitable[None]],
+        deliver: Callable[[Mapping[str, Any]], Awaitable[None]],  # given the slim request
         *,
         busy: Callable[[], bool],
         batch: int = BATCH,
@@ -50,7 +63,8 @@ class ContextBatch:
         """Queue ``request``'s context step (once: a request already queued keeps its place)."""
         uid = request["metadata"]["uid"]
         if uid not in self._ready:
-            self._waiting.setdefault(uid, request)
+            if uid not in self._waiting:
+                self._waiting[uid] = _slim(request)
             self._wake.set()
 
     def ready(self, uid: str) -> Context | None:
