@@ -373,7 +373,7 @@ def test_opsgate_audit_verify_exits_non_zero_and_names_the_request(database_url:
     runner = CliRunner()
     ok = runner.invoke(cli_main, ["audit", "verify", "--no-cluster", "--database-url", database_url])
     assert ok.exit_code == 0, ok.output
-    assert "2 requests, 8 records checked: 0 problems" in ok.output
+    assert "2 requests, 8 records and 0 LLM exchanges checked: 0 problems" in ok.output
     asyncio.run(
         _fetch(
             database_url,
@@ -389,4 +389,4 @@ def test_opsgate_audit_verify_exits_non_zero_and_names_the_request(database_url:
         cli_main, ["audit", "verify", "--no-cluster", "--request", "chain-1", "--database-url", database_url]
     )
     assert one.exit_code == 0
-    assert "1 requests, 4 records checked: 0 problems" in one.output
+    assert "1 requests, 4 records and 0 LLM exchanges checked: 0 problems" in one.output
