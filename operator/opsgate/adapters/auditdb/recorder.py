@@ -134,6 +134,9 @@ class Recorder:
         attempt = 0
         while True:
             try:
+                if self.written == 0 and self._pool is None:  # at start: migrate before the first record,
+                    await self._connection_pool()  # so analytics and verify read a store with its tables
+                    self.healthy, self.down_since, self.last_error = True, None, None
                 moved = await self.flush()
                 attempt = 0
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
