@@ -149,17 +149,20 @@ def test_an_exchange_edited_in_the_database_afterwards_is_caught_by_audit_verify
     assert "records and 1 LLM exchanges checked, " in clean.stdout
     assert "heads compared with the API server: 0 problems" in clean.stdout
 
-    async def tamper() -> None:
+    async def set_reply(reply: str | None) -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute(
-                'UPDATE llm_exchanges SET reply = \'{"key": "decommission.delete.cluster"}\' WHERE id = $1', row["id"]
-            )
+            await conn.execute("UPDATE llm_exchanges SET reply = $2 WHERE id = $1", row["id"], reply)
         finally:
             await conn.close()
 
-    asyncio.run(tamper())
-    caught = opsgate(openai_operator, *args, check=False)
+    asyncio.run(set_reply('{"key": "decommission.delete.cluster"}'))
+    try:
+        caught = opsgate(openai_operator, *args, check=False)
+    finally:
+        asyncio.run(set_reply(row["reply"]))  # the session's store is shared: verify over all of it stays clean
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert f"TAMPERED {team.namespace}/chained: request {uid} LLM exchange {row['exchange_key']}" in caught.stdout
     assert "exchange-edited: its reply changed since record 1 (" in caught.stdout
+    restored = opsgate(openai_operator, *args, check=False)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
