@@ -48,7 +48,7 @@ async def start_audit(memo: kopf.Memo, **_: Any) -> None:
     auditor.recorder.start()
     llm = memo["engine"].llm
     if llm is not None and hasattr(llm, "on_exchange"):
-        llm.on_exchange = auditor.recorder.submit_exchange  # each LLM exchange, redacted, linked to its request
+        llm.on_exchange = auditor.exchange  # each LLM exchange, redacted, listed by its request's next record
     memo["audit_learning"] = asyncio.get_running_loop().create_task(_keep_learning(memo, auditor))
     log.info("audit store: recording through %s", auditor.recorder.spool.path)
 

@@ -128,3 +128,41 @@ def test_a_question_is_answered_by_the_provider_from_the_runbooks(
     prompt = provider.requests[-1]["messages"][0]["content"]
     assert "docs/runbooks/rotate-vault-secrets.md" in prompt  # the passages went along, masked
     assert provider.leaks == []
+
+
+def test_an_exchange_edited_in_the_database_afterwards_is_caught_by_audit_verify(
+    kubectl: Kubectl, openai_operator: Operator, provider: FakeOpenAI, team: Team
+) -> None:
+    """The exchange is listed by the request's record, whose chain head the OpsRequest's status holds."""
+    from tests.e2e.test_audit import opsgate
+
+    provider.behaviour = Behaviour.VALID
+    team.create("chained", "create an email for jane@acme.org")
+    _wait_status(kubectl, team.namespace, "chained", "AwaitingApproval")
+    uid = kubectl.get_json("opsrequest", "chained", "-n", team.namespace)["metadata"]["uid"]
+    url = openai_operator.env["OPSGATE_DATABASE_URL"]
+    (row,) = _exchanges(url, uid)
+    assert row["record_seq"] == 1  # listed by the record of the planning's status write
+    args = ("audit", "verify", "--request", "chained", "-n", team.namespace)
+    clean = opsgate(openai_operator, *args, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "records and 1 LLM exchanges checked, " in clean.stdout
+    assert "heads compared with the API server: 0 problems" in clean.stdout
+
+    async def set_reply(reply: str | None) -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE llm_exchanges SET reply = $2 WHERE id = $1", row["id"], reply)
+        finally:
+            await conn.close()
+
+    asyncio.run(set_reply('{"key": "decommission.delete.cluster"}'))
+    try:
+        caught = opsgate(openai_operator, *args, check=False)
+    finally:
+        asyncio.run(set_reply(row["reply"]))  # the session's store is shared: verify over all of it stays clean
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    assert f"TAMPERED {team.namespace}/chained: request {uid} LLM exchange {row['exchange_key']}" in caught.stdout
+    assert "exchange-edited: its reply changed since record 1 (" in caught.stdout
+    restored = opsgate(openai_operator, *args, check=False)
+    assert restored.returncode == 0, restored.stdout + restored.stderr

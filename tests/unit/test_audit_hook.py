@@ -10,8 +10,8 @@ from tests.unit import audit_helpers as helpers
 
 from opsgate.adapters.auditdb.hook import Auditor
 from opsgate.adapters.auditdb.recorder import Recorder
-from opsgate.adapters.auditdb.spool import Spool
-from opsgate.audit import chain
+from opsgate.adapters.auditdb.spool import Kind, Spool
+from opsgate.audit import chain, exchanges
 from opsgate.controller.planning import Note
 
 NOW = datetime.datetime(2026, 12, 3, 20, 0, tzinfo=datetime.UTC)
@@ -69,3 +69,63 @@ async def test_the_next_write_follows_the_head_in_status(tmp_path: Path) -> None
     bodies = [i.body for i in auditor.recorder.spool.ready(10)]
     assert bodies[1]["prev_hash"] == first["audit"]["head"]
     assert bodies[1]["stage"] == "Rejected"
+
+
+# --- LLM exchanges ride with the request's next record ------------------------------------------
+
+
+def _exchange(req: dict, reply: str = "{}") -> exchanges.Exchange:
+    token = exchanges.CURRENT.set(exchanges.RequestRef.of(req))
+    try:
+        return exchanges.exchange(
+            provider="ollama", model="m", messages=[], reply=reply, latency_s=0.2, outcome="ok", now=NOW
+        )
+    finally:
+        exchanges.CURRENT.reset(token)
+
+
+async def test_the_exchanges_of_a_planning_are_listed_by_its_record_and_travel_with_it(tmp_path: Path) -> None:
+    auditor, req = _auditor(tmp_path), helpers.request("planned")
+    made = [_exchange(req), _exchange(req, reply='{"key": "x"}')]
+    for exchange in [*made, made[0]]:  # the parser reporting one twice lists it once
+        auditor.exchange(exchange)
+    assert len(auditor.recorder.spool) == 0  # nothing is sent before the record that lists it
+    async with auditor.writing(req, STATUS, notes=[], now=NOW) as stamped:
+        pass
+    (item,) = auditor.recorder.spool.ready(10)
+    assert [e["key"] for e in item.body["exchanges"]] == [e.key for e in made]
+    assert item.body["payload"]["llm"] == [e.stored().link() for e in made]
+    assert stamped["audit"]["head"] == item.body["hash"]  # the status anchors the listing
+    assert auditor.exchanges == {}
+    req["status"] = stamped
+    async with auditor.writing(req, {"phase": "Rejected", "conditions": []}, notes=[], now=NOW):
+        pass
+    later = auditor.recorder.spool.ready(10)[1]
+    assert "llm" not in later.body["payload"]
+    assert "exchanges" not in later.body
+
+
+async def test_exchanges_whose_status_write_failed_are_listed_by_the_next_one(tmp_path: Path) -> None:
+    auditor, req = _auditor(tmp_path), helpers.request("retried")
+    first = _exchange(req)
+    auditor.exchange(first)
+    with pytest.raises(RuntimeError, match="409"):
+        async with auditor.writing(req, STATUS, notes=[], now=NOW):
+            raise RuntimeError("409 Conflict")
+    assert len(auditor.recorder.spool) == 0
+    second = _exchange(req)  # planned again
+    auditor.exchange(second)
+    async with auditor.writing(req, STATUS, notes=[], now=NOW):
+        pass
+    (item,) = auditor.recorder.spool.ready(10)
+    assert [link["key"] for link in item.body["payload"]["llm"]] == [first.key, second.key]
+
+
+async def test_an_exchange_naming_no_request_is_kept_on_its_own(tmp_path: Path) -> None:
+    auditor = _auditor(tmp_path)
+    loose = exchanges.exchange(
+        provider="ollama", model="m", messages=[], reply="{}", latency_s=0.1, outcome="ok", now=NOW
+    )
+    auditor.exchange(loose)
+    (item,) = auditor.recorder.spool.ready(10)
+    assert (item.kind, item.body["key"]) == (Kind.EXCHANGE, loose.key)

@@ -62,7 +62,7 @@ async def _close_recorders() -> AsyncIterator[None]:
 async def test_migrating_an_empty_database_creates_every_table_with_indexes_and_foreign_keys(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        assert await schema.migrate(conn) == [1, 2, 3, 4]
+        assert await schema.migrate(conn) == [1, 2, 3, 4, 5]
         assert await schema.migrate(conn) == []  # forward only, once
         tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
         indexes = {
@@ -111,7 +111,7 @@ async def test_migrating_from_the_previous_version_keeps_its_rows(database_url: 
             "INSERT INTO policy_results (request_uid, seq, policy, result, decided_at)"
             " VALUES ('u1', 1, 'approval-for-email', 'approval', '2026-12-01T10:00:00Z')"
         )
-        assert await schema.migrate(conn) == [2, 3, 4]
+        assert await schema.migrate(conn) == [2, 3, 4, 5]
         assert await schema.current_version(conn) == schema.LATEST
         assert await conn.fetchval("SELECT score FROM feedback WHERE request_uid = 'u1'") == 4
         assert await conn.fetchval("SELECT audit_seq FROM queries WHERE request_uid = 'u1'") == 0
@@ -125,8 +125,8 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(databas
     conns = [await asyncpg.connect(database_url) for _ in range(2)]
     try:
         applied = await asyncio.gather(*(schema.migrate(c) for c in conns))
-        assert sorted(applied, key=len) == [[], [1, 2, 3, 4]]
-        assert await conns[0].fetchval("SELECT count(*) FROM schema_migrations") == 4
+        assert sorted(applied, key=len) == [[], [1, 2, 3, 4, 5]]
+        assert await conns[0].fetchval("SELECT count(*) FROM schema_migrations") == 5
     finally:
         for c in conns:
             await c.close()
@@ -373,7 +373,7 @@ def test_opsgate_audit_verify_exits_non_zero_and_names_the_request(database_url:
     runner = CliRunner()
     ok = runner.invoke(cli_main, ["audit", "verify", "--no-cluster", "--database-url", database_url])
     assert ok.exit_code == 0, ok.output
-    assert "2 requests, 8 records checked: 0 problems" in ok.output
+    assert "2 requests, 8 records and 0 LLM exchanges checked: 0 problems" in ok.output
     asyncio.run(
         _fetch(
             database_url,
@@ -389,4 +389,4 @@ def test_opsgate_audit_verify_exits_non_zero_and_names_the_request(database_url:
         cli_main, ["audit", "verify", "--no-cluster", "--request", "chain-1", "--database-url", database_url]
     )
     assert one.exit_code == 0
-    assert "1 requests, 4 records checked: 0 problems" in one.output
+    assert "1 requests, 4 records and 0 LLM exchanges checked: 0 problems" in one.output

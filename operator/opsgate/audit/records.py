@@ -6,6 +6,10 @@ the one before (:mod:`.chain`), and stamped into the same status write as ``stat
 ({head, seq}). A replay that writes the same status again computes the same key (request uid and
 sequence number), so the store inserts nothing twice. Everything in a record passes through
 :func:`opsgate.redact.redact_value` first: a secret pasted into a request never reaches the store.
+
+The LLM exchanges made since the request's last record (its planning's, usually) are listed in
+the record as ``payload.llm`` - key, provider, model, time and digests (:mod:`.exchanges`) - so
+the chain covers them too; the exchanges themselves travel and are stored with the record.
 """
 
 from __future__ import annotations
@@ -66,12 +70,14 @@ def for_write(
     notes: Sequence[tuple[str, str, str]] = (),
     at: str,
     extra: Mapping[str, Any] | None = None,
+    exchanges: Sequence[Mapping[str, Any]] = (),
 ) -> Record:
     """The record of writing ``status`` (the fields about to be written) onto ``request``.
 
     ``notes`` are the transition's (type, reason, message); ``extra`` is what the controller saw
-    besides the request (the Approval's decisions). The record follows the head in the request's
-    current status; its hash is the new head.
+    besides the request (the Approval's decisions); ``exchanges`` are the links
+    (:meth:`opsgate.audit.exchanges.Stored.link`) of the LLM exchanges made since the last record.
+    The record follows the head in the request's current status; its hash is the new head.
     """
     meta, spec = request["metadata"], request.get("spec") or {}
     previous_phase = (request.get("status") or {}).get("phase")
@@ -96,6 +102,8 @@ def for_write(
             "created": meta.get("creationTimestamp"),
         }
     payload = redact.redact_value(payload)
+    if exchanges:  # keys, names and digests: nothing to redact (the exchanges were, when made)
+        payload["llm"] = [dict(link) for link in exchanges]
     stage = stage_of(status, previous_phase)
     uid = str(meta["uid"])
     digest = chain.link(prev, chain.body(request_uid=uid, seq=seq, stage=stage, at=at, payload=payload))

@@ -15,7 +15,7 @@ import click
 
 from opsgate.adapters.auditdb import database_url, reads, schema
 from opsgate.adapters.auditdb.recorder import connect
-from opsgate.audit import chain, learning
+from opsgate.audit import chain, exchanges, learning
 from opsgate.parsing import prompt
 
 T = TypeVar("T")
@@ -74,6 +74,15 @@ def audit() -> None:
     """The tamper-evident audit trail."""
 
 
+# chains by request uid, exchange rows by request uid (None: naming none), rows from before the chain, names
+_Stored = tuple[
+    dict[str, list[chain.StoredRow]],
+    dict[str | None, list[exchanges.Stored]],
+    int,
+    dict[str, tuple[str, str]],
+]
+
+
 @audit.command("verify")
 @_url
 @click.option("--request", "request_name", default=None, help="Only this OpsRequest (by name).")
@@ -85,32 +94,51 @@ def audit() -> None:
     help="Compare each chain's head with the OpsRequest's status.audit (needs the API server).",
 )
 def verify(url: str | None, request_name: str | None, namespace: str | None, cluster: bool) -> None:
-    """Check every request's hash chain; name each edited, deleted or reordered record."""
+    """Check every request's hash chain and the LLM exchanges it lists; name each edited, deleted,
+    reordered or inserted record or exchange."""
 
-    async def work(conn: Any) -> tuple[dict[str, list[chain.StoredRow]], dict[str, tuple[str, str]]]:
+    async def work(conn: Any) -> _Stored:
         known = await reads.names(conn)
         if request_name is None:
-            return await reads.chains(conn), known
+            every, unchained = await reads.exchanges_of(conn)
+            return await reads.chains(conn), every, unchained, known
         found: dict[str, list[chain.StoredRow]] = {}
+        llm: dict[str | None, list[exchanges.Stored]] = {}
+        unchained = 0
         matches = await reads.request_uid(conn, request_name, namespace)
         if not matches:
             raise click.ClickException(f"no recorded request named {request_name}")
         for uid, _name, _ns in matches:
             found.update(await reads.chains(conn, request_uid=uid))
             found.setdefault(uid, [])
-        return found, known
+            theirs, before = await reads.exchanges_of(conn, request_uid=uid)
+            llm.update(theirs)
+            unchained += before
+        return found, llm, unchained, known
 
-    rows, known = _run(url, work)
+    rows, llm, unchained, known = _run(url, work)
     heads = _heads(known) if cluster else {}
-    findings: list[chain.Finding] = []
-    for uid, chain_rows in rows.items():
+    findings: list[chain.Finding | exchanges.Finding] = []
+    for uid in sorted(rows.keys() | {u for u in llm if u is not None}):
+        chain_rows = rows.get(uid, [])
         findings += chain.verify(chain_rows, head=heads.get(uid))
+        findings += exchanges.verify(chain_rows, llm.get(uid, []), request_uid=uid)
+    findings += exchanges.verify([], llm.get(None, []), request_uid=None)
     for finding in findings:
-        name = "/".join(reversed(known.get(finding.request_uid, ("?", finding.request_uid))))
+        where = known.get(finding.request_uid, ("?", finding.request_uid))
+        name = "/".join(reversed(where)) if finding.request_uid != "-" else "(no request)"
         click.echo(f"TAMPERED {name}: {finding}")
     checked = sum(len(r) for r in rows.values())
+    listed = sum(len(r) for r in llm.values())
     against = f", {len(heads)} heads compared with the API server" if cluster else ""
-    click.echo(f"{len(rows)} requests, {checked} records checked{against}: {len(findings)} problems")
+    click.echo(
+        f"{len(rows)} requests, {checked} records and {listed} LLM exchanges checked{against}: {len(findings)} problems"
+    )
+    if unchained:
+        click.echo(
+            f"note: {unchained} LLM exchanges were recorded before exchanges were chained (schema version 5);"
+            " no record lists them, so they are not checked"
+        )
     if findings:
         sys.exit(1)
 

@@ -6,6 +6,12 @@ disk while the write is under way, and releases it to the recorder once the API 
 the write (or drops it if the write failed: the controller decides again and records that).
 A record held when the process died is settled at the next start against the request's status.
 Nothing here waits for PostgreSQL.
+
+The LLM exchanges of a request (:meth:`Auditor.exchange`, the parser's sink) wait in memory for
+the request's next status write: its record lists them (so the hash chain covers them) and
+carries them to the store, in the same spool item and the same transaction. A write that fails
+leaves them for the next one; a record dropped at start-up (its write never happened) takes its
+exchanges with it - they decided nothing, and the request is planned, and asks the LLM, again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from opsgate.adapters.auditdb import database_url
 from opsgate.adapters.auditdb.recorder import Recorder
 from opsgate.adapters.auditdb.spool import Spool, SpoolFullError
 from opsgate.audit import records
+from opsgate.audit.exchanges import Exchange
 from opsgate.controller import conditions
 from opsgate.controller.conditions import Condition, Reason, Type
 from opsgate.resources import ApprovalState
@@ -46,6 +53,19 @@ class Auditor:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.names: dict[str, tuple[str, str]] = {}  # uid -> (namespace, name), for catching up
+        self.exchanges: dict[str, dict[str, Exchange]] = {}  # uid -> key -> not yet listed by a record
+
+    def exchange(self, exchange: Exchange) -> None:
+        """One LLM exchange (the parser's sink): kept for its request's next record.
+
+        By key, so the same exchange reported twice is listed once. One that names no request
+        (the operator makes none) is stored on its own, and ``opsgate audit verify`` says no
+        record covers it.
+        """
+        if exchange.request is None:
+            self.recorder.submit_exchange(exchange)
+            return
+        self.exchanges.setdefault(exchange.request.uid, {})[exchange.key] = exchange
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Auditor | None:
@@ -70,13 +90,19 @@ class Auditor:
         """Yield ``status`` with the audit head and condition; the body is the status write."""
         extra = await _decisions(request, status)
         at = conditions.timestamp(now)
-        record = records.for_write(
-            request, status, notes=[(n.type, n.reason, n.message) for n in notes], at=at, extra=extra
-        )
         meta = request["metadata"]
+        llm = list(self.exchanges.get(str(meta["uid"]), {}).values())
+        record = records.for_write(
+            request,
+            status,
+            notes=[(n.type, n.reason, n.message) for n in notes],
+            at=at,
+            extra=extra,
+            exchanges=[e.stored().link() for e in llm],
+        )
         ids: list[int] = []
         try:
-            ids = self.recorder.hold([record])
+            ids = self.recorder.hold([record], exchanges=llm)
             if self.recorder.healthy:
                 condition = Condition.true(
                     Type.AUDITED, Reason.RECORDED, MESSAGE_RECORDED.format(seq=record.seq, stage=record.stage)
@@ -105,6 +131,12 @@ class Auditor:
             self.recorder.drop(ids)  # not written: the controller decides again, and records that
             raise
         self.recorder.release(ids)
+        if ids:  # listed and kept: the next record lists only newer exchanges
+            pending = self.exchanges.get(record.request_uid, {})
+            for exchange in llm:
+                pending.pop(exchange.key, None)
+            if not pending:
+                self.exchanges.pop(record.request_uid, None)
 
     async def settle(self) -> None:
         """Records held when the process stopped: kept if the request's status has their hash."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from opsgate.audit import chain, learning
+from opsgate.audit import chain, exchanges, learning
 
 # --- verification -------------------------------------------------------------------------------
 
@@ -36,6 +36,49 @@ async def chains(conn: asyncpg.Connection, *, request_uid: str | None = None) ->
             )
         )
     return found
+
+
+async def exchanges_of(
+    conn: asyncpg.Connection, *, request_uid: str | None = None
+) -> tuple[dict[str | None, list[exchanges.Stored]], int]:
+    """Every exchange row (or one request's) by request uid (None: those naming no request), and
+    how many rows predate migration 5 (listed by no record: nothing to check them against)."""
+    where, args = ("AND request_uid = $1", [request_uid]) if request_uid else ("", [])
+    if not await conn.fetchval("SELECT to_regclass('llm_exchanges_unchained') IS NOT NULL"):
+        # a store not migrated to version 5 yet: no exchange is listed by a record
+        before = await conn.fetchval(f"SELECT count(*) FROM llm_exchanges WHERE true {where}", *args)  # noqa: S608 - fixed text
+        return {}, int(before)
+    rows = await conn.fetch(
+        "SELECT id, exchange_key, request_uid, provider, model, prompt, reply, latency_ms, prompt_tokens,"  # noqa: S608 - fixed text
+        " reply_tokens, outcome, detail, at FROM llm_exchanges"
+        f" WHERE id > (SELECT coalesce(max(up_to_id), 0) FROM llm_exchanges_unchained) {where}"
+        " ORDER BY request_uid, at, id",
+        *args,
+    )
+    unchained = await conn.fetchval(
+        "SELECT count(*) FROM llm_exchanges"  # noqa: S608 - fixed text
+        f" WHERE id <= (SELECT coalesce(max(up_to_id), 0) FROM llm_exchanges_unchained) {where}",
+        *args,
+    )
+    found: dict[str | None, list[exchanges.Stored]] = {}
+    for row in rows:
+        found.setdefault(row["request_uid"], []).append(
+            exchanges.Stored(
+                key=row["exchange_key"] or f"(no key; row id {row['id']})",
+                request_uid=row["request_uid"],
+                provider=row["provider"],
+                model=row["model"],
+                prompt=row["prompt"],
+                reply=row["reply"],
+                latency_ms=row["latency_ms"],
+                prompt_tokens=row["prompt_tokens"],
+                reply_tokens=row["reply_tokens"],
+                outcome=row["outcome"],
+                detail=row["detail"],
+                at=exchanges.timestamp(row["at"]),
+            )
+        )
+    return found, int(unchained)
 
 
 async def request_uid(conn: asyncpg.Connection, name: str, namespace: str | None) -> list[tuple[str, str, str]]:

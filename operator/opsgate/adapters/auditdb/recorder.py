@@ -7,6 +7,7 @@ number), feedback's is (request uid, digest of its values) - so an item sent twi
 died after the commit, before removing it from the spool) is inserted once, and the projections
 (queries, policy results, approvals, executions, outcomes) are derived only from rows inserted
 now. When PostgreSQL is away, items wait and the task retries with backoff until it is back.
+The LLM exchanges a record lists ride in its item and are written in its transaction.
 """
 
 from __future__ import annotations
@@ -72,9 +73,17 @@ class Recorder:
 
     # --- what the controller calls --------------------------------------------------------------
 
-    def hold(self, records: Sequence[Record]) -> list[int]:
-        """Keep ``records`` on disk, not yet to be sent (their status write is under way)."""
-        return self.spool.put(Kind.RECORD, (r.to_json() for r in records), ready=False)
+    def hold(self, records: Sequence[Record], *, exchanges: Sequence[Exchange] = ()) -> list[int]:
+        """Keep ``records`` on disk, not yet to be sent (their status write is under way).
+
+        ``exchanges`` (one record only) are the LLM exchanges the record lists: they travel in the
+        record's item, so they are sent, dropped and written with it, in the same transaction.
+        """
+        assert not exchanges or len(records) == 1, "exchanges ride with one record"
+        bodies = [r.to_json() for r in records]
+        if exchanges:
+            bodies[0]["exchanges"] = [e.to_json() for e in exchanges]
+        return self.spool.put(Kind.RECORD, bodies, ready=False)
 
     def release(self, ids: Iterable[int]) -> None:
         self.spool.release(ids)
@@ -92,7 +101,8 @@ class Recorder:
         self._wake.set()
 
     def submit_exchange(self, exchange: Exchange) -> None:
-        """Keep one LLM exchange (called from the parser, on the loop: a local SQLite insert)."""
+        """Keep one LLM exchange on its own, listed by no record (the operator's exchanges about a
+        request ride with its next record instead: :meth:`hold`, :mod:`.hook`)."""
         self.spool.put(Kind.EXCHANGE, [exchange.to_json()])
         self._wake.set()
 
@@ -124,6 +134,9 @@ class Recorder:
         attempt = 0
         while True:
             try:
+                if self.written == 0 and self._pool is None:  # at start: migrate before the first record,
+                    await self._connection_pool()  # so analytics and verify read a store with its tables
+                    self.healthy, self.down_since, self.last_error = True, None, None
                 moved = await self.flush()
                 attempt = 0
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
@@ -203,7 +216,15 @@ class Recorder:
 async def write(conn: asyncpg.Connection, items: Sequence[Item]) -> None:
     records = [Record.from_json(i.body) for i in items if i.kind is Kind.RECORD]
     feedback = [i.body for i in items if i.kind is Kind.FEEDBACK]
-    llm = [Exchange.from_json(i.body) for i in items if i.kind is Kind.EXCHANGE]
+    llm: list[tuple[Exchange, int | None]] = [
+        (Exchange.from_json(i.body), None) for i in items if i.kind is Kind.EXCHANGE
+    ]
+    llm += [  # the exchanges a record lists, with the record's number
+        (Exchange.from_json(e), int(i.body["seq"]))
+        for i in items
+        if i.kind is Kind.RECORD
+        for e in i.body.get("exchanges") or ()
+    ]
     if records:
         await _write_records(conn, records)
     for body in feedback:
@@ -212,9 +233,10 @@ async def write(conn: asyncpg.Connection, items: Sequence[Item]) -> None:
         await _write_exchanges(conn, llm)
 
 
-async def _write_exchanges(conn: asyncpg.Connection, llm: Sequence[Exchange]) -> None:
-    """LLM exchanges, each once (its key); the request's row is made if its first record is yet to come."""
-    refs = {e.request.uid: e.request for e in llm if e.request is not None}
+async def _write_exchanges(conn: asyncpg.Connection, llm: Sequence[tuple[Exchange, int | None]]) -> None:
+    """LLM exchanges, each once (its key), with the number of the record listing it (None: none);
+    the request's row is made if its first record is yet to come."""
+    refs = {e.request.uid: e.request for e, _seq in llm if e.request is not None}
     if refs:
         await conn.execute(
             "INSERT INTO queries (request_uid, name, namespace, created_at, updated_at)"
@@ -222,28 +244,31 @@ async def _write_exchanges(conn: asyncpg.Connection, llm: Sequence[Exchange]) ->
             " AS r (u, n, ns, c) ON CONFLICT (request_uid) DO NOTHING",
             *_columns([(r.uid, r.name, r.namespace, _time(r.created)) for r in refs.values()]),
         )
-    rows = [
-        (
-            e.key,
-            e.request.uid if e.request is not None else None,
-            e.provider,
-            e.model,
-            e.prompt,
-            e.reply,
-            e.latency_ms,
-            e.prompt_tokens,
-            e.reply_tokens,
-            e.outcome,
-            e.detail or None,
-            _time(e.at),
+    rows = []
+    for exchange, seq in llm:
+        e = exchange.stored()  # what the record's digests were computed over
+        rows.append(
+            (
+                e.key,
+                e.request_uid,
+                e.provider,
+                e.model,
+                e.prompt,
+                e.reply,
+                e.latency_ms,
+                e.prompt_tokens,
+                e.reply_tokens,
+                e.outcome,
+                e.detail,
+                _time(e.at),
+                seq,
+            )
         )
-        for e in llm
-    ]
     await conn.execute(
         "INSERT INTO llm_exchanges (exchange_key, request_uid, provider, model, prompt, reply, latency_ms,"
-        " prompt_tokens, reply_tokens, outcome, detail, at)"
+        " prompt_tokens, reply_tokens, outcome, detail, at, record_seq)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        " $7::float8[], $8::int[], $9::int[], $10::text[], $11::text[], $12::timestamptz[])"
+        " $7::float8[], $8::int[], $9::int[], $10::text[], $11::text[], $12::timestamptz[], $13::int[])"
         " ON CONFLICT (exchange_key) DO NOTHING",
         *_columns(rows),
     )

@@ -203,6 +203,19 @@ MIGRATIONS += (
         CREATE INDEX llm_exchanges_at ON llm_exchanges (at, provider, outcome);
         """,
     ),
+    Migration(
+        5,
+        "LLM exchanges in the request's hash chain: the record that lists each; the rows from before, marked",
+        # An exchange is listed (key and digests) by its request's next audit record, and written in
+        # that record's transaction; record_seq names the record. Rows already here were listed by
+        # none: llm_exchanges_unchained keeps how far they go, so `opsgate audit verify` can say
+        # they predate the chain instead of calling each one inserted.
+        """
+        ALTER TABLE llm_exchanges ADD COLUMN record_seq integer;
+        CREATE TABLE llm_exchanges_unchained (up_to_id bigint NOT NULL, row_count bigint NOT NULL);
+        INSERT INTO llm_exchanges_unchained SELECT coalesce(max(id), 0), count(*) FROM llm_exchanges;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
