@@ -22,7 +22,7 @@ from pathlib import Path
 from opsgate import redact
 from opsgate.catalog import Catalog
 from opsgate.intent import Intent, unrecognised, unstated_entities
-from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan, resolve_environment
+from opsgate.plan import NeedsInfo, Plan, RequestContext, build_plan, inverse_entry, resolve_environment
 from opsgate.policy import Decision, PolicyInputs, PolicyReport, PolicyResult, PolicySet
 from opsgate.policy.report import decide as decide_results
 from opsgate.resources import Phase
@@ -99,7 +99,14 @@ def decide(
         needs_info = NeedsInfo(problems=(MESSAGE_UNKNOWN_ACTION.format(key=resolved.key),))
     else:
         warnings = [*resolve_environment(resolved, context).warnings, *warnings]
-        built = build_plan(resolved, entry, context=context, home=home, executor_image=executor_image)
+        built = build_plan(
+            resolved,
+            entry,
+            context=context,
+            home=home,
+            executor_image=executor_image,
+            inverse=inverse_entry(entry, catalog),
+        )
         plan, needs_info = (built, None) if isinstance(built, Plan) else (None, built)
 
     report = policies.evaluate(

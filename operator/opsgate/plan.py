@@ -6,7 +6,8 @@ and a content hash of the files), the environment and the cost-allocation tags. 
 environment is never laxer than the namespace's label says (see :func:`resolve_environment`). Its
 ``digest`` covers everything that decides what runs, so an approval given for one plan never
 authorises another: a changed parameter, catalog entry, playbook byte or image gives a new
-digest.
+digest. That includes what a failed validation may run: the rollback's inverse entry and its
+playbook, when the rollback names another entry (see :func:`inverse_entry`).
 
 Pure apart from reading the executor's files under an explicitly given ``home``.
 """
@@ -172,8 +173,13 @@ def build_plan(
     context: RequestContext,
     home: Path,
     executor_image: str,
+    inverse: catalog.ActionEntry | None = None,
 ) -> Plan | NeedsInfo:
-    """The plan for ``intent`` under ``entry``, or what is missing or invalid in it."""
+    """The plan for ``intent`` under ``entry``, or what is missing or invalid in it.
+
+    ``inverse`` is :func:`inverse_entry` of ``entry``: the other entry its rollback runs, which the
+    digest covers too (left out, the executor refuses the plan of such an entry).
+    """
     environment = resolve_environment(intent, context).value
     parameters, unknown = _parameters(intent, entry, environment=environment, namespace=context.namespace)
     problems = [_unknown_parameter(name, entry) for name in unknown]
@@ -184,7 +190,7 @@ def build_plan(
         fields.append(field)
     if problems:
         return NeedsInfo(problems=tuple(dict.fromkeys(problems)), fields=tuple(dict.fromkeys(fields)))
-    content = entry_content_hash(home, entry)
+    content = entry_content_hash(home, entry, inverse=inverse)
     executor = ExecutorRef(
         kind=entry.executor.kind,
         playbook=entry.executor.playbook,
@@ -215,6 +221,7 @@ def build_plan(
             entry=entry,
             content_hash=content,
             executor_image=executor_image,
+            inverse=inverse,
         ),
     )
 
@@ -272,11 +279,15 @@ def compute_digest(
     entry: catalog.ActionEntry,
     content_hash: str,
     executor_image: str,
+    inverse: catalog.ActionEntry | None = None,
 ) -> str:
     """``sha256:<hex>`` of the canonical JSON of everything that decides what runs.
 
     The algorithm prefix makes the digest self-describing (like an OCI digest); Approvals carry
-    exactly this string and approvers name it in their decisions.
+    exactly this string and approvers name it in their decisions. ``inverse`` (the other entry a
+    rollback runs, :func:`inverse_entry`) is covered as its own entry is: its schema checks the
+    captured parameters and its playbook undoes the change. Without one the document, and so
+    the digest, is what it always was.
     """
     document = {
         "action": action,
@@ -286,36 +297,61 @@ def compute_digest(
         "contentHash": content_hash,
         "executorImage": executor_image,
     }
+    if inverse is not None:
+        document["rollbackEntry"] = inverse.model_dump(mode="json", by_alias=True, exclude={"examples"})
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return DIGEST_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def recompute_digest(plan: Plan, entry: catalog.ActionEntry, *, home: Path) -> str:
+def recompute_digest(
+    plan: Plan, entry: catalog.ActionEntry, *, home: Path, inverse: catalog.ActionEntry | None = None
+) -> str:
     """The digest ``plan`` should carry given today's catalog entry and files (to verify a plan)."""
-    content = entry_content_hash(home, entry)
+    content = entry_content_hash(home, entry, inverse=inverse)
     return compute_digest(
         action=plan.action,
         parameters=plan.parameters,
         entry=entry,
         content_hash=content,
         executor_image=plan.executor.image,
+        inverse=inverse,
     )
 
 
-def entry_content_hash(home: Path, entry: catalog.ActionEntry) -> str:
+def inverse_entry(entry: catalog.ActionEntry, actions: catalog.Catalog) -> catalog.ActionEntry | None:
+    """The *other* catalog entry a failed validation of ``entry`` runs to undo it; None if none.
+
+    An entry that is its own inverse (scale: back to the captured count) is covered by its own
+    part of the digest. A missing inverse is the catalog's error (checked at load), not ours.
+    """
+    key = entry.rollback_action
+    if key is None or key == entry.key:
+        return None
+    return actions.get(key)
+
+
+def step_files(entry: catalog.ActionEntry, *, inverse: catalog.ActionEntry | None = None) -> tuple[str, ...]:
+    """The files a run of ``entry`` may execute besides its executor: its steps, the inverse's playbook."""
+    undo = (inverse.executor.path,) if inverse is not None and inverse.executor.path else ()
+    return (*entry.step_playbooks, *undo)
+
+
+def entry_content_hash(home: Path, entry: catalog.ActionEntry, *, inverse: catalog.ActionEntry | None = None) -> str:
     """The content hash of everything a run of ``entry`` executes from the home.
 
     The executor's playbook or module; with a validation or a rollback capture declared, also
-    those playbooks (an entry without them keeps the plain hash of its executor, so its digests
-    do not move).
+    those playbooks, and with a rollback naming another entry, that entry's playbook
+    (``inverse``, :func:`inverse_entry`). An entry without any keeps the plain hash of its
+    executor, so its digests do not move.
     """
     if not entry.executor.path:
         return ""
     main = content_hash(home, entry.executor.path)
-    if not entry.step_playbooks:
+    steps = step_files(entry, inverse=inverse)
+    if not steps:
         return main
     digest = hashlib.sha256(main.encode("ascii"))
-    for step in entry.step_playbooks:
+    for step in steps:
         digest.update(b"\0" + step.encode("utf-8") + b"\0" + content_hash(home, step).encode("ascii"))
     return digest.hexdigest()
 

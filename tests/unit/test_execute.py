@@ -289,7 +289,9 @@ def test_a_plan_whose_playbook_changed_on_disk_is_refused(tmp_path: Path, home: 
 
     assert code == result.ExitCode.REFUSED
     assert outcome["reason"] == "DigestMismatch"
-    assert f"the content of {SCALE_PLAYBOOK} changed since planning" in outcome["message"]
+    # the hash covers every file the run may execute; the message names them all, the executor first
+    assert f"the content of {SCALE_PLAYBOOK}, playbooks/capture/" in outcome["message"]
+    assert "changed since planning" in outcome["message"]
     assert kubectl.calls(kubectl_log) == []
 
 

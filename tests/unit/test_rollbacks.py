@@ -15,9 +15,13 @@ import yaml
 
 from opsgate import catalog, paths, plan
 from opsgate.controller import rollbacks
-from opsgate.execute import rollback
+from opsgate.execute import rollback, verify
+from opsgate.execute.result import Reason
+from opsgate.intent import Intent, Parser
 
 SCALE = "provision.scale.deployment"
+RESTART = "provision.restart.deployment"
+IMAGE = "ghcr.io/opsgate/opsgate:test"
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +77,100 @@ def test_the_digest_covers_the_validation_and_capture_playbooks(tmp_path: Path, 
     assert plan.entry_content_hash(copy, entry) != before
     restart = actions.entries["provision.restart.deployment"]  # no steps: its digest does not move
     assert plan.entry_content_hash(home, restart) == plan.content_hash(home, str(restart.executor.path))
+
+
+def home_copy(folder: Path) -> Path:
+    """The shipped catalog and playbooks in a folder of the test's own, to change them in."""
+    for part in ("policies", "playbooks", "terraform"):
+        shutil.copytree(paths.home() / part, folder / part)
+    return folder
+
+
+def undone_by_another_entry(home: Path) -> catalog.Catalog:
+    """The shipped catalog, but scaling is undone by another entry (a restart), as a platform team may write."""
+    document = shipped_document()
+    document["actions"][SCALE]["rollback"]["action"] = RESTART
+    return catalog.parse_catalog(document, source="test", home=home)
+
+
+def scale_plan(actions: catalog.Catalog, home: Path, *, cover_rollback: bool = True) -> plan.Plan:
+    entry = actions.entries[SCALE]
+    wanted = Intent(
+        category="provision",
+        action="scale",
+        resource_type="deployment",
+        entities={"name": "checkout", "replicas": 3},
+        parser=Parser.RULES,
+        confidence=0.9,
+    )
+    context = plan.RequestContext(text="", requester=plan.Requester(username="alice"), namespace="team-a")
+    built = plan.build_plan(
+        wanted,
+        entry,
+        context=context,
+        home=home,
+        executor_image=IMAGE,
+        inverse=plan.inverse_entry(entry, actions) if cover_rollback else None,
+    )
+    assert isinstance(built, plan.Plan), built
+    return built
+
+
+def test_an_entry_that_is_its_own_inverse_has_no_other_entry_to_cover(actions: catalog.Catalog) -> None:
+    assert plan.inverse_entry(actions.entries[SCALE], actions) is None
+    assert plan.inverse_entry(actions.entries[RESTART], actions) is None  # no rollback at all
+
+
+def test_the_digest_covers_the_playbook_of_the_entry_a_rollback_names(tmp_path: Path) -> None:
+    home = home_copy(tmp_path / "home")
+    actions = undone_by_another_entry(home)
+    entry, inverse = actions.entries[SCALE], actions.entries[RESTART]
+    assert plan.inverse_entry(entry, actions) == inverse
+    assert plan.step_files(entry, inverse=inverse)[-1] == inverse.executor.path
+    before = scale_plan(actions, home)
+    assert before.digest != plan.recompute_digest(before, entry, home=home)  # the inverse left out: not this plan
+    assert plan.recompute_digest(before, entry, home=home, inverse=inverse) == before.digest
+
+    undo = home / str(inverse.executor.path)
+    undo.write_text(undo.read_text() + "\n# the way back changed after planning\n")
+    after = scale_plan(actions, home)
+    assert after.digest != before.digest
+    assert after.executor.content_hash != before.executor.content_hash
+
+
+def test_the_digest_covers_the_inverse_entry_itself(tmp_path: Path) -> None:
+    home = home_copy(tmp_path / "home")
+    actions = undone_by_another_entry(home)
+    document = shipped_document()
+    document["actions"][SCALE]["rollback"]["action"] = RESTART
+    document["actions"][RESTART]["risk"] = "low" if document["actions"][RESTART]["risk"] != "low" else "high"
+    changed = catalog.parse_catalog(document, source="test", home=home)
+    assert scale_plan(changed, home).digest != scale_plan(actions, home).digest
+
+
+def test_the_executor_refuses_a_plan_whose_rollback_playbook_differs_from_its_own(tmp_path: Path) -> None:
+    planned_home, image_home = home_copy(tmp_path / "planned"), home_copy(tmp_path / "image")
+    planned = scale_plan(undone_by_another_entry(planned_home), planned_home).to_status()
+    actions = undone_by_another_entry(image_home)
+    verified = verify.verify(planned, actions=actions, home=image_home, executor_image=IMAGE)  # same files: runs
+    assert verified.entry.key == SCALE
+
+    undo = image_home / str(actions.entries[RESTART].executor.path)
+    undo.write_text(undo.read_text() + "\n# not the way back that was approved\n")
+    with pytest.raises(verify.RefusalError) as refused:
+        verify.verify(planned, actions=actions, home=image_home, executor_image=IMAGE)
+    assert refused.value.reason is Reason.DIGEST_MISMATCH
+    assert planned["digest"] in refused.value.message
+    assert str(actions.entries[RESTART].executor.path) in refused.value.message
+
+
+def test_the_executor_refuses_a_plan_made_without_the_rollbacks_entry(tmp_path: Path) -> None:
+    home = home_copy(tmp_path / "home")
+    actions = undone_by_another_entry(home)
+    uncovered = scale_plan(actions, home, cover_rollback=False)  # a planner that left the inverse out
+    with pytest.raises(verify.RefusalError) as refused:
+        verify.verify(uncovered.to_status(), actions=actions, home=home, executor_image=IMAGE)
+    assert refused.value.reason is Reason.DIGEST_MISMATCH
 
 
 @pytest.mark.parametrize(

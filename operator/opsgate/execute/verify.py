@@ -1,7 +1,9 @@
 """Refuse to act on a plan that is not exactly the plan that was approved.
 
 The plan file comes from a ConfigMap; the digest an approval is bound to covers the action, the
-parameters, the catalog entry, the playbook/module bytes and the executor image. Here the digest
+parameters, the catalog entry, the playbook/module bytes and the executor image - and every other
+file a run may execute: capture and validation playbooks, and the inverse entry (with its
+playbook) a failed validation would run to undo the change. Here the digest
 is recomputed from what this image actually holds - its own catalog and files under
 ``paths.home()`` and the image the Job says it runs - with the same function the planner used
 (:func:`opsgate.plan.compute_digest`), and the parameters are validated again against the entry's
@@ -67,8 +69,9 @@ def verify(document: Any, *, actions: catalog.Catalog, home: Path, executor_imag
     if entry is None:
         message = MESSAGE_UNKNOWN_ACTION.format(action=planned.action, source=actions.source)
         raise RefusalError(Reason.DIGEST_MISMATCH, message)
+    inverse = plan.inverse_entry(entry, actions)
     try:
-        content = plan.entry_content_hash(home, entry)
+        content = plan.entry_content_hash(home, entry, inverse=inverse)
     except plan.PlanError as exc:
         message = MESSAGE_MISSING_EXECUTOR.format(action=planned.action, problem=exc)
         raise RefusalError(Reason.DIGEST_MISMATCH, message) from exc
@@ -78,9 +81,10 @@ def verify(document: Any, *, actions: catalog.Catalog, home: Path, executor_imag
         entry=entry,
         content_hash=content,
         executor_image=executor_image,
+        inverse=inverse,
     )
     if recomputed != planned.digest:
-        found = differences(planned, entry=entry, content_hash=content, executor_image=executor_image)
+        found = differences(planned, entry=entry, content_hash=content, executor_image=executor_image, inverse=inverse)
         message = MESSAGE_DIGEST_MISMATCH.format(
             planned=planned.digest,
             recomputed=recomputed,
@@ -95,7 +99,14 @@ def verify(document: Any, *, actions: catalog.Catalog, home: Path, executor_imag
     return Verified(plan=planned, entry=entry)
 
 
-def differences(planned: plan.Plan, *, entry: catalog.ActionEntry, content_hash: str, executor_image: str) -> list[str]:
+def differences(
+    planned: plan.Plan,
+    *,
+    entry: catalog.ActionEntry,
+    content_hash: str,
+    executor_image: str,
+    inverse: catalog.ActionEntry | None = None,
+) -> list[str]:
     """What visibly differs between the plan's own record and this image (a hint; the digest decides).
 
     The plan records its executor's content hash and image, so a changed playbook or another
@@ -103,7 +114,8 @@ def differences(planned: plan.Plan, *, entry: catalog.ActionEntry, content_hash:
     """
     found = []
     if planned.executor.content_hash != content_hash:
-        found.append(f"the content of {entry.executor.path} changed since planning")
+        files = ", ".join((str(entry.executor.path), *plan.step_files(entry, inverse=inverse)))
+        found.append(f"the content of {files} changed since planning")
     if planned.executor.image != executor_image:
         found.append(f"planned for image {planned.executor.image}")
     if planned.executor.kind is not entry.executor.kind or (planned.executor.playbook, planned.executor.module) != (
