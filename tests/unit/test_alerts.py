@@ -214,14 +214,45 @@ def test_the_request_states_every_parameter_as_the_receiver_with_the_alert_as_co
     assert "please" not in context + made["spec"]["request"]  # annotations are not carried
 
 
+def made(name: str, at: datetime.datetime, *, route: str = "r", requester: str = RECEIVER) -> dict[str, Any]:
+    """A route's request as the API server lists it."""
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "labels": {routes.LABEL_ROUTE: route},
+            "creationTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "spec": {"requester": requester},
+    }
+
+
 def test_a_route_makes_at_most_its_rate_limit_of_requests_per_window() -> None:
-    window, limit = ratelimit.Window(), routes.RateLimit(requests=2, per_seconds=60)
-    assert [window.allow("r", limit, now=t) for t in (0, 1, 2)] == [True, True, False]
-    window.release("r")  # the second turned out to exist already
-    assert window.allow("r", limit, now=3)
-    assert not window.allow("r", limit, now=59)
-    assert window.allow("r", limit, now=61)  # the first has left the window
-    assert window.allow("other", limit, now=3)
+    limit = routes.RateLimit(requests=2, per_seconds=60)
+    at = [MONDAY + datetime.timedelta(seconds=s) for s in (0, 1, 59, 62, 200)]
+
+    def allows(requests: list[dict[str, Any]], now: datetime.datetime, route: str = "r") -> bool:
+        return ratelimit.allows(requests, route=route, limit=limit, requester=RECEIVER, now=now)
+
+    assert allows([], at[0])
+    assert allows([made("a", at[0])], at[1])
+    assert not allows([made("a", at[0]), made("b", at[1])], at[2])
+    assert allows([made("a", at[0]), made("b", at[1])], at[3])  # the first has left the window
+    assert allows([made("a", at[0]), made("b", at[1])], at[2], route="other")
+
+
+def test_only_the_receivers_requests_in_the_window_count_and_a_doubt_counts() -> None:
+    now = MONDAY + datetime.timedelta(seconds=100)
+    listed = [
+        made("mine", MONDAY + datetime.timedelta(seconds=90)),
+        made("someone-elses", now, requester="mallory"),  # a label anyone can set spends nothing
+        made("other-route", now, route="other"),
+        made("old", MONDAY),
+        made("same-second", MONDAY + datetime.timedelta(seconds=40)),  # whole seconds: it may be in
+        {**made("undated", now), "metadata": {"name": "undated", "labels": {routes.LABEL_ROUTE: "r"}}},
+    ]
+    count = ratelimit.made_in_window(listed, route="r", requester=RECEIVER, per_seconds=60, now=now)
+    assert count == 3
 
 
 # --- autonomy -------------------------------------------------------------------------------------
@@ -387,35 +418,55 @@ async def test_a_platform_team_forbids_autonomy_by_tightening_the_rule(
 # --- the receiver's bookkeeping (the API server's part is tests/e2e/test_alerts_live.py) ---------------
 
 
-class Names:
-    """What the API server does with a create at a name: made once, 409 (False) afterwards."""
+class ApiServer:
+    """What the API server does for the receiver: a create at a name happens once (then False,
+    its 409), stamped with the clock; a list by route label returns what was created."""
 
-    def __init__(self) -> None:
-        self.made: list[str] = []
+    def __init__(self, clock: list[datetime.datetime]) -> None:
+        self.clock = clock
+        self.made: list[dict[str, Any]] = []
 
     async def create(self, manifest: Any) -> bool:
-        name = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
-        if name in self.made:
+        meta = manifest["metadata"]
+        if any(
+            (m["metadata"]["namespace"], m["metadata"]["name"]) == (meta["namespace"], meta["name"]) for m in self.made
+        ):
             return False
-        self.made.append(name)
+        stamp = self.clock[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.made.append({**manifest, "metadata": {**meta, "creationTimestamp": stamp}})
         return True
+
+    async def list_route(self, route: str, namespace: str) -> list[dict[str, Any]]:
+        return [m for m in self.made if m["metadata"]["labels"].get(routes.LABEL_ROUTE) == route]
+
+    def receiver(self, table: routes.RouteSet, actions: catalog.Catalog) -> Any:
+        """A receiver process as ``opsgate alerts`` starts one: nothing in memory but its routes."""
+        from opsgate.cli.alerts import Receiver
+
+        return Receiver(
+            routes=table,
+            actions=actions,
+            username=RECEIVER,
+            groups=(),
+            create=self.create,
+            made=self.list_route,
+            clock=lambda: self.clock[0],
+        )
+
+
+def limited_to(table: routes.RouteSet, requests: int, per_seconds: int) -> routes.RouteSet:
+    limit = routes.RateLimit(requests=requests, per_seconds=per_seconds)
+    return routes.RouteSet(
+        requester=RECEIVER, routes=tuple(r.model_copy(update={"rate_limit": limit}) for r in table.routes)
+    )
 
 
 async def test_a_re_send_is_a_duplicate_and_does_not_count_against_the_rate_limit(
     shipped: routes.RouteSet, actions: catalog.Catalog
 ) -> None:
-    from opsgate.cli.alerts import Receiver
-
-    names = Names()
-    limited = routes.RouteSet(
-        requester=RECEIVER,
-        routes=tuple(
-            r.model_copy(update={"rate_limit": routes.RateLimit(requests=2, per_seconds=3600)}) for r in shipped.routes
-        ),
-    )
-    receiver = Receiver(
-        routes=limited, actions=actions, username=RECEIVER, groups=(), create=names.create, clock=lambda: 0.0
-    )
+    api = ApiServer([MONDAY])
+    limited = limited_to(shipped, 2, 3600)
+    receiver = api.receiver(limited, actions)
     first = await receiver.receive(webhook.parse(payload(alert(fingerprint="aa"), alert(fingerprint="bb"))))
     assert len(first.created) == 2
     again = await receiver.receive(webhook.parse(payload(alert(fingerprint="aa"), alert(fingerprint="bb"))))
@@ -426,7 +477,45 @@ async def test_a_re_send_is_a_duplicate_and_does_not_count_against_the_rate_limi
         "rate limited: route restart-crashlooping made 2 request(s) in the last 3600s",
         "resolved alerts don't act",
     ]
-    restarted = Receiver(routes=limited, actions=actions, username=RECEIVER, groups=(), create=names.create)
+    restarted = api.receiver(limited, actions)
     after = await restarted.receive(webhook.parse(payload(alert(fingerprint="aa"))))
     assert (after.created, len(after.duplicates)) == ([], 1)  # the API server still has it
-    assert len(names.made) == 2
+    assert len(api.made) == 2
+
+
+async def test_a_restart_or_a_second_replica_does_not_reset_a_routes_rate_limit(
+    shipped: routes.RouteSet, actions: catalog.Catalog
+) -> None:
+    clock = [MONDAY]
+    api = ApiServer(clock)
+    limited = limited_to(shipped, 1, 600)
+    first = await api.receiver(limited, actions).receive(webhook.parse(payload(alert(fingerprint="aa"))))
+    assert len(first.created) == 1
+
+    clock[0] = MONDAY + datetime.timedelta(seconds=30)
+    restarted, replica = api.receiver(limited, actions), api.receiver(limited, actions)
+    for receiver, fingerprint in ((restarted, "bb"), (replica, "cc")):
+        report = await receiver.receive(webhook.parse(payload(alert(fingerprint=fingerprint))))
+        assert report.created == []
+        assert [s["reason"] for s in report.skipped] == [
+            "rate limited: route restart-crashlooping made 1 request(s) in the last 600s"
+        ]
+
+    clock[0] = MONDAY + datetime.timedelta(seconds=602)  # the first request has left the window
+    later = await api.receiver(limited, actions).receive(webhook.parse(payload(alert(fingerprint="bb"))))
+    assert len(later.created) == 1
+    assert len(api.made) == 2
+
+
+async def test_concurrent_webhook_calls_cannot_both_take_a_routes_last_slot(
+    shipped: routes.RouteSet, actions: catalog.Catalog
+) -> None:
+    import asyncio
+
+    api = ApiServer([MONDAY])
+    receiver = api.receiver(limited_to(shipped, 1, 600), actions)
+    reports = await asyncio.gather(
+        *(receiver.receive(webhook.parse(payload(alert(fingerprint=f)))) for f in ("aa", "bb", "cc"))
+    )
+    assert sum(len(r.created) for r in reports) == 1
+    assert len(api.made) == 1

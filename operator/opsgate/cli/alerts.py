@@ -6,7 +6,11 @@ the receiver's own credentials - the API server's admission policy holds ``spec.
 that identity, so the request is the receiver's ServiceAccount's like any user's is theirs, and
 goes through planning, policy and approval like any other. Resolved alerts, alerts no route
 matches and alerts over a route's rate limit make nothing (the answer says why, per alert).
-A failure to reach the API server answers 503, so Alertmanager sends the alerts again.
+A route's rate limit is counted from its requests on the API server (:mod:`opsgate.alerts.ratelimit`),
+so a restart or a second replica does not reset it; the receiver needs ``list`` on OpsRequests
+in every namespace for that (deploy/alerts-rbac.yaml) - bound per namespace only, it counts in
+the alert's namespace. A failure to reach the API server answers 503, so Alertmanager sends the
+alerts again.
 
 With ``--token-file`` (or ``OPSGATE_ALERTS_TOKEN``), callers must send ``Authorization: Bearer
 <token>`` (Alertmanager: ``http_config.authorization.credentials_file``).
@@ -14,19 +18,20 @@ With ``--token-file`` (or ``OPSGATE_ALERTS_TOKEN``), callers must send ``Authori
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime
 import hmac
 import json
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from opsgate import catalog, kube, paths
+from opsgate import catalog, kube, paths, resources
 from opsgate.alerts import ratelimit, requests, routes, webhook
 
 log = logging.getLogger("opsgate.alerts")
@@ -36,6 +41,9 @@ MAX_KNOWN = 10_000
 ENV_TOKEN = "OPSGATE_ALERTS_TOKEN"  # noqa: S105 - the name of the variable, not a token
 
 Create = Callable[[Mapping[str, Any]], Awaitable[bool]]  # True: created; False: it existed already
+# The OpsRequests labelled with a route (name), as the API server has them; the namespace the
+# alert's request goes to is where to look when the receiver may not list every namespace.
+Made = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclasses.dataclass
@@ -53,18 +61,20 @@ class Report:
 
 @dataclasses.dataclass
 class Receiver:
-    """The receiver's state: its routes, catalog, identity and rate-limit windows."""
+    """The receiver: its routes, catalog and identity, and how it reads and makes requests."""
 
     routes: routes.RouteSet
     actions: catalog.Catalog
     username: str
     groups: tuple[str, ...]
     create: Create
-    window: ratelimit.Window = dataclasses.field(default_factory=ratelimit.Window)
-    clock: Callable[[], float] = time.monotonic
+    made: Made
+    clock: Callable[[], datetime.datetime] = dataclasses.field(default=lambda: datetime.datetime.now(datetime.UTC))
     # Requests this process made or found: a re-send of their alert is a duplicate before it is
-    # a rate-limit question. Bounded; forgotten names fall back to the API server's 409.
+    # a rate-limit question. Bounded; forgotten names fall back to the API server's answer.
     known: dict[str, None] = dataclasses.field(default_factory=dict)
+    # One count-then-create at a time per route, so concurrent webhook calls can't both take the last slot.
+    locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
 
     async def receive(self, payload: webhook.Payload) -> Report:
         report = Report()
@@ -85,28 +95,50 @@ class Receiver:
         if name in self.known:
             report.duplicates.append(name)
             return
-        limit = routed.route.rate_limit
-        if not self.window.allow(routed.route.name, limit, now=self.clock()):
-            reason = f"route {routed.route.name} made {limit.requests} request(s) in the last {limit.per_seconds}s"
-            report.skipped.append({"fingerprint": alert.fingerprint, "reason": f"rate limited: {reason}"})
-            return
-        try:
-            made = await self.create(manifest)
-        except kube.ApiError as exc:
-            self.window.release(routed.route.name)
-            report.errors.append({"fingerprint": alert.fingerprint, "request": name, "error": str(exc)})
-            return
+        route, namespace = routed.route.name, routed.namespace
+        async with self.locks.setdefault(route, asyncio.Lock()):
+            try:
+                existing = await self.made(route, namespace)
+                if any(_named(r) == name for r in existing):  # a re-send of a firing already turned into a request
+                    self._remember(name)
+                    report.duplicates.append(name)
+                    return
+                limit = routed.route.rate_limit
+                if not ratelimit.allows(existing, route=route, limit=limit, requester=self.username, now=self.clock()):
+                    report.skipped.append(
+                        {"fingerprint": alert.fingerprint, "reason": ratelimit.limited_reason(route, limit)}
+                    )
+                    return
+                made = await self.create(manifest)
+            except kube.ApiError as exc:
+                report.errors.append({"fingerprint": alert.fingerprint, "request": name, "error": str(exc)})
+                return
         self._remember(name)
-        if made:
-            report.created.append(name)
-        else:
-            self.window.release(routed.route.name)  # a re-send of an alert already turned into a request
-            report.duplicates.append(name)
+        (report.created if made else report.duplicates).append(name)
 
     def _remember(self, name: str) -> None:
         self.known[name] = None
         while len(self.known) > MAX_KNOWN:
             del self.known[next(iter(self.known))]
+
+
+def _named(request: Mapping[str, Any]) -> str:
+    meta = request.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+async def _made(route: str, namespace: str) -> list[dict[str, Any]]:
+    """The route's requests in every namespace; in ``namespace`` only when the receiver may not list them all."""
+    selector = f"{routes.LABEL_ROUTE}={route}"
+    try:
+        items: list[dict[str, Any]] = await kube.acall(
+            kube.list_objects, resources.API_VERSION, "OpsRequest", None, labels=selector
+        )
+    except kube.ApiError as exc:
+        if exc.status != 403:
+            raise
+        items = await kube.acall(kube.list_objects, resources.API_VERSION, "OpsRequest", namespace, labels=selector)
+    return items
 
 
 async def _create(manifest: Mapping[str, Any]) -> bool:
@@ -202,7 +234,7 @@ def alerts(host: str, port: int, kubeconfig: str | None, routes_file: Path | Non
             loaded.source,
             loaded.requester,
         )
-    receiver = Receiver(routes=loaded, actions=actions, username=username, groups=groups, create=_create)
+    receiver = Receiver(routes=loaded, actions=actions, username=username, groups=groups, create=_create, made=_made)
     click.echo(
         f"opsgate alerts: {len(loaded.routes)} route(s), requests as {username}, on http://{host}:{port}/webhook"
     )
