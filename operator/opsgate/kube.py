@@ -136,6 +136,14 @@ def configure(
     _local.__dict__.pop("client", None)  # this thread's client was built for the old credentials
 
 
+def server_url() -> str:
+    """The API server's URL these credentials talk to."""
+    if _configuration is None:
+        configure()
+    assert _configuration is not None
+    return str(_configuration.host)
+
+
 def kubeconfig_namespace(kubeconfig: str | None = None, *, context: str | None = None) -> str:
     """The namespace the kubeconfig's (current or named) context sets, as kubectl reads it; else ``default``."""
     try:
@@ -213,6 +221,38 @@ def whoami() -> dict[str, Any]:
     result = request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
     user_info: dict[str, Any] = result["status"]["userInfo"]
     return user_info
+
+
+def token_review(token: str, *, audiences: Sequence[str] = ()) -> dict[str, Any] | None:
+    """Who the API server says holds ``token`` (its ``userInfo``), or None if it does not authenticate it.
+
+    A TokenReview, made with this process's own credentials (never inside :func:`acting_as`): the
+    caller needs ``create`` on ``tokenreviews``. With ``audiences``, the token must have been
+    issued for one of them (a projected ServiceAccount token with that audience).
+    """
+    spec: dict[str, Any] = {"token": token}
+    if audiences:
+        spec["audiences"] = list(audiences)
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
+    with _acting_as_nobody():
+        result = request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body=review)
+    status = result.get("status") or {}
+    if not status.get("authenticated") or not (status.get("user") or {}).get("username"):
+        return None
+    if audiences and not set(audiences) & set(status.get("audiences") or ()):
+        return None
+    user: dict[str, Any] = status["user"]
+    return user
+
+
+@contextlib.contextmanager
+def _acting_as_nobody() -> Iterator[None]:
+    """This process's own identity for the calls inside, even within an :func:`acting_as` block."""
+    token = _acting_as.set(None)
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
 
 
 def can_i(*, verb: str, group: str, resource: str, namespace: str = "") -> bool:

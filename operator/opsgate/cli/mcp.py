@@ -6,22 +6,36 @@ identity - the kubeconfig (or in-cluster ServiceAccount) this server runs with -
 :mod:`opsgate.frontdoor.calls` as ``kubectl opsgate``. There is deliberately no tool to approve or
 reject: an agent's request goes to human approvers like anyone's, and were the agent to patch the
 Approval itself the API server refuses it (four-eyes, approver groups: crds/admission-policies.yaml).
-Transport: stdio (the agent starts ``opsgate mcp`` as a subprocess).
+
+Transports: stdio (the agent starts ``opsgate mcp`` as a subprocess, with its own credentials), or
+streamable HTTP (``--http HOST:PORT``: one server for many agents). Over HTTP every request carries
+the agent's own Kubernetes token as ``Authorization: Bearer``; the API server reviews it
+(:mod:`opsgate.frontdoor.bearer`) and each tool runs as that identity through impersonation. No
+token, or one the API server does not authenticate, is answered 401 before any tool runs; a session
+belongs to the identity that opened it. The server's own credentials only review tokens and
+impersonate (deploy/mcp-rbac.yaml).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import click
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 
 from opsgate import __version__, catalog, kube, paths
 from opsgate.cli import plan as plan_command
-from opsgate.frontdoor import calls, views
+from opsgate.frontdoor import bearer, calls, views
 from opsgate.plan import PlanError
 from opsgate.policy import PolicyLoadError
 from opsgate.resources import Phase
@@ -34,11 +48,75 @@ INSTRUCTIONS = (
     "requests that need an approval wait for a human approver."
 )
 MESSAGE_PHASES = "unknown phase(s) {unknown}; phases are " + ", ".join(p.value for p in Phase)
+MESSAGE_NO_CALLER = "no authenticated caller on this request; nothing was done"
+CLAIM_GROUPS = "groups"
+INVALID_REQUEST = -32600  # JSON-RPC
+
+log = logging.getLogger("opsgate.mcp")
 
 
-def build(*, default_namespace: str) -> MCPServer:
-    """The server and its tools; ``default_namespace`` is where requests go when a call names none."""
-    server: MCPServer = MCPServer("opsgate", version=__version__, instructions=INSTRUCTIONS)
+class KubernetesTokens:
+    """The SDK's token verifier: a bearer token is whoever the API server's TokenReview says it is."""
+
+    def __init__(self, *, audiences: Sequence[str] = ()) -> None:
+        self.audiences = tuple(audiences)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            caller = await asyncio.to_thread(bearer.authenticate, token, audiences=self.audiences)
+        except kube.ApiError as exc:  # the API server could not review it: nobody is let in
+            log.warning("TokenReview failed: %s (%s)", exc.message, exc.status)
+            return None
+        if caller is None:
+            return None
+        return AccessToken(
+            token=token,
+            client_id=caller.username,
+            subject=caller.username,
+            scopes=[],
+            claims={CLAIM_GROUPS: list(caller.groups)},
+        )
+
+
+def caller_of(ctx: ServerRequestContext[Any, Any]) -> bearer.Caller | None:
+    """The caller the HTTP request carrying this message was authenticated as (the SDK's bearer middleware)."""
+    scope = getattr(ctx.request, "scope", None) or {}
+    user = scope.get("user")
+    if not isinstance(user, AuthenticatedUser):
+        return None
+    token = user.access_token
+    groups = (token.claims or {}).get(CLAIM_GROUPS) or []
+    return bearer.Caller(token.client_id, tuple(str(g) for g in groups))
+
+
+async def as_caller(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Every message of an HTTP session is handled as its caller: each Kubernetes call impersonates them.
+
+    A message without an authenticated caller is refused (the SDK answers 401 before it gets
+    here; this keeps a message from ever running with the server's own credentials).
+    """
+    caller = caller_of(ctx)
+    if caller is None:
+        raise MCPError(code=INVALID_REQUEST, message=MESSAGE_NO_CALLER)
+    with kube.acting_as(caller.username, caller.groups):
+        return await call_next(ctx)
+
+
+def build(*, default_namespace: str, http_issuer: str | None = None, audiences: Sequence[str] = ()) -> MCPServer:
+    """The server and its tools; ``default_namespace`` is where requests go when a call names none.
+
+    With ``http_issuer`` (the API server's URL: it is who vouches for the tokens) the server is
+    built for streamable HTTP: bearer tokens reviewed by the API server, every message handled as
+    its caller.
+    """
+    http: dict[str, Any] = {}
+    if http_issuer is not None:
+        http = {
+            "token_verifier": KubernetesTokens(audiences=audiences),
+            "auth": AuthSettings(issuer_url=http_issuer, resource_server_url=None),
+            "middleware": [as_caller],
+        }
+    server: MCPServer = MCPServer("opsgate", version=__version__, instructions=INSTRUCTIONS, **http)
 
     @server.tool()
     async def list_actions() -> dict[str, Any]:
@@ -128,15 +206,50 @@ def _namespace_labels(namespace: str) -> dict[str, str]:
     return dict(found["metadata"].get("labels") or {})
 
 
+def _address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--http")
+    return host.strip("[]"), int(port)
+
+
 @click.command("mcp")
-@click.option("--kubeconfig", default=None, help="The agent's kubeconfig (default: in-cluster, else $KUBECONFIG).")
+@click.option(
+    "--kubeconfig",
+    default=None,
+    help="stdio: the agent's kubeconfig; --http: the server's, which may only review tokens and impersonate "
+    "(default: in-cluster, else $KUBECONFIG).",
+)
 @click.option("--context", default=None, help="The kubeconfig context to use.")
 @click.option("-n", "--namespace", default=None, help="Where requests go by default (default: the context's).")
-def mcp(kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
-    """Serve the Model Context Protocol on stdio: agents request changes as their own identity, never approve."""
+@click.option(
+    "--http",
+    "http",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio; callers send their own Kubernetes "
+    "token as a bearer token.",
+)
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    help="--http: accept only tokens issued for this audience (repeatable; default: the API server's).",
+)
+def mcp(
+    kubeconfig: str | None, context: str | None, namespace: str | None, http: str | None, audiences: tuple[str, ...]
+) -> None:
+    """Serve the Model Context Protocol: agents request changes as their own identity, never approve."""
+    address = _address(http) if http else None
     try:
         calls.connect(kubeconfig=kubeconfig, context=context)
     except calls.ConnectError as exc:
         raise click.ClickException(str(exc)) from exc
-    server = build(default_namespace=namespace or kube.kubeconfig_namespace(kubeconfig, context=context))
-    server.run("stdio")
+    default_namespace = namespace or kube.kubeconfig_namespace(kubeconfig, context=context)
+    if address is None:
+        build(default_namespace=default_namespace).run("stdio")
+        return
+    host, port = address
+    server = build(default_namespace=default_namespace, http_issuer=kube.server_url(), audiences=audiences)
+    click.echo(f"opsgate mcp on http://{host}:{port}/mcp (bearer: Kubernetes tokens)", err=True)
+    server.run("streamable-http", host=host, port=port)
