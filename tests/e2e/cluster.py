@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -117,6 +119,64 @@ class Operator:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class Served:
+    """An ``opsgate`` server command as a real process, its output in ``log_path``.
+
+    ``serve(argv, ready)`` starts it and returns once ``ready()`` is true (OSError counts as not
+    yet); a process that exits or stays unready for 60 s fails the fixture with its log.
+    """
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def serve(self, argv: Sequence[str], ready: Callable[[], bool]) -> None:
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"{argv[1]} exited:\n{self.log()[-3000:]}"
+            try:
+                if ready():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()  # not left running behind a failed fixture
+        raise AssertionError(f"{argv[1]} did not become ready:\n{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def token_kubeconfig(kubectl: Kubectl, path: Path, user: str, token: str) -> Path:
+    """A kubeconfig for the test cluster that authenticates as ``user`` with ``token``."""
+    admin = yaml.safe_load(Path(kubectl.cluster.kubeconfig).read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": admin["clusters"][0]["cluster"]}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": "e2e", "user": user}}],
+        "current-context": user,
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
 
 
 def _free_port() -> int:

@@ -10,8 +10,6 @@ four-eyes), as over stdio (tests/e2e/test_mcp.py).
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,10 +18,9 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import yaml
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Team, _free_port, wait_for
+from tests.e2e.cluster import ROOT, Cluster, Kubectl, Operator, Served, Team, _free_port, token_kubeconfig, wait_for
 from tests.e2e.test_mcp import TOOLS, call, decision
 
 SERVER_ACCOUNT = "opsgate-mcp"
@@ -41,68 +38,31 @@ INITIALIZE = {
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-def token_kubeconfig(kubectl: Kubectl, path: Path, user: str, token: str) -> Path:
-    """A kubeconfig for the test cluster that authenticates with ``token``."""
-    admin = yaml.safe_load(Path(kubectl.cluster.kubeconfig).read_text())
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "e2e", "cluster": admin["clusters"][0]["cluster"]}],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": user, "context": {"cluster": "e2e", "user": user}}],
-        "current-context": user,
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
 def service_account_token(kubectl: Kubectl, name: str, namespace: str) -> str:
     token: str = kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
     return token
 
 
-class McpHttpServer:
+class McpHttpServer(Served):
     """``opsgate mcp --http 127.0.0.1:P --kubeconfig <opsgate-mcp's>``; ``url`` once it answers."""
 
     def __init__(self, kubeconfig: Path, log_path: Path, env: dict[str, str]) -> None:
+        super().__init__(log_path, env)
         self.kubeconfig = kubeconfig
-        self.log_path = log_path
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
     def start(self) -> None:
         port = _free_port()
-        argv = [str(ROOT / ".venv/bin/opsgate"), "mcp", "--http", f"127.0.0.1:{port}"]
-        argv += ["--kubeconfig", str(self.kubeconfig)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env
-            )
         self.url = f"http://127.0.0.1:{port}/mcp"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"opsgate mcp exited:\n{self.log()[-3000:]}"
-            try:
-                if httpx2.post(self.url, json=INITIALIZE, headers=ACCEPT, timeout=2).status_code == 401:
-                    return
-            except httpx2.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"opsgate mcp --http did not answer:\n{self.log()[-3000:]}")
+        argv = [str(ROOT / ".venv/bin/opsgate"), "mcp", "--http", f"127.0.0.1:{port}"]
+        self.serve([*argv, "--kubeconfig", str(self.kubeconfig)], self._answers)
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def _answers(self) -> bool:
+        """Up once an unauthenticated initialize is refused (401): nothing answers before the auth layer."""
+        try:
+            return bool(httpx2.post(self.url, json=INITIALIZE, headers=ACCEPT, timeout=2).status_code == 401)
+        except httpx2.TransportError:
+            return False
 
 
 @pytest.fixture(scope="module")
