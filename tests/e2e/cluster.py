@@ -71,56 +71,6 @@ def exports_of(text: str) -> dict[str, str]:
     return env
 
 
-class Operator:
-    """``opsgate operator`` as a real process against the test cluster; killable and restartable."""
-
-    def __init__(self, cluster: Cluster, log_path: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
-        self.cluster = cluster
-        self.log_path = log_path
-        self.env = {**cluster.env, **env}
-        self.args = tuple(args)  # extra `opsgate operator` flags, e.g. --peering
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        port = _free_port()
-        argv = [str(ROOT / ".venv" / "bin" / "opsgate"), "operator", "--metrics-port", "0"]
-        argv += ["--health", f"http://127.0.0.1:{port}/healthz", *self.args]
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env
-            )
-        self.health = f"http://127.0.0.1:{port}/healthz"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the operator exited:\n{self.log_path.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(self.health, timeout=1) as response:  # noqa: S310 - loopback
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()  # not left running behind a failed fixture
-        raise AssertionError(f"the operator did not become healthy:\n{self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, as in a node failure."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 class Served:
     """An ``opsgate`` server command as a real process, its output in ``log_path``.
 
@@ -161,6 +111,32 @@ class Served:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class Operator(Served):
+    """``opsgate operator`` as a real process against the test cluster; killable and restartable."""
+
+    def __init__(self, cluster: Cluster, log_path: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
+        super().__init__(log_path, {**cluster.env, **env})
+        self.cluster = cluster
+        self.args = tuple(args)  # extra `opsgate operator` flags, e.g. --peering
+        self.health = ""
+
+    def start(self) -> None:
+        port = _free_port()
+        self.health = f"http://127.0.0.1:{port}/healthz"
+        argv = [str(ROOT / ".venv" / "bin" / "opsgate"), "operator", "--metrics-port", "0"]
+        self.serve([*argv, "--health", self.health, *self.args], self._healthy)
+
+    def _healthy(self) -> bool:
+        with urllib.request.urlopen(self.health, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as in a node failure."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
 
 
 def token_kubeconfig(kubectl: Kubectl, path: Path, user: str, token: str) -> Path:
