@@ -89,6 +89,8 @@ def _use(memo: kopf.Memo, catalog: Any) -> None:
 async def feedback_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     auditor: Auditor | None = getattr(memo.get("controller"), "audit", None)
     annotations: Mapping[str, str] = body["metadata"].get("annotations") or {}
+    if auditor is not None and type == "DELETED":
+        auditor.forget(body["metadata"]["uid"])
     if auditor is None or type == "DELETED" or not feedback.present(annotations):
         return
     engine: planning.Engine = memo["engine"]

@@ -129,3 +129,13 @@ async def test_an_exchange_naming_no_request_is_kept_on_its_own(tmp_path: Path) 
     auditor.exchange(loose)
     (item,) = auditor.recorder.spool.ready(10)
     assert (item.kind, item.body["key"]) == (Kind.EXCHANGE, loose.key)
+
+
+async def test_the_exchanges_of_a_request_deleted_before_its_record_are_let_go(tmp_path: Path) -> None:
+    auditor, req, other = _auditor(tmp_path), helpers.request("deleted"), helpers.request("kept")
+    auditor.exchange(_exchange(req))
+    kept = _exchange(other)
+    auditor.exchange(kept)
+    auditor.forget(req["metadata"]["uid"])
+    assert auditor.exchanges == {other["metadata"]["uid"]: {kept.key: kept}}  # only the deleted one's go
+    assert len(auditor.recorder.spool) == 0  # nothing stored that verify would call inserted

@@ -11,7 +11,8 @@ The LLM exchanges of a request (:meth:`Auditor.exchange`, the parser's sink) wai
 the request's next status write: its record lists them (so the hash chain covers them) and
 carries them to the store, in the same spool item and the same transaction. A write that fails
 leaves them for the next one; a record dropped at start-up (its write never happened) takes its
-exchanges with it - they decided nothing, and the request is planned, and asks the LLM, again.
+exchanges with it - they decided nothing, and the request is planned, and asks the LLM, again. A
+request deleted before any record listed them lets its exchanges go too (:meth:`Auditor.forget`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ class Auditor:
             self.recorder.submit_exchange(exchange)
             return
         self.exchanges.setdefault(exchange.request.uid, {})[exchange.key] = exchange
+
+    def forget(self, uid: str) -> None:
+        """A request deleted before any record listed its exchanges: let them go.
+
+        No record can list them any more, and stored unlisted ``opsgate audit verify`` would call
+        them inserted; like the exchanges of a record dropped at start-up they decided nothing.
+        Said in the log (how many, for which request), so memory is not held for good silently.
+        """
+        dropped = self.exchanges.pop(uid, {})
+        if dropped:
+            log.warning("request %s was deleted before its %d LLM exchange(s) were recorded", uid, len(dropped))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Auditor | None:
