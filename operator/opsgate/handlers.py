@@ -46,7 +46,17 @@ from opsgate.adapters.job_watch import JobWatch
 from opsgate.alerts import autonomy
 from opsgate.alerts import routes as alert_routes
 from opsgate.audit import exchanges
-from opsgate.controller import approvals, conditions, context_batch, jobs, machine, peering, phases, planning
+from opsgate.controller import (
+    approvals,
+    conditions,
+    context_batch,
+    deferral,
+    jobs,
+    machine,
+    peering,
+    phases,
+    planning,
+)
 from opsgate.policy import PolicyLoadError, PolicySet
 from opsgate.policy.reload import PolicyFolder
 from opsgate.resources import ApprovalState, Phase
@@ -128,7 +138,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         lambda slim: _reconcile_with_retry(
             memo, slim["metadata"]["namespace"], slim["metadata"]["name"], slim["metadata"]["uid"]
         ),
-        busy=lambda: controller.deciding > 0,
+        busy=lambda: controller.deciding,
     )
     memo["context_task"] = asyncio.get_running_loop().create_task(batch.run())
     # API calls wait on the network, not the CPU: a pool larger than asyncio's default (6 threads
@@ -293,9 +303,18 @@ class Controller:
         self.slots = asyncio.Semaphore(RECONCILE_SLOTS)
         self.job_watch: JobWatch | None = None
         self.audit: Auditor | None = None  # the audit store's recorder (opsgate.audit_events), if configured
-        self.deciding = 0  # new requests being decided or waiting to be (the context step waits for them)
+        self.undecided: set[str] = set()  # uids of new requests being decided or waiting to be
+        # uid -> "waiting" while its Job's launch waits behind the decisions, "due" once it may go
+        self.launches: dict[str, str] = {}
+
+    @property
+    def deciding(self) -> bool:
+        """Are new requests being decided (or waiting to be)? The steps that can wait wait for them."""
+        return bool(self.undecided)
 
     def wrote(self, uid: str, phase: Phase) -> None:
+        if phase not in (Phase.PENDING, Phase.PLANNING):
+            self.undecided.discard(uid)  # decided: what waits behind it need not wait for the rest of it
         if phase in phases.TERMINAL:
             self.written.pop(uid, None)
         else:
@@ -391,7 +410,10 @@ async def _reconcile(
         if transition is None:
             return
         if transition.create:
-            if any(m["kind"] == "Job" for m in transition.create):
+            launch = any(m["kind"] == "Job" for m in transition.create)
+            if launch and _launch_waits(memo, namespace, name, uid):
+                return  # decisions first: the launch is reconciled again behind them
+            if launch:
                 # Jobs live in the executor namespace, out of reach of owner references: the
                 # request keeps a finalizer until they are deleted with it.
                 try:
@@ -512,6 +534,34 @@ async def _tie_plan_to_job(created: Sequence[dict[str, Any]]) -> None:
     configmap, job = found.get("ConfigMap"), found.get("Job")
     if configmap is not None and job is not None and not configmap["metadata"].get("ownerReferences"):
         await kube.acall(kube.set_owner, configmap, job)
+
+
+def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
+    """Should this Job's launch wait behind the requests still being decided? Then it is queued.
+
+    A launch is a dozen API calls (ours, and the Job controller's, scheduler's and kubelet's that
+    follow); in a burst they would be paid while other requesters still wait for their decision.
+    It waits (``deferral.behind_decisions``: at most ``deferral.MAX_DEFER`` seconds, never twice)
+    in a task of its own, so its reconcile slot goes to the next decision meanwhile. Crash-safe:
+    an Approved request without its Job is launched by the next operator's start-up listing.
+    """
+    controller: Controller = memo["controller"]
+    state = controller.launches.get(uid)
+    if state == "due" or (state is None and not controller.deciding):
+        return False
+    if state is None:
+        controller.launches[uid] = "waiting"
+
+        async def launch() -> None:
+            await deferral.behind_decisions(lambda: controller.deciding)
+            controller.launches[uid] = "due"
+            try:
+                await _reconcile_if_acting(memo, namespace, name, uid)
+            finally:
+                controller.launches.pop(uid, None)
+
+        _spawn(launch())
+    return True  # queued now, or already (another event of the request met it waiting)
 
 
 def _with_created(observed: machine.Observed, created: Sequence[dict[str, Any]]) -> machine.Observed:
@@ -663,12 +713,14 @@ async def request_event(
     phase = phases.current(status.get("phase"))
     if controller.behind(meta["uid"], phase):
         return  # an event from before this process's own last write: that step is done
-    deciding = 1 if phase in (Phase.PENDING, Phase.PLANNING) else 0
-    controller.deciding += deciding
+    new = phase in (Phase.PENDING, Phase.PLANNING)
+    if new:
+        controller.undecided.add(meta["uid"])
     try:
         await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"], seen=body)
     finally:
-        controller.deciding -= deciding
+        if new:
+            controller.undecided.discard(meta["uid"])
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:

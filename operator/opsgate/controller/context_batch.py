@@ -4,7 +4,8 @@ With the rule parser a request is decided without its context (retrieval is not 
 the decision); the context is retrieved afterwards and written as a step of its own. Done inside
 each request's reconcile, a burst ran the embedding model once per request, on the same two
 cores as the decisions still queued behind it. Here the step queues instead: a worker waits
-until no request is being decided (at most ``max_defer`` seconds, so context is never starved),
+until no request is being decided (``opsgate.controller.deferral``: at most ``max_defer``
+seconds, so context is never starved),
 retrieves for up to ``batch`` requests in one call of the model, and hands each result to that
 request's next reconcile, which writes it like any other transition.
 
@@ -22,11 +23,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from opsgate.controller import deferral
 from opsgate.controller.conditions import Condition
 
 BATCH = 16  # requests per call of the embedding model
-MAX_DEFER = 2.0  # seconds a batch waits for the decisions before it runs anyway
-POLL = 0.02  # seconds between looks at whether decisions are still waiting
 
 Context = tuple[list[dict[str, Any]], Condition]  # status.context and its ContextRetrieved condition
 
@@ -51,7 +51,7 @@ class ContextBatch:
         *,
         busy: Callable[[], bool],
         batch: int = BATCH,
-        max_defer: float = MAX_DEFER,
+        max_defer: float = deferral.MAX_DEFER,
     ) -> None:
         self._retrieve, self._deliver, self._busy = retrieve, deliver, busy
         self._batch, self._max_defer = batch, max_defer
@@ -78,10 +78,7 @@ class ContextBatch:
         """Work the queue until cancelled."""
         while True:
             await self._wake.wait()
-            deferred = 0.0
-            while self._busy() and deferred < self._max_defer:
-                await asyncio.sleep(POLL)
-                deferred += POLL
+            await deferral.behind_decisions(self._busy, max_defer=self._max_defer)
             uids = list(self._waiting)[: self._batch]
             bodies = [self._waiting.pop(uid) for uid in uids]
             if not self._waiting:
