@@ -542,8 +542,10 @@ def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
     A launch is a dozen API calls (ours, and the Job controller's, scheduler's and kubelet's that
     follow); in a burst they would be paid while other requesters still wait for their decision.
     It waits (``deferral.behind_decisions``: at most ``deferral.MAX_DEFER`` seconds, never twice)
-    in a task of its own, so its reconcile slot goes to the next decision meanwhile. Crash-safe:
-    an Approved request without its Job is launched by the next operator's start-up listing.
+    in a task of its own, so its reconcile slot goes to the next decision meanwhile; then it queues
+    for a slot like any reconcile. In a burst the launches follow within seconds; in a backlog
+    found at start-up, behind the decisions already queued (every requester learns the decision
+    first). Crash-safe: an Approved request without its Job is launched by the next start-up.
     """
     controller: Controller = memo["controller"]
     state = controller.launches.get(uid)
