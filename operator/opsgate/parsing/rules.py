@@ -28,12 +28,12 @@ import re
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog, Strength, Verb
 from opsgate.intent import Intent, Parser, declined, unrecognised
-from opsgate.parsing import clauses, extract, kubectl, questions, shorthand, slots, targets, text, vocabulary
+from opsgate.parsing import clauses, extract, kubectl, questions, shorthand, slots, speech, targets, text, vocabulary
 from opsgate.parsing.lexicon import Lexicon
 from opsgate.parsing.lexicon import of as lexicon_of
 from opsgate.parsing.tokens import Token, tokenize
 
-NOTE_QUESTION = "a question, not a request: answered from the documentation"
+NOTE_QUESTION = speech.NOTE_QUESTION
 NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
@@ -135,10 +135,13 @@ def parse(request: str, catalog: Catalog) -> Intent:
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
+    best = readings[0]
+    not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
+    if not_asked is not None:
+        return not_asked
     changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
-    best = readings[0]
     entry = catalog.entries[best.key]
     found = extract.find(tokens, spans)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
@@ -155,6 +158,9 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if named:
         # the catalog takes one target per request: acting on the first alone is not what was asked
         return declined(_several_targets(entry, named), notes=cleaned.notes)
+    outside = _outside_target(entry, kept)
+    if outside is not None:
+        return declined(outside, notes=cleaned.notes)
     confidence = best.confidence - PENALTY_MISSING * len(missing)
     notes = [*cleaned.notes, *dropped]
     others = sorted({r.key for r in readings[1:] if r.key != best.key})
@@ -195,11 +201,14 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         or any(_object_is_foreign(tokens, spans, s.start) for s in spans if s.verbs)
     ):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
+    wanted = set(entry.phrases.verbs) if entry.phrases is not None else set()
+    verb_at = next((s.start for s in spans if s.verbs & wanted), None)
+    not_asked = _not_asked(tokens, spans, verb_at, cleaned.notes)
+    if not_asked is not None:
+        return not_asked
     changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
-    wanted = set(entry.phrases.verbs) if entry.phrases is not None else set()
-    verb_at = next((s.start for s in spans if s.verbs & wanted), None)
     found = extract.find(tokens, spans)
     values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, verb_at))
     kept, dropped = slots.fit(entry, values)
@@ -210,6 +219,9 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
     named = targets.several(tokens, spans, entry, kept)
     if named:
         return declined(_several_targets(entry, named), notes=cleaned.notes)
+    outside = _outside_target(entry, kept)
+    if outside is not None:
+        return declined(outside, notes=cleaned.notes)
     return Intent(
         category=entry.category,
         action=entry.action,
@@ -219,6 +231,25 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _not_asked(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, notes: tuple[str, ...]
+) -> Intent | None:
+    """The decline of a text that asks us for nothing: a report, a wish, a question, a reply (see :mod:`speech`)."""
+    anchor = verb_at if verb_at is not None else next((s.start for s in spans if s.nouns), 0)
+    reason, note = speech.declines(tokens, spans, verb_at, anchor)
+    if reason is not None:
+        return declined(reason, notes=notes)
+    if note is not None:
+        return unrecognised(notes=(*notes, note))
+    return None
+
+
+def _outside_target(entry: ActionEntry, kept: dict[str, object]) -> str | None:
+    """Why the thing acted on is not ours: the entry's first required value is at a public mail provider."""
+    required: list[str] = entry.parameters.get("required", [])
+    return speech.outside_mailbox_reason(kept.get(required[0])) if required else None
 
 
 def words_in(request: str, catalog: Catalog) -> tuple[frozenset[Verb], frozenset[str]]:
@@ -274,6 +305,11 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
     spans = _without_purpose_verbs(spans, lows)
+    # "our team does not grant namespace access": a negated verb asks for nothing
+    spans = [
+        dataclasses.replace(s, verbs=frozenset()) if s.verbs and speech.negated(tokens, s.start) else s for s in spans
+    ]
+    spans = [s for s in spans if s.verbs or s.nouns]
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)

@@ -1,0 +1,259 @@
+"""Is there an ask directed at us? Telling a request from a report, a wish, a question or a reply.
+
+People paste more than requests into a request box: a story of what happened ("I deleted this user
+on March 1, and on August 21 I received an email…"), a symptom ("user gets a 'quarantine' message
+every time she tries to access the VPN"), a feature wish ("it would be nice if the ci pipeline could
+generate a SBOM"), a how-to question after some context ("… How to make a common project for all
+users?"), or a support reply written *to* a requester ("Hi there Ian, is this request for access…").
+Each uses the words of a catalog action without asking us to do it. This module reads the speech
+act of the sentence that holds the verb the rules chose, and says why it is not a request:
+
+- a **question** to be answered: the verb's sentence is one, or another sentence is one and the
+  verb's sentence asks nothing (no imperative, no "please", no "can you", no "I need");
+- a **wish about a thing**: a conditional whose subject is not the reader ("it would be nice if the
+  pipeline could…", "if he could be deleted…"); "if you could restart it" is a polite request;
+- a **standing rule or a symptom**: the change is tied to recurring events ("every time",
+  "whenever", "unless"), which a one-off action cannot honour;
+- a **reply to a requester**: the verb's receiver is "you" ("… can grant you access");
+- a **membership change**: removing someone from a list, inventory or organisation, which is not
+  deleting the thing (the catalog has no membership action);
+- a thing **at an outside provider**: a "slack account", a mailbox at gmail.com.
+
+Negated verbs ("our team does not grant namespace access") ask for nothing; the rule parser drops
+them before it pairs verbs with nouns (:func:`negated`). Pure functions over tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opsgate.catalog import Verb
+from opsgate.parsing import extract, questions
+from opsgate.parsing.tokens import Token
+
+NOTE_QUESTION = "a question, not a request: answered from the documentation"
+DECLINED_WISH = (
+    "reads as a wish about how something should behave, not a request for one change: "
+    "for an OpsGate change, ask for it directly"
+)
+DECLINED_STANDING = (
+    "ties the change to recurring events ({words}): OpsGate makes one change when asked, it does not "
+    "keep standing rules; report the problem to the platform team"
+)
+DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
+DECLINED_MEMBERSHIP = (
+    "asks to remove something from {collection}: membership of lists and organisations is not a catalog action"
+)
+DECLINED_PROVIDER = "asks for {thing} at an outside provider ({provider}), which OpsGate does not manage"
+
+# Openers and fillers before the body of a sentence: "hi there ian, …", "ok so please …".
+_GREETINGS = frozenset({"hi", "hello", "hey", "dear", "greetings", "morning", "ok", "okay", "so", "well", "also"})
+_FILLERS = frozenset({"please", "pls", "plz", "kindly", "just", "quickly", "now", "then", "and", "also"})
+_GROUP_ADDRESSES = frozenset({"there", "all", "team", "folks", "everyone", "guys"})
+_PLEASE = frozenset({"please", "pls", "plz", "kindly"})
+_ADDRESSEES = frozenset({"you", "u", "someone", "somebody", "anyone", "anybody", "y'all", "yall", "ya"})
+_FIRST_PERSON = frozenset({"i", "we", "i'd", "we'd", "id", "i'm", "im", "we're", "us"})
+_MODALS = frozenset({"can", "could", "would", "will", "may", "might"})
+_DESIRES = frozenset({"need", "want", "like", "wanted", "requesting", "request", "require"})
+# "does not grant", "don't delete", "never restart": a verb under negation asks for nothing
+_NEGATIONS = frozenset(
+    {"not", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "won't", "wont", "can't", "cant", "cannot",
+     "never", "shouldn't", "shouldnt", "mustn't", "isn't", "aren't", "wasn't", "weren't"}
+)  # fmt: skip
+# Subjects that make a conditional a wish about a thing or a person other than the reader.
+_THIRD_SUBJECTS = frozenset({"he", "she", "they", "it", "the", "this", "that", "our", "their", "his", "her", "its"})
+_CONDITIONALS = frozenset({"if", "whether"})
+_WISH = re.compile(
+    r"\b(?:would|'d|will)\s+be\s+(?:really\s+|very\s+|so\s+)?(?:nice|great|good|cool|helpful|awesome|useful|ideal|"
+    r"handy|neat|lovely|better)\b|\bi\s+wish\b"
+)
+_RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
+# What a removal takes something out of without deleting it.
+_COLLECTIONS = frozenset(
+    {"list", "lists", "inventory", "organization", "organizations", "organisation", "organisations", "org",
+     "orgs", "roster", "directory", "registry", "mailing", "distribution"}
+)  # fmt: skip
+_COLLECTION_SKIP = frozenset({"the", "a", "an", "that", "this", "all", "our", "their", "its", "every", "each"})
+# Services whose accounts and mailboxes belong to someone else.
+_PROVIDERS = frozenset(
+    {"slack", "github", "gitlab", "bitbucket", "google", "gmail", "microsoft", "outlook", "office365", "yahoo",
+     "hotmail", "zoom", "jira", "confluence", "discord", "dropbox", "facebook", "twitter", "linkedin", "icloud",
+     "apple", "teams", "atlassian", "salesforce", "notion", "figma", "trello", "aws", "azure", "gcp"}
+)  # fmt: skip
+_ACCOUNT_WORDS = frozenset({"account", "accounts", "workspace", "mailbox", "org", "organization", "organisation"})
+_PUBLIC_MAIL = frozenset(
+    {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com",
+     "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.net", "mail.com", "yandex.com", "zoho.com"}
+)  # fmt: skip
+
+
+def sentences(tokens: tuple[Token, ...]) -> list[tuple[int, int]]:
+    """The sentences of a request as token ranges ``start..end`` (exclusive), in order."""
+    found: list[tuple[int, int]] = []
+    start = 0
+    for i, token in enumerate(tokens):
+        if token.end:
+            found.append((start, i + 1))
+            start = i + 1
+    if start < len(tokens):
+        found.append((start, len(tokens)))
+    return found
+
+
+def _sentence_of(tokens: tuple[Token, ...], at: int) -> tuple[int, int]:
+    return next(((s, e) for s, e in sentences(tokens) if s <= at < e), (0, len(tokens)))
+
+
+def _body(tokens: tuple[Token, ...], start: int, end: int) -> int:
+    """Where a sentence's body starts, past a greeting and the name it addresses ("hi there ian, …")."""
+    i = start
+    if i < end and tokens[i].low in _GREETINGS:
+        i += 1
+        while i < end and not tokens[i - 1].stop and tokens[i].low in _GREETINGS | _GROUP_ADDRESSES:
+            i += 1
+        # "hi ian, …", "hello dts, …": a name closed by a comma is the one addressed
+        if i + 1 < end and not tokens[i - 1].stop and tokens[i].stop and not tokens[i].end:
+            i += 1
+    while i < end and tokens[i].low in _FILLERS:
+        i += 1
+    return i
+
+
+def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int, end: int) -> bool:
+    """Does the sentence ``start..end`` ask for something (imperative, "please", "can you", "we need")?"""
+    lows = [t.low for t in tokens[start:end]]
+    body = _body(tokens, start, end)
+    if any(s.verbs and (s.start == body or (start < s.start < end and tokens[s.start - 1].colon)) for s in spans):
+        return True  # "restart nginx", "hi team, please rotate the key", "would be nice: create …"
+    if any(low in _PLEASE or low in ("let's", "lets") for low in lows):
+        return True
+    for i, low in enumerate(lows):
+        nxt = lows[i + 1] if i + 1 < len(lows) else ""
+        if low in _MODALS and nxt in _ADDRESSEES | {"we", "i"}:
+            return True  # "can you …", "could we get …", "can i get …"
+        if low in _DESIRES and any(w in _FIRST_PERSON for w in lows[max(0, i - 3) : i]):
+            return True  # "we need a namespace", "i'd like", "we are requesting"
+        if low == "needs" or (low in ("should", "must") and nxt == "be"):
+            return True  # "the key needs rotating", "the site should be taken down"
+        if low == "why" and nxt in ("don't", "dont", "not"):
+            return True  # "why don't we decommission that address?": a suggestion to do it
+        if low in ("requesting", "request") and i == body - start:
+            return True
+    return False
+
+
+def negated(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` negated ("does not grant", "never delete", "don't restart")?"""
+    if at >= 1 and tokens[at - 1].stop:
+        return False
+    lows = [t.low for t in tokens[max(0, at - 3) : at]]
+    if any(low in _NEGATIONS for low in lows[-2:]):
+        # "why don't we decommission it?", "why not restart it": a suggestion, not a negation
+        return not (lows and lows[0] == "why") and "why" not in lows[-2:-1]
+    return False
+
+
+def declines(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, anchor: int
+) -> tuple[str | None, str | None]:
+    """Why the request at ``anchor`` (the chosen verb, or the noun when no verb) is not a request for us.
+
+    Returns ``(reason, note)``: a decline reason for the requester, or a note for an unrecognised
+    reading (a question), or ``(None, None)`` when the sentence asks us for the change.
+    """
+    start, end = _sentence_of(tokens, anchor)
+    all_sentences = sentences(tokens)
+    asks = _asks(tokens, spans, start, end)
+    words = " ".join(t.low for t in tokens[start:end])
+    if not asks and _is_question(tokens, start, end, marked=False):
+        return None, NOTE_QUESTION
+    if not asks and any(_is_question(tokens, s, e, marked=True) for s, e in all_sentences if (s, e) != (start, end)):
+        return None, NOTE_QUESTION  # "… the project is not visible to other users. How to make one for all?"
+    if not asks and _WISH.search(words) and not _addressed_conditional(tokens, start, end):
+        return DECLINED_WISH, None
+    if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
+        return DECLINED_WISH, None
+    if recurring := _RECURRING.search(words):
+        return DECLINED_STANDING.format(words=recurring.group(0)), None
+    if verb_at is not None:
+        verb_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+        if verb_end < end and tokens[verb_end].low in ("you", "u"):
+            return DECLINED_REPLY, None
+        if collection := _removed_from(tokens, spans, verb_at, verb_end, end):
+            return DECLINED_MEMBERSHIP.format(collection=collection), None
+    provider = _provider_account(tokens, start, end)
+    if provider is not None:
+        return DECLINED_PROVIDER.format(thing=f"a {provider} account", provider=provider), None
+    return None, None
+
+
+def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
+    """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
+    body = " ".join(t.raw for t in tokens[_body(tokens, start, end) : end])
+    if not questions.is_question(body):
+        return False
+    return not marked or tokens[end - 1].asked or body.lower().startswith(("how ", "why "))
+
+
+def public_mailbox(value: object) -> str | None:
+    """The public mail provider an address or domain is at ("ann@gmail.com" -> "gmail.com"), if any."""
+    if not isinstance(value, str):
+        return None
+    domain = value.rsplit("@", 1)[-1].lower()
+    return domain if domain in _PUBLIC_MAIL else None
+
+
+def outside_mailbox_reason(value: object) -> str | None:
+    provider = public_mailbox(value)
+    return None if provider is None else DECLINED_PROVIDER.format(thing=f"a mailbox {value}", provider=provider)
+
+
+def _addressed_conditional(tokens: tuple[Token, ...], start: int, end: int) -> bool:
+    """ "it would be great if you could …", "… if we could get …": a wish that asks the reader."""
+    for i in range(start, end - 1):
+        if tokens[i].low in _CONDITIONALS:
+            return tokens[i + 1].low in _ADDRESSEES | _FIRST_PERSON
+    return False
+
+
+def _third_party_conditional(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """Is the verb inside an "if"/"whether" clause about someone or something else ("if he could be deleted")?"""
+    i = verb_at - 1
+    while i >= start and not tokens[i].stop:
+        if tokens[i].low in _CONDITIONALS and i + 1 < verb_at:
+            return tokens[i + 1].low in _THIRD_SUBJECTS
+        i -= 1
+    return False
+
+
+def _removed_from(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int, verb_end: int, end: int
+) -> str | None:
+    """The collection a removal takes something out of ("remove the site from the inventory"), if any."""
+    verbs = next((s.verbs for s in spans if s.start == verb_at), frozenset())
+    if not verbs & {Verb.DELETE, Verb.REVOKE}:
+        return None
+    for i in range(verb_end, end):
+        if tokens[i].low != "from":
+            continue
+        j = i + 1
+        while j < end and j - i <= 4:
+            low = tokens[j].low
+            if low in _COLLECTIONS:
+                named = "mailing list" if low == "mailing" else low
+                return f"an {named}" if named[0] in "aeiou" else f"a {named}"
+            if tokens[j].stop:
+                break
+            j += 1
+        return None
+    return None
+
+
+def _provider_account(tokens: tuple[Token, ...], start: int, end: int) -> str | None:
+    """ "a slack account", "the github account afanrasool": an account that lives at a provider."""
+    for i in range(start, end):
+        if tokens[i].low not in _PROVIDERS:
+            continue
+        if (i + 1 < end and tokens[i + 1].low in _ACCOUNT_WORDS) or (i > start and tokens[i - 1].low in ("my", "our")):
+            return tokens[i].low  # "a slack account", "add the shared account to my outlook"
+    return None

@@ -1,0 +1,99 @@
+"""Is there an ask for us? What a requester sees when the text reports, wishes, asks or replies.
+
+Each decline is paired with an in-scope request of the same shape that must still be read.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opsgate.catalog import Catalog, load_catalog
+from opsgate.parsing import rules, speech
+from opsgate.parsing.tokens import tokenize
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(check_executors=False)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        # a question after some context, with or without its question mark
+        ("I have two user (basic-user for developer), I create one project. Now the project is not visible to "
+         "other users. How to make a common project for all user", speech.NOTE_QUESTION),
+        ("The app says \"check the logs for more information.\" How do I check the logs?", speech.NOTE_QUESTION),
+        # a support reply to a requester, opening with the name it addresses
+        ("Hi there Ian, is this request for access into the Openshift Cluster or that namespace specifically? If "
+         "it is just for namespace do you know of any other project admins that can grant you access.",
+         speech.NOTE_QUESTION),
+        ("If it is for the namespace, another project admin can grant you access.", "reply to a requester"),
+        # a wish about a thing, not a request
+        ("It would be nice if the ci pipeline could generate a SBOM for the image.", "wish"),
+        ("I received an email asking if he could please be deleted from that list.", "wish"),
+        # a symptom or a standing rule
+        ("user gets a 'quarantine' message every time she tries to access the VPN over the guest network.",
+         "recurring events (every time)"),
+        ("make the pods restart unless they are stopped", "recurring events (unless)"),
+        # a membership change, and things at an outside provider
+        ("Remove the website from the Touchpoints inventory", "remove something from an inventory"),
+        ("remove the github account afanrasool from all our github organizations", "organizations"),
+        ("Create an email and a slack account for our intern", "outside provider (slack)"),
+        ("I need to add the shared account to my outlook", "outside provider (outlook)"),
+        ("I'd like to make an email account (something like volunteers@gmail.com) for our volunteers",
+         "outside provider (gmail.com)"),
+    ],
+    ids=["how-to-after-context", "question-after-quote", "reply-question", "reply-grant-you", "wish-about-a-thing",
+         "reported-conditional", "symptom", "standing-rule", "membership",
+         "membership-at-a-provider", "provider-account", "my-provider",
+         "public-mailbox"],
+)  # fmt: skip
+def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    said = " ".join((intent.declined or "", *intent.notes))
+    assert declined_with in said
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        # the same shapes, asking us
+        ("I created the project yesterday. Now please make the namespace team-blue", "provision.create.namespace"),
+        ("hi there ian, please grant alice view access on namespace shop", "identity.grant.access"),
+        ("It would be great if you could restart the api deployment", "provision.restart.deployment"),
+        ("a robot token per namespace would be nice: create service account robot-deployer in namespace ci",
+         "identity.create.service_account"),
+        ("If possible, we want to restart the checkout deployment", "provision.restart.deployment"),
+        ("remove alice's access from namespace payments", "identity.revoke.access"),
+        ("create a mailbox for ann@acme.org", "provision.create.email"),
+        ("create user ann with email ann@gmail.com", "identity.create.user"),
+        ("Since we no longer use webmaster@acme.org, why don't we decommission that email address?",
+         "provision.delete.email"),
+        ("Another one to decommission: old.acme.org. There is currently a redirect to new.acme.org.",
+         "provision.delete.website"),
+    ],
+    ids=["imperative-after-story", "greeting-then-ask", "addressed-wish", "wish-then-imperative",
+         "if-possible", "revoke-from-namespace", "our-mailbox", "user-with-outside-contact", "why-dont-we",
+         "statement-after-ask"],
+)  # fmt: skip
+def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, catalog: Catalog) -> None:
+    assert rules.parse(request_text, catalog).key == key
+
+
+def test_a_negated_verb_asks_for_nothing(catalog: Catalog) -> None:
+    assert not rules.parse("do not delete namespace prod", catalog).recognised
+    assert not rules.parse("Our team typically does not grant namespace access", catalog).recognised
+    assert rules.parse("don't wait, delete namespace tmp-1", catalog).key == "provision.delete.namespace"
+
+
+def test_sentences_end_at_full_stops_and_quoted_sentences() -> None:
+    tokens = tokenize('The app says "it went wrong." How do I fix it? Thanks')
+    assert [tuple(t.low for t in tokens[s:e]) for s, e in speech.sentences(tokens)] == [
+        ("the", "app", "says", "\x00"),
+        ("how", "do", "i", "fix", "it"),
+        ("thanks",),
+    ]
