@@ -525,3 +525,52 @@ def test_unseen3_patterns_read_in_other_phrasings(
 )
 def test_the_new_readings_need_what_they_stand_for(request_text: str, catalog: Catalog) -> None:
     assert not rules.parse(request_text, catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("the private key was exposed, so revoke the cert and issue a new one", "more than one change"),
+        ("delete the old namespace legacy and create a new one", "more than one change"),
+        ("Ramon would like to have 2 accounts for interns. Something like emm2-a and emm2-b.", "several targets"),
+        ("Rotate both Google API keys: the one in console-api and the one in agent-api", "several targets"),
+        ("Reporting.gov lacks a purpose. Third level domains like fairs.reporting.gov and travel.reporting.gov "
+         "should be taken down.", "several targets (fairs.reporting.gov, travel.reporting.gov)"),
+    ],
+    ids=["a-new-one", "create-a-new-one", "counted-accounts", "both-keys", "passive-subjects-in-the-asking-sentence"],
+)  # fmt: skip
+def test_a_second_change_or_target_said_without_repeating_its_noun_is_declined(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("revoke the cert for test.acme.org, it leaked", "security.revoke.cert", {"domain": "test.acme.org"}),
+        ("scale checkout to 3 replicas", "provision.scale.deployment", {"name": "checkout", "replicas": 3}),
+        ("spin up cluster edge with 4 nodes", "provision.create.cluster", {"name": "edge", "node_count": 4}),
+        ("show the last 500 errors in the logs of checkout", "observability.query.logs", {"service": "checkout"}),
+        ("old.acme.org should be taken down", "provision.delete.website", {"domain": "old.acme.org"}),
+        ("acme.org hosts our blog. The site blog2.acme.org should be taken down.", "provision.delete.website",
+         {"domain": "blog2.acme.org"}),
+        ("I'd like a website on news.acme.org", "provision.create.website", {"domain": "news.acme.org"}),
+        ("dns records for shop.acme.org please", "provision.create.dns_record", {"domain": "shop.acme.org"}),
+    ],
+    ids=["one-cert", "replica-count", "node-count", "counted-reads", "passive-subject", "value-of-the-asking-sentence",
+         "like-as-a-wish", "noun-first-ask"],
+)  # fmt: skip
+def test_one_target_said_in_the_same_shapes_is_still_read(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert intent.key == key
+    assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> None:
+    assert not rules.parse("NS records are not suggested - can you change it to A/AAAA/CNAME?", catalog).recognised
+    assert not rules.parse("Third level domains like a.x.gov look odd", catalog).recognised

@@ -33,8 +33,8 @@ def catalog() -> Catalog:
         ("It would be nice if the ci pipeline could generate a SBOM for the image.", "wish"),
         ("I received an email asking if he could please be deleted from that list.", "wish"),
         # a symptom or a standing rule
-        ("user gets a 'quarantine' message every time she tries to access the VPN over the guest network.",
-         "recurring events (every time)"),
+        ("user gets a 'quarantine' message every time she tries to access the VPN over the guest network.", ""),
+        ("the platform should restart the api deployment every time it crashes", "recurring events (every time)"),
         ("make the pods restart unless they are stopped", "recurring events (unless)"),
         # a membership change, and things at an outside provider
         ("Remove the website from the Touchpoints inventory", "remove something from an inventory"),
@@ -45,7 +45,7 @@ def catalog() -> Catalog:
          "outside provider (gmail.com)"),
     ],
     ids=["how-to-after-context", "question-after-quote", "reply-question", "reply-grant-you", "wish-about-a-thing",
-         "reported-conditional", "symptom", "standing-rule", "membership",
+         "reported-conditional", "symptom", "recurring", "standing-rule", "membership",
          "membership-at-a-provider", "provider-account", "my-provider",
          "public-mailbox"],
 )  # fmt: skip

@@ -81,6 +81,17 @@ _CREATE_VERBS = vocabulary.VERBS["create"]
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
+# "a new one", "another one": the thing named before
+_ONE_OPENERS = frozenset({"a", "new", "another", "fresh", "the", "replacement"})
+# finite verbs after a subject: "records are …", "the site has …"
+_STATING = frozenset(
+    {"is", "are", "was", "were", "has", "have", "had", "isn't", "aren't", "wasn't", "weren't", "seems", "seem",
+     "looks", "keeps", "gets", "got", "lacks", "became", "remains", "stays", "works", "fails", "failed"}
+)  # fmt: skip
+# who or what comes before "like" when it wishes: "I'd like", "we would like", "the team would like"
+_LIKERS = frozenset(
+    {"would", "i'd", "we'd", "id", "they'd", "you'd", "he'd", "she'd", "'d", "really", "also", "i", "we"}
+)
 _REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
 # "checkout should have 5 replicas": the word after the subject of a replica count
 _HAVING = frozenset({"should", "must", "needs", "need", "has", "have", "gets", "runs", "with"})
@@ -135,6 +146,10 @@ def parse(request: str, catalog: Catalog) -> Intent:
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
+    if len(readings) > 1 and any(t.end for t in tokens[:-1]):
+        # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
+        # sentence that asks names the change, before a verb of a sentence that tells
+        readings.sort(key=lambda r: r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at))
     best = readings[0]
     not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
     if not_asked is not None:
@@ -143,7 +158,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
     entry = catalog.entries[best.key]
-    found = extract.find(tokens, spans)
+    found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
     values = slots.candidates(entry, found, object_name=object_name)
     kept, dropped = slots.fit(entry, values)
@@ -154,7 +169,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if best.implied and missing:
         # a guessed resource type is only worth acting on when the text says everything it needs
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
-    named = targets.several(tokens, spans, entry, kept)
+    named = targets.several(tokens, spans, entry, kept) or targets.counted(tokens, spans, entry)
     if named:
         # the catalog takes one target per request: acting on the first alone is not what was asked
         return declined(_several_targets(entry, named), notes=cleaned.notes)
@@ -216,7 +231,7 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
     if missing and not entry.informational and _about_the_requester(tokens, spans, verb_at):
         shown = " or ".join(f"`{name}`" for name in missing)
         return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
-    named = targets.several(tokens, spans, entry, kept)
+    named = targets.several(tokens, spans, entry, kept) or targets.counted(tokens, spans, entry)
     if named:
         return declined(_several_targets(entry, named), notes=cleaned.notes)
     outside = _outside_target(entry, kept)
@@ -244,6 +259,28 @@ def _not_asked(
     if note is not None:
         return unrecognised(notes=(*notes, note))
     return None
+
+
+def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | None) -> extract.Found:
+    """``found`` with the addresses, domains and images of the asking sentence first: "x.gov lacks a
+    purpose. Sites like a.x.gov and b.x.gov should be taken down" is about a.x.gov and b.x.gov."""
+    if verb_at is None:
+        return found
+    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    if start == 0 and end == len(tokens):
+        return found
+    asked = {t.low.rstrip(".") for t in tokens[start:end]}
+
+    def first(values: list[str]) -> list[str]:
+        return sorted(values, key=lambda value: value.lower() not in asked)
+
+    return dataclasses.replace(
+        found,
+        emails=first(found.emails),
+        domains=first(found.domains),
+        addresses=first(found.addresses),
+        images=first(found.images),
+    )
 
 
 def _outside_target(entry: ActionEntry, kept: dict[str, object]) -> str | None:
@@ -308,6 +345,13 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     # "our team does not grant namespace access": a negated verb asks for nothing
     spans = [
         dataclasses.replace(s, verbs=frozenset()) if s.verbs and speech.negated(tokens, s.start) else s for s in spans
+    ]
+    # "domains like x.gov and y.gov": "like" wishes only after a subject or "would" ("I'd like", "we would like")
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "like" and s.end - s.start == 1 and (s.start == 0 or lows[s.start - 1] not in _LIKERS)
+        else s
+        for s in spans
     ]
     spans = [s for s in spans if s.verbs or s.nouns]
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
@@ -415,7 +459,9 @@ def _readings(
     if not verb_spans and noun_spans:
         first_noun = noun_spans[0]
         opening = next((i for i, t in enumerate(tokens) if t.low not in _OPENING_FILLER), None)
-        if first_noun.start == opening:
+        # "NS records are not suggested": a noun that is the subject of a statement is not asked for
+        stated = first_noun.end < len(tokens) and tokens[first_noun.end].low in _STATING
+        if first_noun.start == opening and not stated:
             for noun in first_noun.nouns:
                 for verb in _CREATE_VERBS:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
@@ -479,7 +525,11 @@ def _value_readings(
     for v in verb_spans:
         if object_only:
             after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
-            if extract.value_kind(next(after, tokens[v.start])) != kind:
+            # "x.gov should be taken down": after a need form the subject is the object
+            passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
+            if extract.value_kind(next(after, tokens[v.start])) != kind and not any(
+                extract.value_kind(t) == kind for t in passive[:1]
+            ):
                 continue
         elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
             continue
@@ -490,6 +540,11 @@ def _value_readings(
         if readings:
             return readings
     return readings
+
+
+def _after_need(tokens: tuple[Token, ...], verb: extract.Span) -> bool:
+    """Is the verb asked for after a need form ("should be taken down", "needs rotating")?"""
+    return verb.start > 0 and tokens[verb.start - 1].low in vocabulary.NEED_FORMS
 
 
 def _implied_readings(
@@ -656,6 +711,8 @@ def _changes(
         change = _clause_change(clause, clause_spans, lexicon, catalog)
         if change is None and part.joined and changes:
             change = _borrowed_change(clause, clause_spans, lexicon, catalog, changes[-1])
+        if change is None and changes:
+            change = _one_again(clause, clause_spans, lexicon, catalog, changes[-1])
         if change is not None and not any(change.same_as(c) for c in changes):
             changes.append(change)
     return changes
@@ -693,6 +750,29 @@ def _borrowed_change(
             for key, strength in lexicon.pairs.get((verb, noun), ()):
                 if strength is Strength.STRONG:
                     return _Change(key, previous.verbs, _target(key, clause, spans, None, catalog))
+    return None
+
+
+def _one_again(
+    clause: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    lexicon: Lexicon,
+    catalog: Catalog,
+    previous: _Change,
+) -> _Change | None:
+    """A clause whose verb acts on "a new one" or "another one": the thing the change before named
+    ("revoke the cert and issue a new one" asks for two changes to certificates)."""
+    lows = [t.low for t in clause]
+    ones = [i for i, low in enumerate(lows) if low in ("one", "ones") and i > 0 and lows[i - 1] in _ONE_OPENERS]
+    verb = next((s for s in spans if s.verbs and ones and s.start < ones[0]), None)
+    entry = catalog.entries[previous.key]
+    if verb is None or entry.phrases is None:
+        return None
+    for verb_class in verb.verbs:
+        for noun in entry.phrases.strong_nouns:
+            for key, strength in lexicon.pairs.get((verb_class, noun), ()):
+                if strength is Strength.STRONG and key != previous.key:
+                    return _Change(key, verb.verbs, None)
     return None
 
 

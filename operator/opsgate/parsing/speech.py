@@ -142,6 +142,12 @@ def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int
     return False
 
 
+def asks_at(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], at: int) -> bool:
+    """Does the sentence holding token ``at`` ask for something?"""
+    start, end = _sentence_of(tokens, at)
+    return _asks(tokens, spans, start, end)
+
+
 def negated(tokens: tuple[Token, ...], at: int) -> bool:
     """Is the verb at ``at`` negated ("does not grant", "never delete", "don't restart")?"""
     if at >= 1 and tokens[at - 1].stop:

@@ -41,6 +41,10 @@ _TAIL_WORDS = frozenset({"please", "too", "now", "asap", "today", "tonight", "bo
 # "give alice and bob | the edit role": a granting verb takes the person, then the role.
 _GRANT_ACTION = "grant"
 _ARTICLES = frozenset({"the", "a", "an"})
+# Words that count more than one thing: "both api keys", "several namespaces"
+_SEVERAL = frozenset({"both", "several", "multiple", "couple"})
+# Counts of these are one resource's size: "3 replicas", "4 pods", "5 nodes"
+_SIZE_WORDS = frozenset({"replica", "replicas", "pod", "pods", "node", "nodes", "instances", "copies"})
 
 
 def several(
@@ -74,6 +78,38 @@ def several(
             if len(found) > 1:
                 return tuple(dict.fromkeys(tokens[i].low for i in sorted(found)))
     return ()
+
+
+def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: ActionEntry) -> tuple[str, ...]:
+    """A count of more than one of the entry's resource ("2 accounts", "both api keys"), as written.
+
+    Replica, pod and node counts are sizes of one resource, not several targets, and a read-only
+    action counts what it reads ("500 errors in the logs").
+    """
+    if entry.phrases is None or entry.informational:
+        return ()
+    own = set(entry.phrases.strong_nouns)
+    for span in spans:
+        if not span.nouns & own or not tokens[span.end - 1].low.endswith("s"):
+            continue
+        if any(t.low in _SIZE_WORDS for t in tokens[span.start : span.end]):
+            continue
+        for back in range(1, 4):
+            at = span.start - back
+            if at < 0 or tokens[at].stop:
+                break
+            low = tokens[at].low
+            if low in _SEVERAL or (_number(low) or 0) > 1:
+                return tuple(t.raw for t in tokens[at : span.end])
+            if low in _PREPOSITIONS or low in ("to", "with", "by"):
+                break
+    return ()
+
+
+def _number(low: str) -> int | None:
+    if low.isdigit() and len(low) < 4:
+        return int(low)
+    return entities.NUMBER_WORDS.get(low)
 
 
 def _positions(tokens: tuple[Token, ...], name: str, value: str) -> list[int]:
