@@ -574,3 +574,46 @@ def test_one_target_said_in_the_same_shapes_is_still_read(
 def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> None:
     assert not rules.parse("NS records are not suggested - can you change it to A/AAAA/CNAME?", catalog).recognised
     assert not rules.parse("Third level domains like a.x.gov look odd", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Please delete the unused namespace `kondoodev`. It is empty now.", "provision.delete.namespace",
+         {"name": "kondoodev"}),
+        ("Please add blueqcloud as a user, she joins as a developer", "identity.create.user",
+         {"username": "blueqcloud"}),
+        ("Onwubu (onwubu1) has been away for months, please offboard him", "identity.delete.user",
+         {"username": "onwubu1"}),
+        ("cassandra is deployed with two replicas right now, please scale it up to 3 replicas",
+         "provision.scale.deployment", {"name": "cassandra", "replicas": 3}),
+        ("Add Tatsuya Morikawa to OpenShift, GitHub ID tmorik, he is a team member. He needs cluster-admin",
+         "identity.grant.access", {"username": "tmorik", "role": "cluster-admin"}),
+        ("is checkout p99 latency normal right now?", "observability.query.metrics", {"service": "checkout"}),
+        ("Can you give me the logs of the sports-api from the past 20 minutes", "observability.query.logs",
+         {"service": "sports-api", "since": "20m"}),
+        ("kubectl logs deploy/vote -n instavote --since=10m", "observability.query.logs",
+         {"service": "vote", "namespace": "instavote"}),
+        ("yesterday we offboarded an employee quickly, please remove the account rleighton", "identity.delete.user",
+         {"username": "rleighton"}),
+        ("can you do a rolling restart of mydeployment so the pods pick it up?", "provision.restart.deployment",
+         {"name": "mydeployment"}),
+        ("Account Deletion Request - sednan. Please delete the account and its data (email, name, etc.)",
+         "identity.delete.user", {"username": "sednan"}),
+    ],
+    ids=["backticks", "pronoun-is-no-name", "bracketed-handle-and-him", "it-is-the-opening-subject", "id-word",
+         "percentile", "of-the-name", "kubectl-logs-deploy", "name-of-the-asking-clause", "plural-subject-verb",
+         "title-names-its-subject"],
+)  # fmt: skip
+def test_the_name_acted_on_is_found_where_people_put_it(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert intent.key == key
+    assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_a_pronoun_with_nothing_to_refer_to_names_nothing(catalog: Catalog) -> None:
+    assert not rules.parse("restart it", catalog).recognised
+    assert not rules.parse("please offboard him", catalog).recognised
+    assert rules.parse("please delete the namespaces qa-1 and qa-2", catalog).declined is not None

@@ -32,8 +32,15 @@ _METRIC_NAME = re.compile(
 )
 _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
-    pl pt br mx nz sg hk kr cn ru ie"""
+    pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
+    news today top work agency studio media design solutions services tools systems zone"""
 _TLDS = frozenset(_TLDS_WORDS.split())
+# personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
+_PRONOUNS = frozenset(
+    {"he", "she", "him", "her", "hers", "his", "they", "them", "their", "theirs", "we", "us", "you", "it"}
+)
+# never a name, even right after a noun or "name": "add blueqcloud as a user, she joins …", "(email, name, etc.)"
+_NEVER_NAMES = _PRONOUNS | {"etc", "eg", "ie"}
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
     | {"number", "count", "size", "kubectl", "usage", "utilization", "utilisation"}
@@ -44,7 +51,14 @@ _NOT_NAMES = frozenset(
     # quantifiers over the things named next ("restart both checkout and cart")
     | {"both", "either", "neither", "everything", "everyone", "anything", "others", "rest"}
     | vocabulary.PERSON_WORDS
+    # personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
+    | _NEVER_NAMES
+    | {"per", "via"}  # prepositions that stand where a name could: "a token per namespace"
+    # finite verbs after a subject: "the rebind service seems to be down"
+    | {"seems", "seem", "appears", "appear", "looks", "keeps", "remains", "works", "fails", "failed", "lacks"}
 )
+# "p99 latency", "p95": a percentile of a metric, not what it is measured on
+_STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")
 # What may follow a past participle that describes the noun before it: "the credentials used by
 # billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
 _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
@@ -110,6 +124,9 @@ _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
+_OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
+# Words after which comes a person's account name: "GitHub ID tmorik"
+_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +191,8 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         return True
     if low in vocabulary.STOPWORDS or low in entities.ENVIRONMENT_WORDS or low in entities.NUMBER_WORDS:
         return False
+    if low in _NEVER_NAMES:
+        return False
     return lenient or not (
         low in vocabulary.VERBS
         or token.noun
@@ -182,8 +201,30 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         or low in entities.LEVEL_WORDS
         or low in entities.NUMBER_WORDS
         or low in _NOT_NAMES
+        or _STATISTIC.match(low) is not None
         or _is_domain(low)
     )
+
+
+_AFTER_BARE_NAME = frozenset({"from", "in", "over", "since", "during", "for", "at", "please"})
+
+
+def _bare_name_at(tokens: tuple[Token, ...], covered: set[int], i: int) -> bool:
+    """A name at ``i`` that no resource noun follows ("of the sports-api from", not "of the payments team")."""
+    if i >= len(tokens) or i in covered or not is_name(tokens[i], username=True):
+        return False
+    if tokens[i].low in vocabulary.FOREIGN_OBJECTS:
+        return False  # "my account on the wiki"
+    return tokens[i].stop or i + 1 == len(tokens) or tokens[i + 1].low in _AFTER_BARE_NAME
+
+
+def _plural_phrase(tokens: tuple[Token, ...], span: Span) -> bool:
+    """Is the noun at ``span`` a determined plural ("the pods"), a whole noun phrase?"""
+    low = tokens[span.end - 1].low
+    if not (span.start > 0 and tokens[span.start - 1].low in _DETERMINERS and low.endswith("s") and len(low) > 3):
+        return False
+    # "the pods pick it up": the word after takes an object, so it is a verb ("the namespaces a and b" are names)
+    return span.end + 1 < len(tokens) and not tokens[span.end].stop and tokens[span.end + 1].low in _OBJECT_WORDS
 
 
 def is_participle(tokens: tuple[Token, ...], i: int) -> bool:
@@ -230,7 +271,9 @@ def is_metric_name(token: Token) -> bool:
 
 def _is_domain(low: str) -> bool:
     match = _DOMAIN.match(low)
-    return match is not None and match.group(3) in _TLDS and not _INSTANCE.match(low)
+    if match is None or _INSTANCE.match(low):
+        return False
+    return match.group(3) in _TLDS
 
 
 def _address(raw: str) -> str | None:
@@ -327,7 +370,10 @@ def _find_numbers(text: str, found: Found) -> None:
             break
     if match := _NODES.search(text):
         found.node_count = _number(match.group(1))
-    if match := _REPLICAS.search(text):
+    counts = list(_REPLICAS.finditer(text))
+    # "deployed with two replicas now, scale it to 3 replicas": the count after "to" is the one asked for
+    asked = [m for m in counts if text[max(0, m.start() - 3) : m.start()] == "to "]
+    if match := next(iter(asked or counts), None):
         found.replicas = _number(match.group(1))
     for match in _TO_NUMBER.finditer(text):
         unit = match.group(2)
@@ -380,16 +426,24 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         elif token.low in _FOR_WORDS and is_name(nxt, username=True):
             _add(found, Cue.FOR, nxt.low)
+        elif token.low in _FOR_WORDS and nxt.low == "the" and _bare_name_at(tokens, covered, i + 2):
+            _add(found, Cue.FOR, tokens[i + 2].low)  # "the logs of the sports-api from …"
             if token.low == "on" and is_name(nxt):
                 _add(found, Cue.WHERE, nxt.low)
         elif (token.low == "in" or token.low in entities.ROLE_WORDS) and is_name(nxt):
             _add(found, Cue.WHERE, nxt.low)  # "in payments"; "let sam view monitoring": the role's scope
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
-        elif token.low == "-n" and is_name(nxt):
+        elif token.low == "-n" and is_name(nxt, lenient=True):  # "-n production": a flag says what it is
             _add(found, Cue.NAMESPACE, nxt.low)
         elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True):
             _add(found, Cue.USER, nxt.low)  # "contractor ext.li"
+        elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
+            _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
+        elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):
+            _add(found, Cue.USER, nxt.low)  # "GitHub ID tmorik", "handle @kim"
+        if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
+            _add(found, Cue.USER, nxt.low)  # "Onwubu (onwubu1)", "Ian (ianliu as IDIR)": a person's handle
     for span in spans:
         for noun in span.nouns:
             cue = _NOUN_CUES.get(noun)
@@ -402,6 +456,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 continue
             if after is not None and is_participle(tokens, span.end):
                 after = None  # "the namespace created yesterday": the word after describes the noun, it names none
+            if after is not None and after.low in vocabulary.VERBS and not after.quoted:
+                after = None  # "account deletion request": a vocabulary word after the noun names nothing
+            if after is not None and not after.quoted and _plural_phrase(tokens, span):
+                after = None  # "so the pods pick it up": after "the pods" comes their verb, not a name
+            if before is not None and _STATISTIC.match(before.low) and span.start >= 2:
+                before = tokens[span.start - 2]  # "checkout p99 latency": latency of checkout
             determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
             strict_before = (
                 before is not None
@@ -419,7 +479,9 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
                 continue
-            if after is not None and is_name(after, username=username) and not (strict_before and determined):
+            if after is not None and after.quoted and is_name(after, username=username):
+                _add(found, cue, after.low)  # "the unused namespace `kondoodev`": the quoted name is the name
+            elif after is not None and is_name(after, username=username) and not (strict_before and determined):
                 _add(found, cue, after.low)
             elif before is not None and strict_before:
                 _add(found, cue, before.low)

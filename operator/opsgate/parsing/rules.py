@@ -81,6 +81,8 @@ _CREATE_VERBS = vocabulary.VERBS["create"]
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
+# pronouns that stand for a thing or person named earlier ("offboard him", "scale it up")
+_BACK_PRONOUNS = frozenset({"it", "him", "her", "them"})
 # "a new one", "another one": the thing named before
 _ONE_OPENERS = frozenset({"a", "new", "another", "fresh", "the", "replacement"})
 # finite verbs after a subject: "records are …", "the site has …"
@@ -161,6 +163,11 @@ def parse(request: str, catalog: Catalog) -> Intent:
     found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
     values = slots.candidates(entry, found, object_name=object_name)
+    # "our team's rebind service seems down, so, could you restart rbndr?": the verb's own object names
+    # the thing, before a name another clause gives
+    elsewhere = values.get("name") not in (object_name, None, *_asking_clause(tokens, best.verb_at))
+    if object_name is not None and elsewhere:
+        values["name"] = object_name
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
@@ -262,17 +269,19 @@ def _not_asked(
 
 
 def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | None) -> extract.Found:
-    """``found`` with the addresses, domains and images of the asking sentence first: "x.gov lacks a
-    purpose. Sites like a.x.gov and b.x.gov should be taken down" is about a.x.gov and b.x.gov."""
-    if verb_at is None:
+    """``found`` with the values of the asking clause first, then those of its sentence.
+
+    "x.gov lacks a purpose. Sites like a.x.gov and b.x.gov should be taken down" is about a.x.gov;
+    "we offboarded an employee quickly, please remove the account rleighton" about rleighton.
+    """
+    if verb_at is None or not any(t.stop for t in tokens[:-1]):
         return found
     start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
-    if start == 0 and end == len(tokens):
-        return found
-    asked = {t.low.rstrip(".") for t in tokens[start:end]}
+    in_sentence = {t.low.rstrip(".") for t in tokens[start:end]}
+    in_clause = _asking_clause(tokens, verb_at)
 
     def first(values: list[str]) -> list[str]:
-        return sorted(values, key=lambda value: value.lower() not in asked)
+        return sorted(values, key=lambda value: (value.lower() not in in_clause, value.lower() not in in_sentence))
 
     return dataclasses.replace(
         found,
@@ -280,7 +289,20 @@ def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | N
         domains=first(found.domains),
         addresses=first(found.addresses),
         images=first(found.images),
+        cues={cue: first(names) for cue, names in found.cues.items()},
     )
+
+
+def _asking_clause(tokens: tuple[Token, ...], verb_at: int | None) -> set[str]:
+    """The words of the clause (between stops) that holds the verb."""
+    if verb_at is None:
+        return {t.low for t in tokens}
+    start = end = verb_at
+    while start > 0 and not tokens[start - 1].stop:
+        start -= 1
+    while end < len(tokens) - 1 and not tokens[end].stop:
+        end += 1
+    return {t.low.rstrip(".") for t in tokens[start : end + 1]}
 
 
 def _outside_target(entry: ActionEntry, kept: dict[str, object]) -> str | None:
@@ -584,6 +606,8 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
         low = tokens[i].low
         if low in _IMPLIED_SKIP or low in vocabulary.PERSON_WORDS or low in vocabulary.POLITENESS:
             continue
+        if low in _BACK_PRONOUNS:
+            return _antecedent(tokens, spans, i) is not None  # "Onwubu (onwubu1) … offboard him"
         return i not in covered and low not in vocabulary.FOREIGN_OBJECTS and extract.is_name(tokens[i], username=True)
     return False
 
@@ -646,12 +670,29 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
     """
     if verb_at is None:
         return None
-    for token in (tokens[i] for i in _object_positions(tokens, spans, verb_at)):
+    for i in _object_positions(tokens, spans, verb_at):
+        token = tokens[i]
         if token.low in _OWN:
             return None  # "reset my vpn password": the requester's own password, not a service's
+        if token.low in _BACK_PRONOUNS:
+            before = _antecedent(tokens, spans, i)
+            return None if before is None else tokens[before].low
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
+    return None
+
+
+def _antecedent(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], pronoun_at: int) -> int | None:
+    """What a pronoun object refers back to, when an earlier sentence or clause names it: a person's
+    handle in brackets ("Onwubu (onwubu1) has been away … offboard him"), or the subject that opens
+    the text ("cassandra is deployed with two replicas, please scale it to 3")."""
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    for i in range(pronoun_at):
+        if tokens[i].bracketed and i not in covered and extract.is_name(tokens[i], username=True):
+            return i
+    if pronoun_at > 2 and len(tokens) > 1 and 0 not in covered and extract.is_name(tokens[0], username=True):
+        return 0 if tokens[1].low in _STATING else None
     return None
 
 

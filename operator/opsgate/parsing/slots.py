@@ -47,7 +47,7 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
     out["domain"] = _first(found.domains)
     out["name"] = _object_name(resource, found, object_name=object_name, exclude=used)
     out["service"] = found.cue(Cue.SERVICE, exclude=used) or (
-        found.cue(Cue.FOR, Cue.POSSESSIVE, Cue.TELEMETRY, exclude=used) or object_name
+        found.cue(Cue.FOR, Cue.POSSESSIVE, Cue.TELEMETRY, Cue.DEPLOYMENT, exclude=used) or object_name
         if resource in ("secret", "logs", "metrics", "incidents")
         else found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=used)
         if resource == "mtls"  # "enable mtls for orders-api"; "enforce strict mtls" names nothing

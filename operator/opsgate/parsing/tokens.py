@@ -30,6 +30,7 @@ class Token:
     stop: bool = False  # followed by , ; . ! or ?: the end of a clause
     colon: bool = False  # followed by ':' ("new cluster please: edge-eu")
     noun: bool = False  # a word of one of the catalog's resource nouns ("namespace", "logs")
+    bracketed: bool = False  # opened by "(": an aside ("Onwubu (onwubu1)")
     end: bool = False  # followed by . ! or ?: the end of a sentence
     asked: bool = False  # followed by ?: the end of a question
 
@@ -68,6 +69,11 @@ def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, 
             continue
         body = piece.lstrip(_LEAD)
         raw = body.rstrip(_TRAIL)
+        # `kondoodev`: a name in backticks is quoted as code
+        if piece.startswith("`") and piece.rstrip(".,;:!?").endswith("`") and raw:
+            end = not _SENTENCE_END.isdisjoint(piece[len(piece.rstrip(_TRAIL)) :].replace("`", ""))
+            tokens.append(Token(raw=raw, low=raw.lower(), quoted=True, stop=end, end=end))
+            continue
         trail = body[len(raw) :]
         stop = not _CLAUSE_END.isdisjoint(trail)
         if not raw:
@@ -91,6 +97,7 @@ def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, 
                 noun=low in nouns,
                 end=end,
                 asked="?" in trail,
+                bracketed=piece.startswith("("),
             )
         )
     return tuple(tokens)
