@@ -600,10 +600,14 @@ def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> Non
          {"name": "mydeployment"}),
         ("Account Deletion Request - sednan. Please delete the account and its data (email, name, etc.)",
          "identity.delete.user", {"username": "sednan"}),
+        ("Our intern Maria starts on Monday. Could you create a user account for mhernandez?",
+         "identity.create.user", {"username": "mhernandez"}),
+        ("I noticed the TLS cert on shop.acme.org expires next week. Can it be renewed?", "security.issue.cert",
+         {"domain": "shop.acme.org"}),
     ],
     ids=["backticks", "pronoun-is-no-name", "bracketed-handle-and-him", "it-is-the-opening-subject", "id-word",
          "percentile", "of-the-name", "kubectl-logs-deploy", "name-of-the-asking-clause", "plural-subject-verb",
-         "title-names-its-subject"],
+         "title-names-its-subject", "target-of-the-asking-sentence", "can-it-be-done"],
 )  # fmt: skip
 def test_the_name_acted_on_is_found_where_people_put_it(
     request_text: str, key: str, entities: dict[str, object], catalog: Catalog

@@ -84,6 +84,11 @@ def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, cat
     assert rules.parse(request_text, catalog).key == key
 
 
+def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
+    assert not rules.parse("can it be done with helm?", catalog).recognised
+    assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised
+
+
 def test_a_negated_verb_asks_for_nothing(catalog: Catalog) -> None:
     assert not rules.parse("do not delete namespace prod", catalog).recognised
     assert not rules.parse("Our team typically does not grant namespace access", catalog).recognised

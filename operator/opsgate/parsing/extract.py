@@ -53,7 +53,13 @@ _NOT_NAMES = frozenset(
     | vocabulary.PERSON_WORDS
     # personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
     | _NEVER_NAMES
-    | {"per", "via"}  # prepositions that stand where a name could: "a token per namespace"
+    | {
+        "per",
+        "via",
+        "without",
+        "except",
+        "including",
+    }  # prepositions that stand where a name could: "a token per namespace"
     # finite verbs after a subject: "the rebind service seems to be down"
     | {"seems", "seem", "appears", "appear", "looks", "keeps", "remains", "works", "fails", "failed", "lacks"}
 )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog, Strength, Verb
@@ -168,6 +169,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
     elsewhere = values.get("name") not in (object_name, None, *_asking_clause(tokens, best.verb_at))
     if object_name is not None and elsewhere:
         values["name"] = object_name
+    values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
@@ -291,6 +293,39 @@ def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | N
         images=first(found.images),
         cues={cue: first(names) for cue, names in found.cues.items()},
     )
+
+
+def _own_targets(
+    entry: ActionEntry,
+    tokens: tuple[Token, ...],
+    lexicon: Lexicon,
+    verb_at: int | None,
+    values: dict[str, Any],
+    object_name: str | None,
+) -> dict[str, Any]:
+    """``values`` with each target the asking sentence names itself taken from it, not from context.
+
+    "Our intern Maria starts on Monday. Could you create a user account for mhernandez?" creates
+    mhernandez; a target only another sentence names ("Onwubu (onwubu1) … offboard him") stays.
+    """
+    if verb_at is None or not any(t.end for t in tokens[:-1]):
+        return values
+    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    sentence = tokens[start:end]
+    words = {t.low.rstrip(".") for t in sentence}
+    outside = [
+        name
+        for name in targets.TARGET_PARAMETERS
+        if name != "environment" and isinstance(values.get(name), str) and values[name].lower() not in words
+    ]
+    if not outside:
+        return values
+    own = slots.candidates(
+        entry,
+        extract.find(sentence, _spans(sentence, lexicon)),
+        object_name=object_name if object_name in words else None,
+    )
+    return {**values, **{name: own[name] for name in outside if isinstance(own.get(name), str)}}
 
 
 def _asking_clause(tokens: tuple[Token, ...], verb_at: int | None) -> set[str]:
