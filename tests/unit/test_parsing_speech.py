@@ -84,6 +84,18 @@ def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, cat
     assert rules.parse(request_text, catalog).key == key
 
 
+def test_a_report_of_what_was_done_is_not_a_request(catalog: Catalog) -> None:
+    intent = rules.parse("Thanks, I was able to create the namespace myself.", catalog)
+    assert "already done" in (intent.declined or "")
+    assert not rules.parse("Hi Sam, I have granted you view access, let me know if it works.", catalog).recognised
+    # an attempt told before the ask, an obligation, and a courtesy after it still ask
+    tried = "I tried to delete namespace foo but got forbidden, please delete namespace foo"
+    assert rules.parse(tried, catalog).key == "provision.delete.namespace"
+    obliged = "We have to create a namespace for the new team: team-x"
+    assert rules.parse(obliged, catalog).entities == {"name": "team-x"}
+    assert rules.parse("restart api, and let me know when done", catalog).key == "provision.restart.deployment"
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

@@ -410,6 +410,13 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         else s
         for s in spans
     ]
+    # "let me know if it works": a courtesy, not a grant
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "let" and lows[s.start + 1 : s.start + 3] in (("me", "know"), ("us", "know"))
+        else s
+        for s in spans
+    ]
     spans = [s for s in spans if s.verbs or s.nouns]
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]

@@ -40,6 +40,9 @@ DECLINED_STANDING = (
     "ties the change to recurring events ({words}): OpsGate makes one change when asked, it does not "
     "keep standing rules; report the problem to the platform team"
 )
+DECLINED_DONE = (
+    "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
+)
 DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
 DECLINED_MEMBERSHIP = (
     "asks to remove something from {collection}: membership of lists and organisations is not a catalog action"
@@ -63,6 +66,10 @@ _NEGATIONS = frozenset(
 # Subjects that make a conditional a wish about a thing or a person other than the reader.
 _THIRD_SUBJECTS = frozenset({"he", "she", "they", "it", "the", "this", "that", "our", "their", "his", "her", "its"})
 _CONDITIONALS = frozenset({"if", "whether"})
+# What before a verb says the speaker did (or tried) it: "I was able to", "we've already", "I managed to"
+_DONE_MARKERS = frozenset(
+    {"was", "were", "had", "have", "i've", "we've", "already", "managed", "tried", "did", "just", "able", "been"}
+)
 _WISH = re.compile(
     r"\b(?:would|'d|will)\s+be\s+(?:really\s+|very\s+|so\s+)?(?:nice|great|good|cool|helpful|awesome|useful|ideal|"
     r"handy|neat|lovely|better)\b|\bi\s+wish\b"
@@ -179,6 +186,8 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
         return DECLINED_WISH, None
+    if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
+        return DECLINED_DONE, None
     if recurring := _RECURRING.search(words):
         return DECLINED_STANDING.format(words=recurring.group(0)), None
     if verb_at is not None:
@@ -212,6 +221,17 @@ def public_mailbox(value: object) -> str | None:
 def outside_mailbox_reason(value: object) -> str | None:
     provider = public_mailbox(value)
     return None if provider is None else DECLINED_PROVIDER.format(thing=f"a mailbox {value}", provider=provider)
+
+
+def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """ "I was able to create the namespace myself", "we have already rotated…", "I tried to delete it":
+    the speaker reports doing the change (a perfect, past or ability form before the verb)."""
+    clause = [t.low for t in tokens[max(start, verb_at - 5) : verb_at]]
+    if not any(low in _FIRST_PERSON for low in clause):
+        return False
+    if clause[-2:] in (["have", "to"], ["had", "to"]):
+        return False  # "we have to create …": an obligation, which may ask
+    return any(low in _DONE_MARKERS for low in clause)
 
 
 def _addressed_conditional(tokens: tuple[Token, ...], start: int, end: int) -> bool:

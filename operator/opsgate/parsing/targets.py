@@ -100,7 +100,7 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
                 break
             low = tokens[at].low
             if low in _SEVERAL or (_number(low) or 0) > 1:
-                return tuple(t.raw for t in tokens[at : span.end])
+                return (" ".join(t.raw for t in tokens[at : span.end]),)
             if low in _PREPOSITIONS or low in ("to", "with", "by"):
                 break
     return ()
