@@ -536,8 +536,12 @@ def test_the_new_readings_need_what_they_stand_for(request_text: str, catalog: C
         ("Rotate both Google API keys: the one in console-api and the one in agent-api", "several targets"),
         ("Reporting.gov lacks a purpose. Third level domains like fairs.reporting.gov and travel.reporting.gov "
          "should be taken down.", "several targets (fairs.reporting.gov, travel.reporting.gov)"),
+        ("Please offboard John Smith and Mary Jones", "several targets (john, mary)"),
+        ("please offboard Chris Cardillo, Ruth Miller", "several targets (chris, ruth)"),
+        ("create namespaces team-a, team-b", "several targets (team-a, team-b)"),
     ],
-    ids=["a-new-one", "create-a-new-one", "counted-accounts", "both-keys", "passive-subjects-in-the-asking-sentence"],
+    ids=["a-new-one", "create-a-new-one", "counted-accounts", "both-keys", "passive-subjects-in-the-asking-sentence",
+         "full-names-joined", "full-names-after-a-comma", "plural-noun-then-names"],
 )  # fmt: skip
 def test_a_second_change_or_target_said_without_repeating_its_noun_is_declined(
     request_text: str, declined_with: str, catalog: Catalog
@@ -569,6 +573,12 @@ def test_one_target_said_in_the_same_shapes_is_still_read(
     intent = rules.parse(request_text, catalog)
     assert intent.key == key
     assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_one_person_or_one_name_with_a_remark_is_one_target(catalog: Catalog) -> None:
+    assert rules.parse("offboard Chris Cardillo, thanks team", catalog).key == "identity.delete.user"
+    assert rules.parse("create user Ann Lee, Thanks", catalog).key == "identity.create.user"
+    assert rules.parse("delete the namespaces foo, please", catalog).key == "provision.delete.namespace"
 
 
 def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> None:

@@ -94,6 +94,9 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
             continue
         if any(t.low in _SIZE_WORDS for t in tokens[span.start : span.end]):
             continue
+        listed = _listed_after(tokens, span.end)
+        if len(listed) > 1:
+            return listed  # "create namespaces team-a, team-b"
         for back in range(1, 4):
             at = span.start - back
             if at < 0 or tokens[at].stop:
@@ -104,6 +107,22 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
             if low in _PREPOSITIONS or low in ("to", "with", "by"):
                 break
     return ()
+
+
+def _listed_after(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
+    """Names right after a plural noun, separated by commas: "namespaces team-a, team-b"."""
+    names: list[str] = []
+    i = at
+    while i < len(tokens) and extract.value_kind(tokens[i]) == "name" and not tokens[i].noun:
+        names.append(tokens[i].low)
+        if not tokens[i].stop or tokens[i].end:
+            break
+        i += 1
+    return tuple(names)
+
+
+def _capitalised(token: Token) -> bool:
+    return token.raw[:1].isupper() and token.raw[1:].islower() and not token.quoted
 
 
 def _number(low: str) -> int | None:
@@ -155,13 +174,20 @@ class _Context:
     def forward(self, at: int) -> list[int]:
         """Targets coordinated after the one at ``at``: "x and y", "x, y and z", "x to 3 and y to 5"."""
         kind = extract.value_kind(self.tokens[at])
+        first = at
         found: list[tuple[int, bool]] = []
         while kind is not None and (nxt := self._next_segment(at)) is not None:
             if not self._same_kind(nxt[0], kind, self.tokens[at].low) or not self._ends_a_phrase(nxt[0], kind):
                 break
             found.append(nxt)
             at = nxt[0]
-        return _a_list(found, shaped=kind in _SHAPED)
+        # "offboarding Chris Cardillo, Ruth Miller": full names after a comma are people, not a remark
+        people = len(found) == 1 and self._full_name(first) and self._full_name(found[0][0])
+        return [i for i, _ in found] if people else _a_list(found, shaped=kind in _SHAPED)
+
+    def _full_name(self, i: int) -> bool:
+        tokens = self.tokens
+        return i + 1 < len(tokens) and _capitalised(tokens[i]) and _capitalised(tokens[i + 1]) and not tokens[i].stop
 
     def backward(self, at: int) -> list[int]:
         """Targets coordinated before the one at ``at`` when a noun follows: "the a and b deployments"."""
@@ -229,6 +255,8 @@ class _Context:
         tokens = self.tokens
         if kind in _SHAPED or tokens[i].stop or i + 1 == len(tokens):
             return True
+        if _capitalised(tokens[i]) and _capitalised(tokens[i + 1]) and not tokens[i].stop:
+            return self._ends_a_phrase(i + 1, kind)  # "John Smith and Mary Jones": a person's full name
         follower = tokens[i + 1].low
         return (
             _joiner_width(tokens, i + 1) > 0
