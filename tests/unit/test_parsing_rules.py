@@ -631,3 +631,16 @@ def test_a_pronoun_with_nothing_to_refer_to_names_nothing(catalog: Catalog) -> N
     assert not rules.parse("restart it", catalog).recognised
     assert not rules.parse("please offboard him", catalog).recognised
     assert rules.parse("please delete the namespaces qa-1 and qa-2", catalog).declined is not None
+
+
+def test_a_setting_of_a_resource_is_not_the_resource(catalog: Catalog) -> None:
+    for request_text in (
+        "increase the memory limit of the api deployment to 2Gi",
+        "Let's increase maxReplicas on the autoscaler for checkout",
+        "raise the timeout of the api to 60s",
+    ):
+        assert not rules.parse(request_text, catalog).recognised, request_text
+    # the resource itself, and a setting the catalog takes as a parameter, are still read
+    assert rules.parse("scale the api deployment to 3 replicas", catalog).entities == {"name": "api", "replicas": 3}
+    quota = rules.parse("TICKET-1: create email account jm@acme.org (quota 500MB)", catalog)
+    assert quota.entities == {"email": "jm@acme.org", "quota": "500Mi"}

@@ -697,6 +697,13 @@ def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...
     start = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     foreign = False
     for i in range(start, len(tokens)):
+        if tokens[i].low in _OBJECT_END or tokens[i].bracketed:
+            break
+        if tokens[i].low in vocabulary.SETTINGS:
+            return True  # "increase the memory limit of api": a setting of the thing, which the catalog does not change
+        if tokens[i].stop:
+            break
+    for i in range(start, len(tokens)):
         if i in noun_at:
             return False  # "rotate the database credentials": the head is a catalog noun
         if tokens[i].low in _OBJECT_END:
@@ -773,8 +780,8 @@ def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, .
     for i, token in enumerate(tokens):
         if token.low in _OWN:
             return True
-        if token.low == "me" and i == verb_end:
-            return True  # "give me access": the requester receives it
+        if token.low in ("me", "us") and i == verb_end:
+            return True  # "give me access", "give us some space": the requester receives it
         if token.low == "i" and (i in noun_ends or (i > 0 and tokens[i - 1].low in ("that", "which"))):
             return True  # "the email I sent yesterday": a thing the requester made, not a resource
     return False

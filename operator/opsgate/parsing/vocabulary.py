@@ -182,6 +182,16 @@ FOREIGN_OBJECTS = frozenset(
     }
 )  # fmt: skip
 
+# Settings of a resource: "increase the memory limit of api", "set maxReplicas on the autoscaler". The
+# catalog changes resources (a deployment's replica count, a mailbox's quota), never their other settings.
+SETTINGS = frozenset(
+    {
+        "limit", "limits", "timeout", "timeouts", "threshold", "thresholds", "maxreplicas",
+        "minreplicas", "autoscaler", "autoscalers", "hpa", "probe", "probes", "env", "variable", "variables",
+        "setting", "settings", "config", "configuration", "configmap", "annotation", "annotations", "label", "labels",
+    }
+)  # fmt: skip
+
 # Verbs of everyday life: a request that opens with one is not an operations request.
 FOREIGN_VERBS = frozenset(
     {
