@@ -614,10 +614,15 @@ def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> Non
          "identity.create.user", {"username": "mhernandez"}),
         ("I noticed the TLS cert on shop.acme.org expires next week. Can it be renewed?", "security.issue.cert",
          {"domain": "shop.acme.org"}),
+        ("Hello, I'm the new lead for the data team. We would need a namespace called data-platform.",
+         "provision.create.namespace", {"name": "data-platform"}),
+        ("New joiner Priya starts tomorrow, please create user pkumar in groups dev and qa", "identity.create.user",
+         {"username": "pkumar", "groups": ["dev", "qa"]}),
     ],
     ids=["backticks", "pronoun-is-no-name", "bracketed-handle-and-him", "it-is-the-opening-subject", "id-word",
          "percentile", "of-the-name", "kubectl-logs-deploy", "name-of-the-asking-clause", "plural-subject-verb",
-         "title-names-its-subject", "target-of-the-asking-sentence", "can-it-be-done"],
+         "title-names-its-subject", "target-of-the-asking-sentence", "can-it-be-done", "the-new-lead-needs",
+         "groups-named-like-environments"],
 )  # fmt: skip
 def test_the_name_acted_on_is_found_where_people_put_it(
     request_text: str, key: str, entities: dict[str, object], catalog: Catalog

@@ -399,7 +399,11 @@ def _find_numbers(text: str, found: Found) -> None:
         for word in match.group(1).split():
             if word == "and":
                 continue
-            if word in vocabulary.STOPWORDS or word in entities.ENVIRONMENT_WORDS or not _K8S_NAME.match(word):
+            # "groups dev and qa": in a list of groups an environment word names a group
+            listed = word in entities.ENVIRONMENT_WORDS and bool(found.groups or "and" in match.group(1).split())
+            if word in vocabulary.STOPWORDS or (word in entities.ENVIRONMENT_WORDS and not listed):
+                break
+            if not _K8S_NAME.match(word):
                 break
             found.groups.append(word)
 

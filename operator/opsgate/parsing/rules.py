@@ -418,6 +418,13 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         for s in spans
     ]
     spans = [s for s in spans if s.verbs or s.nouns]
+    # "the new site is live" describes a thing that is there; "a new site" asks for one
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
+        else s
+        for s in spans
+    ]
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
@@ -433,13 +440,6 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     ]
     # "questions on how to create a service account": what follows "how to" is asked about, not asked for
     spans = [s for s in spans if not (s.start >= 2 and lows[s.start - 2 : s.start] == ("how", "to"))]
-    # "the new site is live" describes a thing that is there; "a new site" asks for one
-    spans = [
-        dataclasses.replace(s, verbs=frozenset())
-        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
-        else s
-        for s in spans
-    ]
     noun_starts = {s.start for s in spans if s.nouns}
     # "in the build namespace": between an article and a noun, a verb word names the noun's kind
     # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
