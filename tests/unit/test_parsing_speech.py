@@ -96,6 +96,36 @@ def test_a_report_of_what_was_done_is_not_a_request(catalog: Catalog) -> None:
     assert rules.parse("restart api, and let me know when done", catalog).key == "provision.restart.deployment"
 
 
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("Feature request: OpsGate should be able to delete namespaces in bulk.", "feature request"),
+        ("Suggestion: allow users to create their own namespaces without approval.", "feature request"),
+        ("Proposed process for removing access from the org - please review", "proposal"),
+        ("The portal should be able to restart deployments by itself", "wish"),
+        ("I think we should delete the staging cluster at some point next quarter.", "plan for later"),
+        ("We are planning to create a new website for the conference next year.", "plan for later"),
+        ("Our CI fails to create the namespace because the service account lacks permissions.", ""),
+        ("User alice cannot log in to the cluster since this morning", ""),
+    ],
+    ids=["feature-request", "suggestion", "proposal", "ability-wish", "some-point", "planning", "failure", "symptom"],
+)
+def test_a_feature_request_a_plan_or_a_failure_report_is_not_a_change(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+def test_requests_titled_as_requests_still_ask(catalog: Catalog) -> None:
+    assert rules.parse("Request: dev namespace billing-exp for the billing team", catalog).recognised
+    access = "Access request: please give rohant read access to namespace smo"
+    assert rules.parse(access, catalog).key == "identity.grant.access"
+    assert rules.parse("show logs for api, alice cannot log in", catalog).key == "observability.query.logs"
+    assert rules.parse("please create the website news.acme.org now", catalog).key == "provision.create.website"
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

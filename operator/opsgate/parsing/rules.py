@@ -89,7 +89,8 @@ _ONE_OPENERS = frozenset({"a", "new", "another", "fresh", "the", "replacement"})
 # finite verbs after a subject: "records are …", "the site has …"
 _STATING = frozenset(
     {"is", "are", "was", "were", "has", "have", "had", "isn't", "aren't", "wasn't", "weren't", "seems", "seem",
-     "looks", "keeps", "gets", "got", "lacks", "became", "remains", "stays", "works", "fails", "failed"}
+     "looks", "keeps", "gets", "got", "lacks", "became", "remains", "stays", "works", "fails", "failed",
+     "cannot", "can't", "doesn't", "didn't", "won't", "couldn't", "does", "did"}
 )  # fmt: skip
 # who or what comes before "like" when it wishes: "I'd like", "we would like", "the team would like"
 _LIKERS = frozenset(
@@ -410,6 +411,13 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         else s
         for s in spans
     ]
+    # "alice cannot log in": logging in is no log
+    spans = [
+        dataclasses.replace(s, nouns=frozenset())
+        if lows[s.start] == "log" and s.end - s.start == 1 and lows[s.end : s.end + 1] in (("in",), ("into",), ("on",))
+        else s
+        for s in spans
+    ]
     # "let me know if it works": a courtesy, not a grant
     spans = [
         dataclasses.replace(s, verbs=frozenset())
@@ -524,7 +532,10 @@ def _readings(
         first_noun = noun_spans[0]
         opening = next((i for i, t in enumerate(tokens) if t.low not in _OPENING_FILLER), None)
         # "NS records are not suggested": a noun that is the subject of a statement is not asked for
-        stated = first_noun.end < len(tokens) and tokens[first_noun.end].low in _STATING
+        # "user alice cannot log in": the noun and its name are the subject too
+        with_name = first_noun.end + 1 < len(tokens) and not tokens[first_noun.end].stop
+        subject_end = first_noun.end + 1 if with_name else first_noun.end
+        stated = any(i < len(tokens) and tokens[i].low in _STATING for i in {first_noun.end, subject_end})
         if first_noun.start == opening and not stated:
             for noun in first_noun.nouns:
                 for verb in _CREATE_VERBS:

@@ -40,6 +40,10 @@ DECLINED_STANDING = (
     "ties the change to recurring events ({words}): OpsGate makes one change when asked, it does not "
     "keep standing rules; report the problem to the platform team"
 )
+DECLINED_GENRE = (
+    "reads as a feature request, proposal or bug report for the platform team, not a request for one change"
+)
+DECLINED_LATER = "reads as a plan for later, not a request to act now: ask when the change should be made"
 DECLINED_DONE = (
     "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
 )
@@ -66,6 +70,19 @@ _NEGATIONS = frozenset(
 # Subjects that make a conditional a wish about a thing or a person other than the reader.
 _THIRD_SUBJECTS = frozenset({"he", "she", "they", "it", "the", "this", "that", "our", "their", "his", "her", "its"})
 _CONDITIONALS = frozenset({"if", "whether"})
+_FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
+# An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
+_GENRES = re.compile(
+    r"^(?:feature\s+request|feature|suggestion|proposal|idea|enhancement|bug(?:\s+report)?|rfc|discussion|docs?)\s*:"
+    r"|^(?:proposed|proposal\s+(?:for|to))\b"
+)
+# A plan for later, not an ask to act now: "we are planning to create …", "at some point"
+_LATER = re.compile(
+    r"\b(?:planning|plan|plans|intend|intending)\s+to\b|\bat\s+some\s+point\b|\beventually\b|\bsomeday\b"
+    r"|\bin\s+the\s+(?:future|long\s+run)\b"
+)
+# "OpsGate should be able to delete …": what a thing should be able to do is a feature wish
+_ABLE = re.compile(r"\b(?:should|could|would|must)\s+(?:also\s+)?be\s+able\s+to\b")
 # What before a verb says the speaker did (or tried) it: "I was able to", "we've already", "I managed to"
 _DONE_MARKERS = frozenset(
     {"was", "were", "had", "have", "i've", "we've", "already", "managed", "tried", "did", "just", "able", "been"}
@@ -160,6 +177,8 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
     if at >= 1 and tokens[at - 1].stop:
         return False
     lows = [t.low for t in tokens[max(0, at - 3) : at]]
+    if len(lows) >= 2 and lows[-1] == "to" and lows[-2] in _FAILED:
+        return True  # "our CI fails to create the namespace": a failure reported, not a change asked
     if any(low in _NEGATIONS for low in lows[-2:]):
         # "why don't we decommission it?", "why not restart it": a suggestion, not a negation
         return not (lows and lows[0] == "why") and "why" not in lows[-2:-1]
@@ -182,8 +201,14 @@ def declines(
         return None, NOTE_QUESTION
     if not asks and any(_is_question(tokens, s, e, marked=True) for s, e in all_sentences if (s, e) != (start, end)):
         return None, NOTE_QUESTION  # "… the project is not visible to other users. How to make one for all?"
+    if _GENRES.match(" ".join(t.low + (":" if t.colon else "") for t in tokens[:4])):
+        return DECLINED_GENRE, None
     if not asks and _WISH.search(words) and not _addressed_conditional(tokens, start, end):
         return DECLINED_WISH, None
+    if verb_at is not None and _ABLE.search(" ".join(t.low for t in tokens[max(start, verb_at - 6) : verb_at + 1])):
+        return DECLINED_WISH, None  # "OpsGate should be able to delete namespaces in bulk"
+    if _LATER.search(words):
+        return DECLINED_LATER, None
     if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
