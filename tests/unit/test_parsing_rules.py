@@ -649,3 +649,13 @@ def test_a_setting_of_a_resource_is_not_the_resource(catalog: Catalog) -> None:
     assert rules.parse("scale the api deployment to 3 replicas", catalog).entities == {"name": "api", "replicas": 3}
     quota = rules.parse("TICKET-1: create email account jm@acme.org (quota 500MB)", catalog)
     assert quota.entities == {"email": "jm@acme.org", "quota": "500Mi"}
+
+
+def test_the_place_something_is_removed_from_is_not_what_is_removed(catalog: Catalog) -> None:
+    # "remove alice from namespace payments" never deletes the namespace
+    for request_text in ("Could you remove alice from namespace payments?", "delete jdoe from the cluster"):
+        assert rules.parse(request_text, catalog).key not in ("provision.delete.namespace", "provision.delete.cluster")
+    # the resource named as the object is still removed from where it is
+    staging = rules.parse("remove namespace hackathon-2023 from staging", catalog)
+    assert staging.entities == {"name": "hackathon-2023", "environment": "staging"}
+    assert rules.parse("Revoke access from jburck - the health check is over", catalog).key == "identity.revoke.access"

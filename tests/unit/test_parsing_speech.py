@@ -68,6 +68,7 @@ def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
         ("a robot token per namespace would be nice: create service account robot-deployer in namespace ci",
          "identity.create.service_account"),
         ("If possible, we want to restart the checkout deployment", "provision.restart.deployment"),
+        ("The cert for api.acme.org expires unless renewed, please renew it", "security.issue.cert"),
         ("remove alice's access from namespace payments", "identity.revoke.access"),
         ("create a mailbox for ann@acme.org", "provision.create.email"),
         ("create user ann with email ann@gmail.com", "identity.create.user"),
@@ -77,7 +78,8 @@ def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
          "provision.delete.website"),
     ],
     ids=["imperative-after-story", "greeting-then-ask", "addressed-wish", "wish-then-imperative",
-         "if-possible", "revoke-from-namespace", "our-mailbox", "user-with-outside-contact", "why-dont-we",
+         "if-possible", "unless-in-another-clause", "revoke-from-namespace", "our-mailbox",
+         "user-with-outside-contact", "why-dont-we",
          "statement-after-ask"],
 )  # fmt: skip
 def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, catalog: Catalog) -> None:

@@ -516,6 +516,8 @@ def _readings(
     for v in verb_spans:
         adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
+            if _taken_from(tokens, v, n):
+                continue
             for verb in v.verbs:
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
@@ -575,6 +577,24 @@ def _readings(
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _taken_from(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
+    """Is the noun where the verb's own object is taken from ("remove alice from namespace payments")?
+
+    The verb acts on its object (a bare name right after it), not on the place after "from".
+    """
+    if noun.start <= verb.end + 1:
+        return False
+    at = verb.end + 1  # "remove alice | from …"
+    obj = tokens[verb.end]
+    if at >= noun.start or tokens[at].low not in ("from", "off") or obj.noun:
+        return False
+    if not extract.is_name(obj, username=True):
+        return False
+    # "from namespace payments", "from the payments namespace": the noun's phrase opens with "from"
+    place = tokens[at + 1 : noun.start]
+    return all(t.low in _DETERMINERS for t in place[:-1]) and len(place) <= 3
 
 
 def _image_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], lexicon: Lexicon) -> list[_Reading]:

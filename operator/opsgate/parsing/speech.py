@@ -213,7 +213,7 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
         return DECLINED_DONE, None
-    if recurring := _RECURRING.search(words):
+    if recurring := _RECURRING.search(_clause_words(tokens, anchor, start, end)):
         return DECLINED_STANDING.format(words=recurring.group(0)), None
     if verb_at is not None:
         verb_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
@@ -246,6 +246,17 @@ def public_mailbox(value: object) -> str | None:
 def outside_mailbox_reason(value: object) -> str | None:
     provider = public_mailbox(value)
     return None if provider is None else DECLINED_PROVIDER.format(thing=f"a mailbox {value}", provider=provider)
+
+
+def _clause_words(tokens: tuple[Token, ...], at: int, start: int, end: int) -> str:
+    """The words of the clause (between commas or stops) holding ``at``, within its sentence."""
+    first = at
+    while first > start and not tokens[first - 1].stop:
+        first -= 1
+    last = at
+    while last < end - 1 and not tokens[last].stop:
+        last += 1
+    return " ".join(t.low for t in tokens[first : last + 1])
 
 
 def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
