@@ -659,3 +659,25 @@ def test_the_place_something_is_removed_from_is_not_what_is_removed(catalog: Cat
     staging = rules.parse("remove namespace hackathon-2023 from staging", catalog)
     assert staging.entities == {"name": "hackathon-2023", "environment": "staging"}
     assert rules.parse("Revoke access from jburck - the health check is over", catalog).key == "identity.revoke.access"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "entities"),
+    [
+        ("hi can u add a txt record on priyansh.js.org with value 297dbc6f7e so I can verify the domain",
+         {"domain": "priyansh.js.org", "record_type": "TXT", "value": "297dbc6f7e"}),
+        ("To verify domain ownership on Netlify, add TXT record netlify-verify-4821 for design.alpha.canada.ca",
+         {"domain": "design.alpha.canada.ca", "record_type": "TXT", "value": "netlify-verify-4821"}),
+        ('add a TXT record for acme.org with value "v=spf1 include:_spf.acme.org ~all"',
+         {"domain": "acme.org", "record_type": "TXT", "value": "v=spf1 include:_spf.acme.org ~all"}),
+        ("Access request: please give rohant read access to namespace smo",
+         {"username": "rohant", "role": "view", "namespace": "smo"}),
+        ("New team member starting Monday, she needs a user account: neharani", {"username": "neharani"}),
+    ],
+    ids=["value-ends-at-a-clause", "value-after-record", "quoted-value", "read-access", "member-starting"],
+)  # fmt: skip
+def test_values_end_where_the_request_says_they_do(
+    request_text: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert {k: intent.entities.get(k) for k in entities} == entities

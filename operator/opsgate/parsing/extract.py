@@ -130,6 +130,8 @@ _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
+# Words that open a clause after a record's value: "with value 297dbc6f7e so I can verify the domain"
+_VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
 _HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id"})
@@ -172,6 +174,7 @@ class Found:
     tls: bool | None = None
     pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
+    record_value: str | None = None  # "TXT record abc123 on x.dev": the value right after the record noun
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
 
     def cue(self, *cues: Cue, exclude: tuple[str, ...] = ()) -> str | None:
@@ -304,7 +307,12 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         low = token.low
         nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
         if low == "value" and i + 1 < len(tokens) and found.trailing_value is None:
-            found.trailing_value = " ".join(t.phrase or t.raw for t in tokens[i + 1 :])
+            # "with value 297dbc6f7e so I can verify the domain": the value ends where a clause opens
+            rest = tokens[i + 1 :]
+            ends = next((j for j, t in enumerate(rest) if j > 0 and t.low in _VALUE_ENDS), len(rest))
+            found.trailing_value = " ".join(t.phrase or t.raw for t in rest[:ends])
+        if previous in ("record", "entry") and found.record_value is None and _record_value(token):
+            found.record_value = token.phrase or token.raw  # "add TXT record netlify-verify-4821 for x.ca"
         if token.phrase is not None:
             found.phrases.append(token.phrase)
         elif token.quoted:
@@ -338,8 +346,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             pair = f"{low} {nxt}"
             if pair in ("read only", "cluster admin"):
                 found.role = entities.ROLE_WORDS[pair.replace(" ", "-")]
-            elif low in entities.ROLE_WORDS and low not in ("read", "write"):
-                found.role = entities.ROLE_WORDS[low]
+            elif low in entities.ROLE_WORDS and (low not in ("read", "write") or nxt in ("access", "permission")):
+                found.role = entities.ROLE_WORDS[low]  # "read access" is the read role; "read the logs" is not
         if found.level is None and low in entities.LEVEL_WORDS and nxt != "rate":
             found.level = entities.LEVEL_WORDS[low]
         if found.metric is None:
@@ -349,6 +357,21 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             elif low in entities.METRIC_WORDS and " " not in low:
                 found.metric = entities.METRIC_WORDS[low]
         previous = low
+
+
+def _participle_word(low: str) -> bool:
+    return len(low) > 5 and low.endswith(("ing", "ed"))
+
+
+def _record_value(token: Token) -> bool:
+    """Could this token, right after "record", be the record's value (not a preposition, a name of a
+    DNS zone, or a vocabulary word)?"""
+    low = token.low
+    if token.phrase is not None:
+        return True
+    if low in vocabulary.STOPWORDS or low in vocabulary.VERBS or token.noun or _is_domain(low):
+        return False
+    return any(ch.isdigit() for ch in low) or "=" in low or "-" in low
 
 
 def _number(word: str) -> int:
@@ -446,8 +469,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.TO, nxt.low)
         elif token.low == "-n" and is_name(nxt, lenient=True):  # "-n production": a flag says what it is
             _add(found, Cue.NAMESPACE, nxt.low)
-        elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True):
-            _add(found, Cue.USER, nxt.low)  # "contractor ext.li"
+        elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True) and not _participle_word(nxt.low):
+            _add(found, Cue.USER, nxt.low)  # "contractor ext.li"; not "member starting monday"
         elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
             _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
         elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):

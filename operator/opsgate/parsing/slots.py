@@ -130,6 +130,8 @@ def _dns(found: Found, out: dict[str, Any]) -> None:
         value = found.phrases[0]
     elif found.trailing_value is not None:
         value = found.trailing_value
+    elif found.record_value is not None:
+        value = found.record_value
     elif len(found.domains) > 1 and found.pointed_at is not None:
         # "add a cname pointing to hosting.gitbook.com for docs.acme.org": the record is the other name
         value = found.pointed_at
