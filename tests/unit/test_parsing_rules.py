@@ -681,3 +681,14 @@ def test_values_end_where_the_request_says_they_do(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_where_a_deployment_is_said_with_in_is_its_namespace(catalog: Catalog) -> None:
+    bounce = rules.parse("can somebody bounce the result pods in instavote, they are stuck", catalog)
+    assert bounce.entities == {"name": "result", "namespace": "instavote"}
+    # an environment says where instead, and a role's scope is not a namespace of a deployment
+    assert rules.parse("restart the api deployment in prod", catalog).entities == {
+        "name": "api",
+        "environment": "production",
+    }
+    assert "namespace" not in rules.parse("scale rbndr to 2, as the admin told you", catalog).entities

@@ -106,6 +106,7 @@ class Cue(enum.StrEnum):
     TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
     FOR = "for"  # "for X", "of X", "from X", "on X"
     WHERE = "where"  # "on X", "in X": where a grant applies ("grant alice view on payments")
+    IN = "in"  # "in X" alone: where a thing is ("the result pods in instavote")
     TO = "to"
     POSSESSIVE = "possessive"
 
@@ -465,6 +466,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 _add(found, Cue.WHERE, nxt.low)
         elif (token.low == "in" or token.low in entities.ROLE_WORDS) and is_name(nxt):
             _add(found, Cue.WHERE, nxt.low)  # "in payments"; "let sam view monitoring": the role's scope
+            if token.low == "in":
+                _add(found, Cue.IN, nxt.low)
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
         elif token.low == "-n" and is_name(nxt, lenient=True):  # "-n production": a flag says what it is

@@ -67,6 +67,11 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
         out["username"] = out["username"] or found.cue(Cue.POSSESSIVE) or object_name or found.cue(Cue.TO, Cue.FOR)
         if namespace_cue is None:
             out["namespace"] = found.cue(Cue.WHERE, Cue.TO, exclude=(out["username"] or "",))
+    if resource == "deployment" and namespace_cue is None and "namespace" in entry.parameter_names:
+        # "bounce the result pods in instavote": where a deployment is, when no environment says it
+        where = found.cue(Cue.IN, exclude=(out["name"] or "",))
+        if where is not None and found.environment is None:
+            out["namespace"] = where
     if resource == "vulnerabilities":
         out["target"] = found.cue(Cue.DEPLOYMENT, Cue.SERVICE)
         if out["target"] is None and not found.images and namespace_cue is None:
