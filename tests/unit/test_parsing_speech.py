@@ -128,6 +128,15 @@ def test_requests_titled_as_requests_still_ask(catalog: Catalog) -> None:
     assert rules.parse("please create the website news.acme.org now", catalog).key == "provision.create.website"
 
 
+def test_a_request_followed_by_a_question_about_it_still_asks(catalog: Catalog) -> None:
+    noun_first = "namespace team-x-dev for the x team. is this the right place?"
+    assert rules.parse(noun_first, catalog).key == "provision.create.namespace"
+    wondering = "Was wondering if you could restart the api deployment. Is that ok?"
+    assert rules.parse(wondering, catalog).key == "provision.restart.deployment"
+    # a story with no ask, then a how-to, stays a question
+    assert not rules.parse("The api deployment restarts all the time. How do I check the logs?", catalog).recognised
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

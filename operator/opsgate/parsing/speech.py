@@ -91,6 +91,9 @@ _WISH = re.compile(
     r"\b(?:would|'d|will)\s+be\s+(?:really\s+|very\s+|so\s+)?(?:nice|great|good|cool|helpful|awesome|useful|ideal|"
     r"handy|neat|lovely|better)\b|\bi\s+wish\b"
 )
+_HOPING = re.compile(
+    r"\b(?:hoping|hope|looking|wanting|wishing)\s+(?:to|for)\b|\bwould\s+love\b|\bwondering\s+if\s+(?:you|someone)\b"
+)
 _RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
 # What a removal takes something out of without deleting it.
 _COLLECTIONS = frozenset(
@@ -151,6 +154,8 @@ def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int
         return True  # "restart nginx", "hi team, please rotate the key", "would be nice: create …"
     if any(low in _PLEASE or low in ("let's", "lets") for low in lows):
         return True
+    if _HOPING.search(" ".join(lows)):
+        return True  # "hoping to get a namespace", "we would love a site for …"
     for i, low in enumerate(lows):
         nxt = lows[i + 1] if i + 1 < len(lows) else ""
         if low in _MODALS and nxt in _ADDRESSEES | {"we", "i"}:
@@ -199,7 +204,9 @@ def declines(
     words = " ".join(t.low for t in tokens[start:end])
     if not asks and _is_question(tokens, start, end, marked=False):
         return None, NOTE_QUESTION
-    if not asks and any(_is_question(tokens, s, e, marked=True) for s, e in all_sentences if (s, e) != (start, end)):
+    # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
+    others = (se for se in all_sentences if se != (start, end))
+    if verb_at is not None and not asks and any(_is_question(tokens, s, e, marked=True) for s, e in others):
         return None, NOTE_QUESTION  # "… the project is not visible to other users. How to make one for all?"
     if _GENRES.match(" ".join(t.low + (":" if t.colon else "") for t in tokens[:4])):
         return DECLINED_GENRE, None
