@@ -137,6 +137,13 @@ def test_a_request_followed_by_a_question_about_it_still_asks(catalog: Catalog) 
     assert not rules.parse("The api deployment restarts all the time. How do I check the logs?", catalog).recognised
 
 
+def test_a_courtesy_clause_before_the_ask_does_not_make_a_question(catalog: Catalog) -> None:
+    courtesy = "When you get a chance, restart the worker deployment."
+    assert rules.parse(courtesy, catalog).key == "provision.restart.deployment"
+    assert not rules.parse("When you create a namespace, is it empty?", catalog).recognised
+    assert not rules.parse("When did we last rotate the key, can you check", catalog).recognised
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

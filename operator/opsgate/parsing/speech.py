@@ -150,8 +150,12 @@ def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int
     """Does the sentence ``start..end`` ask for something (imperative, "please", "can you", "we need")?"""
     lows = [t.low for t in tokens[start:end]]
     body = _body(tokens, start, end)
-    if any(s.verbs and (s.start == body or (start < s.start < end and tokens[s.start - 1].colon)) for s in spans):
-        return True  # "restart nginx", "hi team, please rotate the key", "would be nice: create …"
+    if any(
+        s.verbs
+        and (s.start == body or (start < s.start < end and (tokens[s.start - 1].colon or tokens[s.start - 1].stop)))
+        for s in spans
+    ):
+        return True  # "restart nginx", "hi team, please rotate …", "would be nice: create …", "when you can, restart x"
     if any(low in _PLEASE or low in ("let's", "lets") for low in lows):
         return True
     if _HOPING.search(" ".join(lows)):
@@ -236,7 +240,7 @@ def declines(
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
     """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
-    body = " ".join(t.raw for t in tokens[_body(tokens, start, end) : end])
+    body = " ".join(t.raw + ("," if t.stop and not t.end else "") for t in tokens[_body(tokens, start, end) : end])
     if not questions.is_question(body):
         return False
     return not marked or tokens[end - 1].asked or body.lower().startswith(("how ", "why "))
