@@ -692,3 +692,19 @@ def test_where_a_deployment_is_said_with_in_is_its_namespace(catalog: Catalog) -
         "environment": "production",
     }
     assert "namespace" not in rules.parse("scale rbndr to 2, as the admin told you", catalog).entities
+
+
+def test_a_wish_for_access_names_who_gets_it(catalog: Catalog) -> None:
+    alice = rules.parse("Need view access for alice on namespace hr please", catalog)
+    assert alice.key == "identity.grant.access"
+    assert alice.entities == {"username": "alice", "role": "view", "namespace": "hr"}
+    # "I need access" is the requester's own: personal, not a new namespace
+    assert rules.parse("I need access to namespace payments", catalog).declined is not None
+    assert rules.parse("we need a namespace called x-lab", catalog).entities == {"name": "x-lab"}
+
+
+def test_a_name_stated_in_its_own_sentence_is_the_name(catalog: Catalog) -> None:
+    stated = "please create a namespace for the payments team. The name should be payments-dev."
+    assert rules.parse(stated, catalog).entities == {"name": "payments-dev"}
+    # a person introducing themselves names nothing
+    assert rules.parse("hi, my name is Ian. Please create a user account", catalog).entities == {}

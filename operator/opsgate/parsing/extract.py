@@ -360,6 +360,20 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         previous = low
 
 
+# "my name is Ian": a person introducing themselves names no resource
+_OWNERS = frozenset({"my", "your", "his", "her", "their", "our"})
+
+
+def _name_stated(tokens: tuple[Token, ...], at: int) -> str | None:
+    """The name after "name" and a copula ("the name should be x", "name will be x", "name is x")."""
+    lows = [t.low for t in tokens[at : at + 4]]
+    for copula in (["should", "be"], ["will", "be"], ["would", "be"], ["can", "be"], ["is"], ["="]):
+        end = at + len(copula)
+        if lows[: len(copula)] == copula and end < len(tokens) and is_name(tokens[end], username=True, lenient=True):
+            return tokens[end].low
+    return None
+
+
 def _participle_word(low: str) -> bool:
     return len(low) > 5 and low.endswith(("ing", "ed"))
 
@@ -450,6 +464,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
+        elif (
+            token.low == "name" and not (i and tokens[i - 1].low in _OWNERS) and (named := _name_stated(tokens, i + 1))
+        ):
+            _add(found, Cue.NAMED, named)  # "the name should be payments-dev", "name is x", "name: x"
         elif token.low in _NAME_VERBS and nxt.low == "it" and i + 2 < len(tokens):
             if is_name(tokens[i + 2], username=True, lenient=True):
                 _add(found, Cue.NAMED, tokens[i + 2].low)  # "create a namespace and call it payments"

@@ -173,7 +173,12 @@ def parse(request: str, catalog: Catalog) -> Intent:
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
-    if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
+    person_missing = "username" in missing
+    if (
+        missing
+        and not entry.informational
+        and _about_the_requester(tokens, spans, best.verb_at, person_missing=person_missing)
+    ):
         shown = " or ".join(f"`{name}`" for name in missing)
         return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
     if best.implied and missing:
@@ -238,7 +243,11 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
     values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, verb_at))
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
-    if missing and not entry.informational and _about_the_requester(tokens, spans, verb_at):
+    if (
+        missing
+        and not entry.informational
+        and _about_the_requester(tokens, spans, verb_at, person_missing="username" in missing)
+    ):
         shown = " or ".join(f"`{name}`" for name in missing)
         return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
     named = targets.several(tokens, spans, entry, kept) or targets.counted(tokens, spans, entry)
@@ -804,7 +813,9 @@ def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> list[str]:
     return [name for name in required if name not in kept and name not in entry.defaults]
 
 
-def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+def _about_the_requester(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, *, person_missing: bool = False
+) -> bool:
     """Is the request about the requester's own things ("my password", "give me access", "the email I sent")?"""
     noun_ends = {s.end for s in spans if s.nouns}
     verb_end = next((s.end for s in spans if s.start == verb_at), None)
@@ -813,6 +824,9 @@ def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, .
             return True
         if token.low in ("me", "us") and i == verb_end:
             return True  # "give me access", "give us some space": the requester receives it
+        wishing = verb_at is not None and 0 < verb_at - i <= 2 and tokens[verb_at].low in vocabulary.DESIRE
+        if person_missing and wishing and token.low in ("i", "i'd", "id"):
+            return True  # "I need access to namespace payments": the requester is the person who needs it
         if token.low == "i" and (i in noun_ends or (i > 0 and tokens[i - 1].low in ("that", "which"))):
             return True  # "the email I sent yesterday": a thing the requester made, not a resource
     return False

@@ -144,11 +144,11 @@ VERBS: dict[str, frozenset[Verb]] = {
         "export": {V.GENERATE},
         "audit": {V.AUDIT},
         "review": {V.AUDIT},
-        "need": {V.CREATE, V.ISSUE, V.QUERY},
-        "needs": {V.CREATE, V.ISSUE, V.QUERY},  # exact, so no typo correction makes it "need" and keeps it
-        "want": {V.CREATE, V.ISSUE, V.QUERY},
-        "wants": {V.CREATE, V.ISSUE, V.QUERY},
-        "like": {V.CREATE, V.ISSUE, V.QUERY},
+        "need": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "needs": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},  # exact, so no typo correction makes it "need" and keeps it
+        "want": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "wants": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "like": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
         **{phrase: {V.UNSUPPORTED} for phrase in _UNSUPPORTED},
     }.items()
 }
