@@ -708,3 +708,13 @@ def test_a_name_stated_in_its_own_sentence_is_the_name(catalog: Catalog) -> None
     assert rules.parse(stated, catalog).entities == {"name": "payments-dev"}
     # a person introducing themselves names nothing
     assert rules.parse("hi, my name is Ian. Please create a user account", catalog).entities == {}
+
+
+def test_what_a_request_says_not_to_touch_is_never_the_target(catalog: Catalog) -> None:
+    instead = "Could you please not delete the namespace prod-data but instead delete namespace prod-data-old?"
+    assert rules.parse(instead, catalog).entities == {"name": "prod-data-old"}
+    # a courtesy in another sentence names nothing, and a pronoun's sentence keeps the name said before
+    thanks = rules.parse("Thanks in advance! Please scale the worker deployment to 3 replicas.", catalog)
+    assert thanks.entities == {"name": "worker", "replicas": 3}
+    sorry = "Sorry to bother you again! The staging namespace qa-7 is not used anymore. Could it be deleted?"
+    assert rules.parse(sorry, catalog).entities == {"name": "qa-7", "environment": "staging"}

@@ -53,13 +53,10 @@ _NOT_NAMES = frozenset(
     | vocabulary.PERSON_WORDS
     # personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
     | _NEVER_NAMES
-    | {
-        "per",
-        "via",
-        "without",
-        "except",
-        "including",
-    }  # prepositions that stand where a name could: "a token per namespace"
+    # prepositions that stand where a name could: "a token per namespace"
+    | {"per", "via", "without", "except", "including"}
+    # what follows "in" in an idiom: "thanks in advance", "in case", "in general"
+    | {"advance", "case", "general", "particular", "short", "fact", "addition", "total", "progress", "future"}
     # finite verbs after a subject: "the rebind service seems to be down"
     | {"seems", "seem", "appears", "appear", "looks", "keeps", "remains", "works", "fails", "failed", "lacks"}
 )

@@ -167,8 +167,9 @@ def parse(request: str, catalog: Catalog) -> Intent:
     values = slots.candidates(entry, found, object_name=object_name)
     # "our team's rebind service seems down, so, could you restart rbndr?": the verb's own object names
     # the thing, before a name another clause gives
-    elsewhere = values.get("name") not in (object_name, None, *_asking_clause(tokens, best.verb_at))
-    if object_name is not None and elsewhere:
+    asking = _asking_clause(tokens, best.verb_at)
+    elsewhere = values.get("name") not in (object_name, None, *asking)
+    if object_name is not None and object_name in asking and elsewhere:
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     kept, dropped = slots.fit(entry, values)
@@ -286,14 +287,34 @@ def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | N
     "x.gov lacks a purpose. Sites like a.x.gov and b.x.gov should be taken down" is about a.x.gov;
     "we offboarded an employee quickly, please remove the account rleighton" about rleighton.
     """
-    if verb_at is None or not any(t.stop for t in tokens[:-1]):
+    parts = clauses.split(tokens)
+    if verb_at is None or len(parts) < 2:
         return found
     start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
     in_sentence = {t.low.rstrip(".") for t in tokens[start:end]}
-    in_clause = _asking_clause(tokens, verb_at)
+    clause_start, clause_end = verb_at, verb_at
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    while clause_end < end - 1 and not tokens[clause_end].stop:
+        clause_end += 1
+    in_clause = {t.low.rstrip(".") for t in tokens[clause_start : clause_end + 1]}
+    # "please not delete the namespace prod-data but delete prod-data-old": a negated clause's object is last
+    refused = {
+        t.low
+        for p in parts
+        if any(speech.negated(tokens, i + 1) for i in range(p.start, p.end - 1))
+        for t in tokens[p.start : p.end]
+    }
 
     def first(values: list[str]) -> list[str]:
-        return sorted(values, key=lambda value: (value.lower() not in in_clause, value.lower() not in in_sentence))
+        return sorted(
+            values,
+            key=lambda value: (
+                value.lower() in refused,
+                value.lower() not in in_clause,
+                value.lower() not in in_sentence,
+            ),
+        )
 
     return dataclasses.replace(
         found,
@@ -339,15 +360,12 @@ def _own_targets(
 
 
 def _asking_clause(tokens: tuple[Token, ...], verb_at: int | None) -> set[str]:
-    """The words of the clause (between stops) that holds the verb."""
+    """The words of the clause (between stops and joining words) that holds the verb."""
     if verb_at is None:
         return {t.low for t in tokens}
-    start = end = verb_at
-    while start > 0 and not tokens[start - 1].stop:
-        start -= 1
-    while end < len(tokens) - 1 and not tokens[end].stop:
-        end += 1
-    return {t.low.rstrip(".") for t in tokens[start : end + 1]}
+    part = next((p for p in clauses.split(tokens) if p.start <= verb_at < p.end), None)
+    start, end = (part.start, part.end) if part is not None else (0, len(tokens))
+    return {t.low.rstrip(".") for t in tokens[start:end]}
 
 
 def _outside_target(entry: ActionEntry, kept: dict[str, object]) -> str | None:
