@@ -31,7 +31,10 @@ def catalog() -> Catalog:
         ("If it is for the namespace, another project admin can grant you access.", "reply to a requester"),
         # a wish about a thing, not a request
         ("It would be nice if the ci pipeline could generate a SBOM for the image.", "wish"),
-        ("I received an email asking if he could please be deleted from that list.", "wish"),
+        ("I received an email asking if he could please be deleted from that list.", ""),
+        ("He wrote that he would like it if he could be deleted from the namespace list.", "wish"),
+        ("Our team lead wants to know if we can get a namespace for every developer", speech.NOTE_QUESTION),
+        ("the staging cluster has been deleted by terraform, can someone explain why?", ""),
         # a symptom or a standing rule
         ("user gets a 'quarantine' message every time she tries to access the VPN over the guest network.", ""),
         ("the platform should restart the api deployment every time it crashes", "recurring events (every time)"),
@@ -45,7 +48,8 @@ def catalog() -> Catalog:
          "outside provider (gmail.com)"),
     ],
     ids=["how-to-after-context", "question-after-quote", "reply-question", "reply-grant-you", "wish-about-a-thing",
-         "reported-conditional", "symptom", "recurring", "standing-rule", "membership",
+         "reported-conditional", "third-party-wish", "indirect-question",
+         "perfect-passive", "symptom", "recurring", "standing-rule", "membership",
          "membership-at-a-provider", "provider-account", "my-provider",
          "public-mailbox"],
 )  # fmt: skip

@@ -59,6 +59,7 @@ _NOT_NAMES = frozenset(
     | {"advance", "case", "general", "particular", "short", "fact", "addition", "total", "progress", "future"}
     # finite verbs after a subject: "the rebind service seems to be down"
     | {"seems", "seem", "appears", "appear", "looks", "keeps", "remains", "works", "fails", "failed", "lacks"}
+    | {"has", "have", "had", "was", "were", "been"}
 )
 # "p99 latency", "p95": a percentile of a metric, not what it is measured on
 _STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")

@@ -82,6 +82,7 @@ _CREATE_VERBS = vocabulary.VERBS["create"]
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
+_PERFECT = frozenset({"has", "have", "had", "'s", "hasn't", "haven't", "hadn't", "already", "just", "recently"})
 # pronouns that stand for a thing or person named earlier ("offboard him", "scale it up")
 _BACK_PRONOUNS = frozenset({"it", "him", "her", "them"})
 # "a new one", "another one": the thing named before
@@ -412,7 +413,9 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 break
         else:
             word = lows[i]
-            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
+            # "needs to be deleted" asks; "has been deleted" reports what happened
+            reported = i > 1 and lows[i - 1] == "been" and lows[i - 2] in _PERFECT
+            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             form = wanted is None and _wanted_verb(word) is not None

@@ -94,6 +94,11 @@ _WISH = re.compile(
 _HOPING = re.compile(
     r"\b(?:hoping|hope|looking|wanting|wishing)\s+(?:to|for)\b|\bwould\s+love\b|\bwondering\s+if\s+(?:you|someone)\b"
 )
+# An indirect question: "wants to know if we can …", "I'd like to ask whether …" ("wondering if you
+# could …" asks the reader to do it)
+_INDIRECT = re.compile(
+    r"\b(?:know|ask|asking|wonder|wondering|curious|unsure|sure)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
+)
 _RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
 # What a removal takes something out of without deleting it.
 _COLLECTIONS = frozenset(
@@ -208,6 +213,11 @@ def declines(
     words = " ".join(t.low for t in tokens[start:end])
     if not asks and _is_question(tokens, start, end, marked=False):
         return None, NOTE_QUESTION
+    indirect = _INDIRECT.search(words)
+    if indirect and (
+        not asks or (verb_at is not None and _INDIRECT.search(" ".join(t.low for t in tokens[start:verb_at])))
+    ):
+        return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
     # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
     others = (se for se in all_sentences if se != (start, end))
     if verb_at is not None and not asks and any(_is_question(tokens, s, e, marked=True) for s, e in others):
