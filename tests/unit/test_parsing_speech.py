@@ -148,6 +148,36 @@ def test_a_courtesy_clause_before_the_ask_does_not_make_a_question(catalog: Cata
     assert not rules.parse("When did we last rotate the key, can you check", catalog).recognised
 
 
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("I'll delete the old namespace tomorrow morning.", "what the writer will do"),
+        ("We can create the namespace for you once you confirm the name.", "what the writer will do"),
+        ("Could you confirm which namespace you want us to delete?", "reply to a requester"),
+        ("You can request a namespace through the portal.", "advice to a reader"),
+        ("Hey, your namespace has been created, let us know if you need anything else.", ""),
+        ("Note that deleting a namespace removes all its resources.", ""),
+    ],
+    ids=["promise", "offer", "what-you-want-us-to-do", "advice", "done-and-courtesy", "statement-with-s-form"],
+)
+def test_what_an_operator_writes_to_a_requester_is_not_a_request(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+def test_the_same_modals_asking_us_still_ask(catalog: Catalog) -> None:
+    for request_text, key in (
+        ("Please you can scale the worker to 2 replica", "provision.scale.deployment"),
+        ("any chance you could restart the ingest deployment?", "provision.restart.deployment"),
+        ("can we delete the namespace qa-7?", "provision.delete.namespace"),
+        ("please help us to create namespace team-x", "provision.create.namespace"),
+    ):
+        assert rules.parse(request_text, catalog).key == key, request_text
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

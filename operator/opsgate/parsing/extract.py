@@ -40,7 +40,11 @@ _PRONOUNS = frozenset(
     {"he", "she", "him", "her", "hers", "his", "they", "them", "their", "theirs", "we", "us", "you", "it"}
 )
 # never a name, even right after a noun or "name": "add blueqcloud as a user, she joins …", "(email, name, etc.)"
-_NEVER_NAMES = _PRONOUNS | {"etc", "eg", "ie"} | {"myself", "yourself", "ourselves", "themselves", "himself", "herself"}
+_NEVER_NAMES = (
+    _PRONOUNS
+    | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
+    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself"}
+)
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
     | {"number", "count", "size", "kubectl", "usage", "utilization", "utilisation"}

@@ -418,7 +418,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
-            form = wanted is None and _wanted_verb(word) is not None
+            # "deleting a namespace removes its resources": the -s form states what a thing does
+            form = wanted is None and (_wanted_verb(word) is not None or _third_person(word))
             correction = None if tokens[i].quoted or form or _known(word) else lexicon.corrector.correct(word)
             if wanted is not None:
                 spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
@@ -447,6 +448,17 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         if lows[s.start] == "log" and s.end - s.start == 1 and lows[s.end : s.end + 1] in (("in",), ("into",), ("on",))
         else s
         for s in spans
+    ]
+    # "if you need anything else": the reader's wish is not ours to act on
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if s.verbs and lows[s.start] in vocabulary.DESIRE and s.start > 0 and lows[s.start - 1] in ("you", "u")
+        else s
+        for s in spans
+    ]
+    # "To rotate a secret, open the portal …": a purpose that opens a sentence is not asked for
+    spans = [
+        dataclasses.replace(s, verbs=frozenset()) if s.verbs and _purpose_opening(tokens, s.start) else s for s in spans
     ]
     # "let me know if it works": a courtesy, not a grant
     spans = [
@@ -509,6 +521,21 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
     if lows[:3] == ("in", "order", "to"):
         return True
     return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
+
+
+def _purpose_opening(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` the one of a "To <verb> …," purpose that opens its sentence?"""
+    if at < 1 or tokens[at - 1].low != "to" or (at >= 2 and not tokens[at - 2].end):
+        return False
+    return any(t.stop and not t.end for t in tokens[at : at + 8])
+
+
+def _third_person(word: str) -> bool:
+    """Is ``word`` a verb's -s form ("removes", "restarts", "creates")?"""
+    if not word.endswith("s") or word in vocabulary.VERBS:
+        return False
+    verbs = vocabulary.VERBS.get(word[:-1]) or vocabulary.VERBS.get(word[:-2] if word.endswith("es") else "")
+    return bool(verbs) and Verb.UNSUPPORTED not in verbs
 
 
 def _wanted_verb(word: str) -> str | None:

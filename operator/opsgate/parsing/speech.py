@@ -40,6 +40,8 @@ DECLINED_STANDING = (
     "ties the change to recurring events ({words}): OpsGate makes one change when asked, it does not "
     "keep standing rules; report the problem to the platform team"
 )
+DECLINED_PROMISE = "reads as what the writer will do, not a request to OpsGate: for a change, ask for it"
+DECLINED_ADVICE = "reads as advice to a reader (what you can do), not a request to OpsGate"
 DECLINED_GENRE = (
     "reads as a feature request, proposal or bug report for the platform team, not a request for one change"
 )
@@ -70,6 +72,11 @@ _NEGATIONS = frozenset(
 # Subjects that make a conditional a wish about a thing or a person other than the reader.
 _THIRD_SUBJECTS = frozenset({"he", "she", "they", "it", "the", "this", "that", "our", "their", "his", "her", "its"})
 _CONDITIONALS = frozenset({"if", "whether"})
+# "we can create", "I will restart": a modal after the subject states; before it ("can we") asks
+_PROMISES = frozenset({"will", "can", "could", "shall", "may"})
+# "can we …", "how can I …", "if we could …": the modal comes first, so the sentence asks
+_ASKING_WORDS = frozenset({"can", "could", "would", "will", "may", "if", "how", "whether", "so", "chance"})
+_HELP = frozenset({"help", "helping", "allow", "let", "enable"})
 _FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
 # An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
 _GENRES = re.compile(
@@ -234,6 +241,8 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
         return DECLINED_DONE, None
+    if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
+        return reason, None
     if recurring := _RECURRING.search(_clause_words(tokens, anchor, start, end)):
         return DECLINED_STANDING.format(words=recurring.group(0)), None
     if verb_at is not None:
@@ -278,6 +287,22 @@ def _clause_words(tokens: tuple[Token, ...], at: int, start: int, end: int) -> s
     while last < end - 1 and not tokens[last].stop:
         last += 1
     return " ".join(t.low for t in tokens[first : last + 1])
+
+
+def _said_by_us(tokens: tuple[Token, ...], start: int, verb_at: int, *, asks: bool) -> str | None:
+    """A sentence an operator writes to a requester: what we will do ("I'll delete it tomorrow", "we
+    can create it for you"), what the reader can do ("you can request a namespace in the portal"),
+    or what the reader wants us to do ("which namespace you want us to delete?")."""
+    before = ["", "", "", *(t.low for t in tokens[max(start, verb_at - 3) : verb_at])]
+    promised = before[-2] in ("i", "we") and before[-1] in _PROMISES and before[-3] not in _ASKING_WORDS
+    if not asks and (before[-1] in ("i'll", "we'll", "ill") or promised):
+        return DECLINED_PROMISE
+    opens = verb_at - 2 == _body(tokens, start, verb_at + 1)
+    if not asks and opens and before[-2] in ("you", "u") and before[-1] in {"can", "should", "must", "might", "may"}:
+        return DECLINED_ADVICE  # "You can request a namespace through the portal"
+    if before[-2:] in (["us", "to"], ["me", "to"]) and before[-3] not in _HELP:
+        return DECLINED_REPLY
+    return None
 
 
 def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
