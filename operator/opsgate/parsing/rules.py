@@ -534,7 +534,9 @@ def _third_person(word: str) -> bool:
     """Is ``word`` a verb's -s form ("removes", "restarts", "creates")?"""
     if not word.endswith("s") or word in vocabulary.VERBS:
         return False
-    verbs = vocabulary.VERBS.get(word[:-1]) or vocabulary.VERBS.get(word[:-2] if word.endswith("es") else "")
+    verbs = vocabulary.VERBS.get(word[:-1]) or vocabulary.VERBS.get(
+        word[:-2] if word.endswith("es") else "", frozenset()
+    )
     return bool(verbs) and Verb.UNSUPPORTED not in verbs
 
 
