@@ -7,10 +7,13 @@ verb with a noun of the same entry is *unrecognised*; it is never pushed to the 
 Two narrow exceptions, both needing a name to act on: a verb with one reading implies its noun
 ("restart nginx"), and a request that opens with a noun asks for that thing to be created.
 
-Two kinds of request are *declined* with a reason for the requester rather than read as one
-action: one that asks for several changes in separate clauses ("restart nginx and delete namespace
-prod": running either change alone is not what was asked), and a personal IT request about the
-requester's own things that names no resource to act on ("reset my password", "give me access").
+Text that asks nothing of us (a story, a symptom, a wish, a reply to a requester, a question
+after some context) is declined first, by the speech act of the sentence holding the chosen verb
+(:mod:`opsgate.parsing.speech`). Two kinds of request are *declined* with a reason for the
+requester rather than read as one action: one that asks for several changes in separate clauses
+("restart nginx and delete namespace prod": running either change alone is not what was asked),
+and a personal IT request about the requester's own things that names no resource to act on
+("reset my password", "give me access").
 
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,

@@ -9,18 +9,27 @@ Each uses the words of a catalog action without asking us to do it. This module 
 act of the sentence that holds the verb the rules chose, and says why it is not a request:
 
 - a **question** to be answered: the verb's sentence is one, or another sentence is one and the
-  verb's sentence asks nothing (no imperative, no "please", no "can you", no "I need");
+  verb's sentence asks nothing (no imperative, no "please", no "can you", no "I need"), or it holds
+  an indirect question ("wants to know if we can get …");
 - a **wish about a thing**: a conditional whose subject is not the reader ("it would be nice if the
-  pipeline could…", "if he could be deleted…"); "if you could restart it" is a polite request;
+  pipeline could…", "if he could be deleted…"; "if you could restart it" is a polite request), or
+  what a thing "should be able to" do;
+- an issue's **genre** said at its opening ("Feature request:", "Bug:", "Proposed process …"), or a
+  **plan for later** ("planning to", "at some point");
 - a **standing rule or a symptom**: the change is tied to recurring events ("every time",
-  "whenever", "unless"), which a one-off action cannot honour;
-- a **reply to a requester**: the verb's receiver is "you" ("… can grant you access");
+  "whenever", "unless") in its clause, which a one-off action cannot honour;
+- a **report** of what the writer did ("I was able to create it myself") in a sentence that asks
+  nothing;
+- what an **operator writes to a requester**: the verb's receiver is "you" ("… can grant you
+  access"), a promise or offer ("I'll delete it tomorrow", "we can create it for you"), advice ("You
+  can request a namespace in the portal"), or "which namespace you want us to delete?";
 - a **membership change**: removing someone from a list, inventory or organisation, which is not
   deleting the thing (the catalog has no membership action);
 - a thing **at an outside provider**: a "slack account", a mailbox at gmail.com.
 
-Negated verbs ("our team does not grant namespace access") ask for nothing; the rule parser drops
-them before it pairs verbs with nouns (:func:`negated`). Pure functions over tokens.
+Negated verbs ("our team does not grant namespace access") and verbs after "fails to" ask for
+nothing; the rule parser drops them before it pairs verbs with nouns (:func:`negated`). Pure
+functions over tokens.
 """
 
 from __future__ import annotations
