@@ -718,3 +718,13 @@ def test_what_a_request_says_not_to_touch_is_never_the_target(catalog: Catalog) 
     assert thanks.entities == {"name": "worker", "replicas": 3}
     sorry = "Sorry to bother you again! The staging namespace qa-7 is not used anymore. Could it be deleted?"
     assert rules.parse(sorry, catalog).entities == {"name": "qa-7", "environment": "staging"}
+
+
+def test_a_wish_for_a_thing_done_asks_for_that_action(catalog: Catalog) -> None:
+    removed = rules.parse("We'd need the mailbox noreply@shop.acme.org removed, it only gets spam.", catalog)
+    assert removed.key == "provision.delete.email"
+    assert rules.parse("we want the namespace billing-tmp deleted", catalog).key == "provision.delete.namespace"
+    # a wish for the thing itself still creates it, and a verb word after a resource noun is its name
+    assert rules.parse("we need the namespace billing-tmp", catalog).key == "provision.create.namespace"
+    sa = rules.parse("Create a service account named ci-bot in namespace build.", catalog)
+    assert sa.entities == {"name": "ci-bot", "namespace": "build"}

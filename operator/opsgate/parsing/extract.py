@@ -376,6 +376,13 @@ def _name_stated(tokens: tuple[Token, ...], at: int) -> str | None:
     return None
 
 
+def _names_the_action(token: Token) -> bool:
+    """Is the token a verb of the vocabulary used as a noun ("deletion", "removal", "request")? A plain
+    verb word after a noun is a name ("namespace build")."""
+    low = token.low
+    return low in vocabulary.VERBS and (low.endswith(("ion", "al")) or low in ("request", "requesting"))
+
+
 def _participle_word(low: str) -> bool:
     return len(low) > 5 and low.endswith(("ing", "ed"))
 
@@ -512,8 +519,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 continue
             if after is not None and is_participle(tokens, span.end):
                 after = None  # "the namespace created yesterday": the word after describes the noun, it names none
-            if after is not None and after.low in vocabulary.VERBS and not after.quoted:
-                after = None  # "account deletion request": a vocabulary word after the noun names nothing
+            if after is not None and _names_the_action(after) and not after.quoted:
+                after = None  # "account deletion request": the action named as a noun names nothing
             if after is not None and not after.quoted and _plural_phrase(tokens, span):
                 after = None  # "so the pods pick it up": after "the pods" comes their verb, not a name
             if before is not None and _STATISTIC.match(before.low) and span.start >= 2:

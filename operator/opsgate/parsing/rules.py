@@ -419,6 +419,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             # "needs to be deleted" asks; "has been deleted" reports what happened
             reported = i > 1 and lows[i - 1] == "been" and lows[i - 2] in _PERFECT
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
+            if wanted is None and word.endswith("ed") and _wished_done(lows, i):
+                wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             # "deleting a namespace removes its resources": the -s form states what a thing does
@@ -524,6 +526,16 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
     if lows[:3] == ("in", "order", "to"):
         return True
     return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
+
+
+def _wished_done(lows: tuple[str, ...], at: int) -> bool:
+    """Does a wish's object end at ``at`` ("need the mailbox x removed", "want the site taken down")?"""
+    for j in range(at - 1, max(-1, at - 6), -1):
+        if lows[j] in vocabulary.DESIRE:
+            return j < at - 1
+        if lows[j] in _OBJECT_END or lows[j] in vocabulary.VERBS:
+            return False
+    return False
 
 
 def _purpose_opening(tokens: tuple[Token, ...], at: int) -> bool:
