@@ -178,6 +178,13 @@ def test_the_same_modals_asking_us_still_ask(catalog: Catalog) -> None:
         assert rules.parse(request_text, catalog).key == key, request_text
 
 
+def test_a_hedge_or_an_exclamation_before_the_ask_keeps_it(catalog: Catalog) -> None:
+    assert rules.parse("Can't wait! please create namespace launch-2026", catalog).key == "provision.create.namespace"
+    hedge = "not sure if this is the right place, but please delete namespace tmp-9"
+    assert rules.parse(hedge, catalog).key == "provision.delete.namespace"
+    assert not rules.parse("I'd like to know whether we can delete namespace x", catalog).recognised
+
+
 def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
     assert not rules.parse("can it be done with helm?", catalog).recognised
     assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised

@@ -28,7 +28,7 @@ _REQUEST_OPENING = re.compile(
 _ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
 _INTERROGATIVE = re.compile(
     r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
-    r"must|is\s+there|are\s+there)\b"
+    r"must|is\s+there|are\s+there)\b(?!')"  # "can't wait!" is no question
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"

@@ -113,7 +113,7 @@ _HOPING = re.compile(
 # An indirect question: "wants to know if we can …", "I'd like to ask whether …" ("wondering if you
 # could …" asks the reader to do it)
 _INDIRECT = re.compile(
-    r"\b(?:know|ask|asking|wonder|wondering|curious|unsure|sure)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
+    r"\b(?:know|ask|asking|wonder|wondering|curious)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
 )
 _RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
 # What a removal takes something out of without deleting it.
@@ -229,10 +229,11 @@ def declines(
     words = " ".join(t.low for t in tokens[start:end])
     if not asks and _is_question(tokens, start, end, marked=False):
         return None, NOTE_QUESTION
-    indirect = _INDIRECT.search(words)
-    if indirect and (
-        not asks or (verb_at is not None and _INDIRECT.search(" ".join(t.low for t in tokens[start:verb_at])))
-    ):
+    clause_start = anchor
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
+    if _INDIRECT.search(words) and (not asks or _INDIRECT.search(before_verb)):
         return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
     # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
     others = (se for se in all_sentences if se != (start, end))
