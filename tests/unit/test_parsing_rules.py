@@ -728,3 +728,17 @@ def test_a_wish_for_a_thing_done_asks_for_that_action(catalog: Catalog) -> None:
     assert rules.parse("we need the namespace billing-tmp", catalog).key == "provision.create.namespace"
     sa = rules.parse("Create a service account named ci-bot in namespace build.", catalog)
     assert sa.entities == {"name": "ci-bot", "namespace": "build"}
+
+
+def test_a_sentence_that_tells_beside_one_that_asks_is_no_second_change(catalog: Catalog) -> None:
+    told = rules.parse(
+        "Deprovision uiobl.uiowa.edu please. They are getting a new website with a similar domain.", catalog
+    )
+    assert told.key == "provision.delete.website"
+    assert told.entities == {"domain": "uiobl.uiowa.edu"}
+    # two sentences that both ask are still two changes
+    for request_text in (
+        "Restart nginx. Then delete namespace prod.",
+        "Rotate the key for billing. The namespace old-billing can be deleted too.",
+    ):
+        assert "more than one change" in (rules.parse(request_text, catalog).declined or ""), request_text

@@ -905,7 +905,13 @@ def _changes(
     if len(parts) < 2 or (sum(1 for s in spans if s.verbs) < 2 and not any(p.joined for p in parts)):
         return []  # a single clause, or a single verb that no clause can borrow
     changes: list[_Change] = []
+    # "Deprovision x.edu please. They are getting a new website …": a sentence that tells, beside
+    # one that asks, asks for no change of its own
+    sentences = speech.sentences(tokens)
+    asking = {s for s in sentences if speech.asks_at(tokens, spans, s[0])} if len(sentences) > 1 else set(sentences)
     for part in parts:
+        if asking and not any(s <= part.start < e for s, e in asking):
+            continue
         clause = tokens[part.start : part.end]
         clause_spans = _spans(clause, lexicon)
         change = _clause_change(clause, clause_spans, lexicon, catalog)

@@ -187,7 +187,8 @@ def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int
             return True  # "can you …", "could we get …", "can i get …"
         if low in _DESIRES and any(w in _FIRST_PERSON for w in lows[max(0, i - 3) : i]):
             return True  # "we need a namespace", "i'd like", "we are requesting"
-        if low == "needs" or (low in ("should", "must") and nxt == "be"):
+        after = [w for w in lows[i + 1 : i + 4] if w not in ("also", "then", "now", "please", "really")]
+        if low == "needs" or (low in ("should", "must", "can", "could") and after[:1] == ["be"]):
             return True  # "the key needs rotating", "the site should be taken down"
         if low == "why" and nxt in ("don't", "dont", "not"):
             return True  # "why don't we decommission that address?": a suggestion to do it
