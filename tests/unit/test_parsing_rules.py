@@ -742,3 +742,12 @@ def test_a_sentence_that_tells_beside_one_that_asks_is_no_second_change(catalog:
         "Rotate the key for billing. The namespace old-billing can be deleted too.",
     ):
         assert "more than one change" in (rules.parse(request_text, catalog).declined or ""), request_text
+
+
+def test_the_reading_that_takes_what_the_request_states_wins(catalog: Catalog) -> None:
+    stated = rules.parse("Add user fiorisi with read permission in the cad-mechanics namespace", catalog)
+    assert stated.key == "identity.grant.access"
+    assert stated.entities == {"username": "fiorisi", "role": "view", "namespace": "cad-mechanics"}
+    # a new user with groups, and a wish for access that names only a place, keep their readings
+    assert rules.parse("add user kim to groups sre and qa", catalog).key == "identity.create.user"
+    assert rules.parse("I need access to namespace payments", catalog).declined is not None

@@ -158,7 +158,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
         # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
         # sentence that asks names the change, before a verb of a sentence that tells
         readings.sort(key=lambda r: r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at))
-    best = readings[0]
+    best = _explaining_most(readings, tokens, spans, catalog)
     not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
     if not_asked is not None:
         return not_asked
@@ -270,6 +270,31 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _explaining_most(
+    readings: list[_Reading], tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], catalog: Catalog
+) -> _Reading:
+    """Of the readings of the first one's verb, the one that takes the most of the values the text states.
+
+    "Add user fiorisi with read permission in the cad-mechanics namespace" states a person, a role
+    and a namespace: a grant takes all three, a new user only the person.
+    """
+    best = readings[0]
+    rivals = [r for r in readings[1:] if r.verb_at == best.verb_at and r.key != best.key and not r.implied]
+    if not rivals or best.implied:
+        return best
+    found = extract.find(tokens, spans)
+
+    def taken(reading: _Reading) -> int:
+        entry = catalog.entries[reading.key]
+        object_name = reading.object_name or _object_after(tokens, spans, reading.verb_at)
+        kept, _ = slots.fit(entry, slots.candidates(entry, found, object_name=object_name))
+        return len(kept)
+
+    first = taken(best)
+    better = [r for r in rivals if taken(r) > first + 1]
+    return better[0] if better else best
 
 
 def _not_asked(
