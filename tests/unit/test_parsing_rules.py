@@ -751,3 +751,11 @@ def test_the_reading_that_takes_what_the_request_states_wins(catalog: Catalog) -
     # a new user with groups, and a wish for access that names only a place, keep their readings
     assert rules.parse("add user kim to groups sre and qa", catalog).key == "identity.create.user"
     assert rules.parse("I need access to namespace payments", catalog).declined is not None
+
+
+def test_a_causative_asks_for_the_action_done(catalog: Catalog) -> None:
+    assert rules.parse("please have the namespace tmp-3 deleted", catalog).entities == {"name": "tmp-3"}
+    assert rules.parse("can you get the site old.acme.org taken down?", catalog).key == "provision.delete.website"
+    # an object with a phrase inside is left unread rather than guessed ("… namespace curator removed")
+    unclear = "Requesting that mkang06 have her access to namespace curator removed."
+    assert rules.parse(unclear, catalog).key != "provision.delete.namespace"

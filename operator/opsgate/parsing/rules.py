@@ -555,11 +555,12 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
 
 def _wished_done(lows: tuple[str, ...], at: int) -> bool:
     """Does a wish's object end at ``at`` ("need the mailbox x removed", "want the site taken down")?"""
-    for j in range(at - 1, max(-1, at - 6), -1):
-        if lows[j] in vocabulary.DESIRE:
+    for j in range(at - 1, max(-1, at - 7), -1):
+        # a wish, or a causative ("have her access to namespace curator removed", "get the site taken down")
+        if lows[j] in vocabulary.DESIRE or lows[j] in ("have", "get"):
             return j < at - 1
         if lows[j] in _OBJECT_END or lows[j] in vocabulary.VERBS:
-            return False
+            return False  # "have her access to namespace x removed": the object's head is unclear, read nothing
     return False
 
 
