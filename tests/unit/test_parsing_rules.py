@@ -759,3 +759,9 @@ def test_a_causative_asks_for_the_action_done(catalog: Catalog) -> None:
     # an object with a phrase inside is left unread rather than guessed ("… namespace curator removed")
     unclear = "Requesting that mkang06 have her access to namespace curator removed."
     assert rules.parse(unclear, catalog).key != "provision.delete.namespace"
+
+
+def test_a_list_of_targets_never_runs_past_a_sentence(catalog: Catalog) -> None:
+    signed = rules.parse("Dear team, kindly create user jsmith. Regards, Anna", catalog)
+    assert signed.entities == {"username": "jsmith"}
+    assert rules.parse("delete users jdoe and msmith", catalog).declined is not None

@@ -214,6 +214,8 @@ class _Context:
             if width:
                 i, joined = i + width, True
                 break
+            if tokens[i].end:
+                return None  # "create user jsmith. Regards, Anna": a list never runs past a sentence
             if tokens[i].stop:
                 i += 1
                 break
