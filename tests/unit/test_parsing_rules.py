@@ -765,3 +765,17 @@ def test_a_list_of_targets_never_runs_past_a_sentence(catalog: Catalog) -> None:
     signed = rules.parse("Dear team, kindly create user jsmith. Regards, Anna", catalog)
     assert signed.entities == {"username": "jsmith"}
     assert rules.parse("delete users jdoe and msmith", catalog).declined is not None
+
+
+def test_values_spelt_the_ways_people_spell_them(catalog: Catalog) -> None:
+    txt = rules.parse(
+        "We need to set a DNS TEXT record for xpro.acme.edu with google-site-verification=abc123", catalog
+    )
+    assert txt.entities == {"domain": "xpro.acme.edu", "record_type": "TXT", "value": "google-site-verification=abc123"}
+    logs = rules.parse("can you get me the error logs, like kubectl logs deployment/api-service -n production", catalog)
+    assert {k: logs.entities.get(k) for k in ("service", "namespace")} == {
+        "service": "api-service",
+        "namespace": "production",
+    }
+    scan = rules.parse("we download one docker image lets say nginx and now i want to scan this image", catalog)
+    assert scan.entities.get("image") != "lets"

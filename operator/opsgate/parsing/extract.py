@@ -316,6 +316,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.trailing_value = " ".join(t.phrase or t.raw for t in rest[:ends])
         if previous in ("record", "entry") and found.record_value is None and _record_value(token):
             found.record_value = token.phrase or token.raw  # "add TXT record netlify-verify-4821 for x.ca"
+        elif previous == "with" and found.record_value is None and "=" in low and token.phrase is None:
+            found.record_value = token.raw  # "… for x.edu with google-site-verification=abc": a key=value
         if token.phrase is not None:
             found.phrases.append(token.phrase)
         elif token.quoted:
@@ -334,7 +336,9 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
                 found.pointed_at = low  # "a cname pointing to hosting.gitbook.com for docs.acme.org"
         elif _REGION.match(low):
             found.regions.append(low)
-        elif _IMAGE.match(low) and ("/" in low or ":" in low or previous == "image"):
+        elif _IMAGE.match(low) and (
+            "/" in low or ":" in low or (previous == "image" and low not in vocabulary.POLITENESS)
+        ):
             found.images.append(low)
         elif _METRIC.match(low) and found.metric is None:
             found.metric = low
@@ -343,6 +347,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         if found.record_type is None:
             if token.raw.upper() in ("AAAA", "CNAME", "TXT", "MX") and token.raw.isalpha():
                 found.record_type = token.raw.upper()
+            elif low == "text" and nxt in ("record", "records", "entry"):
+                found.record_type = "TXT"  # "a DNS TEXT record": the TXT type spelt out
             elif token.raw == "A" and nxt in ("record", "records"):
                 found.record_type = "A"
         if found.role is None:
@@ -497,7 +503,7 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 _add(found, Cue.IN, nxt.low)
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
-        elif token.low == "-n" and is_name(nxt, lenient=True):  # "-n production": a flag says what it is
+        elif token.low == "-n" and _K8S_NAME.match(nxt.low):  # "-n production": a flag says what it is
             _add(found, Cue.NAMESPACE, nxt.low)
         elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True) and not _participle_word(nxt.low):
             _add(found, Cue.USER, nxt.low)  # "contractor ext.li"; not "member starting monday"
