@@ -779,3 +779,12 @@ def test_values_spelt_the_ways_people_spell_them(catalog: Catalog) -> None:
     }
     scan = rules.parse("we download one docker image lets say nginx and now i want to scan this image", catalog)
     assert scan.entities.get("image") != "lets"
+
+
+def test_a_record_value_and_a_host_under_any_country_code(catalog: Catalog) -> None:
+    cname = rules.parse("the CNAME should be cybervau1t.github.io for cybervault.proj.sbs - please add it", catalog)
+    assert cname.entities == {"domain": "cybervault.proj.sbs", "record_type": "CNAME", "value": "cybervau1t.github.io"}
+    renew = rules.parse("cert on tls.peet.ws expired a couple of days ago, can you renew it?", catalog)
+    assert renew.entities == {"domain": "tls.peet.ws"}
+    # a dotted username of two labels stays a username
+    assert rules.parse("offboard contractor ext.wu", catalog).entities == {"username": "ext.wu"}

@@ -133,6 +133,7 @@ _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
+_RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS"})
 # Words that open a clause after a record's value: "with value 297dbc6f7e so I can verify the domain"
 _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
@@ -285,7 +286,9 @@ def _is_domain(low: str) -> bool:
     match = _DOMAIN.match(low)
     if match is None or _INSTANCE.match(low):
         return False
-    return match.group(3) in _TLDS
+    tld = match.group(3)
+    # "tls.peet.ws": a name of three or more labels ending in a country code is a host, whatever the code
+    return tld in _TLDS or (len(tld) == 2 and low.count(".") >= 2)
 
 
 def _address(raw: str) -> str | None:
@@ -334,6 +337,10 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.domains.append(low)
             if previous in ("to", "at") and i >= 2 and tokens[i - 2].low in _POINTING:
                 found.pointed_at = low  # "a cname pointing to hosting.gitbook.com for docs.acme.org"
+            elif previous in ("be", "is", "=") and any(
+                t.raw.upper() in _RECORD_TYPES for t in tokens[max(0, i - 4) : i]
+            ):
+                found.pointed_at = low  # "the CNAME should be x.github.io for y.sbs": the record's value
         elif _REGION.match(low):
             found.regions.append(low)
         elif _IMAGE.match(low) and (
