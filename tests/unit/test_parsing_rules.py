@@ -788,3 +788,10 @@ def test_a_record_value_and_a_host_under_any_country_code(catalog: Catalog) -> N
     assert renew.entities == {"domain": "tls.peet.ws"}
     # a dotted username of two labels stays a username
     assert rules.parse("offboard contractor ext.wu", catalog).entities == {"username": "ext.wu"}
+
+
+def test_a_capitalised_word_before_a_noun_qualifies_it(catalog: Catalog) -> None:
+    removal = rules.parse("Removal of Openshift Access for carolcarpenterjustice. No longer employed.", catalog)
+    assert removal.entities.get("username") == "carolcarpenterjustice"
+    # a lower-case name after "for" is still the one asked for
+    assert rules.parse("show logs for checkout", catalog).entities == {"service": "checkout"}

@@ -222,6 +222,11 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
 _AFTER_BARE_NAME = frozenset({"from", "in", "over", "since", "during", "for", "at", "please"})
 
 
+def _modifies_noun(tokens: tuple[Token, ...], i: int) -> bool:
+    """Does the word at ``i`` qualify the noun after it ("removal of Openshift Access for x")?"""
+    return i + 1 < len(tokens) and not tokens[i].stop and tokens[i + 1].noun and tokens[i].raw[:1].isupper()
+
+
 def _bare_name_at(tokens: tuple[Token, ...], covered: set[int], i: int) -> bool:
     """A name at ``i`` that no resource noun follows ("of the sports-api from", not "of the payments team")."""
     if i >= len(tokens) or i in covered or not is_name(tokens[i], username=True):
@@ -498,7 +503,7 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.NAMED, nxt.low)
         elif i + 1 in covered:
             continue
-        elif token.low in _FOR_WORDS and is_name(nxt, username=True):
+        elif token.low in _FOR_WORDS and is_name(nxt, username=True) and not _modifies_noun(tokens, i + 1):
             _add(found, Cue.FOR, nxt.low)
         elif token.low in _FOR_WORDS and nxt.low == "the" and _bare_name_at(tokens, covered, i + 2):
             _add(found, Cue.FOR, tokens[i + 2].low)  # "the logs of the sports-api from …"
