@@ -203,3 +203,12 @@ def test_sentences_end_at_full_stops_and_quoted_sentences() -> None:
         ("how", "do", "i", "fix", "it"),
         ("thanks",),
     ]
+
+
+def test_a_wish_that_is_over_creates_nothing(catalog: Catalog) -> None:
+    for request_text in (
+        "we no longer need uigearup.uiowa.edu to be live. Can I deactivate it for now?",
+        "We don't need the namespace legacy-tools anymore.",
+    ):
+        assert rules.parse(request_text, catalog).action != "create", request_text
+    assert rules.parse("we no longer need the site promo.acme.org, please take it down", catalog).action == "delete"

@@ -210,6 +210,8 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
     lows = [t.low for t in tokens[max(0, at - 3) : at]]
     if len(lows) >= 2 and lows[-1] == "to" and lows[-2] in _FAILED:
         return True  # "our CI fails to create the namespace": a failure reported, not a change asked
+    if lows[-2:] == ["no", "longer"] or lows[-2:] == ["no", "more"]:
+        return True  # "we no longer need x.edu to be live": the wish is over
     if any(low in _NEGATIONS for low in lows[-2:]):
         # "why don't we decommission it?", "why not restart it": a suggestion, not a negation
         return not (lows and lows[0] == "why") and "why" not in lows[-2:-1]
