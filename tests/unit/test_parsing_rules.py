@@ -795,3 +795,12 @@ def test_a_capitalised_word_before_a_noun_qualifies_it(catalog: Catalog) -> None
     assert removal.entities.get("username") == "carolcarpenterjustice"
     # a lower-case name after "for" is still the one asked for
     assert rules.parse("show logs for checkout", catalog).entities == {"service": "checkout"}
+
+
+def test_back_up_again_is_a_restart_of_the_thing_named_before(catalog: Catalog) -> None:
+    rbndr = "i think rbndr is a quite useful service, but it appears to be down? any chance to get it back up?"
+    assert rules.parse(rbndr, catalog).entities == {"name": "rbndr"}
+    assert rules.parse(rbndr, catalog).key == "provision.restart.deployment"
+    # with nothing named before, "it" names nothing; "back up the database" is a backup
+    assert not rules.parse("the site is down, can you bring it back up?", catalog).recognised
+    assert not rules.parse("please back up the database", catalog).recognised

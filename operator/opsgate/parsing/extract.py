@@ -133,6 +133,7 @@ _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
+_INTENSIFIERS = frozenset({"quite", "very", "really", "pretty", "so", "too", "most", "more", "less", "rather", "super"})
 _RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS"})
 # Words that open a clause after a record's value: "with value 297dbc6f7e so I can verify the domain"
 _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
@@ -544,6 +545,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if before is not None and _STATISTIC.match(before.low) and span.start >= 2:
                 before = tokens[span.start - 2]  # "checkout p99 latency": latency of checkout
             determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
+            if span.start >= 2 and tokens[span.start - 2].low in _INTENSIFIERS:
+                before = None  # "a quite useful service": the word before is an adjective
             strict_before = (
                 before is not None
                 and span.start - 1 not in covered

@@ -173,7 +173,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     # the thing, before a name another clause gives
     asking = _asking_clause(tokens, best.verb_at)
     elsewhere = values.get("name") not in (object_name, None, *asking)
-    if object_name is not None and object_name in asking and elsewhere:
+    # "… rbndr is a useful service … any chance to get it back up?": "it" is rbndr, whatever else is named
+    if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     kept, dropped = slots.fit(entry, values)
@@ -863,6 +864,14 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
     return None
 
 
+def _refers_back(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the verb's object a pronoun for a thing named before ("restart it")?"""
+    if verb_at is None:
+        return False
+    at = next((i for i in _object_positions(tokens, spans, verb_at) if tokens[i].low not in _DETERMINERS), None)
+    return at is not None and tokens[at].low in _BACK_PRONOUNS
+
+
 def _antecedent(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], pronoun_at: int) -> int | None:
     """What a pronoun object refers back to, when an earlier sentence or clause names it: a person's
     handle in brackets ("Onwubu (onwubu1) has been away … offboard him"), or the subject that opens
@@ -871,8 +880,11 @@ def _antecedent(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], pron
     for i in range(pronoun_at):
         if tokens[i].bracketed and i not in covered and extract.is_name(tokens[i], username=True):
             return i
-    if pronoun_at > 2 and len(tokens) > 1 and 0 not in covered and extract.is_name(tokens[0], username=True):
-        return 0 if tokens[1].low in _STATING else None
+    # "cassandra is deployed with two replicas …", "i think rbndr is a useful service …": the first
+    # name that is the subject of a statement
+    for i in range(min(pronoun_at - 1, len(tokens) - 1)):
+        if i not in covered and tokens[i + 1].low in _STATING and extract.is_name(tokens[i], username=True):
+            return i
     return None
 
 
