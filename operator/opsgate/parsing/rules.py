@@ -41,6 +41,7 @@ NOTE_QUESTION = speech.NOTE_QUESTION
 NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
+NOTE_NEGATED = "says what not to do: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
 DECLINED_PERSONAL = (
@@ -153,6 +154,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     found_any = bool(readings)
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
+        if not found_any and _says_not_to(tokens, lexicon):
+            return unrecognised(notes=(*cleaned.notes, NOTE_NEGATED))  # no reader may act on "do not …"
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
     if len(readings) > 1 and any(t.end for t in tokens[:-1]):
         # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
@@ -270,6 +273,14 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         confidence=round(max(FLOOR, min(confidence - PENALTY_MISSING * len(missing), 0.99)), 3),
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
+    )
+
+
+def _says_not_to(tokens: tuple[Token, ...], lexicon: Lexicon) -> bool:
+    """Does a verb of the vocabulary stand negated in the text ("please do not restart the api")?"""
+    return any(
+        lexicon.lookup(t.low)[0] and Verb.UNSUPPORTED not in lexicon.lookup(t.low)[0] and speech.negated(tokens, i)
+        for i, t in enumerate(tokens)
     )
 
 
