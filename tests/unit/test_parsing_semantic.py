@@ -169,6 +169,8 @@ def test_what_the_rules_read_as_no_ask_never_reaches_the_matcher(matcher: semant
         "please do not purge the cdn for shop.acme.org",
         "We purged the cdn for shop.acme.org last week. How do I purge the cdn for shop.acme.org?",
         "It would be nice if the pipeline could purge the cdn for shop.acme.org",
+        "Done, the cdn for shop.acme.org is purged.",
+        "we purged the cdn for shop.acme.org yesterday",
     ):
         assert semantic.parse(request, CATALOG, matcher).key is None, request
     # the same action asked for is still proposed

@@ -42,6 +42,7 @@ NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
 NOTE_NEGATED = "says what not to do: no change is asked"
+NOTE_REPORTED = "tells what was done or how things are: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
 DECLINED_PERSONAL = (
@@ -87,6 +88,10 @@ _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
 _PERFECT = frozenset({"has", "have", "had", "'s", "hasn't", "haven't", "hadn't", "already", "just", "recently"})
+# what before an -ed form of a verb tells it happened: "is deleted", "was created", "has been restarted",
+# "we restarted"
+_STATED_BY = frozenset({"is", "was", "were", "are", "been", "got", "already", "just", "successfully"})
+_SPEAKERS_DONE = frozenset({"i", "we", "they", "he", "she", "someone", "somebody", "terraform"})
 # pronouns that stand for a thing or person named earlier ("offboard him", "scale it up")
 _BACK_PRONOUNS = frozenset({"it", "him", "her", "them"})
 # "a new one", "another one": the thing named before
@@ -156,6 +161,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if not readings:
         if not found_any and _says_not_to(tokens, lexicon):
             return unrecognised(notes=(*cleaned.notes, NOTE_NEGATED))  # no reader may act on "do not …"
+        if not found_any and _states_done(tokens):
+            return unrecognised(notes=(*cleaned.notes, NOTE_REPORTED))  # "the mailbox x is deleted"
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
     if len(readings) > 1 and any(t.end for t in tokens[:-1]):
         # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
@@ -282,6 +289,18 @@ def _says_not_to(tokens: tuple[Token, ...], lexicon: Lexicon) -> bool:
         lexicon.lookup(t.low)[0] and Verb.UNSUPPORTED not in lexicon.lookup(t.low)[0] and speech.negated(tokens, i)
         for i, t in enumerate(tokens)
     )
+
+
+def _states_done(tokens: tuple[Token, ...]) -> bool:
+    """Does the text tell that a change was made ("the mailbox x is deleted", "jdoe was created on
+    Monday", "we restarted it") rather than ask for one?"""
+    for i, token in enumerate(tokens):
+        if not token.low.endswith("ed") or _wanted_verb(token.low) is None:
+            continue
+        before = tokens[i - 1].low if i else ""
+        if before in _STATED_BY or (before in _SPEAKERS_DONE and not token.quoted):
+            return True
+    return False
 
 
 def _explaining_most(
