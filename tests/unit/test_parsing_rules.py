@@ -804,3 +804,10 @@ def test_back_up_again_is_a_restart_of_the_thing_named_before(catalog: Catalog) 
     # with nothing named before, "it" names nothing; "back up the database" is a backup
     assert not rules.parse("the site is down, can you bring it back up?", catalog).recognised
     assert not rules.parse("please back up the database", catalog).recognised
+
+
+def test_all_of_a_resource_named_one_by_one_is_several_targets(catalog: Catalog) -> None:
+    assert "several targets" in (rules.parse("restart all deployments in namespace shop", catalog).declined or "")
+    # one service's secrets, and all of one person's access, are one target
+    assert rules.parse("rotate all secrets of billing", catalog).entities == {"service": "billing"}
+    assert rules.parse("revoke all access for contractor j.smith", catalog).key == "identity.revoke.access"

@@ -240,7 +240,8 @@ def _bare_name_at(tokens: tuple[Token, ...], covered: set[int], i: int) -> bool:
 def _plural_phrase(tokens: tuple[Token, ...], span: Span) -> bool:
     """Is the noun at ``span`` a determined plural ("the pods"), a whole noun phrase?"""
     low = tokens[span.end - 1].low
-    if not (span.start > 0 and tokens[span.start - 1].low in _DETERMINERS and low.endswith("s") and len(low) > 3):
+    plural = low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 3
+    if not (span.start > 0 and tokens[span.start - 1].low in _DETERMINERS and plural):
         return False
     # "the pods pick it up": the word after takes an object, so it is a verb ("the namespaces a and b" are names)
     return span.end + 1 < len(tokens) and not tokens[span.end].stop and tokens[span.end + 1].low in _OBJECT_WORDS

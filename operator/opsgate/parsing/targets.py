@@ -43,6 +43,8 @@ _GRANT_ACTION = "grant"
 _ARTICLES = frozenset({"the", "a", "an"})
 # Words that count more than one thing: "both api keys", "several namespaces"
 _SEVERAL = frozenset({"both", "several", "multiple", "couple"})
+_ALL = frozenset({"all", "every", "each"})
+_NAMED_TARGETS = frozenset({"name", "username", "email", "domain"})
 # Counts of these are one resource's size: "3 replicas", "4 pods", "5 nodes"
 _SIZE_WORDS = frozenset({"replica", "replicas", "pod", "pods", "node", "nodes", "instances", "copies"})
 
@@ -89,8 +91,11 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
     if entry.phrases is None or entry.informational:
         return ()
     own = set(entry.phrases.strong_nouns)
+    # "restart all deployments in shop": every one of a resource named one by one is several targets
+    # ("rotate all secrets of billing" is one service's)
+    named = bool(set(entry.parameters.get("required", [])) & _NAMED_TARGETS)
     for span in spans:
-        if not span.nouns & own or not tokens[span.end - 1].low.endswith("s"):
+        if not span.nouns & own or not _plural(tokens[span.end - 1].low):
             continue
         if any(t.low in _SIZE_WORDS for t in tokens[span.start : span.end]):
             continue
@@ -102,7 +107,7 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
             if at < 0 or tokens[at].stop:
                 break
             low = tokens[at].low
-            if low in _SEVERAL or (_number(low) or 0) > 1:
+            if low in _SEVERAL or (_number(low) or 0) > 1 or (low in _ALL and named):
                 return (" ".join(t.raw for t in tokens[at : span.end]),)
             if low in _PREPOSITIONS or low in ("to", "with", "by"):
                 break
@@ -119,6 +124,10 @@ def _listed_after(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
             break
         i += 1
     return tuple(names)
+
+
+def _plural(low: str) -> bool:
+    return low.endswith("s") and not low.endswith(("ss", "us", "is"))  # "accounts", not "access" or "status"
 
 
 def _capitalised(token: Token) -> bool:
