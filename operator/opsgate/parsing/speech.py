@@ -121,7 +121,6 @@ _COLLECTIONS = frozenset(
     {"list", "lists", "inventory", "organization", "organizations", "organisation", "organisations", "org",
      "orgs", "roster", "directory", "registry", "mailing", "distribution"}
 )  # fmt: skip
-_COLLECTION_SKIP = frozenset({"the", "a", "an", "that", "this", "all", "our", "their", "its", "every", "each"})
 # Services whose accounts and mailboxes belong to someone else.
 _PROVIDERS = frozenset(
     {"slack", "github", "gitlab", "bitbucket", "google", "gmail", "microsoft", "outlook", "office365", "yahoo",
@@ -266,7 +265,8 @@ def declines(
             return DECLINED_MEMBERSHIP.format(collection=collection), None
     provider = _provider_account(tokens, start, end)
     if provider is not None:
-        return DECLINED_PROVIDER.format(thing=f"a {provider} account", provider=provider), None
+        article = "an" if provider[0] in "aeiou" else "a"
+        return DECLINED_PROVIDER.format(thing=f"{article} {provider} account", provider=provider), None
     return None, None
 
 
