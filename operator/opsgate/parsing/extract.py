@@ -526,7 +526,9 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
         elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):
             _add(found, Cue.USER, nxt.low)  # "GitHub ID tmorik", "handle @kim"
         if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
-            _add(found, Cue.USER, nxt.low)  # "Onwubu (onwubu1)", "Ian (ianliu as IDIR)": a person's handle
+            # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
+            users = found.cues.setdefault(Cue.USER, [])
+            users[:] = [nxt.low, *(u for u in users if u not in (nxt.low, token.low))]
     for span in spans:
         for noun in span.nouns:
             cue = _NOUN_CUES.get(noun)
