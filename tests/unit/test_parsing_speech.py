@@ -130,6 +130,9 @@ def test_requests_titled_as_requests_still_ask(catalog: Catalog) -> None:
     assert rules.parse(access, catalog).key == "identity.grant.access"
     assert rules.parse("show logs for api, alice cannot log in", catalog).key == "observability.query.logs"
     assert rules.parse("please create the website news.acme.org now", catalog).key == "provision.create.website"
+    # "eventually" in another clause is about the thing, not a plan for the change
+    later = "the cert for api.acme.org will eventually expire, please renew it"
+    assert rules.parse(later, catalog).key == "security.issue.cert"
 
 
 def test_a_request_followed_by_a_question_about_it_still_asks(catalog: Catalog) -> None:

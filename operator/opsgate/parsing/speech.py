@@ -247,7 +247,7 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and _ABLE.search(" ".join(t.low for t in tokens[max(start, verb_at - 6) : verb_at + 1])):
         return DECLINED_WISH, None  # "OpsGate should be able to delete namespaces in bulk"
-    if _LATER.search(words):
+    if _LATER.search(_clause_words(tokens, anchor, start, end)):
         return DECLINED_LATER, None
     if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
         return DECLINED_WISH, None
