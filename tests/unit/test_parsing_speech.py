@@ -76,6 +76,7 @@ def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
         ("remove alice's access from namespace payments", "identity.revoke.access"),
         ("create a mailbox for ann@acme.org", "provision.create.email"),
         ("create user ann with email ann@gmail.com", "identity.create.user"),
+        ("Please create user anna, she already has a github account", "identity.create.user"),
         ("Since we no longer use webmaster@acme.org, why don't we decommission that email address?",
          "provision.delete.email"),
         ("Another one to decommission: old.acme.org. There is currently a redirect to new.acme.org.",
@@ -83,7 +84,7 @@ def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
     ],
     ids=["imperative-after-story", "greeting-then-ask", "addressed-wish", "wish-then-imperative",
          "if-possible", "unless-in-another-clause", "revoke-from-namespace", "our-mailbox",
-         "user-with-outside-contact", "why-dont-we",
+         "user-with-outside-contact", "provider-in-another-clause", "why-dont-we",
          "statement-after-ask"],
 )  # fmt: skip
 def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, catalog: Catalog) -> None:

@@ -263,7 +263,14 @@ def declines(
             return DECLINED_REPLY, None
         if collection := _removed_from(tokens, spans, verb_at, verb_end, end):
             return DECLINED_MEMBERSHIP.format(collection=collection), None
-    provider = _provider_account(tokens, start, end)
+    clause_start, clause_end = anchor, anchor
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    while clause_end < end - 1 and not tokens[clause_end].stop:
+        clause_end += 1
+    provider = _provider_account(
+        tokens, clause_start, clause_end + 1
+    )  # the verb's clause: not "she has a github account"
     if provider is not None:
         article = "an" if provider[0] in "aeiou" else "a"
         return DECLINED_PROVIDER.format(thing=f"{article} {provider} account", provider=provider), None
