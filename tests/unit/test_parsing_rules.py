@@ -811,6 +811,8 @@ def test_all_of_a_resource_named_one_by_one_is_several_targets(catalog: Catalog)
     # one service's secrets, and all of one person's access, are one target
     assert rules.parse("rotate all secrets of billing", catalog).entities == {"service": "billing"}
     assert rules.parse("revoke all access for contractor j.smith", catalog).key == "identity.revoke.access"
+    assert rules.parse("revoke all permissions for user erin", catalog).entities == {"username": "erin"}
+    assert rules.parse("delete all the users in group qa", catalog).declined is not None
 
 
 def test_a_bracketed_handle_is_the_username_before_the_name_it_follows(catalog: Catalog) -> None:

@@ -44,7 +44,7 @@ _ARTICLES = frozenset({"the", "a", "an"})
 # Words that count more than one thing: "both api keys", "several namespaces"
 _SEVERAL = frozenset({"both", "several", "multiple", "couple"})
 _ALL = frozenset({"all", "every", "each"})
-_NAMED_TARGETS = frozenset({"name", "username", "email", "domain"})
+_NAMED_TARGETS = frozenset({"name", "email", "domain"})  # a resource's own identifier
 # Counts of these are one resource's size: "3 replicas", "4 pods", "5 nodes"
 _SIZE_WORDS = frozenset({"replica", "replicas", "pod", "pods", "node", "nodes", "instances", "copies"})
 
@@ -93,7 +93,9 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
     own = set(entry.phrases.strong_nouns)
     # "restart all deployments in shop": every one of a resource named one by one is several targets
     # ("rotate all secrets of billing" is one service's)
-    named = bool(set(entry.parameters.get("required", [])) & _NAMED_TARGETS)
+    # ("revoke all permissions for user erin" is one person's: the target holds the resource)
+    required = set(entry.parameters.get("required", []))
+    named = bool(required & _NAMED_TARGETS) or (entry.resource_type == "user" and "username" in required)
     for span in spans:
         if not span.nouns & own or not _plural(tokens[span.end - 1].low):
             continue
