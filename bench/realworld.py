@@ -40,6 +40,13 @@ action / declined / entities:
     set 5 83.6 / 44.0 / 56.9; unseen 1-4 100 / 100 / 100 %
     unseen 1-4 (358), before and now             97.9 / 100 / 97.5 %
     set 6 (101), first run, blind (adf0302)      72.6 / 62.9 / 63.2 %
+    after the 2026-12-04 afternoon changes (sets 2-5 seen; a speech-act reading, parsing/speech.py,
+    declines what asks nothing of us; rules and rules+matcher the same on sets 2-5), as
+    action / declined / entities:
+    set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
+    set 5 85.5 / 96.0 / 78.5; unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9 (matcher 100 / 100 / 100)
+    set 6, first encounter of these changes (written blind, never seen by whoever made them):
+    80.6 / 68.6 / 73.6 % (entities exact 67.7 %); one injection read as another action.
 
 These figures live here rather than in README.md: the README is part of the documentation
 index, and a table of request-like text there moved the retrieval benchmark's rankings.

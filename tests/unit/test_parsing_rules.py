@@ -525,3 +525,296 @@ def test_unseen3_patterns_read_in_other_phrasings(
 )
 def test_the_new_readings_need_what_they_stand_for(request_text: str, catalog: Catalog) -> None:
     assert not rules.parse(request_text, catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("the private key was exposed, so revoke the cert and issue a new one", "more than one change"),
+        ("delete the old namespace legacy and create a new one", "more than one change"),
+        ("Ramon would like to have 2 accounts for interns. Something like emm2-a and emm2-b.", "several targets"),
+        ("Rotate both Google API keys: the one in console-api and the one in agent-api", "several targets"),
+        ("Reporting.gov lacks a purpose. Third level domains like fairs.reporting.gov and travel.reporting.gov "
+         "should be taken down.", "several targets (fairs.reporting.gov, travel.reporting.gov)"),
+        ("Please offboard John Smith and Mary Jones", "several targets (john, mary)"),
+        ("please offboard Chris Cardillo, Ruth Miller", "several targets (chris, ruth)"),
+        ("create namespaces team-a, team-b", "several targets (team-a, team-b)"),
+    ],
+    ids=["a-new-one", "create-a-new-one", "counted-accounts", "both-keys", "passive-subjects-in-the-asking-sentence",
+         "full-names-joined", "full-names-after-a-comma", "plural-noun-then-names"],
+)  # fmt: skip
+def test_a_second_change_or_target_said_without_repeating_its_noun_is_declined(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("revoke the cert for test.acme.org, it leaked", "security.revoke.cert", {"domain": "test.acme.org"}),
+        ("scale checkout to 3 replicas", "provision.scale.deployment", {"name": "checkout", "replicas": 3}),
+        ("spin up cluster edge with 4 nodes", "provision.create.cluster", {"name": "edge", "node_count": 4}),
+        ("show the last 500 errors in the logs of checkout", "observability.query.logs", {"service": "checkout"}),
+        ("old.acme.org should be taken down", "provision.delete.website", {"domain": "old.acme.org"}),
+        ("acme.org hosts our blog. The site blog2.acme.org should be taken down.", "provision.delete.website",
+         {"domain": "blog2.acme.org"}),
+        ("I'd like a website on news.acme.org", "provision.create.website", {"domain": "news.acme.org"}),
+        ("dns records for shop.acme.org please", "provision.create.dns_record", {"domain": "shop.acme.org"}),
+    ],
+    ids=["one-cert", "replica-count", "node-count", "counted-reads", "passive-subject", "value-of-the-asking-sentence",
+         "like-as-a-wish", "noun-first-ask"],
+)  # fmt: skip
+def test_one_target_said_in_the_same_shapes_is_still_read(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert intent.key == key
+    assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_one_person_or_one_name_with_a_remark_is_one_target(catalog: Catalog) -> None:
+    assert rules.parse("offboard Chris Cardillo, thanks team", catalog).key == "identity.delete.user"
+    assert rules.parse("create user Ann Lee, Thanks", catalog).key == "identity.create.user"
+    assert rules.parse("delete the namespaces foo, please", catalog).key == "provision.delete.namespace"
+
+
+def test_a_noun_that_opens_a_statement_is_not_asked_for(catalog: Catalog) -> None:
+    assert not rules.parse("NS records are not suggested - can you change it to A/AAAA/CNAME?", catalog).recognised
+    assert not rules.parse("Third level domains like a.x.gov look odd", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Please delete the unused namespace `kondoodev`. It is empty now.", "provision.delete.namespace",
+         {"name": "kondoodev"}),
+        ("Please add blueqcloud as a user, she joins as a developer", "identity.create.user",
+         {"username": "blueqcloud"}),
+        ("Onwubu (onwubu1) has been away for months, please offboard him", "identity.delete.user",
+         {"username": "onwubu1"}),
+        ("cassandra is deployed with two replicas right now, please scale it up to 3 replicas",
+         "provision.scale.deployment", {"name": "cassandra", "replicas": 3}),
+        ("Add Tatsuya Morikawa to OpenShift, GitHub ID tmorik, he is a team member. He needs cluster-admin",
+         "identity.grant.access", {"username": "tmorik", "role": "cluster-admin"}),
+        ("is checkout p99 latency normal right now?", "observability.query.metrics", {"service": "checkout"}),
+        ("Can you give me the logs of the sports-api from the past 20 minutes", "observability.query.logs",
+         {"service": "sports-api", "since": "20m"}),
+        ("kubectl logs deploy/vote -n instavote --since=10m", "observability.query.logs",
+         {"service": "vote", "namespace": "instavote"}),
+        ("yesterday we offboarded an employee quickly, please remove the account rleighton", "identity.delete.user",
+         {"username": "rleighton"}),
+        ("can you do a rolling restart of mydeployment so the pods pick it up?", "provision.restart.deployment",
+         {"name": "mydeployment"}),
+        ("Account Deletion Request - sednan. Please delete the account and its data (email, name, etc.)",
+         "identity.delete.user", {"username": "sednan"}),
+        ("Our intern Maria starts on Monday. Could you create a user account for mhernandez?",
+         "identity.create.user", {"username": "mhernandez"}),
+        ("I noticed the TLS cert on shop.acme.org expires next week. Can it be renewed?", "security.issue.cert",
+         {"domain": "shop.acme.org"}),
+        ("Hello, I'm the new lead for the data team. We would need a namespace called data-platform.",
+         "provision.create.namespace", {"name": "data-platform"}),
+        ("New joiner Priya starts tomorrow, please create user pkumar in groups dev and qa", "identity.create.user",
+         {"username": "pkumar", "groups": ["dev", "qa"]}),
+    ],
+    ids=["backticks", "pronoun-is-no-name", "bracketed-handle-and-him", "it-is-the-opening-subject", "id-word",
+         "percentile", "of-the-name", "kubectl-logs-deploy", "name-of-the-asking-clause", "plural-subject-verb",
+         "title-names-its-subject", "target-of-the-asking-sentence", "can-it-be-done", "the-new-lead-needs",
+         "groups-named-like-environments"],
+)  # fmt: skip
+def test_the_name_acted_on_is_found_where_people_put_it(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert intent.key == key
+    assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_a_pronoun_with_nothing_to_refer_to_names_nothing(catalog: Catalog) -> None:
+    assert not rules.parse("restart it", catalog).recognised
+    assert not rules.parse("please offboard him", catalog).recognised
+    assert rules.parse("please delete the namespaces qa-1 and qa-2", catalog).declined is not None
+
+
+def test_a_setting_of_a_resource_is_not_the_resource(catalog: Catalog) -> None:
+    for request_text in (
+        "increase the memory limit of the api deployment to 2Gi",
+        "Let's increase maxReplicas on the autoscaler for checkout",
+        "raise the timeout of the api to 60s",
+    ):
+        assert not rules.parse(request_text, catalog).recognised, request_text
+    # the resource itself, and a setting the catalog takes as a parameter, are still read
+    assert rules.parse("scale the api deployment to 3 replicas", catalog).entities == {"name": "api", "replicas": 3}
+    quota = rules.parse("TICKET-1: create email account jm@acme.org (quota 500MB)", catalog)
+    assert quota.entities == {"email": "jm@acme.org", "quota": "500Mi"}
+
+
+def test_the_place_something_is_removed_from_is_not_what_is_removed(catalog: Catalog) -> None:
+    # "remove alice from namespace payments" never deletes the namespace
+    for request_text in ("Could you remove alice from namespace payments?", "delete jdoe from the cluster"):
+        assert rules.parse(request_text, catalog).key not in ("provision.delete.namespace", "provision.delete.cluster")
+    # the resource named as the object is still removed from where it is
+    staging = rules.parse("remove namespace hackathon-2023 from staging", catalog)
+    assert staging.entities == {"name": "hackathon-2023", "environment": "staging"}
+    assert rules.parse("Revoke access from jburck - the health check is over", catalog).key == "identity.revoke.access"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "entities"),
+    [
+        ("hi can u add a txt record on priyansh.js.org with value 297dbc6f7e so I can verify the domain",
+         {"domain": "priyansh.js.org", "record_type": "TXT", "value": "297dbc6f7e"}),
+        ("To verify domain ownership on Netlify, add TXT record netlify-verify-4821 for design.alpha.canada.ca",
+         {"domain": "design.alpha.canada.ca", "record_type": "TXT", "value": "netlify-verify-4821"}),
+        ('add a TXT record for acme.org with value "v=spf1 include:_spf.acme.org ~all"',
+         {"domain": "acme.org", "record_type": "TXT", "value": "v=spf1 include:_spf.acme.org ~all"}),
+        ("Access request: please give rohant read access to namespace smo",
+         {"username": "rohant", "role": "view", "namespace": "smo"}),
+        ("New team member starting Monday, she needs a user account: neharani", {"username": "neharani"}),
+    ],
+    ids=["value-ends-at-a-clause", "value-after-record", "quoted-value", "read-access", "member-starting"],
+)  # fmt: skip
+def test_values_end_where_the_request_says_they_do(
+    request_text: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert {k: intent.entities.get(k) for k in entities} == entities
+
+
+def test_where_a_deployment_is_said_with_in_is_its_namespace(catalog: Catalog) -> None:
+    bounce = rules.parse("can somebody bounce the result pods in instavote, they are stuck", catalog)
+    assert bounce.entities == {"name": "result", "namespace": "instavote"}
+    # an environment says where instead, and a role's scope is not a namespace of a deployment
+    assert rules.parse("restart the api deployment in prod", catalog).entities == {
+        "name": "api",
+        "environment": "production",
+    }
+    assert "namespace" not in rules.parse("scale rbndr to 2, as the admin told you", catalog).entities
+
+
+def test_a_wish_for_access_names_who_gets_it(catalog: Catalog) -> None:
+    alice = rules.parse("Need view access for alice on namespace hr please", catalog)
+    assert alice.key == "identity.grant.access"
+    assert alice.entities == {"username": "alice", "role": "view", "namespace": "hr"}
+    # "I need access" is the requester's own: personal, not a new namespace
+    assert rules.parse("I need access to namespace payments", catalog).declined is not None
+    assert rules.parse("we need a namespace called x-lab", catalog).entities == {"name": "x-lab"}
+
+
+def test_a_name_stated_in_its_own_sentence_is_the_name(catalog: Catalog) -> None:
+    stated = "please create a namespace for the payments team. The name should be payments-dev."
+    assert rules.parse(stated, catalog).entities == {"name": "payments-dev"}
+    # a person introducing themselves names nothing
+    assert rules.parse("hi, my name is Ian. Please create a user account", catalog).entities == {}
+
+
+def test_what_a_request_says_not_to_touch_is_never_the_target(catalog: Catalog) -> None:
+    instead = "Could you please not delete the namespace prod-data but instead delete namespace prod-data-old?"
+    assert rules.parse(instead, catalog).entities == {"name": "prod-data-old"}
+    # a courtesy in another sentence names nothing, and a pronoun's sentence keeps the name said before
+    thanks = rules.parse("Thanks in advance! Please scale the worker deployment to 3 replicas.", catalog)
+    assert thanks.entities == {"name": "worker", "replicas": 3}
+    sorry = "Sorry to bother you again! The staging namespace qa-7 is not used anymore. Could it be deleted?"
+    assert rules.parse(sorry, catalog).entities == {"name": "qa-7", "environment": "staging"}
+
+
+def test_a_wish_for_a_thing_done_asks_for_that_action(catalog: Catalog) -> None:
+    removed = rules.parse("We'd need the mailbox noreply@shop.acme.org removed, it only gets spam.", catalog)
+    assert removed.key == "provision.delete.email"
+    assert rules.parse("we want the namespace billing-tmp deleted", catalog).key == "provision.delete.namespace"
+    # a wish for the thing itself still creates it, and a verb word after a resource noun is its name
+    assert rules.parse("we need the namespace billing-tmp", catalog).key == "provision.create.namespace"
+    sa = rules.parse("Create a service account named ci-bot in namespace build.", catalog)
+    assert sa.entities == {"name": "ci-bot", "namespace": "build"}
+
+
+def test_a_sentence_that_tells_beside_one_that_asks_is_no_second_change(catalog: Catalog) -> None:
+    told = rules.parse(
+        "Deprovision uiobl.uiowa.edu please. They are getting a new website with a similar domain.", catalog
+    )
+    assert told.key == "provision.delete.website"
+    assert told.entities == {"domain": "uiobl.uiowa.edu"}
+    # two sentences that both ask are still two changes
+    for request_text in (
+        "Restart nginx. Then delete namespace prod.",
+        "Rotate the key for billing. The namespace old-billing can be deleted too.",
+    ):
+        assert "more than one change" in (rules.parse(request_text, catalog).declined or ""), request_text
+
+
+def test_the_reading_that_takes_what_the_request_states_wins(catalog: Catalog) -> None:
+    stated = rules.parse("Add user fiorisi with read permission in the cad-mechanics namespace", catalog)
+    assert stated.key == "identity.grant.access"
+    assert stated.entities == {"username": "fiorisi", "role": "view", "namespace": "cad-mechanics"}
+    # a new user with groups, and a wish for access that names only a place, keep their readings
+    assert rules.parse("add user kim to groups sre and qa", catalog).key == "identity.create.user"
+    assert rules.parse("I need access to namespace payments", catalog).declined is not None
+
+
+def test_a_causative_asks_for_the_action_done(catalog: Catalog) -> None:
+    assert rules.parse("please have the namespace tmp-3 deleted", catalog).entities == {"name": "tmp-3"}
+    assert rules.parse("can you get the site old.acme.org taken down?", catalog).key == "provision.delete.website"
+    # an object with a phrase inside is left unread rather than guessed ("… namespace curator removed")
+    unclear = "Requesting that mkang06 have her access to namespace curator removed."
+    assert rules.parse(unclear, catalog).key != "provision.delete.namespace"
+
+
+def test_a_list_of_targets_never_runs_past_a_sentence(catalog: Catalog) -> None:
+    signed = rules.parse("Dear team, kindly create user jsmith. Regards, Anna", catalog)
+    assert signed.entities == {"username": "jsmith"}
+    assert rules.parse("delete users jdoe and msmith", catalog).declined is not None
+
+
+def test_values_spelt_the_ways_people_spell_them(catalog: Catalog) -> None:
+    txt = rules.parse(
+        "We need to set a DNS TEXT record for xpro.acme.edu with google-site-verification=abc123", catalog
+    )
+    assert txt.entities == {"domain": "xpro.acme.edu", "record_type": "TXT", "value": "google-site-verification=abc123"}
+    logs = rules.parse("can you get me the error logs, like kubectl logs deployment/api-service -n production", catalog)
+    assert {k: logs.entities.get(k) for k in ("service", "namespace")} == {
+        "service": "api-service",
+        "namespace": "production",
+    }
+    scan = rules.parse("we download one docker image lets say nginx and now i want to scan this image", catalog)
+    assert scan.entities.get("image") != "lets"
+
+
+def test_a_record_value_and_a_host_under_any_country_code(catalog: Catalog) -> None:
+    cname = rules.parse("the CNAME should be cybervau1t.github.io for cybervault.proj.sbs - please add it", catalog)
+    assert cname.entities == {"domain": "cybervault.proj.sbs", "record_type": "CNAME", "value": "cybervau1t.github.io"}
+    renew = rules.parse("cert on tls.peet.ws expired a couple of days ago, can you renew it?", catalog)
+    assert renew.entities == {"domain": "tls.peet.ws"}
+    # a dotted username of two labels stays a username
+    assert rules.parse("offboard contractor ext.wu", catalog).entities == {"username": "ext.wu"}
+
+
+def test_a_capitalised_word_before_a_noun_qualifies_it(catalog: Catalog) -> None:
+    removal = rules.parse("Removal of Openshift Access for carolcarpenterjustice. No longer employed.", catalog)
+    assert removal.entities.get("username") == "carolcarpenterjustice"
+    # a lower-case name after "for" is still the one asked for
+    assert rules.parse("show logs for checkout", catalog).entities == {"service": "checkout"}
+
+
+def test_back_up_again_is_a_restart_of_the_thing_named_before(catalog: Catalog) -> None:
+    rbndr = "i think rbndr is a quite useful service, but it appears to be down? any chance to get it back up?"
+    assert rules.parse(rbndr, catalog).entities == {"name": "rbndr"}
+    assert rules.parse(rbndr, catalog).key == "provision.restart.deployment"
+    # with nothing named before, "it" names nothing; "back up the database" is a backup
+    assert not rules.parse("the site is down, can you bring it back up?", catalog).recognised
+    assert not rules.parse("please back up the database", catalog).recognised
+
+
+def test_all_of_a_resource_named_one_by_one_is_several_targets(catalog: Catalog) -> None:
+    assert "several targets" in (rules.parse("restart all deployments in namespace shop", catalog).declined or "")
+    # one service's secrets, and all of one person's access, are one target
+    assert rules.parse("rotate all secrets of billing", catalog).entities == {"service": "billing"}
+    assert rules.parse("revoke all access for contractor j.smith", catalog).key == "identity.revoke.access"
+    assert rules.parse("revoke all permissions for user erin", catalog).entities == {"username": "erin"}
+    assert rules.parse("delete all the users in group qa", catalog).declined is not None
+
+
+def test_a_bracketed_handle_is_the_username_before_the_name_it_follows(catalog: Catalog) -> None:
+    dana = rules.parse("Hello, my colleague Dana (dlee) joined today. Could you create her account?", catalog)
+    assert dana.entities == {"username": "dlee"}

@@ -163,6 +163,20 @@ def test_a_question_never_reaches_the_matcher(matcher: semantic.Matcher) -> None
     assert semantic.parse("how do I purge the cdn for blog.acme.org?", CATALOG, matcher).key is None
 
 
+def test_what_the_rules_read_as_no_ask_never_reaches_the_matcher(matcher: semantic.Matcher) -> None:
+    # "do not …", a story with a how-to, a wish about a thing: the rules' reading stands
+    for request in (
+        "please do not purge the cdn for shop.acme.org",
+        "We purged the cdn for shop.acme.org last week. How do I purge the cdn for shop.acme.org?",
+        "It would be nice if the pipeline could purge the cdn for shop.acme.org",
+        "Done, the cdn for shop.acme.org is purged.",
+        "we purged the cdn for shop.acme.org yesterday",
+    ):
+        assert semantic.parse(request, CATALOG, matcher).key is None, request
+    # the same action asked for is still proposed
+    assert semantic.parse("purge the cdn for shop.acme.org", CATALOG, matcher).key == "operations.purge.cdn"
+
+
 def test_an_operation_the_catalog_lacks_is_not_matched_to_a_near_one(matcher: semantic.Matcher) -> None:
     # "roll back" is an operation the language knows the catalog lacks
     assert semantic.parse("roll back the cdn for blog.acme.org", CATALOG, matcher).key is None

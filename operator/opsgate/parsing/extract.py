@@ -32,8 +32,19 @@ _METRIC_NAME = re.compile(
 )
 _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
-    pl pt br mx nz sg hk kr cn ru ie"""
+    pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
+    news today top work agency studio media design solutions services tools systems zone"""
 _TLDS = frozenset(_TLDS_WORDS.split())
+# personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
+_PRONOUNS = frozenset(
+    {"he", "she", "him", "her", "hers", "his", "they", "them", "their", "theirs", "we", "us", "you", "it"}
+)
+# never a name, even right after a noun or "name": "add blueqcloud as a user, she joins …", "(email, name, etc.)"
+_NEVER_NAMES = (
+    _PRONOUNS
+    | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
+    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself"}
+)
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
     | {"number", "count", "size", "kubectl", "usage", "utilization", "utilisation"}
@@ -44,7 +55,18 @@ _NOT_NAMES = frozenset(
     # quantifiers over the things named next ("restart both checkout and cart")
     | {"both", "either", "neither", "everything", "everyone", "anything", "others", "rest"}
     | vocabulary.PERSON_WORDS
+    # personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
+    | _NEVER_NAMES
+    # prepositions that stand where a name could: "a token per namespace"
+    | {"per", "via", "without", "except", "including"}
+    # what follows "in" in an idiom: "thanks in advance", "in case", "in general"
+    | {"advance", "case", "general", "particular", "short", "fact", "addition", "total", "progress", "future"}
+    # finite verbs after a subject: "the rebind service seems to be down"
+    | {"seems", "seem", "appears", "appear", "looks", "keeps", "remains", "works", "fails", "failed", "lacks"}
+    | {"has", "have", "had", "was", "were", "been"}
 )
+# "p99 latency", "p95": a percentile of a metric, not what it is measured on
+_STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")
 # What may follow a past participle that describes the noun before it: "the credentials used by
 # billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
 _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
@@ -86,6 +108,7 @@ class Cue(enum.StrEnum):
     TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
     FOR = "for"  # "for X", "of X", "from X", "on X"
     WHERE = "where"  # "on X", "in X": where a grant applies ("grant alice view on payments")
+    IN = "in"  # "in X" alone: where a thing is ("the result pods in instavote")
     TO = "to"
     POSSESSIVE = "possessive"
 
@@ -110,6 +133,13 @@ _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
 _POINTING = frozenset({"point", "points", "pointing", "pointed"})
 _NAME_WORDS = frozenset({"named", "called", "name"})
 _NAME_VERBS = frozenset({"call", "name"})
+_INTENSIFIERS = frozenset({"quite", "very", "really", "pretty", "so", "too", "most", "more", "less", "rather", "super"})
+_RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS"})
+# Words that open a clause after a record's value: "with value 297dbc6f7e so I can verify the domain"
+_VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
+_OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
+# Words after which comes a person's account name: "GitHub ID tmorik"
+_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +179,7 @@ class Found:
     tls: bool | None = None
     pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
+    record_value: str | None = None  # "TXT record abc123 on x.dev": the value right after the record noun
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
 
     def cue(self, *cues: Cue, exclude: tuple[str, ...] = ()) -> str | None:
@@ -174,6 +205,8 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         return True
     if low in vocabulary.STOPWORDS or low in entities.ENVIRONMENT_WORDS or low in entities.NUMBER_WORDS:
         return False
+    if low in _NEVER_NAMES:
+        return False
     return lenient or not (
         low in vocabulary.VERBS
         or token.noun
@@ -182,8 +215,36 @@ def is_name(token: Token, *, username: bool = False, lenient: bool = False) -> b
         or low in entities.LEVEL_WORDS
         or low in entities.NUMBER_WORDS
         or low in _NOT_NAMES
+        or _STATISTIC.match(low) is not None
         or _is_domain(low)
     )
+
+
+_AFTER_BARE_NAME = frozenset({"from", "in", "over", "since", "during", "for", "at", "please"})
+
+
+def _modifies_noun(tokens: tuple[Token, ...], i: int) -> bool:
+    """Does the word at ``i`` qualify the noun after it ("removal of Openshift Access for x")?"""
+    return i + 1 < len(tokens) and not tokens[i].stop and tokens[i + 1].noun and tokens[i].raw[:1].isupper()
+
+
+def _bare_name_at(tokens: tuple[Token, ...], covered: set[int], i: int) -> bool:
+    """A name at ``i`` that no resource noun follows ("of the sports-api from", not "of the payments team")."""
+    if i >= len(tokens) or i in covered or not is_name(tokens[i], username=True):
+        return False
+    if tokens[i].low in vocabulary.FOREIGN_OBJECTS:
+        return False  # "my account on the wiki"
+    return tokens[i].stop or i + 1 == len(tokens) or tokens[i + 1].low in _AFTER_BARE_NAME
+
+
+def _plural_phrase(tokens: tuple[Token, ...], span: Span) -> bool:
+    """Is the noun at ``span`` a determined plural ("the pods"), a whole noun phrase?"""
+    low = tokens[span.end - 1].low
+    plural = low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 3
+    if not (span.start > 0 and tokens[span.start - 1].low in _DETERMINERS and plural):
+        return False
+    # "the pods pick it up": the word after takes an object, so it is a verb ("the namespaces a and b" are names)
+    return span.end + 1 < len(tokens) and not tokens[span.end].stop and tokens[span.end + 1].low in _OBJECT_WORDS
 
 
 def is_participle(tokens: tuple[Token, ...], i: int) -> bool:
@@ -230,7 +291,11 @@ def is_metric_name(token: Token) -> bool:
 
 def _is_domain(low: str) -> bool:
     match = _DOMAIN.match(low)
-    return match is not None and match.group(3) in _TLDS and not _INSTANCE.match(low)
+    if match is None or _INSTANCE.match(low):
+        return False
+    tld = match.group(3)
+    # "tls.peet.ws": a name of three or more labels ending in a country code is a host, whatever the code
+    return tld in _TLDS or (len(tld) == 2 and low.count(".") >= 2)
 
 
 def _address(raw: str) -> str | None:
@@ -255,7 +320,14 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         low = token.low
         nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
         if low == "value" and i + 1 < len(tokens) and found.trailing_value is None:
-            found.trailing_value = " ".join(t.phrase or t.raw for t in tokens[i + 1 :])
+            # "with value 297dbc6f7e so I can verify the domain": the value ends where a clause opens
+            rest = tokens[i + 1 :]
+            ends = next((j for j, t in enumerate(rest) if j > 0 and t.low in _VALUE_ENDS), len(rest))
+            found.trailing_value = " ".join(t.phrase or t.raw for t in rest[:ends])
+        if previous in ("record", "entry") and found.record_value is None and _record_value(token):
+            found.record_value = token.phrase or token.raw  # "add TXT record netlify-verify-4821 for x.ca"
+        elif previous == "with" and found.record_value is None and "=" in low and token.phrase is None:
+            found.record_value = token.raw  # "… for x.edu with google-site-verification=abc": a key=value
         if token.phrase is not None:
             found.phrases.append(token.phrase)
         elif token.quoted:
@@ -272,9 +344,15 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.domains.append(low)
             if previous in ("to", "at") and i >= 2 and tokens[i - 2].low in _POINTING:
                 found.pointed_at = low  # "a cname pointing to hosting.gitbook.com for docs.acme.org"
+            elif previous in ("be", "is", "=") and any(
+                t.raw.upper() in _RECORD_TYPES for t in tokens[max(0, i - 4) : i]
+            ):
+                found.pointed_at = low  # "the CNAME should be x.github.io for y.sbs": the record's value
         elif _REGION.match(low):
             found.regions.append(low)
-        elif _IMAGE.match(low) and ("/" in low or ":" in low or previous == "image"):
+        elif _IMAGE.match(low) and (
+            "/" in low or ":" in low or (previous == "image" and low not in vocabulary.POLITENESS)
+        ):
             found.images.append(low)
         elif _METRIC.match(low) and found.metric is None:
             found.metric = low
@@ -283,14 +361,16 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         if found.record_type is None:
             if token.raw.upper() in ("AAAA", "CNAME", "TXT", "MX") and token.raw.isalpha():
                 found.record_type = token.raw.upper()
+            elif low == "text" and nxt in ("record", "records", "entry"):
+                found.record_type = "TXT"  # "a DNS TEXT record": the TXT type spelt out
             elif token.raw == "A" and nxt in ("record", "records"):
                 found.record_type = "A"
         if found.role is None:
             pair = f"{low} {nxt}"
             if pair in ("read only", "cluster admin"):
                 found.role = entities.ROLE_WORDS[pair.replace(" ", "-")]
-            elif low in entities.ROLE_WORDS and low not in ("read", "write"):
-                found.role = entities.ROLE_WORDS[low]
+            elif low in entities.ROLE_WORDS and (low not in ("read", "write") or nxt in ("access", "permission")):
+                found.role = entities.ROLE_WORDS[low]  # "read access" is the read role; "read the logs" is not
         if found.level is None and low in entities.LEVEL_WORDS and nxt != "rate":
             found.level = entities.LEVEL_WORDS[low]
         if found.metric is None:
@@ -300,6 +380,42 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             elif low in entities.METRIC_WORDS and " " not in low:
                 found.metric = entities.METRIC_WORDS[low]
         previous = low
+
+
+# "my name is Ian": a person introducing themselves names no resource
+_OWNERS = frozenset({"my", "your", "his", "her", "their", "our"})
+
+
+def _name_stated(tokens: tuple[Token, ...], at: int) -> str | None:
+    """The name after "name" and a copula ("the name should be x", "name will be x", "name is x")."""
+    lows = [t.low for t in tokens[at : at + 4]]
+    for copula in (["should", "be"], ["will", "be"], ["would", "be"], ["can", "be"], ["is"], ["="]):
+        end = at + len(copula)
+        if lows[: len(copula)] == copula and end < len(tokens) and is_name(tokens[end], username=True, lenient=True):
+            return tokens[end].low
+    return None
+
+
+def _names_the_action(token: Token) -> bool:
+    """Is the token a verb of the vocabulary used as a noun ("deletion", "removal", "request")? A plain
+    verb word after a noun is a name ("namespace build")."""
+    low = token.low
+    return low in vocabulary.VERBS and (low.endswith(("ion", "al")) or low in ("request", "requesting"))
+
+
+def _participle_word(low: str) -> bool:
+    return len(low) > 5 and low.endswith(("ing", "ed"))
+
+
+def _record_value(token: Token) -> bool:
+    """Could this token, right after "record", be the record's value (not a preposition, a name of a
+    DNS zone, or a vocabulary word)?"""
+    low = token.low
+    if token.phrase is not None:
+        return True
+    if low in vocabulary.STOPWORDS or low in vocabulary.VERBS or token.noun or _is_domain(low):
+        return False
+    return any(ch.isdigit() for ch in low) or "=" in low or "-" in low
 
 
 def _number(word: str) -> int:
@@ -327,7 +443,10 @@ def _find_numbers(text: str, found: Found) -> None:
             break
     if match := _NODES.search(text):
         found.node_count = _number(match.group(1))
-    if match := _REPLICAS.search(text):
+    counts = list(_REPLICAS.finditer(text))
+    # "deployed with two replicas now, scale it to 3 replicas": the count after "to" is the one asked for
+    asked = [m for m in counts if text[max(0, m.start() - 3) : m.start()] == "to "]
+    if match := next(iter(asked or counts), None):
         found.replicas = _number(match.group(1))
     for match in _TO_NUMBER.finditer(text):
         unit = match.group(2)
@@ -347,7 +466,11 @@ def _find_numbers(text: str, found: Found) -> None:
         for word in match.group(1).split():
             if word == "and":
                 continue
-            if word in vocabulary.STOPWORDS or word in entities.ENVIRONMENT_WORDS or not _K8S_NAME.match(word):
+            # "groups dev and qa": in a list of groups an environment word names a group
+            listed = word in entities.ENVIRONMENT_WORDS and bool(found.groups or "and" in match.group(1).split())
+            if word in vocabulary.STOPWORDS or (word in entities.ENVIRONMENT_WORDS and not listed):
+                break
+            if not _K8S_NAME.match(word):
                 break
             found.groups.append(word)
 
@@ -370,6 +493,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
+        elif (
+            token.low == "name" and not (i and tokens[i - 1].low in _OWNERS) and (named := _name_stated(tokens, i + 1))
+        ):
+            _add(found, Cue.NAMED, named)  # "the name should be payments-dev", "name is x", "name: x"
         elif token.low in _NAME_VERBS and nxt.low == "it" and i + 2 < len(tokens):
             if is_name(tokens[i + 2], username=True, lenient=True):
                 _add(found, Cue.NAMED, tokens[i + 2].low)  # "create a namespace and call it payments"
@@ -378,18 +505,30 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.NAMED, nxt.low)
         elif i + 1 in covered:
             continue
-        elif token.low in _FOR_WORDS and is_name(nxt, username=True):
+        elif token.low in _FOR_WORDS and is_name(nxt, username=True) and not _modifies_noun(tokens, i + 1):
             _add(found, Cue.FOR, nxt.low)
+        elif token.low in _FOR_WORDS and nxt.low == "the" and _bare_name_at(tokens, covered, i + 2):
+            _add(found, Cue.FOR, tokens[i + 2].low)  # "the logs of the sports-api from …"
             if token.low == "on" and is_name(nxt):
                 _add(found, Cue.WHERE, nxt.low)
         elif (token.low == "in" or token.low in entities.ROLE_WORDS) and is_name(nxt):
             _add(found, Cue.WHERE, nxt.low)  # "in payments"; "let sam view monitoring": the role's scope
+            if token.low == "in":
+                _add(found, Cue.IN, nxt.low)
         elif token.low == "to" and is_name(nxt, username=True):
             _add(found, Cue.TO, nxt.low)
-        elif token.low == "-n" and is_name(nxt):
+        elif token.low == "-n" and _K8S_NAME.match(nxt.low):  # "-n production": a flag says what it is
             _add(found, Cue.NAMESPACE, nxt.low)
-        elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True):
-            _add(found, Cue.USER, nxt.low)  # "contractor ext.li"
+        elif token.low in vocabulary.PERSON_WORDS and is_name(nxt, username=True) and not _participle_word(nxt.low):
+            _add(found, Cue.USER, nxt.low)  # "contractor ext.li"; not "member starting monday"
+        elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
+            _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
+        elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):
+            _add(found, Cue.USER, nxt.low)  # "GitHub ID tmorik", "handle @kim"
+        if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
+            # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
+            users = found.cues.setdefault(Cue.USER, [])
+            users[:] = [nxt.low, *(u for u in users if u not in (nxt.low, token.low))]
     for span in spans:
         for noun in span.nouns:
             cue = _NOUN_CUES.get(noun)
@@ -402,7 +541,15 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 continue
             if after is not None and is_participle(tokens, span.end):
                 after = None  # "the namespace created yesterday": the word after describes the noun, it names none
+            if after is not None and _names_the_action(after) and not after.quoted:
+                after = None  # "account deletion request": the action named as a noun names nothing
+            if after is not None and not after.quoted and _plural_phrase(tokens, span):
+                after = None  # "so the pods pick it up": after "the pods" comes their verb, not a name
+            if before is not None and _STATISTIC.match(before.low) and span.start >= 2:
+                before = tokens[span.start - 2]  # "checkout p99 latency": latency of checkout
             determined = span.start >= 2 and tokens[span.start - 2].low in _DETERMINERS
+            if span.start >= 2 and tokens[span.start - 2].low in _INTENSIFIERS:
+                before = None  # "a quite useful service": the word before is an adjective
             strict_before = (
                 before is not None
                 and span.start - 1 not in covered
@@ -419,7 +566,9 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
                 continue
-            if after is not None and is_name(after, username=username) and not (strict_before and determined):
+            if after is not None and after.quoted and is_name(after, username=username):
+                _add(found, cue, after.low)  # "the unused namespace `kondoodev`": the quoted name is the name
+            elif after is not None and is_name(after, username=username) and not (strict_before and determined):
                 _add(found, cue, after.low)
             elif before is not None and strict_before:
                 _add(found, cue, before.low)

@@ -19,11 +19,16 @@ _REQUEST_OPENING = re.compile(
     r"|^(?:can|could|may)\s+i\s+(?:get|have)\b"  # "can i get a new ns called tools"
     r"|^do\s+(?:a|an|the|some)\b"  # "do a security scan of billing": an imperative, not "do you…"
     r"|^please\b"
+    # "when you get a chance, restart …", "once you're free, …": a courtesy before the ask
+    r"|^(?:when|once|whenever|if)\s+(?:you|u|you're|youre)\b[^,?]*,(?!\s*(?:can|could|would|is|are|do|does|did|how|what|why|when|where|who)\b)"
+    # "can it be renewed?": asking for a thing named before to be done
+    r"|^(?:can|could|would|will)\s+(?:it|this|that|they|these|those)\s+(?:please\s+)?(?:be|get)\s+\w+(?:ed|en)\b"
+    r"|^why\s+(?:don'?t|not)\s+(?:you|we|u)\b"  # "why don't we decommission it?": a suggestion to do it
 )
 _ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
 _INTERROGATIVE = re.compile(
     r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
-    r"must|is\s+there|are\s+there)\b"
+    r"must|is\s+there|are\s+there)\b(?!')"  # "can't wait!" is no question
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"

@@ -7,10 +7,13 @@ verb with a noun of the same entry is *unrecognised*; it is never pushed to the 
 Two narrow exceptions, both needing a name to act on: a verb with one reading implies its noun
 ("restart nginx"), and a request that opens with a noun asks for that thing to be created.
 
-Two kinds of request are *declined* with a reason for the requester rather than read as one
-action: one that asks for several changes in separate clauses ("restart nginx and delete namespace
-prod": running either change alone is not what was asked), and a personal IT request about the
-requester's own things that names no resource to act on ("reset my password", "give me access").
+Text that asks nothing of us (a story, a symptom, a wish, a reply to a requester, a question
+after some context) is declined first, by the speech act of the sentence holding the chosen verb
+(:mod:`opsgate.parsing.speech`). Two kinds of request are *declined* with a reason for the
+requester rather than read as one action: one that asks for several changes in separate clauses
+("restart nginx and delete namespace prod": running either change alone is not what was asked),
+and a personal IT request about the requester's own things that names no resource to act on
+("reset my password", "give me access").
 
 Confidence is a score, not a probability we assume: it starts from how the action was found
 (verb and noun, noun alone, verb alone) and drops for typos, weak nouns, competing readings,
@@ -24,19 +27,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from opsgate import entities
 from opsgate.catalog import ActionEntry, Catalog, Strength, Verb
 from opsgate.intent import Intent, Parser, declined, unrecognised
-from opsgate.parsing import clauses, extract, kubectl, questions, shorthand, slots, targets, text, vocabulary
+from opsgate.parsing import clauses, extract, kubectl, questions, shorthand, slots, speech, targets, text, vocabulary
 from opsgate.parsing.lexicon import Lexicon
 from opsgate.parsing.lexicon import of as lexicon_of
 from opsgate.parsing.tokens import Token, tokenize
 
-NOTE_QUESTION = "a question, not a request: answered from the documentation"
+NOTE_QUESTION = speech.NOTE_QUESTION
 NOTE_NOTHING = "no catalog action matches this request"
 NOTE_FOREIGN = "not an operations request"
 NOTE_AMBIGUOUS = "also read as {other}"
+NOTE_NEGATED = "says what not to do: no change is asked"
+NOTE_REPORTED = "tells what was done or how things are: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
 DECLINED_PERSONAL = (
@@ -81,6 +87,25 @@ _CREATE_VERBS = vocabulary.VERBS["create"]
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
+_PERFECT = frozenset({"has", "have", "had", "'s", "hasn't", "haven't", "hadn't", "already", "just", "recently"})
+# what before an -ed form of a verb tells it happened: "is deleted", "was created", "has been restarted",
+# "we restarted"
+_STATED_BY = frozenset({"is", "was", "were", "are", "been", "got", "already", "just", "successfully"})
+_SPEAKERS_DONE = frozenset({"i", "we", "they", "he", "she", "someone", "somebody", "terraform"})
+# pronouns that stand for a thing or person named earlier ("offboard him", "scale it up")
+_BACK_PRONOUNS = frozenset({"it", "him", "her", "them"})
+# "a new one", "another one": the thing named before
+_ONE_OPENERS = frozenset({"a", "new", "another", "fresh", "the", "replacement"})
+# finite verbs after a subject: "records are …", "the site has …"
+_STATING = frozenset(
+    {"is", "are", "was", "were", "has", "have", "had", "isn't", "aren't", "wasn't", "weren't", "seems", "seem",
+     "looks", "keeps", "gets", "got", "lacks", "became", "remains", "stays", "works", "fails", "failed",
+     "cannot", "can't", "doesn't", "didn't", "won't", "couldn't", "does", "did"}
+)  # fmt: skip
+# who or what comes before "like" when it wishes: "I'd like", "we would like", "the team would like"
+_LIKERS = frozenset(
+    {"would", "i'd", "we'd", "id", "they'd", "you'd", "he'd", "she'd", "'d", "really", "also", "i", "we"}
+)
 _REPLICA_WORDS = frozenset({"replica", "replicas", "instance", "instances", "pod", "pods", "copies"})
 # "checkout should have 5 replicas": the word after the subject of a replica count
 _HAVING = frozenset({"should", "must", "needs", "need", "has", "have", "gets", "runs", "with"})
@@ -134,27 +159,54 @@ def parse(request: str, catalog: Catalog) -> Intent:
     found_any = bool(readings)
     readings = [r for r in readings if not _object_is_foreign(tokens, spans, r.verb_at)]
     if not readings:
+        if not found_any and _says_not_to(tokens, lexicon):
+            return unrecognised(notes=(*cleaned.notes, NOTE_NEGATED))  # no reader may act on "do not …"
+        if not found_any and _states_done(tokens):
+            return unrecognised(notes=(*cleaned.notes, NOTE_REPORTED))  # "the mailbox x is deleted"
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
+    if len(readings) > 1 and any(t.end for t in tokens[:-1]):
+        # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
+        # sentence that asks names the change, before a verb of a sentence that tells
+        readings.sort(key=lambda r: r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at))
+    best = _explaining_most(readings, tokens, spans, catalog)
+    not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
+    if not_asked is not None:
+        return not_asked
     changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
-    best = readings[0]
     entry = catalog.entries[best.key]
-    found = extract.find(tokens, spans)
+    found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
     values = slots.candidates(entry, found, object_name=object_name)
+    # "our team's rebind service seems down, so, could you restart rbndr?": the verb's own object names
+    # the thing, before a name another clause gives
+    asking = _asking_clause(tokens, best.verb_at)
+    elsewhere = values.get("name") not in (object_name, None, *asking)
+    # "… rbndr is a useful service … any chance to get it back up?": "it" is rbndr, whatever else is named
+    if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
+        values["name"] = object_name
+    values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
-    if missing and not entry.informational and _about_the_requester(tokens, spans, best.verb_at):
+    person_missing = "username" in missing
+    if (
+        missing
+        and not entry.informational
+        and _about_the_requester(tokens, spans, best.verb_at, person_missing=person_missing)
+    ):
         shown = " or ".join(f"`{name}`" for name in missing)
         return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
     if best.implied and missing:
         # a guessed resource type is only worth acting on when the text says everything it needs
         return unrecognised(notes=(*cleaned.notes, NOTE_NOTHING))
-    named = targets.several(tokens, spans, entry, kept)
+    named = targets.several(tokens, spans, entry, kept) or targets.counted(tokens, spans, entry)
     if named:
         # the catalog takes one target per request: acting on the first alone is not what was asked
         return declined(_several_targets(entry, named), notes=cleaned.notes)
+    outside = _outside_target(entry, kept)
+    if outside is not None:
+        return declined(outside, notes=cleaned.notes)
     confidence = best.confidence - PENALTY_MISSING * len(missing)
     notes = [*cleaned.notes, *dropped]
     others = sorted({r.key for r in readings[1:] if r.key != best.key})
@@ -195,21 +247,31 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         or any(_object_is_foreign(tokens, spans, s.start) for s in spans if s.verbs)
     ):
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN))
+    wanted = set(entry.phrases.verbs) if entry.phrases is not None else set()
+    verb_at = next((s.start for s in spans if s.verbs & wanted), None)
+    not_asked = _not_asked(tokens, spans, verb_at, cleaned.notes)
+    if not_asked is not None:
+        return not_asked
     changes = _changes(tokens, spans, lexicon, catalog)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
-    wanted = set(entry.phrases.verbs) if entry.phrases is not None else set()
-    verb_at = next((s.start for s in spans if s.verbs & wanted), None)
     found = extract.find(tokens, spans)
     values = slots.candidates(entry, found, object_name=_object_after(tokens, spans, verb_at))
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
-    if missing and not entry.informational and _about_the_requester(tokens, spans, verb_at):
+    if (
+        missing
+        and not entry.informational
+        and _about_the_requester(tokens, spans, verb_at, person_missing="username" in missing)
+    ):
         shown = " or ".join(f"`{name}`" for name in missing)
         return declined(DECLINED_PERSONAL.format(missing=shown), notes=cleaned.notes)
-    named = targets.several(tokens, spans, entry, kept)
+    named = targets.several(tokens, spans, entry, kept) or targets.counted(tokens, spans, entry)
     if named:
         return declined(_several_targets(entry, named), notes=cleaned.notes)
+    outside = _outside_target(entry, kept)
+    if outside is not None:
+        return declined(outside, notes=cleaned.notes)
     return Intent(
         category=entry.category,
         action=entry.action,
@@ -219,6 +281,157 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _says_not_to(tokens: tuple[Token, ...], lexicon: Lexicon) -> bool:
+    """Does a verb of the vocabulary stand negated in the text ("please do not restart the api")?"""
+    return any(
+        lexicon.lookup(t.low)[0] and Verb.UNSUPPORTED not in lexicon.lookup(t.low)[0] and speech.negated(tokens, i)
+        for i, t in enumerate(tokens)
+    )
+
+
+def _states_done(tokens: tuple[Token, ...]) -> bool:
+    """Does the text tell that a change was made ("the mailbox x is deleted", "jdoe was created on
+    Monday", "we restarted it") rather than ask for one?"""
+    for i, token in enumerate(tokens):
+        if not token.low.endswith("ed") or _wanted_verb(token.low) is None:
+            continue
+        before = tokens[i - 1].low if i else ""
+        if before in _STATED_BY or (before in _SPEAKERS_DONE and not token.quoted):
+            return True
+    return False
+
+
+def _explaining_most(
+    readings: list[_Reading], tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], catalog: Catalog
+) -> _Reading:
+    """Of the readings of the first one's verb, the one that takes the most of the values the text states.
+
+    "Add user fiorisi with read permission in the cad-mechanics namespace" states a person, a role
+    and a namespace: a grant takes all three, a new user only the person.
+    """
+    best = readings[0]
+    rivals = [r for r in readings[1:] if r.verb_at == best.verb_at and r.key != best.key and not r.implied]
+    if not rivals or best.implied:
+        return best
+    found = extract.find(tokens, spans)
+
+    def taken(reading: _Reading) -> int:
+        entry = catalog.entries[reading.key]
+        object_name = reading.object_name or _object_after(tokens, spans, reading.verb_at)
+        kept, _ = slots.fit(entry, slots.candidates(entry, found, object_name=object_name))
+        return len(kept)
+
+    first = taken(best)
+    better = [r for r in rivals if taken(r) > first + 1]
+    return better[0] if better else best
+
+
+def _not_asked(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, notes: tuple[str, ...]
+) -> Intent | None:
+    """The decline of a text that asks us for nothing: a report, a wish, a question, a reply (see :mod:`speech`)."""
+    anchor = verb_at if verb_at is not None else next((s.start for s in spans if s.nouns), 0)
+    reason, note = speech.declines(tokens, spans, verb_at, anchor)
+    if reason is not None:
+        return declined(reason, notes=notes)
+    if note is not None:
+        return unrecognised(notes=(*notes, note))
+    return None
+
+
+def _ask_first(found: extract.Found, tokens: tuple[Token, ...], verb_at: int | None) -> extract.Found:
+    """``found`` with the values of the asking clause first, then those of its sentence.
+
+    "x.gov lacks a purpose. Sites like a.x.gov and b.x.gov should be taken down" is about a.x.gov;
+    "we offboarded an employee quickly, please remove the account rleighton" about rleighton.
+    """
+    parts = clauses.split(tokens)
+    if verb_at is None or len(parts) < 2:
+        return found
+    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    in_sentence = {t.low.rstrip(".") for t in tokens[start:end]}
+    clause_start, clause_end = verb_at, verb_at
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    while clause_end < end - 1 and not tokens[clause_end].stop:
+        clause_end += 1
+    in_clause = {t.low.rstrip(".") for t in tokens[clause_start : clause_end + 1]}
+    # "please not delete the namespace prod-data but delete prod-data-old": a negated clause's object is last
+    refused = {
+        t.low
+        for p in parts
+        if any(speech.negated(tokens, i + 1) for i in range(p.start, p.end - 1))
+        for t in tokens[p.start : p.end]
+    }
+
+    def first(values: list[str]) -> list[str]:
+        return sorted(
+            values,
+            key=lambda value: (
+                value.lower() in refused,
+                value.lower() not in in_clause,
+                value.lower() not in in_sentence,
+            ),
+        )
+
+    return dataclasses.replace(
+        found,
+        emails=first(found.emails),
+        domains=first(found.domains),
+        addresses=first(found.addresses),
+        images=first(found.images),
+        cues={cue: first(names) for cue, names in found.cues.items()},
+    )
+
+
+def _own_targets(
+    entry: ActionEntry,
+    tokens: tuple[Token, ...],
+    lexicon: Lexicon,
+    verb_at: int | None,
+    values: dict[str, Any],
+    object_name: str | None,
+) -> dict[str, Any]:
+    """``values`` with each target the asking sentence names itself taken from it, not from context.
+
+    "Our intern Maria starts on Monday. Could you create a user account for mhernandez?" creates
+    mhernandez; a target only another sentence names ("Onwubu (onwubu1) … offboard him") stays.
+    """
+    if verb_at is None or not any(t.end for t in tokens[:-1]):
+        return values
+    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    sentence = tokens[start:end]
+    words = {t.low.rstrip(".") for t in sentence}
+    outside = [
+        name
+        for name in targets.TARGET_PARAMETERS
+        if name != "environment" and isinstance(values.get(name), str) and values[name].lower() not in words
+    ]
+    if not outside:
+        return values
+    own = slots.candidates(
+        entry,
+        extract.find(sentence, _spans(sentence, lexicon)),
+        object_name=object_name if object_name in words else None,
+    )
+    return {**values, **{name: own[name] for name in outside if isinstance(own.get(name), str)}}
+
+
+def _asking_clause(tokens: tuple[Token, ...], verb_at: int | None) -> set[str]:
+    """The words of the clause (between stops and joining words) that holds the verb."""
+    if verb_at is None:
+        return {t.low for t in tokens}
+    part = next((p for p in clauses.split(tokens) if p.start <= verb_at < p.end), None)
+    start, end = (part.start, part.end) if part is not None else (0, len(tokens))
+    return {t.low.rstrip(".") for t in tokens[start:end]}
+
+
+def _outside_target(entry: ActionEntry, kept: dict[str, object]) -> str | None:
+    """Why the thing acted on is not ours: the entry's first required value is at a public mail provider."""
+    required: list[str] = entry.parameters.get("required", [])
+    return speech.outside_mailbox_reason(kept.get(required[0])) if required else None
 
 
 def words_in(request: str, catalog: Catalog) -> tuple[frozenset[Verb], frozenset[str]]:
@@ -259,10 +472,15 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 break
         else:
             word = lows[i]
-            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS else None
+            # "needs to be deleted" asks; "has been deleted" reports what happened
+            reported = i > 1 and lows[i - 1] == "been" and lows[i - 2] in _PERFECT
+            wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
+            if wanted is None and word.endswith("ed") and _wished_done(lows, i):
+                wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
-            form = wanted is None and _wanted_verb(word) is not None
+            # "deleting a namespace removes its resources": the -s form states what a thing does
+            form = wanted is None and (_wanted_verb(word) is not None or _third_person(word))
             correction = None if tokens[i].quoted or form or _known(word) else lexicon.corrector.correct(word)
             if wanted is not None:
                 spans.append(extract.Span(start=i, end=i + 1, verbs=vocabulary.VERBS[wanted], nouns=frozenset()))
@@ -274,6 +492,50 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 spans.append(extract.Span(start=i, end=i + 1, verbs=verbs, nouns=nouns, fuzzy=True))
             i += 1
     spans = _without_purpose_verbs(spans, lows)
+    # "our team does not grant namespace access": a negated verb asks for nothing
+    spans = [
+        dataclasses.replace(s, verbs=frozenset()) if s.verbs and speech.negated(tokens, s.start) else s for s in spans
+    ]
+    # "domains like x.gov and y.gov": "like" wishes only after a subject or "would" ("I'd like", "we would like")
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "like" and s.end - s.start == 1 and (s.start == 0 or lows[s.start - 1] not in _LIKERS)
+        else s
+        for s in spans
+    ]
+    # "alice cannot log in": logging in is no log
+    spans = [
+        dataclasses.replace(s, nouns=frozenset())
+        if lows[s.start] == "log" and s.end - s.start == 1 and lows[s.end : s.end + 1] in (("in",), ("into",), ("on",))
+        else s
+        for s in spans
+    ]
+    # "if you need anything else": the reader's wish is not ours to act on
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if s.verbs and lows[s.start] in vocabulary.DESIRE and s.start > 0 and lows[s.start - 1] in ("you", "u")
+        else s
+        for s in spans
+    ]
+    # "To rotate a secret, open the portal …": a purpose that opens a sentence is not asked for
+    spans = [
+        dataclasses.replace(s, verbs=frozenset()) if s.verbs and _purpose_opening(tokens, s.start) else s for s in spans
+    ]
+    # "let me know if it works": a courtesy, not a grant
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "let" and lows[s.start + 1 : s.start + 3] in (("me", "know"), ("us", "know"))
+        else s
+        for s in spans
+    ]
+    spans = [s for s in spans if s.verbs or s.nouns]
+    # "the new site is live" describes a thing that is there; "a new site" asks for one
+    spans = [
+        dataclasses.replace(s, verbs=frozenset())
+        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
+        else s
+        for s in spans
+    ]
     if not keep_desire and any(s.verbs for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE):
         spans = [s for s in spans if " ".join(lows[s.start : s.end]) not in vocabulary.DESIRE]
     opening = next((i for i, low in enumerate(lows) if low not in vocabulary.POLITENESS), None)
@@ -289,13 +551,6 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     ]
     # "questions on how to create a service account": what follows "how to" is asked about, not asked for
     spans = [s for s in spans if not (s.start >= 2 and lows[s.start - 2 : s.start] == ("how", "to"))]
-    # "the new site is live" describes a thing that is there; "a new site" asks for one
-    spans = [
-        dataclasses.replace(s, verbs=frozenset())
-        if lows[s.start] == "new" and s.start > 0 and lows[s.start - 1] in _DEFINITE
-        else s
-        for s in spans
-    ]
     noun_starts = {s.start for s in spans if s.nouns}
     # "in the build namespace": between an article and a noun, a verb word names the noun's kind
     # ("give it a restart" and "a new ns" keep theirs: no noun follows, or "new" asks for one)
@@ -327,6 +582,34 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
     if lows[:3] == ("in", "order", "to"):
         return True
     return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
+
+
+def _wished_done(lows: tuple[str, ...], at: int) -> bool:
+    """Does a wish's object end at ``at`` ("need the mailbox x removed", "want the site taken down")?"""
+    for j in range(at - 1, max(-1, at - 7), -1):
+        # a wish, or a causative ("have her access to namespace curator removed", "get the site taken down")
+        if lows[j] in vocabulary.DESIRE or lows[j] in ("have", "get"):
+            return j < at - 1
+        if lows[j] in _OBJECT_END or lows[j] in vocabulary.VERBS:
+            return False  # "have her access to namespace x removed": the object's head is unclear, read nothing
+    return False
+
+
+def _purpose_opening(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` the one of a "To <verb> …," purpose that opens its sentence?"""
+    if at < 1 or tokens[at - 1].low != "to" or (at >= 2 and not tokens[at - 2].end):
+        return False
+    return any(t.stop and not t.end for t in tokens[at : at + 8])
+
+
+def _third_person(word: str) -> bool:
+    """Is ``word`` a verb's -s form ("removes", "restarts", "creates")?"""
+    if not word.endswith("s") or word in vocabulary.VERBS:
+        return False
+    verbs = vocabulary.VERBS.get(word[:-1]) or vocabulary.VERBS.get(
+        word[:-2] if word.endswith("es") else "", frozenset()
+    )
+    return bool(verbs) and Verb.UNSUPPORTED not in verbs
 
 
 def _wanted_verb(word: str) -> str | None:
@@ -364,6 +647,8 @@ def _readings(
     for v in verb_spans:
         adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
+            if _taken_from(tokens, v, n):
+                continue
             for verb in v.verbs:
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
@@ -379,7 +664,12 @@ def _readings(
     if not verb_spans and noun_spans:
         first_noun = noun_spans[0]
         opening = next((i for i, t in enumerate(tokens) if t.low not in _OPENING_FILLER), None)
-        if first_noun.start == opening:
+        # "NS records are not suggested": a noun that is the subject of a statement is not asked for
+        # "user alice cannot log in": the noun and its name are the subject too
+        with_name = first_noun.end + 1 < len(tokens) and not tokens[first_noun.end].stop
+        subject_end = first_noun.end + 1 if with_name else first_noun.end
+        stated = any(i < len(tokens) and tokens[i].low in _STATING for i in {first_noun.end, subject_end})
+        if first_noun.start == opening and not stated:
             for noun in first_noun.nouns:
                 for verb in _CREATE_VERBS:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
@@ -420,6 +710,24 @@ def _readings(
     return readings
 
 
+def _taken_from(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
+    """Is the noun where the verb's own object is taken from ("remove alice from namespace payments")?
+
+    The verb acts on its object (a bare name right after it), not on the place after "from".
+    """
+    if noun.start <= verb.end + 1:
+        return False
+    at = verb.end + 1  # "remove alice | from …"
+    obj = tokens[verb.end]
+    if at >= noun.start or tokens[at].low not in ("from", "off") or obj.noun:
+        return False
+    if not extract.is_name(obj, username=True):
+        return False
+    # "from namespace payments", "from the payments namespace": the noun's phrase opens with "from"
+    place = tokens[at + 1 : noun.start]
+    return all(t.low in _DETERMINERS for t in place[:-1]) and len(place) <= 3
+
+
 def _image_readings(verb_spans: list[extract.Span], tokens: tuple[Token, ...], lexicon: Lexicon) -> list[_Reading]:
     """An image reference after a verb stands for the image noun: "scan ghcr.io/acme/api:2.0"."""
     return _value_readings(verb_spans, tokens, "image", lexicon.image_nouns, lexicon)
@@ -443,7 +751,11 @@ def _value_readings(
     for v in verb_spans:
         if object_only:
             after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
-            if extract.value_kind(next(after, tokens[v.start])) != kind:
+            # "x.gov should be taken down": after a need form the subject is the object
+            passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
+            if extract.value_kind(next(after, tokens[v.start])) != kind and not any(
+                extract.value_kind(t) == kind for t in passive[:1]
+            ):
                 continue
         elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
             continue
@@ -454,6 +766,11 @@ def _value_readings(
         if readings:
             return readings
     return readings
+
+
+def _after_need(tokens: tuple[Token, ...], verb: extract.Span) -> bool:
+    """Is the verb asked for after a need form ("should be taken down", "needs rotating")?"""
+    return verb.start > 0 and tokens[verb.start - 1].low in vocabulary.NEED_FORMS
 
 
 def _implied_readings(
@@ -493,6 +810,8 @@ def _names_an_object(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...],
         low = tokens[i].low
         if low in _IMPLIED_SKIP or low in vocabulary.PERSON_WORDS or low in vocabulary.POLITENESS:
             continue
+        if low in _BACK_PRONOUNS:
+            return _antecedent(tokens, spans, i) is not None  # "Onwubu (onwubu1) … offboard him"
         return i not in covered and low not in vocabulary.FOREIGN_OBJECTS and extract.is_name(tokens[i], username=True)
     return False
 
@@ -540,6 +859,13 @@ def _object_is_foreign(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...
     start = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
     foreign = False
     for i in range(start, len(tokens)):
+        if tokens[i].low in _OBJECT_END or tokens[i].bracketed:
+            break
+        if tokens[i].low in vocabulary.SETTINGS:
+            return True  # "increase the memory limit of api": a setting of the thing, which the catalog does not change
+        if tokens[i].stop:
+            break
+    for i in range(start, len(tokens)):
         if i in noun_at:
             return False  # "rotate the database credentials": the head is a catalog noun
         if tokens[i].low in _OBJECT_END:
@@ -555,12 +881,40 @@ def _object_after(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], ve
     """
     if verb_at is None:
         return None
-    for token in (tokens[i] for i in _object_positions(tokens, spans, verb_at)):
+    for i in _object_positions(tokens, spans, verb_at):
+        token = tokens[i]
         if token.low in _OWN:
             return None  # "reset my vpn password": the requester's own password, not a service's
+        if token.low in _BACK_PRONOUNS:
+            before = _antecedent(tokens, spans, i)
+            return None if before is None else tokens[before].low
         if token.low in _DETERMINERS or token.low in vocabulary.PERSON_WORDS:
             continue
         return token.low if extract.is_name(token, username=True) else None
+    return None
+
+
+def _refers_back(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the verb's object a pronoun for a thing named before ("restart it")?"""
+    if verb_at is None:
+        return False
+    at = next((i for i in _object_positions(tokens, spans, verb_at) if tokens[i].low not in _DETERMINERS), None)
+    return at is not None and tokens[at].low in _BACK_PRONOUNS
+
+
+def _antecedent(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], pronoun_at: int) -> int | None:
+    """What a pronoun object refers back to, when an earlier sentence or clause names it: a person's
+    handle in brackets ("Onwubu (onwubu1) has been away … offboard him"), or the subject that opens
+    the text ("cassandra is deployed with two replicas, please scale it to 3")."""
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    for i in range(pronoun_at):
+        if tokens[i].bracketed and i not in covered and extract.is_name(tokens[i], username=True):
+            return i
+    # "cassandra is deployed with two replicas …", "i think rbndr is a useful service …": the first
+    # name that is the subject of a statement
+    for i in range(min(pronoun_at - 1, len(tokens) - 1)):
+        if i not in covered and tokens[i + 1].low in _STATING and extract.is_name(tokens[i], username=True):
+            return i
     return None
 
 
@@ -592,15 +946,20 @@ def _missing_required(entry: ActionEntry, kept: dict[str, object]) -> list[str]:
     return [name for name in required if name not in kept and name not in entry.defaults]
 
 
-def _about_the_requester(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+def _about_the_requester(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, *, person_missing: bool = False
+) -> bool:
     """Is the request about the requester's own things ("my password", "give me access", "the email I sent")?"""
     noun_ends = {s.end for s in spans if s.nouns}
     verb_end = next((s.end for s in spans if s.start == verb_at), None)
     for i, token in enumerate(tokens):
         if token.low in _OWN:
             return True
-        if token.low == "me" and i == verb_end:
-            return True  # "give me access": the requester receives it
+        if token.low in ("me", "us") and i == verb_end:
+            return True  # "give me access", "give us some space": the requester receives it
+        wishing = verb_at is not None and 0 < verb_at - i <= 2 and tokens[verb_at].low in vocabulary.DESIRE
+        if person_missing and wishing and token.low in ("i", "i'd", "id"):
+            return True  # "I need access to namespace payments": the requester is the person who needs it
         if token.low == "i" and (i in noun_ends or (i > 0 and tokens[i - 1].low in ("that", "which"))):
             return True  # "the email I sent yesterday": a thing the requester made, not a resource
     return False
@@ -614,12 +973,20 @@ def _changes(
     if len(parts) < 2 or (sum(1 for s in spans if s.verbs) < 2 and not any(p.joined for p in parts)):
         return []  # a single clause, or a single verb that no clause can borrow
     changes: list[_Change] = []
+    # "Deprovision x.edu please. They are getting a new website …": a sentence that tells, beside
+    # one that asks, asks for no change of its own
+    sentences = speech.sentences(tokens)
+    asking = {s for s in sentences if speech.asks_at(tokens, spans, s[0])} if len(sentences) > 1 else set(sentences)
     for part in parts:
+        if asking and not any(s <= part.start < e for s, e in asking):
+            continue
         clause = tokens[part.start : part.end]
         clause_spans = _spans(clause, lexicon)
         change = _clause_change(clause, clause_spans, lexicon, catalog)
         if change is None and part.joined and changes:
             change = _borrowed_change(clause, clause_spans, lexicon, catalog, changes[-1])
+        if change is None and changes:
+            change = _one_again(clause, clause_spans, lexicon, catalog, changes[-1])
         if change is not None and not any(change.same_as(c) for c in changes):
             changes.append(change)
     return changes
@@ -657,6 +1024,29 @@ def _borrowed_change(
             for key, strength in lexicon.pairs.get((verb, noun), ()):
                 if strength is Strength.STRONG:
                     return _Change(key, previous.verbs, _target(key, clause, spans, None, catalog))
+    return None
+
+
+def _one_again(
+    clause: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    lexicon: Lexicon,
+    catalog: Catalog,
+    previous: _Change,
+) -> _Change | None:
+    """A clause whose verb acts on "a new one" or "another one": the thing the change before named
+    ("revoke the cert and issue a new one" asks for two changes to certificates)."""
+    lows = [t.low for t in clause]
+    ones = [i for i, low in enumerate(lows) if low in ("one", "ones") and i > 0 and lows[i - 1] in _ONE_OPENERS]
+    verb = next((s for s in spans if s.verbs and ones and s.start < ones[0]), None)
+    entry = catalog.entries[previous.key]
+    if verb is None or entry.phrases is None:
+        return None
+    for verb_class in verb.verbs:
+        for noun in entry.phrases.strong_nouns:
+            for key, strength in lexicon.pairs.get((verb_class, noun), ()):
+                if strength is Strength.STRONG and key != previous.key:
+                    return _Change(key, verb.verbs, None)
     return None
 
 

@@ -145,8 +145,9 @@ class Matcher:
 
 def _open_to_matching(request: str, rule_intent: Intent) -> bool:
     """May the matcher read ``request``, given the rules' reading of it?"""
-    if rule_intent.declined is not None or rules.NOTE_FOREIGN in rule_intent.notes:
-        return False  # a decline, or a verb or object the catalog knows is not its own, stands
+    standing = {rules.NOTE_FOREIGN, rules.NOTE_QUESTION, rules.NOTE_NEGATED, rules.NOTE_REPORTED}
+    if rule_intent.declined is not None or standing & set(rule_intent.notes):
+        return False  # a decline, a question, "do not …", or a verb or object the catalog lacks, stands
     if rule_intent.recognised and rule_intent.confidence >= SURE:
         return False
     cleaned = text.clean(request)

@@ -27,6 +27,10 @@ _URL = re.compile(r"\bhttps?://([a-z0-9][-a-z0-9.]*[a-z0-9])(?::\d+)?(?:/[^\s,;)
 _LAST = re.compile(r"--last(?:=|\s+)(\d+\s*[a-z]+)", re.I)
 # "take the old site down", "shut blog.acme.org down": up to two words between verb and particle
 _SPLIT_DOWN = re.compile(r"\b(take|taking|shut|shutting|tear|tearing)\s+((?:[^\s,.;]+\s+)?[^\s,;]+?)\s+down\b", re.I)
+# "get it back up", "bring the site back online": running again, which is a restart
+_BACK_UP = re.compile(
+    r"\b(?:get|bring|getting|bringing)\s+((?:[^\s,.;]+\s+){0,2}?[^\s,.;]+)\s+back\s+(?:up|online)\b", re.I
+)
 # "take jadfoq's view access on namespace x away", "turn mtls on for orders": a phrasal verb's
 # particle after a longer object, up to six words
 _SPLIT_PARTICLE = re.compile(
@@ -65,6 +69,7 @@ def rewrite(text: str) -> str:
     text = _LAST.sub(r"since \1", text)
     text = _SINCE.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)
+    text = _BACK_UP.sub(r"restart \1", text)
     text = _SPLIT_PARTICLE.sub(lambda m: " ".join(p for p in _verb_particle_object(m) if p), text)
     text = _FEATURE_ON.sub(r"turn on \1 ", text)
     text = _TO_BE_ROLE.sub(r"make \1 \2", text)

@@ -47,7 +47,7 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
     out["domain"] = _first(found.domains)
     out["name"] = _object_name(resource, found, object_name=object_name, exclude=used)
     out["service"] = found.cue(Cue.SERVICE, exclude=used) or (
-        found.cue(Cue.FOR, Cue.POSSESSIVE, Cue.TELEMETRY, exclude=used) or object_name
+        found.cue(Cue.FOR, Cue.POSSESSIVE, Cue.TELEMETRY, Cue.DEPLOYMENT, exclude=used) or object_name
         if resource in ("secret", "logs", "metrics", "incidents")
         else found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=used)
         if resource == "mtls"  # "enable mtls for orders-api"; "enforce strict mtls" names nothing
@@ -67,6 +67,11 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
         out["username"] = out["username"] or found.cue(Cue.POSSESSIVE) or object_name or found.cue(Cue.TO, Cue.FOR)
         if namespace_cue is None:
             out["namespace"] = found.cue(Cue.WHERE, Cue.TO, exclude=(out["username"] or "",))
+    if resource == "deployment" and namespace_cue is None and "namespace" in entry.parameter_names:
+        # "bounce the result pods in instavote": where a deployment is, when no environment says it
+        where = found.cue(Cue.IN, exclude=(out["name"] or "",))
+        if where is not None and found.environment is None:
+            out["namespace"] = where
     if resource == "vulnerabilities":
         out["target"] = found.cue(Cue.DEPLOYMENT, Cue.SERVICE)
         if out["target"] is None and not found.images and namespace_cue is None:
@@ -130,6 +135,8 @@ def _dns(found: Found, out: dict[str, Any]) -> None:
         value = found.phrases[0]
     elif found.trailing_value is not None:
         value = found.trailing_value
+    elif found.record_value is not None:
+        value = found.record_value
     elif len(found.domains) > 1 and found.pointed_at is not None:
         # "add a cname pointing to hosting.gitbook.com for docs.acme.org": the record is the other name
         value = found.pointed_at

@@ -41,6 +41,12 @@ _TAIL_WORDS = frozenset({"please", "too", "now", "asap", "today", "tonight", "bo
 # "give alice and bob | the edit role": a granting verb takes the person, then the role.
 _GRANT_ACTION = "grant"
 _ARTICLES = frozenset({"the", "a", "an"})
+# Words that count more than one thing: "both api keys", "several namespaces"
+_SEVERAL = frozenset({"both", "several", "multiple", "couple"})
+_ALL = frozenset({"all", "every", "each"})
+_NAMED_TARGETS = frozenset({"name", "email", "domain"})  # a resource's own identifier
+# Counts of these are one resource's size: "3 replicas", "4 pods", "5 nodes"
+_SIZE_WORDS = frozenset({"replica", "replicas", "pod", "pods", "node", "nodes", "instances", "copies"})
 
 
 def several(
@@ -74,6 +80,66 @@ def several(
             if len(found) > 1:
                 return tuple(dict.fromkeys(tokens[i].low for i in sorted(found)))
     return ()
+
+
+def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: ActionEntry) -> tuple[str, ...]:
+    """A count of more than one of the entry's resource ("2 accounts", "both api keys"), as written.
+
+    Replica, pod and node counts are sizes of one resource, not several targets, and a read-only
+    action counts what it reads ("500 errors in the logs").
+    """
+    if entry.phrases is None or entry.informational:
+        return ()
+    own = set(entry.phrases.strong_nouns)
+    # "restart all deployments in shop": every one of a resource named one by one is several targets
+    # ("rotate all secrets of billing" is one service's)
+    # ("revoke all permissions for user erin" is one person's: the target holds the resource)
+    required = set(entry.parameters.get("required", []))
+    named = bool(required & _NAMED_TARGETS) or (entry.resource_type == "user" and "username" in required)
+    for span in spans:
+        if not span.nouns & own or not _plural(tokens[span.end - 1].low):
+            continue
+        if any(t.low in _SIZE_WORDS for t in tokens[span.start : span.end]):
+            continue
+        listed = _listed_after(tokens, span.end)
+        if len(listed) > 1:
+            return listed  # "create namespaces team-a, team-b"
+        for back in range(1, 4):
+            at = span.start - back
+            if at < 0 or tokens[at].stop:
+                break
+            low = tokens[at].low
+            if low in _SEVERAL or (_number(low) or 0) > 1 or (low in _ALL and named):
+                return (" ".join(t.raw for t in tokens[at : span.end]),)
+            if low in _PREPOSITIONS or low in ("to", "with", "by"):
+                break
+    return ()
+
+
+def _listed_after(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
+    """Names right after a plural noun, separated by commas: "namespaces team-a, team-b"."""
+    names: list[str] = []
+    i = at
+    while i < len(tokens) and extract.value_kind(tokens[i]) == "name" and not tokens[i].noun:
+        names.append(tokens[i].low)
+        if not tokens[i].stop or tokens[i].end:
+            break
+        i += 1
+    return tuple(names)
+
+
+def _plural(low: str) -> bool:
+    return low.endswith("s") and not low.endswith(("ss", "us", "is"))  # "accounts", not "access" or "status"
+
+
+def _capitalised(token: Token) -> bool:
+    return token.raw[:1].isupper() and token.raw[1:].islower() and not token.quoted
+
+
+def _number(low: str) -> int | None:
+    if low.isdigit() and len(low) < 4:
+        return int(low)
+    return entities.NUMBER_WORDS.get(low)
 
 
 def _positions(tokens: tuple[Token, ...], name: str, value: str) -> list[int]:
@@ -119,13 +185,20 @@ class _Context:
     def forward(self, at: int) -> list[int]:
         """Targets coordinated after the one at ``at``: "x and y", "x, y and z", "x to 3 and y to 5"."""
         kind = extract.value_kind(self.tokens[at])
+        first = at
         found: list[tuple[int, bool]] = []
         while kind is not None and (nxt := self._next_segment(at)) is not None:
             if not self._same_kind(nxt[0], kind, self.tokens[at].low) or not self._ends_a_phrase(nxt[0], kind):
                 break
             found.append(nxt)
             at = nxt[0]
-        return _a_list(found, shaped=kind in _SHAPED)
+        # "offboarding Chris Cardillo, Ruth Miller": full names after a comma are people, not a remark
+        people = len(found) == 1 and self._full_name(first) and self._full_name(found[0][0])
+        return [i for i, _ in found] if people else _a_list(found, shaped=kind in _SHAPED)
+
+    def _full_name(self, i: int) -> bool:
+        tokens = self.tokens
+        return i + 1 < len(tokens) and _capitalised(tokens[i]) and _capitalised(tokens[i + 1]) and not tokens[i].stop
 
     def backward(self, at: int) -> list[int]:
         """Targets coordinated before the one at ``at`` when a noun follows: "the a and b deployments"."""
@@ -152,6 +225,8 @@ class _Context:
             if width:
                 i, joined = i + width, True
                 break
+            if tokens[i].end:
+                return None  # "create user jsmith. Regards, Anna": a list never runs past a sentence
             if tokens[i].stop:
                 i += 1
                 break
@@ -193,6 +268,8 @@ class _Context:
         tokens = self.tokens
         if kind in _SHAPED or tokens[i].stop or i + 1 == len(tokens):
             return True
+        if _capitalised(tokens[i]) and _capitalised(tokens[i + 1]) and not tokens[i].stop:
+            return self._ends_a_phrase(i + 1, kind)  # "John Smith and Mary Jones": a person's full name
         follower = tokens[i + 1].low
         return (
             _joiner_width(tokens, i + 1) > 0

@@ -16,6 +16,7 @@ _QUOTED = re.compile(r"\"([^\"]{1,255})\"|(?<![\w])'([^']{1,255})'(?![\w])")
 _LEAD = "(\"'[<{`"
 _TRAIL = ".,;:!?)\"']>}`"
 _CLAUSE_END = frozenset(",;.!?")
+_SENTENCE_END = frozenset(".!?")
 PLACEHOLDER = "\x00"
 
 
@@ -29,6 +30,9 @@ class Token:
     stop: bool = False  # followed by , ; . ! or ?: the end of a clause
     colon: bool = False  # followed by ':' ("new cluster please: edge-eu")
     noun: bool = False  # a word of one of the catalog's resource nouns ("namespace", "logs")
+    bracketed: bool = False  # opened by "(": an aside ("Onwubu (onwubu1)")
+    end: bool = False  # followed by . ! or ?: the end of a sentence
+    asked: bool = False  # followed by ?: the end of a question
 
 
 def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, ...]:
@@ -49,19 +53,51 @@ def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, 
             continue
         if piece.startswith(PLACEHOLDER + "p"):
             phrase = phrases[int(piece[2:])]
-            tokens.append(Token(raw=PLACEHOLDER, low=PLACEHOLDER, quoted=True, phrase=phrase))
+            # a quoted sentence ("… went wrong.") ends the sentence it is quoted in
+            end = phrase[-1:] in _SENTENCE_END
+            tokens.append(
+                Token(
+                    raw=PLACEHOLDER,
+                    low=PLACEHOLDER,
+                    quoted=True,
+                    phrase=phrase,
+                    stop=end,
+                    end=end,
+                    asked=phrase[-1:] == "?",
+                )
+            )
             continue
         body = piece.lstrip(_LEAD)
         raw = body.rstrip(_TRAIL)
+        # `kondoodev`: a name in backticks is quoted as code
+        if piece.startswith("`") and piece.rstrip(".,;:!?").endswith("`") and raw:
+            end = not _SENTENCE_END.isdisjoint(piece[len(piece.rstrip(_TRAIL)) :].replace("`", ""))
+            tokens.append(Token(raw=raw, low=raw.lower(), quoted=True, stop=end, end=end))
+            continue
         trail = body[len(raw) :]
         stop = not _CLAUSE_END.isdisjoint(trail)
         if not raw:
             if stop and tokens:  # "… 'qa-9' ." or a lone comma: the clause ends at the previous token
-                tokens[-1] = dataclasses.replace(tokens[-1], stop=True)
+                end = tokens[-1].end or not _SENTENCE_END.isdisjoint(trail)
+                asked = tokens[-1].asked or "?" in trail
+                tokens[-1] = dataclasses.replace(tokens[-1], stop=True, end=end, asked=asked)
             continue
         low = raw.lower()
         # "let's" is "let us", not a possessive: kept whole, it stays a politeness word and not the verb "let"
         possessive = low.endswith("'s") and len(low) > 2 and low != "let's"
         low = low[:-2] if possessive else low
-        tokens.append(Token(raw=raw, low=low, possessive=possessive, stop=stop, colon=":" in trail, noun=low in nouns))
+        end = not _SENTENCE_END.isdisjoint(trail)
+        tokens.append(
+            Token(
+                raw=raw,
+                low=low,
+                possessive=possessive,
+                stop=stop,
+                colon=":" in trail,
+                noun=low in nouns,
+                end=end,
+                asked="?" in trail,
+                bracketed=piece.startswith("("),
+            )
+        )
     return tuple(tokens)

@@ -144,11 +144,11 @@ VERBS: dict[str, frozenset[Verb]] = {
         "export": {V.GENERATE},
         "audit": {V.AUDIT},
         "review": {V.AUDIT},
-        "need": {V.CREATE, V.ISSUE, V.QUERY},
-        "needs": {V.CREATE, V.ISSUE, V.QUERY},  # exact, so no typo correction makes it "need" and keeps it
-        "want": {V.CREATE, V.ISSUE, V.QUERY},
-        "wants": {V.CREATE, V.ISSUE, V.QUERY},
-        "like": {V.CREATE, V.ISSUE, V.QUERY},
+        "need": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "needs": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},  # exact, so no typo correction makes it "need" and keeps it
+        "want": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "wants": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
+        "like": {V.CREATE, V.ISSUE, V.QUERY, V.GRANT},
         **{phrase: {V.UNSUPPORTED} for phrase in _UNSUPPORTED},
     }.items()
 }
@@ -179,6 +179,16 @@ FOREIGN_OBJECTS = frozenset(
         "node", "nodes", "database", "db", "bucket", "volume", "disk", "firewall", "router", "pr",
         "budget", "document", "doc", "spreadsheet", "invoice", "printer", "wiki", "dashboard",
         "dashboards", "channel", "cache", "banner", "report", "button", "feature",
+    }
+)  # fmt: skip
+
+# Settings of a resource: "increase the memory limit of api", "set maxReplicas on the autoscaler". The
+# catalog changes resources (a deployment's replica count, a mailbox's quota), never their other settings.
+SETTINGS = frozenset(
+    {
+        "limit", "limits", "timeout", "timeouts", "threshold", "thresholds", "maxreplicas",
+        "minreplicas", "autoscaler", "autoscalers", "hpa", "probe", "probes", "env", "variable", "variables",
+        "setting", "settings", "config", "configuration", "configmap", "annotation", "annotations", "label", "labels",
     }
 )  # fmt: skip
 

@@ -1,0 +1,387 @@
+"""Is there an ask directed at us? Telling a request from a report, a wish, a question or a reply.
+
+People paste more than requests into a request box: a story of what happened ("I deleted this user
+on March 1, and on August 21 I received an email…"), a symptom ("user gets a 'quarantine' message
+every time she tries to access the VPN"), a feature wish ("it would be nice if the ci pipeline could
+generate a SBOM"), a how-to question after some context ("… How to make a common project for all
+users?"), or a support reply written *to* a requester ("Hi there Ian, is this request for access…").
+Each uses the words of a catalog action without asking us to do it. This module reads the speech
+act of the sentence that holds the verb the rules chose, and says why it is not a request:
+
+- a **question** to be answered: the verb's sentence is one, or another sentence is one and the
+  verb's sentence asks nothing (no imperative, no "please", no "can you", no "I need"), or it holds
+  an indirect question ("wants to know if we can get …");
+- a **wish about a thing**: a conditional whose subject is not the reader ("it would be nice if the
+  pipeline could…", "if he could be deleted…"; "if you could restart it" is a polite request), or
+  what a thing "should be able to" do;
+- an issue's **genre** said at its opening ("Feature request:", "Bug:", "Proposed process …"), or a
+  **plan for later** ("planning to", "at some point");
+- a **standing rule or a symptom**: the change is tied to recurring events ("every time",
+  "whenever", "unless") in its clause, which a one-off action cannot honour;
+- a **report** of what the writer did ("I was able to create it myself") in a sentence that asks
+  nothing;
+- what an **operator writes to a requester**: the verb's receiver is "you" ("… can grant you
+  access"), a promise or offer ("I'll delete it tomorrow", "we can create it for you"), advice ("You
+  can request a namespace in the portal"), or "which namespace you want us to delete?";
+- a **membership change**: removing someone from a list, inventory or organisation, which is not
+  deleting the thing (the catalog has no membership action);
+- a thing **at an outside provider**: a "slack account", a mailbox at gmail.com.
+
+Negated verbs ("our team does not grant namespace access") and verbs after "fails to" ask for
+nothing; the rule parser drops them before it pairs verbs with nouns (:func:`negated`). Pure
+functions over tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opsgate.catalog import Verb
+from opsgate.parsing import extract, questions
+from opsgate.parsing.tokens import Token
+
+NOTE_QUESTION = "a question, not a request: answered from the documentation"
+DECLINED_WISH = (
+    "reads as a wish about how something should behave, not a request for one change: "
+    "for an OpsGate change, ask for it directly"
+)
+DECLINED_STANDING = (
+    "ties the change to recurring events ({words}): OpsGate makes one change when asked, it does not "
+    "keep standing rules; report the problem to the platform team"
+)
+DECLINED_PROMISE = "reads as what the writer will do, not a request to OpsGate: for a change, ask for it"
+DECLINED_ADVICE = "reads as advice to a reader (what you can do), not a request to OpsGate"
+DECLINED_GENRE = (
+    "reads as a feature request, proposal or bug report for the platform team, not a request for one change"
+)
+DECLINED_LATER = "reads as a plan for later, not a request to act now: ask when the change should be made"
+DECLINED_DONE = (
+    "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
+)
+DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
+DECLINED_MEMBERSHIP = (
+    "asks to remove something from {collection}: membership of lists and organisations is not a catalog action"
+)
+DECLINED_PROVIDER = "asks for {thing} at an outside provider ({provider}), which OpsGate does not manage"
+
+# Openers and fillers before the body of a sentence: "hi there ian, …", "ok so please …".
+_GREETINGS = frozenset({"hi", "hello", "hey", "dear", "greetings", "morning", "ok", "okay", "so", "well", "also"})
+_FILLERS = frozenset({"please", "pls", "plz", "kindly", "just", "quickly", "now", "then", "and", "also"})
+_GROUP_ADDRESSES = frozenset({"there", "all", "team", "folks", "everyone", "guys"})
+_PLEASE = frozenset({"please", "pls", "plz", "kindly"})
+_ADDRESSEES = frozenset({"you", "u", "someone", "somebody", "anyone", "anybody", "y'all", "yall", "ya"})
+_FIRST_PERSON = frozenset({"i", "we", "i'd", "we'd", "id", "i'm", "im", "we're", "us"})
+_MODALS = frozenset({"can", "could", "would", "will", "may", "might"})
+_DESIRES = frozenset({"need", "want", "like", "wanted", "requesting", "request", "require"})
+# "does not grant", "don't delete", "never restart": a verb under negation asks for nothing
+_NEGATIONS = frozenset(
+    {"not", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "won't", "wont", "can't", "cant", "cannot",
+     "never", "shouldn't", "shouldnt", "mustn't", "isn't", "aren't", "wasn't", "weren't"}
+)  # fmt: skip
+# Subjects that make a conditional a wish about a thing or a person other than the reader.
+_THIRD_SUBJECTS = frozenset({"he", "she", "they", "it", "the", "this", "that", "our", "their", "his", "her", "its"})
+_CONDITIONALS = frozenset({"if", "whether"})
+# "we can create", "I will restart": a modal after the subject states; before it ("can we") asks
+_PROMISES = frozenset({"will", "can", "could", "shall", "may"})
+# "can we …", "how can I …", "if we could …": the modal comes first, so the sentence asks
+_ASKING_WORDS = frozenset({"can", "could", "would", "will", "may", "if", "how", "whether", "so", "chance"})
+_HELP = frozenset({"help", "helping", "allow", "let", "enable"})
+_FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
+# An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
+_GENRES = re.compile(
+    r"^(?:feature\s+request|feature|suggestion|proposal|idea|enhancement|bug(?:\s+report)?|rfc|discussion|docs?)\s*:"
+    r"|^(?:proposed|proposal\s+(?:for|to))\b"
+)
+# A plan for later, not an ask to act now: "we are planning to create …", "at some point"
+_LATER = re.compile(
+    r"\b(?:planning|plan|plans|intend|intending)\s+to\b|\bat\s+some\s+point\b|\beventually\b|\bsomeday\b"
+    r"|\bin\s+the\s+(?:future|long\s+run)\b"
+)
+# "OpsGate should be able to delete …": what a thing should be able to do is a feature wish
+_ABLE = re.compile(r"\b(?:should|could|would|must)\s+(?:also\s+)?be\s+able\s+to\b")
+# What before a verb says the speaker did (or tried) it: "I was able to", "we've already", "I managed to"
+_DONE_MARKERS = frozenset(
+    {"was", "were", "had", "have", "i've", "we've", "already", "managed", "tried", "did", "just", "able", "been"}
+)
+_WISH = re.compile(
+    r"\b(?:would|'d|will)\s+be\s+(?:really\s+|very\s+|so\s+)?(?:nice|great|good|cool|helpful|awesome|useful|ideal|"
+    r"handy|neat|lovely|better)\b|\bi\s+wish\b"
+)
+_HOPING = re.compile(
+    r"\b(?:hoping|hope|looking|wanting|wishing)\s+(?:to|for)\b|\bwould\s+love\b|\bwondering\s+if\s+(?:you|someone)\b"
+)
+# An indirect question: "wants to know if we can …", "I'd like to ask whether …" ("wondering if you
+# could …" asks the reader to do it)
+_INDIRECT = re.compile(
+    r"\b(?:know|ask|asking|wonder|wondering|curious)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
+)
+_RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
+# What a removal takes something out of without deleting it.
+_COLLECTIONS = frozenset(
+    {"list", "lists", "inventory", "organization", "organizations", "organisation", "organisations", "org",
+     "orgs", "roster", "directory", "registry", "mailing", "distribution"}
+)  # fmt: skip
+# Services whose accounts and mailboxes belong to someone else.
+_PROVIDERS = frozenset(
+    {"slack", "github", "gitlab", "bitbucket", "google", "gmail", "microsoft", "outlook", "office365", "yahoo",
+     "hotmail", "zoom", "jira", "confluence", "discord", "dropbox", "facebook", "twitter", "linkedin", "icloud",
+     "apple", "teams", "atlassian", "salesforce", "notion", "figma", "trello", "aws", "azure", "gcp"}
+)  # fmt: skip
+_ACCOUNT_WORDS = frozenset({"account", "accounts", "workspace", "mailbox", "org", "organization", "organisation"})
+_PUBLIC_MAIL = frozenset(
+    {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com",
+     "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.net", "mail.com", "yandex.com", "zoho.com"}
+)  # fmt: skip
+
+
+def sentences(tokens: tuple[Token, ...]) -> list[tuple[int, int]]:
+    """The sentences of a request as token ranges ``start..end`` (exclusive), in order."""
+    found: list[tuple[int, int]] = []
+    start = 0
+    for i, token in enumerate(tokens):
+        if token.end:
+            found.append((start, i + 1))
+            start = i + 1
+    if start < len(tokens):
+        found.append((start, len(tokens)))
+    return found
+
+
+def _sentence_of(tokens: tuple[Token, ...], at: int) -> tuple[int, int]:
+    return next(((s, e) for s, e in sentences(tokens) if s <= at < e), (0, len(tokens)))
+
+
+def _body(tokens: tuple[Token, ...], start: int, end: int) -> int:
+    """Where a sentence's body starts, past a greeting and the name it addresses ("hi there ian, …")."""
+    i = start
+    if i < end and tokens[i].low in _GREETINGS:
+        i += 1
+        while i < end and not tokens[i - 1].stop and tokens[i].low in _GREETINGS | _GROUP_ADDRESSES:
+            i += 1
+        # "hi ian, …", "hello dts, …": a name closed by a comma is the one addressed
+        if i + 1 < end and not tokens[i - 1].stop and tokens[i].stop and not tokens[i].end:
+            i += 1
+    while i < end and tokens[i].low in _FILLERS:
+        i += 1
+    return i
+
+
+def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int, end: int) -> bool:
+    """Does the sentence ``start..end`` ask for something (imperative, "please", "can you", "we need")?"""
+    lows = [t.low for t in tokens[start:end]]
+    body = _body(tokens, start, end)
+    if any(
+        s.verbs
+        and (s.start == body or (start < s.start < end and (tokens[s.start - 1].colon or tokens[s.start - 1].stop)))
+        for s in spans
+    ):
+        return True  # "restart nginx", "hi team, please rotate …", "would be nice: create …", "when you can, restart x"
+    if any(low in _PLEASE or low in ("let's", "lets") for low in lows):
+        return True
+    if _HOPING.search(" ".join(lows)):
+        return True  # "hoping to get a namespace", "we would love a site for …"
+    for i, low in enumerate(lows):
+        nxt = lows[i + 1] if i + 1 < len(lows) else ""
+        if low in _MODALS and nxt in _ADDRESSEES | {"we", "i"}:
+            return True  # "can you …", "could we get …", "can i get …"
+        if low in _DESIRES and any(w in _FIRST_PERSON for w in lows[max(0, i - 3) : i]):
+            return True  # "we need a namespace", "i'd like", "we are requesting"
+        after = [w for w in lows[i + 1 : i + 4] if w not in ("also", "then", "now", "please", "really")]
+        if low == "needs" or (low in ("should", "must", "can", "could") and after[:1] == ["be"]):
+            return True  # "the key needs rotating", "the site should be taken down"
+        if low == "why" and nxt in ("don't", "dont", "not"):
+            return True  # "why don't we decommission that address?": a suggestion to do it
+        if low in ("requesting", "request") and i == body - start:
+            return True
+    return False
+
+
+def asks_at(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], at: int) -> bool:
+    """Does the sentence holding token ``at`` ask for something?"""
+    start, end = _sentence_of(tokens, at)
+    return _asks(tokens, spans, start, end)
+
+
+def negated(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` negated ("does not grant", "never delete", "don't restart")?"""
+    if at >= 1 and tokens[at - 1].stop:
+        return False
+    lows = [t.low for t in tokens[max(0, at - 3) : at]]
+    if len(lows) >= 2 and lows[-1] == "to" and lows[-2] in _FAILED:
+        return True  # "our CI fails to create the namespace": a failure reported, not a change asked
+    if lows[-2:] == ["no", "longer"] or lows[-2:] == ["no", "more"]:
+        return True  # "we no longer need x.edu to be live": the wish is over
+    if any(low in _NEGATIONS for low in lows[-2:]):
+        # "why don't we decommission it?", "why not restart it": a suggestion, not a negation
+        return not (lows and lows[0] == "why") and "why" not in lows[-2:-1]
+    return False
+
+
+def declines(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, anchor: int
+) -> tuple[str | None, str | None]:
+    """Why the request at ``anchor`` (the chosen verb, or the noun when no verb) is not a request for us.
+
+    Returns ``(reason, note)``: a decline reason for the requester, or a note for an unrecognised
+    reading (a question), or ``(None, None)`` when the sentence asks us for the change.
+    """
+    start, end = _sentence_of(tokens, anchor)
+    all_sentences = sentences(tokens)
+    asks = _asks(tokens, spans, start, end)
+    words = " ".join(t.low for t in tokens[start:end])
+    if not asks and _is_question(tokens, start, end, marked=False):
+        return None, NOTE_QUESTION
+    clause_start = anchor
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
+    if _INDIRECT.search(words) and (not asks or _INDIRECT.search(before_verb)):
+        return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
+    # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
+    others = (se for se in all_sentences if se != (start, end))
+    if verb_at is not None and not asks and any(_is_question(tokens, s, e, marked=True) for s, e in others):
+        return None, NOTE_QUESTION  # "… the project is not visible to other users. How to make one for all?"
+    if _GENRES.match(" ".join(t.low + (":" if t.colon else "") for t in tokens[:4])):
+        return DECLINED_GENRE, None
+    if not asks and _WISH.search(words) and not _addressed_conditional(tokens, start, end):
+        return DECLINED_WISH, None
+    if verb_at is not None and _ABLE.search(" ".join(t.low for t in tokens[max(start, verb_at - 6) : verb_at + 1])):
+        return DECLINED_WISH, None  # "OpsGate should be able to delete namespaces in bulk"
+    if _LATER.search(_clause_words(tokens, anchor, start, end)):
+        return DECLINED_LATER, None
+    if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
+        return DECLINED_WISH, None
+    if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
+        return DECLINED_DONE, None
+    if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
+        return reason, None
+    if recurring := _RECURRING.search(_clause_words(tokens, anchor, start, end)):
+        return DECLINED_STANDING.format(words=recurring.group(0)), None
+    if verb_at is not None:
+        verb_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
+        if verb_end < end and tokens[verb_end].low in ("you", "u"):
+            return DECLINED_REPLY, None
+        if collection := _removed_from(tokens, spans, verb_at, verb_end, end):
+            return DECLINED_MEMBERSHIP.format(collection=collection), None
+    clause_start, clause_end = anchor, anchor
+    while clause_start > start and not tokens[clause_start - 1].stop:
+        clause_start -= 1
+    while clause_end < end - 1 and not tokens[clause_end].stop:
+        clause_end += 1
+    provider = _provider_account(
+        tokens, clause_start, clause_end + 1
+    )  # the verb's clause: not "she has a github account"
+    if provider is not None:
+        article = "an" if provider[0] in "aeiou" else "a"
+        return DECLINED_PROVIDER.format(thing=f"{article} {provider} account", provider=provider), None
+    return None, None
+
+
+def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
+    """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
+    body = " ".join(t.raw + ("," if t.stop and not t.end else "") for t in tokens[_body(tokens, start, end) : end])
+    if not questions.is_question(body):
+        return False
+    return not marked or tokens[end - 1].asked or body.lower().startswith(("how ", "why "))
+
+
+def public_mailbox(value: object) -> str | None:
+    """The public mail provider an address or domain is at ("ann@gmail.com" -> "gmail.com"), if any."""
+    if not isinstance(value, str):
+        return None
+    domain = value.rsplit("@", 1)[-1].lower()
+    return domain if domain in _PUBLIC_MAIL else None
+
+
+def outside_mailbox_reason(value: object) -> str | None:
+    provider = public_mailbox(value)
+    return None if provider is None else DECLINED_PROVIDER.format(thing=f"a mailbox {value}", provider=provider)
+
+
+def _clause_words(tokens: tuple[Token, ...], at: int, start: int, end: int) -> str:
+    """The words of the clause (between commas or stops) holding ``at``, within its sentence."""
+    first = at
+    while first > start and not tokens[first - 1].stop:
+        first -= 1
+    last = at
+    while last < end - 1 and not tokens[last].stop:
+        last += 1
+    return " ".join(t.low for t in tokens[first : last + 1])
+
+
+def _said_by_us(tokens: tuple[Token, ...], start: int, verb_at: int, *, asks: bool) -> str | None:
+    """A sentence an operator writes to a requester: what we will do ("I'll delete it tomorrow", "we
+    can create it for you"), what the reader can do ("you can request a namespace in the portal"),
+    or what the reader wants us to do ("which namespace you want us to delete?")."""
+    before = ["", "", "", *(t.low for t in tokens[max(start, verb_at - 3) : verb_at])]
+    promised = before[-2] in ("i", "we") and before[-1] in _PROMISES and before[-3] not in _ASKING_WORDS
+    if not asks and (before[-1] in ("i'll", "we'll", "ill") or promised):
+        return DECLINED_PROMISE
+    opens = verb_at - 2 == _body(tokens, start, verb_at + 1)
+    if not asks and opens and before[-2] in ("you", "u") and before[-1] in {"can", "should", "must", "might", "may"}:
+        return DECLINED_ADVICE  # "You can request a namespace through the portal"
+    if before[-2:] in (["us", "to"], ["me", "to"]) and before[-3] not in _HELP:
+        return DECLINED_REPLY
+    return None
+
+
+def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """ "I was able to create the namespace myself", "we have already rotated…", "I tried to delete it":
+    the speaker reports doing the change (a perfect, past or ability form before the verb)."""
+    clause = [t.low for t in tokens[max(start, verb_at - 5) : verb_at]]
+    if not any(low in _FIRST_PERSON for low in clause):
+        return False
+    if clause[-2:] in (["have", "to"], ["had", "to"]):
+        return False  # "we have to create …": an obligation, which may ask
+    return any(low in _DONE_MARKERS for low in clause)
+
+
+def _addressed_conditional(tokens: tuple[Token, ...], start: int, end: int) -> bool:
+    """ "it would be great if you could …", "… if we could get …": a wish that asks the reader."""
+    for i in range(start, end - 1):
+        if tokens[i].low in _CONDITIONALS:
+            return tokens[i + 1].low in _ADDRESSEES | _FIRST_PERSON
+    return False
+
+
+def _third_party_conditional(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """Is the verb inside an "if"/"whether" clause about someone or something else ("if he could be deleted")?"""
+    i = verb_at - 1
+    while i >= start and not tokens[i].stop:
+        if tokens[i].low in _CONDITIONALS and i + 1 < verb_at:
+            return tokens[i + 1].low in _THIRD_SUBJECTS
+        i -= 1
+    return False
+
+
+def _removed_from(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int, verb_end: int, end: int
+) -> str | None:
+    """The collection a removal takes something out of ("remove the site from the inventory"), if any."""
+    verbs = next((s.verbs for s in spans if s.start == verb_at), frozenset())
+    if not verbs & {Verb.DELETE, Verb.REVOKE}:
+        return None
+    for i in range(verb_end, end):
+        if tokens[i].low != "from":
+            continue
+        j = i + 1
+        while j < end and j - i <= 4:
+            low = tokens[j].low
+            if low in _COLLECTIONS:
+                named = "mailing list" if low == "mailing" else low
+                return f"an {named}" if named[0] in "aeiou" else f"a {named}"
+            if tokens[j].stop:
+                break
+            j += 1
+        return None
+    return None
+
+
+def _provider_account(tokens: tuple[Token, ...], start: int, end: int) -> str | None:
+    """ "a slack account", "the github account afanrasool": an account that lives at a provider."""
+    for i in range(start, end):
+        if tokens[i].low not in _PROVIDERS:
+            continue
+        if (i + 1 < end and tokens[i + 1].low in _ACCOUNT_WORDS) or (i > start and tokens[i - 1].low in ("my", "our")):
+            return tokens[i].low  # "a slack account", "add the shared account to my outlook"
+    return None

@@ -1,0 +1,218 @@
+"""Is there an ask for us? What a requester sees when the text reports, wishes, asks or replies.
+
+Each decline is paired with an in-scope request of the same shape that must still be read.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opsgate.catalog import Catalog, load_catalog
+from opsgate.parsing import rules, speech
+from opsgate.parsing.tokens import tokenize
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(check_executors=False)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        # a question after some context, with or without its question mark
+        ("I have two user (basic-user for developer), I create one project. Now the project is not visible to "
+         "other users. How to make a common project for all user", speech.NOTE_QUESTION),
+        ("The app says \"check the logs for more information.\" How do I check the logs?", speech.NOTE_QUESTION),
+        # a support reply to a requester, opening with the name it addresses
+        ("Hi there Ian, is this request for access into the Openshift Cluster or that namespace specifically? If "
+         "it is just for namespace do you know of any other project admins that can grant you access.",
+         speech.NOTE_QUESTION),
+        ("If it is for the namespace, another project admin can grant you access.", "reply to a requester"),
+        # a wish about a thing, not a request
+        ("It would be nice if the ci pipeline could generate a SBOM for the image.", "wish"),
+        ("I received an email asking if he could please be deleted from that list.", ""),
+        ("He wrote that he would like it if he could be deleted from the namespace list.", "wish"),
+        ("Our team lead wants to know if we can get a namespace for every developer", speech.NOTE_QUESTION),
+        ("the staging cluster has been deleted by terraform, can someone explain why?", ""),
+        # a symptom or a standing rule
+        ("user gets a 'quarantine' message every time she tries to access the VPN over the guest network.", ""),
+        ("the platform should restart the api deployment every time it crashes", "recurring events (every time)"),
+        ("make the pods restart unless they are stopped", "recurring events (unless)"),
+        # a membership change, and things at an outside provider
+        ("Remove the website from the Touchpoints inventory", "remove something from an inventory"),
+        ("remove the github account afanrasool from all our github organizations", "organizations"),
+        ("Create an email and a slack account for our intern", "outside provider (slack)"),
+        ("I need to add the shared account to my outlook", "outside provider (outlook)"),
+        ("I'd like to make an email account (something like volunteers@gmail.com) for our volunteers",
+         "outside provider (gmail.com)"),
+    ],
+    ids=["how-to-after-context", "question-after-quote", "reply-question", "reply-grant-you", "wish-about-a-thing",
+         "reported-conditional", "third-party-wish", "indirect-question",
+         "perfect-passive", "symptom", "recurring", "standing-rule", "membership",
+         "membership-at-a-provider", "provider-account", "my-provider",
+         "public-mailbox"],
+)  # fmt: skip
+def test_a_text_with_no_ask_for_us_is_not_read_as_an_action(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    said = " ".join((intent.declined or "", *intent.notes))
+    assert declined_with in said
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        # the same shapes, asking us
+        ("I created the project yesterday. Now please make the namespace team-blue", "provision.create.namespace"),
+        ("hi there ian, please grant alice view access on namespace shop", "identity.grant.access"),
+        ("It would be great if you could restart the api deployment", "provision.restart.deployment"),
+        ("a robot token per namespace would be nice: create service account robot-deployer in namespace ci",
+         "identity.create.service_account"),
+        ("If possible, we want to restart the checkout deployment", "provision.restart.deployment"),
+        ("The cert for api.acme.org expires unless renewed, please renew it", "security.issue.cert"),
+        ("remove alice's access from namespace payments", "identity.revoke.access"),
+        ("create a mailbox for ann@acme.org", "provision.create.email"),
+        ("create user ann with email ann@gmail.com", "identity.create.user"),
+        ("Please create user anna, she already has a github account", "identity.create.user"),
+        ("Since we no longer use webmaster@acme.org, why don't we decommission that email address?",
+         "provision.delete.email"),
+        ("Another one to decommission: old.acme.org. There is currently a redirect to new.acme.org.",
+         "provision.delete.website"),
+    ],
+    ids=["imperative-after-story", "greeting-then-ask", "addressed-wish", "wish-then-imperative",
+         "if-possible", "unless-in-another-clause", "revoke-from-namespace", "our-mailbox",
+         "user-with-outside-contact", "provider-in-another-clause", "why-dont-we",
+         "statement-after-ask"],
+)  # fmt: skip
+def test_an_ask_of_the_same_shape_is_still_read(request_text: str, key: str, catalog: Catalog) -> None:
+    assert rules.parse(request_text, catalog).key == key
+
+
+def test_a_report_of_what_was_done_is_not_a_request(catalog: Catalog) -> None:
+    intent = rules.parse("Thanks, I was able to create the namespace myself.", catalog)
+    assert "already done" in (intent.declined or "")
+    assert not rules.parse("Hi Sam, I have granted you view access, let me know if it works.", catalog).recognised
+    # an attempt told before the ask, an obligation, and a courtesy after it still ask
+    tried = "I tried to delete namespace foo but got forbidden, please delete namespace foo"
+    assert rules.parse(tried, catalog).key == "provision.delete.namespace"
+    obliged = "We have to create a namespace for the new team: team-x"
+    assert rules.parse(obliged, catalog).entities == {"name": "team-x"}
+    assert rules.parse("restart api, and let me know when done", catalog).key == "provision.restart.deployment"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("Feature request: OpsGate should be able to delete namespaces in bulk.", "feature request"),
+        ("Suggestion: allow users to create their own namespaces without approval.", "feature request"),
+        ("Proposed process for removing access from the org - please review", "proposal"),
+        ("The portal should be able to restart deployments by itself", "wish"),
+        ("I think we should delete the staging cluster at some point next quarter.", "plan for later"),
+        ("We are planning to create a new website for the conference next year.", "plan for later"),
+        ("Our CI fails to create the namespace because the service account lacks permissions.", ""),
+        ("User alice cannot log in to the cluster since this morning", ""),
+    ],
+    ids=["feature-request", "suggestion", "proposal", "ability-wish", "some-point", "planning", "failure", "symptom"],
+)
+def test_a_feature_request_a_plan_or_a_failure_report_is_not_a_change(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+def test_requests_titled_as_requests_still_ask(catalog: Catalog) -> None:
+    assert rules.parse("Request: dev namespace billing-exp for the billing team", catalog).recognised
+    access = "Access request: please give rohant read access to namespace smo"
+    assert rules.parse(access, catalog).key == "identity.grant.access"
+    assert rules.parse("show logs for api, alice cannot log in", catalog).key == "observability.query.logs"
+    assert rules.parse("please create the website news.acme.org now", catalog).key == "provision.create.website"
+    # "eventually" in another clause is about the thing, not a plan for the change
+    later = "the cert for api.acme.org will eventually expire, please renew it"
+    assert rules.parse(later, catalog).key == "security.issue.cert"
+
+
+def test_a_request_followed_by_a_question_about_it_still_asks(catalog: Catalog) -> None:
+    noun_first = "namespace team-x-dev for the x team. is this the right place?"
+    assert rules.parse(noun_first, catalog).key == "provision.create.namespace"
+    wondering = "Was wondering if you could restart the api deployment. Is that ok?"
+    assert rules.parse(wondering, catalog).key == "provision.restart.deployment"
+    # a story with no ask, then a how-to, stays a question
+    assert not rules.parse("The api deployment restarts all the time. How do I check the logs?", catalog).recognised
+
+
+def test_a_courtesy_clause_before_the_ask_does_not_make_a_question(catalog: Catalog) -> None:
+    courtesy = "When you get a chance, restart the worker deployment."
+    assert rules.parse(courtesy, catalog).key == "provision.restart.deployment"
+    assert not rules.parse("When you create a namespace, is it empty?", catalog).recognised
+    assert not rules.parse("When did we last rotate the key, can you check", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "declined_with"),
+    [
+        ("I'll delete the old namespace tomorrow morning.", "what the writer will do"),
+        ("We can create the namespace for you once you confirm the name.", "what the writer will do"),
+        ("Could you confirm which namespace you want us to delete?", "reply to a requester"),
+        ("You can request a namespace through the portal.", "advice to a reader"),
+        ("Hey, your namespace has been created, let us know if you need anything else.", ""),
+        ("Note that deleting a namespace removes all its resources.", ""),
+    ],
+    ids=["promise", "offer", "what-you-want-us-to-do", "advice", "done-and-courtesy", "statement-with-s-form"],
+)
+def test_what_an_operator_writes_to_a_requester_is_not_a_request(
+    request_text: str, declined_with: str, catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert declined_with in (intent.declined or "")
+
+
+def test_the_same_modals_asking_us_still_ask(catalog: Catalog) -> None:
+    for request_text, key in (
+        ("Please you can scale the worker to 2 replica", "provision.scale.deployment"),
+        ("any chance you could restart the ingest deployment?", "provision.restart.deployment"),
+        ("can we delete the namespace qa-7?", "provision.delete.namespace"),
+        ("please help us to create namespace team-x", "provision.create.namespace"),
+    ):
+        assert rules.parse(request_text, catalog).key == key, request_text
+
+
+def test_a_hedge_or_an_exclamation_before_the_ask_keeps_it(catalog: Catalog) -> None:
+    assert rules.parse("Can't wait! please create namespace launch-2026", catalog).key == "provision.create.namespace"
+    hedge = "not sure if this is the right place, but please delete namespace tmp-9"
+    assert rules.parse(hedge, catalog).key == "provision.delete.namespace"
+    assert not rules.parse("I'd like to know whether we can delete namespace x", catalog).recognised
+
+
+def test_a_generic_how_to_stays_a_question(catalog: Catalog) -> None:
+    assert not rules.parse("can it be done with helm?", catalog).recognised
+    assert not rules.parse("We use two clusters. How to restart a deployment without downtime?", catalog).recognised
+
+
+def test_a_negated_verb_asks_for_nothing(catalog: Catalog) -> None:
+    assert not rules.parse("do not delete namespace prod", catalog).recognised
+    assert not rules.parse("Our team typically does not grant namespace access", catalog).recognised
+    assert rules.parse("don't wait, delete namespace tmp-1", catalog).key == "provision.delete.namespace"
+
+
+def test_sentences_end_at_full_stops_and_quoted_sentences() -> None:
+    tokens = tokenize('The app says "it went wrong." How do I fix it? Thanks')
+    assert [tuple(t.low for t in tokens[s:e]) for s, e in speech.sentences(tokens)] == [
+        ("the", "app", "says", "\x00"),
+        ("how", "do", "i", "fix", "it"),
+        ("thanks",),
+    ]
+
+
+def test_a_wish_that_is_over_creates_nothing(catalog: Catalog) -> None:
+    for request_text in (
+        "we no longer need uigearup.uiowa.edu to be live. Can I deactivate it for now?",
+        "We don't need the namespace legacy-tools anymore.",
+    ):
+        assert rules.parse(request_text, catalog).action != "create", request_text
+    assert rules.parse("we no longer need the site promo.acme.org, please take it down", catalog).action == "delete"
