@@ -715,6 +715,11 @@ async def request_event(
     phase = phases.current(status.get("phase"))
     if controller.behind(meta["uid"], phase):
         return  # an event from before this process's own last write: that step is done
+    # A step queued behind the decisions reads the request anew when its turn comes: an event of a
+    # request whose launch or context waits needs no reconcile (in a backlog, thousands would wait
+    # for a reconcile slot, each holding its whole body).
+    if meta["uid"] in controller.launches or meta["uid"] in memo["context_batch"]:
+        return
     new = phase in (Phase.PENDING, Phase.PLANNING)
     if new:
         controller.undecided.add(meta["uid"])

@@ -74,6 +74,10 @@ class ContextBatch:
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def __contains__(self, uid: object) -> bool:
+        """Is ``uid``'s context step queued or being delivered? Then its events need no reconcile."""
+        return uid in self._waiting or uid in self._ready
+
     async def run(self) -> None:
         """Work the queue until cancelled."""
         while True:
