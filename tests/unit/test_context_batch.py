@@ -105,3 +105,21 @@ async def test_a_failed_delivery_leaves_nothing_behind_and_the_worker_goes_on() 
     await settle(batch, task)
     assert recorder.batches == [["a"], ["b"]]
     assert recorder.delivered["b"] is not None
+
+
+async def test_a_request_counts_as_queued_from_want_until_its_delivery_ends() -> None:
+    recorder = Recorder()
+    seen_during_delivery: list[bool] = []
+
+    async def deliver(body: Mapping[str, Any]) -> None:
+        seen_during_delivery.append(body["metadata"]["uid"] in batch)  # its own event is left alone
+        await recorder.deliver(body)
+
+    batch = ContextBatch(recorder.retrieve, deliver, busy=lambda: False)
+    assert "a" not in batch
+    batch.want(request("a"))
+    assert "a" in batch  # the operator skips the request's events from here on
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await settle(batch, task)
+    assert seen_during_delivery == [True]
+    assert "a" not in batch  # written (or failed): its next event is looked at again
