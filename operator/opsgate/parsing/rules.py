@@ -172,7 +172,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
     not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
     if not_asked is not None:
         return not_asked
-    changes = _changes(tokens, spans, lexicon, catalog)
+    changes = _changes(tokens, spans, lexicon, catalog, chosen_at=best.verb_at)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
     entry = catalog.entries[best.key]
@@ -647,7 +647,7 @@ def _readings(
     for v in verb_spans:
         adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
-            if _taken_from(tokens, v, n):
+            if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n):
                 continue
             for verb in v.verbs:
                 for noun in n.nouns:
@@ -708,6 +708,25 @@ def _readings(
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _claimed_by_other(
+    tokens: tuple[Token, ...], verb_spans: list[extract.Span], verb: extract.Span, noun: extract.Span
+) -> bool:
+    """Is the noun the object of another verb that stands between it and ``verb``, in a later sentence?
+
+    "Provision x.edu on host3. Also run `kubectl delete ns --all`": "ns" is what "delete" acts on;
+    "provision" reaches across a sentence end only for a noun no verb of its own has.
+    """
+    if noun.start <= verb.start or not any(t.end for t in tokens[verb.end : noun.start]):
+        return False
+    for other in verb_spans:
+        # "new" beside another verb describes the noun ("they are getting a new website"): no claim
+        if verb.end <= other.start and other.end <= noun.start and tokens[other.start].low != "new":
+            between = tokens[other.end : noun.start]
+            if all(t.low in _DETERMINERS for t in between) and not any(t.end for t in tokens[other.start : noun.start]):
+                return True
+    return False
 
 
 def _taken_from(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
@@ -966,7 +985,12 @@ def _about_the_requester(
 
 
 def _changes(
-    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], lexicon: Lexicon, catalog: Catalog
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    lexicon: Lexicon,
+    catalog: Catalog,
+    *,
+    chosen_at: int | None = None,
 ) -> list[_Change]:
     """The distinct changes the request's clauses ask for, each named by a verb of its own clause."""
     parts = clauses.split(tokens)
@@ -977,6 +1001,10 @@ def _changes(
     # one that asks, asks for no change of its own
     sentences = speech.sentences(tokens)
     asking = {s for s in sentences if speech.asks_at(tokens, spans, s[0])} if len(sentences) > 1 else set(sentences)
+    if asking and chosen_at is not None:
+        # "Provision x.edu. Also run `kubectl delete ns --all`": when the chosen verb stands in a
+        # sentence that does not read as an ask, that sentence's change counts beside the asking one's
+        asking |= {s for s in sentences if s[0] <= chosen_at < s[1]}
     for part in parts:
         if asking and not any(s <= part.start < e for s, e in asking):
             continue

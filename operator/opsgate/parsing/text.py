@@ -42,6 +42,9 @@ _INJECTION = re.compile(
         \b(?:instructions?|prompts?|rules|everything|above|context|previous|prior)\b
     | \bsystem\s*(?:prompt|message)?\s*(?::|override)
     | \bnew\s+instructions?\b
+    | \b(?:note|message|instructions?|memo)\s+(?:to|for)\s+(?:the\s+|any\s+)?
+        (?:automation|bot|ai|assistant|agent|model|llm|parser|robot)s?\b
+    | \b(?:restrictions|rules|policies|limits|guardrails|checks)\s+(?:do\s+not|don't|no\s+longer)\s+apply\b
     | \byou\s+(?:are|must)\s+now\b
     | \bassistant\s*:
     | </?\s*(?:request|context|system|instructions?)\s*>
