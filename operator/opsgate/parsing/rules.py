@@ -61,6 +61,7 @@ PENALTY_AMBIGUOUS = 0.15
 PENALTY_MISSING = 0.1
 PENALTY_INJECTION = 0.1
 FLOOR = 0.05
+_NEW_REACH = 3  # words between "new" and the noun it describes ("a new ephemeral preview namespace")
 ADJECTIVE_NEW = 12  # how much farther a pair with "new" counts when another verb asks
 
 _MAX_PHRASE = 4
@@ -649,6 +650,10 @@ def _readings(
         for n in noun_spans:
             if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n):
                 continue
+            if tokens[v.start].low == "new" and not _describes(tokens, v, n) and not speech.asks_at(tokens, spans, v.start):
+                # "when a new staffer logs in, their account is created": in a sentence that asks for
+                # nothing, "new" describes its own phrase's noun, not one farther on
+                continue
             for verb in v.verbs:
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
@@ -708,6 +713,12 @@ def _readings(
         readings = _implied_readings(verb_spans, tokens, spans, lexicon)
     readings.sort(key=lambda r: (r.score, -r.confidence))
     return readings
+
+
+def _describes(tokens: tuple[Token, ...], adjective: extract.Span, noun: extract.Span) -> bool:
+    """Does the adjective "new" stand in the noun's own phrase ("a new dev namespace", "new user account")?"""
+    between = tokens[adjective.end : noun.start]
+    return noun.start >= adjective.end and len(between) <= _NEW_REACH and not any(t.stop for t in tokens[adjective.start : noun.start])
 
 
 def _claimed_by_other(
