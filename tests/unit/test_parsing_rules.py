@@ -120,9 +120,12 @@ def test_a_command_in_another_sentence_keeps_its_own_noun(catalog: Catalog) -> N
     assert not intent.recognised
     assert intent.key != "provision.create.namespace"
     # a noun no other verb has is still the asking verb's: "new" only describes it
-    assert rules.parse(
-        "Deprovision uiobl.uiowa.edu please. They are getting a new website with a similar domain.", catalog
-    ).key == "provision.delete.website"
+    assert (
+        rules.parse(
+            "Deprovision uiobl.uiowa.edu please. They are getting a new website with a similar domain.", catalog
+        ).key
+        == "provision.delete.website"
+    )
 
 
 @pytest.mark.parametrize(
@@ -835,3 +838,111 @@ def test_all_of_a_resource_named_one_by_one_is_several_targets(catalog: Catalog)
 def test_a_bracketed_handle_is_the_username_before_the_name_it_follows(catalog: Catalog) -> None:
     dana = rules.parse("Hello, my colleague Dana (dlee) joined today. Could you create her account?", catalog)
     assert dana.entities == {"username": "dlee"}
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "please rotate the db creds for both the app and the etl services.",
+        "The following staff members need accounts in the new app: Patrick Shea (PShea), Lee Berry (LBerry), "
+        "Molly Sampson (msampson).",
+    ],
+    ids=["both-and", "people-listed-after-a-colon"],
+)
+def test_both_and_a_list_after_a_colon_name_several_targets(request_text: str, catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert not intent.recognised
+    assert "several targets" in (intent.declined or "")
+
+
+def test_one_target_after_both_or_a_colon_is_still_read(catalog: Catalog) -> None:
+    assert rules.parse("please rotate the creds for both the payments service", catalog).entities == {
+        "service": "payments"
+    }
+    assert rules.parse("create user accounts: alice", catalog).key == "identity.create.user"
+
+
+def test_a_written_out_image_reference_wins_over_a_word_after_image(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Our images have no SBOM, so consumers cannot verify image integrity. Can you generate an SBOM for "
+        "ghcr.io/soluto/oidc-server-mock?",
+        catalog,
+    )
+    assert intent.entities.get("image") == "ghcr.io/soluto/oidc-server-mock"
+    assert rules.parse("scan image nginx please", catalog).entities == {"image": "nginx"}
+    # "our base image: a couple of …" names no image "a"
+    intent = rules.parse(
+        "I want a check of our base image: a couple of CVEs were reported. Can you scan alpine:3.18?", catalog
+    )
+    assert (intent.key, intent.entities.get("image")) == ("compliance.scan.vulnerabilities", "alpine:3.18")
+
+
+def test_so_can_you_asks_rather_than_tells_a_purpose(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "The CI change is still in review, but a customer asked today, so in the meantime can you generate an "
+        "SBOM for ghcr.io/acme/api?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.generate.sbom", {"image": "ghcr.io/acme/api"})
+
+
+def test_an_issue_forms_unticked_options_and_labelled_fields(catalog: Catalog) -> None:
+    form = (
+        "## Step 1\nAre you requesting to:\n- [x] grant user access\n- [ ] remove user access\n\n## Step 2\n"
+        "* Full Name: Darrel Siegle\n* GitHub ID: advsol-darrel\n* Access: edit on namespace d3d940-dev"
+    )
+    intent = rules.parse(form, catalog)
+    assert (intent.key, intent.entities) == (
+        "identity.grant.access",
+        {"username": "advsol-darrel", "role": "edit", "namespace": "d3d940-dev"},
+    )
+    # the labelled field says who, before a name in the prose of another sentence
+    intent = rules.parse(
+        "Revoke access from Jared Burck from Red Hat.\n- [x] remove user access\nGitHub ID: jaredburck", catalog
+    )
+    assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})
+    assert text.clean("- [ ] delete namespace prod\n- [x] restart web").text == "- [x] restart web"
+    # a resource's own labelled id names the resource, not a person
+    assert (
+        rules.parse("Request for new cluster - Cluster ID: booth-demo, Region: West Europe", catalog).entities["name"]
+        == "booth-demo"
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("gcloud container clusters delete nginx-tutorial - we're done with it, please delete the nginx-tutorial "
+         "cluster so it stops billing.", "provision.delete.cluster", {"name": "nginx-tutorial"}),
+        ("eksctl create cluster --name edge", "provision.create.cluster", {"name": "edge"}),
+        ("az aks delete -n edge", "provision.delete.cluster", {"name": "edge"}),
+    ],
+    ids=["gcloud", "eksctl", "az-aks"],
+)  # fmt: skip
+def test_a_cloud_clis_cluster_command_reads_as_its_words(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_every_object_of_a_kind_is_several_targets(catalog: Catalog) -> None:
+    intent = rules.parse("kubectl delete ns --all", catalog)
+    assert not intent.recognised
+    assert "several targets" in (intent.declined or "")
+
+
+def test_what_the_new_thing_is_needed_for_is_no_second_change(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Add serviceaccount to cloud-platform-dev ns, name it github-actions - we need it to allow actions to run "
+        "deployments to the namespace",
+        catalog,
+    )
+    assert (intent.key, intent.entities.get("name")) == ("identity.create.service_account", "github-actions")
+    assert rules.parse("we need it to restart nginx", catalog).key == "provision.restart.deployment"
+
+
+def test_the_scanners_command_stands_for_a_scan(catalog: Catalog) -> None:
+    intent = rules.parse("trivy image python:3.4-alpine pls", catalog)
+    assert (intent.key, intent.entities) == ("compliance.scan.vulnerabilities", {"image": "python:3.4-alpine"})
+    assert not rules.parse("Trivy reports CVE-2023-1234 in our base image, is it a false positive?", catalog).recognised

@@ -85,6 +85,7 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_NEEDING = frozenset({"need", "needs", "require", "requires", "use", "want", "wants"})
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
@@ -412,6 +413,9 @@ def _own_targets(
     ]
     if not outside:
         return values
+    # a form's labelled field ("GitHub ID: jaredburck") says who wherever it stands
+    labelled = extract.find(tokens, _spans(tokens, lexicon)).cues.get(extract.Cue.HANDLE, [])
+    outside = [name for name in outside if values[name].lower() not in labelled]
     own = slots.candidates(
         entry,
         extract.find(sentence, _spans(sentence, lexicon)),
@@ -582,7 +586,13 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
     """ "so our pipeline can …", "so that we can …", "in order to …"; not "so please delete …"."""
     if lows[:3] == ("in", "order", "to"):
         return True
-    return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
+    if len(lows) > 3 and lows[0] in _NEEDING and lows[1] in _PRONOUNS and lows[2] == "to":
+        return True  # "name it github-actions - we need it to allow actions to run deployments"
+    if lows[:1] != ("so",):
+        return False
+    modal = next((i for i in range(1, min(5, len(lows))) if lows[i] in _PURPOSE_MODALS), None)
+    # "so in the meantime can you generate an SBOM": a modal before "you" asks the reader
+    return modal is not None and (modal + 1 >= len(lows) or lows[modal + 1] not in ("you", "u", "someone"))
 
 
 def _wished_done(lows: tuple[str, ...], at: int) -> bool:
@@ -650,7 +660,11 @@ def _readings(
         for n in noun_spans:
             if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n):
                 continue
-            if tokens[v.start].low == "new" and not _describes(tokens, v, n) and not speech.asks_at(tokens, spans, v.start):
+            if (
+                tokens[v.start].low == "new"
+                and not _describes(tokens, v, n)
+                and not speech.asks_at(tokens, spans, v.start)
+            ):
                 # "when a new staffer logs in, their account is created": in a sentence that asks for
                 # nothing, "new" describes its own phrase's noun, not one farther on
                 continue
@@ -718,7 +732,11 @@ def _readings(
 def _describes(tokens: tuple[Token, ...], adjective: extract.Span, noun: extract.Span) -> bool:
     """Does the adjective "new" stand in the noun's own phrase ("a new dev namespace", "new user account")?"""
     between = tokens[adjective.end : noun.start]
-    return noun.start >= adjective.end and len(between) <= _NEW_REACH and not any(t.stop for t in tokens[adjective.start : noun.start])
+    return (
+        noun.start >= adjective.end
+        and len(between) <= _NEW_REACH
+        and not any(t.stop for t in tokens[adjective.start : noun.start])
+    )
 
 
 def _claimed_by_other(

@@ -119,9 +119,11 @@ _INDIRECT = re.compile(
     r"\b(?:know|ask|asking|wonder|wondering|curious)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
 )
 # Asking for the command rather than the change: "can you help me with the command to create a mailbox"
-_HOW_TO = re.compile(r"\bhelp\s+(?:me|us)\s+(?:with|find|out\s+with)\s+(?:the\s+|a\s+)?(?:commands?|syntax|script|steps)\b")
+_HOW_TO = re.compile(
+    r"\bhelp\s+(?:me|us)\s+(?:with|find|out\s+with)\s+(?:the\s+|a\s+)?(?:commands?|syntax|script|steps)\b"
+)
 # What a thing is for or what someone used to do: "a worker which is used to restart the demo container"
-_USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?$")
+_USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?\S+$")
 # What an act will bring about, said of it rather than asked: "Deleting the hub pod should bring it back up"
 _PREDICTING = frozenset({"should", "will", "would", "might", "may"})
 _RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
@@ -266,7 +268,7 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
         return DECLINED_DONE, None
-    if verb_at is not None and _USED_TO.search(" ".join(t.low for t in tokens[max(start, verb_at - 4) : verb_at]) + " "):
+    if verb_at is not None and _USED_TO.search(" ".join(t.low for t in tokens[max(start, verb_at - 4) : verb_at + 1])):
         return DECLINED_DONE, None  # "our cron worker, which is used to automatically restart the demo container"
     if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
         return reason, None
@@ -356,8 +358,10 @@ def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) ->
 
 
 _OTHERS = frozenset({"they", "he", "she", "people", "everyone", "everybody", "others", "most", "companies"})
-_ADVERBS = frozenset({"all", "either", "also", "usually", "always", "often", "just", "simply", "then", "typically",
-                      "normally", "both", "generally", "sometimes", "never"})
+_ADVERBS = frozenset(
+    {"all", "either", "also", "usually", "always", "often", "just", "simply", "then", "typically", "normally",
+     "both", "generally", "sometimes", "never"}
+)  # fmt: skip
 
 
 def _done_by_others(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:

@@ -61,6 +61,10 @@ _INJECTION = re.compile(
 ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
 
 
+# An issue form's option left unticked ("- [ ] remove user access"): not what the requester chose
+_UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ \][^\n]*$", re.MULTILINE)
+
+
 @dataclasses.dataclass(frozen=True)
 class CleanText:
     """Text a parser may act on, and what cleaning it did."""
@@ -86,7 +90,7 @@ def clean(text: str) -> CleanText:
     """Fold ``text`` and cut it at the first injection marker."""
     if len(text) > MAX_REQUEST_CHARS:
         return CleanText(text="", refused=True, notes=(NOTE_TOO_LONG,))
-    folded = fold(text)
+    folded = fold(_UNCHECKED.sub("", text))
     marker = _INJECTION.search(folded)
     if marker is None:
         return CleanText(text=folded)
