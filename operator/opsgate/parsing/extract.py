@@ -148,7 +148,7 @@ _RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS"})
 _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
-_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id"})
+_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
 
 
 @dataclasses.dataclass(frozen=True)

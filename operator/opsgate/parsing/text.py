@@ -50,7 +50,7 @@ _INJECTION = re.compile(
     | </?\s*(?:request|context|system|instructions?)\s*>
     | <\|[a-z_]+\|>
     | \[/?inst\]
-    | \#\#\#
+    | \#\#\#\s*(?:instructions?|system|assistant|user|human|response|input|prompt|new|note)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -63,6 +63,10 @@ ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", r
 
 # An issue form's option left unticked ("- [ ] remove user access"): not what the requester chose
 _UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ \][^\n]*$", re.MULTILINE)
+
+
+# An issue form's heading over its answer ("### Account Holder Username\ntompock"): a labelled field
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+([^\n#]*?[^\s:#])[ \t]*:?[ \t]*\n+(?=[ \t]*[^\s#])", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +94,7 @@ def clean(text: str) -> CleanText:
     """Fold ``text`` and cut it at the first injection marker."""
     if len(text) > MAX_REQUEST_CHARS:
         return CleanText(text="", refused=True, notes=(NOTE_TOO_LONG,))
-    folded = fold(_UNCHECKED.sub("", text))
+    folded = fold(_HEADING.sub(r"\1: ", _UNCHECKED.sub("", text)))
     marker = _INJECTION.search(folded)
     if marker is None:
         return CleanText(text=folded)
