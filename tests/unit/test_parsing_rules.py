@@ -969,3 +969,16 @@ def test_an_issue_forms_headings_are_labels_not_injections(catalog: Catalog) -> 
 def test_decom_is_ops_shorthand_for_decommission(catalog: Catalog) -> None:
     intent = rules.parse("Decom http://openwebdevice.org/", catalog)
     assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "openwebdevice.org"})
+
+
+def test_a_verb_with_its_own_subject_tells_while_the_imperative_asks(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "A scan found a live API key committed to the trinity repo. Anyone can use it on your account. Please "
+        "rotate it now for the trinity service, then we remove it from git history.",
+        catalog,
+    )
+    assert (intent.key, intent.entities.get("service")) == ("security.rotate.secret", "trinity")
+    assert intent.entities.get("name") != "committed"  # "key committed to the repo" describes the key
+    # a modal before the subject asks: "can we delete …"
+    assert rules.parse("can we delete the namespace tmp-1?", catalog).key == "provision.delete.namespace"
+    assert rules.parse("restart deployment shared in staging", catalog).entities.get("name") == "shared"

@@ -77,6 +77,7 @@ _NOT_NAMES = frozenset(
 _STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")
 # What may follow a past participle that describes the noun before it: "the credentials used by
 # billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
+_PLACED = frozenset({"to", "in", "into", "on", "at", "from"})
 _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
 
 _DURATION = re.compile(
@@ -268,7 +269,16 @@ def is_participle(tokens: tuple[Token, ...], i: int) -> bool:
     # "creat|ed" -> "create", "scann|ed" -> "scan", "deploy|ed" -> "deploy"
     if any(base in vocabulary.VERBS for base in (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else "")):
         return True
-    return i + 1 < len(tokens) and tokens[i + 1].low in _PARTICIPLE_FOLLOWERS
+    if i + 1 < len(tokens) and tokens[i + 1].low in _PARTICIPLE_FOLLOWERS:
+        return True
+    # "an API key committed to the repo", "a token leaked in a public gist": a participle placing the
+    # noun somewhere ("deployment shared in staging" names the deployment)
+    return (
+        len(low) >= 6
+        and i + 2 < len(tokens)
+        and tokens[i + 1].low in _PLACED
+        and tokens[i + 2].low in ("the", "a", "an", "our", "your", "their", "my", "this", "its")
+    )
 
 
 def value_kind(token: Token) -> str | None:

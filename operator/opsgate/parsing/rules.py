@@ -86,6 +86,7 @@ _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
 _NEEDING = frozenset({"need", "needs", "require", "requires", "use", "want", "wants"})
+_SUBJECTS = frozenset({"we", "i", "they", "he", "she"})
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
@@ -166,10 +167,17 @@ def parse(request: str, catalog: Catalog) -> Intent:
         if not found_any and _states_done(tokens):
             return unrecognised(notes=(*cleaned.notes, NOTE_REPORTED))  # "the mailbox x is deleted"
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
-    if len(readings) > 1 and any(t.end for t in tokens[:-1]):
+    if len(readings) > 1:
         # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
-        # sentence that asks names the change, before a verb of a sentence that tells
-        readings.sort(key=lambda r: r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at))
+        # sentence that asks names the change, before a verb of a sentence that tells; and "please
+        # rotate it now, then we remove it from git history": a verb with its own subject tells
+        several = any(t.end for t in tokens[:-1])
+        readings.sort(
+            key=lambda r: (
+                several and (r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at)),
+                r.verb_at is not None and _has_subject(tokens, r.verb_at),
+            )
+        )
     best = _explaining_most(readings, tokens, spans, catalog)
     not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
     if not_asked is not None:
@@ -283,6 +291,15 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _has_subject(tokens: tuple[Token, ...], verb_at: int) -> bool:
+    """Does a personal pronoun stand as the verb's subject ("then we remove it"), not after a modal
+    that asks ("can we remove it") or "let"?"""
+    if verb_at < 1 or tokens[verb_at - 1].low not in _SUBJECTS or tokens[verb_at - 1].stop:
+        return False
+    before = tokens[verb_at - 2].low if verb_at >= 2 else ""
+    return before not in _PURPOSE_MODALS | {"shall", "should", "let", "if", "why", "don't"}
 
 
 def _says_not_to(tokens: tuple[Token, ...], lexicon: Lexicon) -> bool:
