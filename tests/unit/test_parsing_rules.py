@@ -982,3 +982,28 @@ def test_a_verb_with_its_own_subject_tells_while_the_imperative_asks(catalog: Ca
     # a modal before the subject asks: "can we delete …"
     assert rules.parse("can we delete the namespace tmp-1?", catalog).key == "provision.delete.namespace"
     assert rules.parse("restart deployment shared in staging", catalog).entities.get("name") == "shared"
+
+
+def test_a_verb_with_its_own_object_does_not_reach_into_an_earlier_sentence(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "We are creating a PyLadies Tokyo website using WordPress on our VPN server. If possible, we want to setup "
+        "a sub-domain tokyo.pyladies.com to point to our server's IP address. Here is our server's IP address: "
+        "157.7.205.20",
+        catalog,
+    )
+    assert (intent.key, intent.entities.get("domain"), intent.entities.get("value")) == (
+        "provision.create.dns_record",
+        "tokyo.pyladies.com",
+        "157.7.205.20",
+    )
+    # "one" and "it" refer back to the noun of the sentence before
+    intent = rules.parse("The SBOM is worth having. Can you produce one for ghcr.io/acme/api:latest?", catalog)
+    assert intent.key == "compliance.generate.sbom"
+
+
+def test_it_stands_for_the_one_value_said_before(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Our grant has ended and we no longer need uigearup.uiowa.edu to be live. Can I deactivate it for now?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "uigearup.uiowa.edu"})

@@ -71,6 +71,9 @@ _OWN = frozenset({"my", "mine", "myself"})
 # "restart it", "scale them to 3": in a clause after another, a pronoun is the earlier object
 _PRONOUNS = frozenset({"it", "them", "that", "this", "those", "these"})
 # What opens a noun phrase that borrows the verb before it ("create a cluster x and a namespace y").
+_REFERRING = _PRONOUNS | {"one", "ones", "some", "him", "her"}
+# words that say a domain follows: "setup a sub-domain tokyo.pyladies.com"
+_DOMAIN_WORDS = frozenset({"subdomain", "sub-domain", "domain", "hostname", "fqdn", "url"})
 _ARTICLES = frozenset({"a", "an", "the", "another", "new"})
 # The parameters that say which thing a change acts on, when the catalog entry requires none.
 _TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
@@ -675,7 +678,7 @@ def _readings(
     for v in verb_spans:
         adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
-            if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n):
+            if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n) or _reaches_back(tokens, v, n):
                 continue
             if (
                 tokens[v.start].low == "new"
@@ -756,6 +759,21 @@ def _describes(tokens: tuple[Token, ...], adjective: extract.Span, noun: extract
     )
 
 
+def _reaches_back(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
+    """Does the verb take a noun from an earlier sentence although it has an object of its own?
+
+    "We are creating a website on our server. We want to setup a sub-domain x.org to point to our
+    IP": "setup" acts on the sub-domain; "The site x.org is old. Please take it down" refers back.
+    """
+    if noun.start >= verb.start or not any(t.end for t in tokens[noun.start : verb.start]):
+        return False
+    obj = next(
+        (t for t in tokens[verb.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS), None
+    )
+    # "Can you produce one for ghcr.io/x/y?": "one" stands for the noun said before
+    return obj is not None and not tokens[verb.end - 1].stop and obj.low not in _REFERRING and not obj.noun
+
+
 def _claimed_by_other(
     tokens: tuple[Token, ...], verb_spans: list[extract.Span], verb: extract.Span, noun: extract.Span
 ) -> bool:
@@ -815,11 +833,20 @@ def _value_readings(
     readings: list[_Reading] = []
     for v in verb_spans:
         if object_only:
-            after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
+            after = (
+                t
+                for t in tokens[v.end :]
+                if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS and t.low not in _DOMAIN_WORDS
+            )
             # "x.gov should be taken down": after a need form the subject is the object
             passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
-            if extract.value_kind(next(after, tokens[v.start])) != kind and not any(
-                extract.value_kind(t) == kind for t in passive[:1]
+            obj = next(after, tokens[v.start])
+            # "we no longer need x.edu to be live … Can I deactivate it?": "it" is the one value said before
+            told = obj.low == "it" and sum(extract.value_kind(t) == kind for t in tokens[: v.start]) == 1
+            if (
+                extract.value_kind(obj) != kind
+                and not told
+                and not any(extract.value_kind(t) == kind for t in passive[:1])
             ):
                 continue
         elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
