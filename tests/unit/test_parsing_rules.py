@@ -1007,3 +1007,16 @@ def test_it_stands_for_the_one_value_said_before(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "uigearup.uiowa.edu"})
+
+
+def test_a_noun_that_ends_its_clause_is_named_before_it(catalog: Catalog) -> None:
+    intent = rules.parse("Add serviceaccount to cloud-platform-dev ns, name it github-actions", catalog)
+    assert (intent.key, intent.entities) == (
+        "identity.create.service_account",
+        {"name": "github-actions", "namespace": "cloud-platform-dev"},
+    )
+
+
+def test_the_service_that_wrote_the_logs_is_whose_logs(catalog: Catalog) -> None:
+    intent = rules.parse("show all logs that nginx wrote in the past hour", catalog)
+    assert (intent.key, intent.entities) == ("observability.query.logs", {"service": "nginx", "since": "1h"})

@@ -77,6 +77,11 @@ _NOT_NAMES = frozenset(
 _STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")
 # What may follow a past participle that describes the noun before it: "the credentials used by
 # billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
+# what a service does with its logs and errors: "the logs that nginx wrote"
+_EMITTING = frozenset(
+    {"wrote", "written", "writes", "produced", "produces", "emitted", "emits", "logged", "logs", "threw", "throws",
+     "raised", "printed", "prints", "generated", "sent"}
+)  # fmt: skip
 _PLACED = frozenset({"to", "in", "into", "on", "at", "from"})
 _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
 
@@ -576,7 +581,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if cue is None:
                 continue
             username = cue is Cue.USER
-            after = tokens[span.end] if span.end < len(tokens) else None
+            # "to cloud-platform-dev ns, name it …": a noun that ends its clause has its name before it
+            after = tokens[span.end] if span.end < len(tokens) and not tokens[span.end - 1].stop else None
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
@@ -606,6 +612,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 # only "the auth logs": what follows these nouns is rarely a name ("incidents happened")
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
+                elif after is not None and after.low in ("that", "which") and span.end + 2 < len(tokens):
+                    writer, verb = tokens[span.end + 1], tokens[span.end + 2]
+                    if verb.low in _EMITTING and is_name(writer):
+                        _add(found, cue, writer.low)  # "all logs that nginx wrote in the past hour"
                 continue
             if after is not None and after.quoted and is_name(after, username=username):
                 _add(found, cue, after.low)  # "the unused namespace `kondoodev`": the quoted name is the name
