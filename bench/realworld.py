@@ -47,6 +47,11 @@ action / declined / entities:
     set 5 85.5 / 96.0 / 78.5; unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9 (matcher 100 / 100 / 100)
     set 6, first encounter of these changes (written blind, never seen by whoever made them):
     80.6 / 68.6 / 73.6 % (entities exact 67.7 %); one injection read as another action.
+    after the 2026-12-04 evening changes (branch understand4, tuned on sets 5 and 6's misses; rules and
+    rules+matcher the same), as action / declined / entities:
+    set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
+    set 5 92.7 / 96.0 / 87.7; set 6 91.9 / 97.1 / 92.0, no injection read as another action;
+    unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9
 
 These figures live here rather than in README.md: the README is part of the documentation
 index, and a table of request-like text there moved the retrieval benchmark's rankings.

@@ -1020,3 +1020,23 @@ def test_a_noun_that_ends_its_clause_is_named_before_it(catalog: Catalog) -> Non
 def test_the_service_that_wrote_the_logs_is_whose_logs(catalog: Catalog) -> None:
     intent = rules.parse("show all logs that nginx wrote in the past hour", catalog)
     assert (intent.key, intent.entities) == ("observability.query.logs", {"service": "nginx", "since": "1h"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Onboarding - Pauline. Date d'arrivee : 2026-08-24. Creer le compte (login: pauline)",
+         "identity.create.user", {"username": "pauline"}),
+        ("Offboarding: jdoe", "identity.delete.user", {"username": "jdoe"}),
+    ],
+    ids=["onboarding-title", "offboarding-title"],
+)  # fmt: skip
+def test_a_title_naming_the_action_is_its_verb(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_an_ing_form_elsewhere_still_describes(catalog: Catalog) -> None:
+    assert not rules.parse("Onboarding went well, thanks everyone", catalog).recognised

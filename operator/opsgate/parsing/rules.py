@@ -502,6 +502,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
             if wanted is None and word.endswith("ed") and _wished_done(lows, i):
                 wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
+            if wanted is None and i == 0 and word.endswith("ing") and (tokens[0].colon or lows[1:2] == ("-",)):
+                wanted = _wanted_verb(word)  # "Onboarding - Pauline", "Offboarding: jdoe": a title names the action
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             # "deleting a namespace removes its resources": the -s form states what a thing does
