@@ -1040,3 +1040,12 @@ def test_a_title_naming_the_action_is_its_verb(
 
 def test_an_ing_form_elsewhere_still_describes(catalog: Catalog) -> None:
     assert not rules.parse("Onboarding went well, thanks everyone", catalog).recognised
+
+
+def test_an_image_given_as_an_example_is_the_image(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "lets take an example we download one docker image lets say nginx from docker hub and now i want to scan "
+        "this image",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.scan.vulnerabilities", {"image": "nginx"})

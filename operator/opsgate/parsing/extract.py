@@ -338,6 +338,20 @@ def find(tokens: tuple[Token, ...], spans: tuple[Span, ...]) -> Found:
     return found
 
 
+# words that introduce an example of what was just named: "an image, let's say nginx"
+_EXAMPLE_WORDS = frozenset({"lets", "let's", "say", "e.g", "eg", "namely", "like", "for", "example", "instance"})
+
+
+def _after_image(tokens: tuple[Token, ...], i: int) -> bool:
+    """Does the word at ``i`` follow "image", directly or after words that give an example?"""
+    if tokens[i].low in _EXAMPLE_WORDS:
+        return False
+    j = i - 1
+    while j >= 0 and i - j <= 3 and tokens[j].low in _EXAMPLE_WORDS and not tokens[j].stop:
+        j -= 1
+    return j >= 0 and tokens[j].low == "image" and not (j < i - 1 and tokens[j].stop)
+
+
 def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
     previous = ""
     cued: list[str] = []  # a bare word after "image", for when no reference is written out
@@ -377,8 +391,8 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.regions.append(low)
         elif _IMAGE.match(low) and ("/" in low or ":" in low):
             found.images.append(low)
-        elif _IMAGE.match(low) and previous == "image" and low not in vocabulary.POLITENESS | vocabulary.STOPWORDS:
-            cued.append(low)  # "scan image nginx"
+        elif _IMAGE.match(low) and _after_image(tokens, i) and low not in vocabulary.POLITENESS | vocabulary.STOPWORDS:
+            cued.append(low)  # "scan image nginx", "one docker image, let's say nginx, from docker hub"
         elif _METRIC.match(low) and found.metric is None:
             found.metric = low
         if found.environment is None and low in entities.ENVIRONMENT_WORDS:
