@@ -216,3 +216,27 @@ def test_a_wish_that_is_over_creates_nothing(catalog: Catalog) -> None:
     ):
         assert rules.parse(request_text, catalog).action != "create", request_text
     assert rules.parse("we no longer need the site promo.acme.org, please take it down", catalog).action == "delete"
+
+
+def test_what_others_do_or_what_will_happen_asks_for_nothing(catalog: Catalog) -> None:
+    for request_text in (
+        "Deleting the hub pod should bring it back up in a minute.",
+        "Our cron worker, which is used to automatically restart the demo container, broke. I restarted it.",
+        "Not one of them removes former employee accounts. They all either delete the AD account or disable it.",
+        "When a new staffer logs in for the first time, their account is automatically created but their email "
+        "is not set.",
+        "Be able to delete a mail user without needing to ssh, in the panel",
+        "The endpoint returns subjects for any namespace without an admin check.",
+    ):
+        assert not rules.parse(request_text, catalog).recognised, request_text
+    # the same verbs asked for are still read
+    assert rules.parse("please restart the hub deployment", catalog).key == "provision.restart.deployment"
+    assert rules.parse("Ramon would like to have 2 accounts for interns.", catalog).declined
+    assert rules.parse("we need a new user account for jdoe", catalog).key == "identity.create.user"
+    assert rules.parse("the site promo.acme.org should be taken down", catalog).key == "provision.delete.website"
+
+
+def test_asking_for_the_command_is_a_how_to_question(catalog: Catalog) -> None:
+    intent = rules.parse("Can you please help me with command to create mailbox\n\nThanks in advance", catalog)
+    assert not intent.recognised
+    assert speech.NOTE_QUESTION in intent.notes

@@ -34,7 +34,15 @@ _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
     pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
     news today top work agency studio media design solutions services tools systems zone"""
-_TLDS = frozenset(_TLDS_WORDS.split())
+# Country codes ("test.bi", "shop.ke"), less those that are common file extensions ("main.py", "README.md",
+# "lib.rs", "app.ps", "x.so", "build.mk", "a.cc") or surnames and words after an initial ("ext.li", "k.ng", "j.do")
+_COUNTRY_TLDS = """ad ae af ag al ao aq ar aw ax az ba bb bd bf bg bh bi bj bm bn bo bq bs bt bw by bz cd cf cg ci ck
+    cl cm cr cu cv cw cx cy cz dj dm dz ec ee eg er et fj fk fm fo ga gd ge gf gg gh gi gl gm gn gp gq
+    gr gt gu gw gy hm hn hr ht il im iq ir je jm jo ke kg kh ki km kn kp kw ky kz lb lc lk lr ls lt lv
+    mc mg mh ml mm mn mp mq mr mt mu mv mw mz nc nf np nr nu om pa pe pf pg ph pk pn pr pw qa re ro rw
+    sa sb sd si sj sk sl sm sn sr ss sv sx sy sz tc td tf tg th tj tk tl tm tn tr tt tw tz ua ug uy uz
+    va ve vg vi vn vu wf ws ye yt za zm zw"""
+_TLDS = frozenset(_TLDS_WORDS.split()) | frozenset(_COUNTRY_TLDS.split())
 # personal pronouns stand for a name said elsewhere ("he needs cluster-admin", "offboard him")
 _PRONOUNS = frozenset(
     {"he", "she", "him", "her", "hers", "his", "they", "them", "their", "theirs", "we", "us", "you", "it"}
@@ -69,6 +77,12 @@ _NOT_NAMES = frozenset(
 _STATISTIC = re.compile(r"^p\d{1,3}(?:\.\d+)?$")
 # What may follow a past participle that describes the noun before it: "the credentials used by
 # billing", "the namespace created yesterday". A name ending in -ed ("fred") is followed by neither.
+# what a service does with its logs and errors: "the logs that nginx wrote"
+_EMITTING = frozenset(
+    {"wrote", "written", "writes", "produced", "produces", "emitted", "emits", "logged", "logs", "threw", "throws",
+     "raised", "printed", "prints", "generated", "sent"}
+)  # fmt: skip
+_PLACED = frozenset({"to", "in", "into", "on", "at", "from"})
 _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recently", "last", "this", "ago"})
 
 _DURATION = re.compile(
@@ -103,6 +117,7 @@ class Cue(enum.StrEnum):
     DEPLOYMENT = "deployment"
     CLUSTER = "cluster"
     USER = "user"
+    HANDLE = "handle"  # a form's labelled field: "GitHub ID: advsol-darrel"
     SERVICE_ACCOUNT = "service_account"
     SECRET = "secret"  # noqa: S105 -- a resource noun, not a password
     TELEMETRY = "telemetry"  # "the auth logs", "kubectl logs orders": whose logs/metrics/incidents
@@ -139,7 +154,7 @@ _RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS"})
 _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "thank", "and", "to", "as"})
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
-_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id"})
+_HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +274,16 @@ def is_participle(tokens: tuple[Token, ...], i: int) -> bool:
     # "creat|ed" -> "create", "scann|ed" -> "scan", "deploy|ed" -> "deploy"
     if any(base in vocabulary.VERBS for base in (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else "")):
         return True
-    return i + 1 < len(tokens) and tokens[i + 1].low in _PARTICIPLE_FOLLOWERS
+    if i + 1 < len(tokens) and tokens[i + 1].low in _PARTICIPLE_FOLLOWERS:
+        return True
+    # "an API key committed to the repo", "a token leaked in a public gist": a participle placing the
+    # noun somewhere ("deployment shared in staging" names the deployment)
+    return (
+        len(low) >= 6
+        and i + 2 < len(tokens)
+        and tokens[i + 1].low in _PLACED
+        and tokens[i + 2].low in ("the", "a", "an", "our", "your", "their", "my", "this", "its")
+    )
 
 
 def value_kind(token: Token) -> str | None:
@@ -314,8 +338,23 @@ def find(tokens: tuple[Token, ...], spans: tuple[Span, ...]) -> Found:
     return found
 
 
+# words that introduce an example of what was just named: "an image, let's say nginx"
+_EXAMPLE_WORDS = frozenset({"lets", "let's", "say", "e.g", "eg", "namely", "like", "for", "example", "instance"})
+
+
+def _after_image(tokens: tuple[Token, ...], i: int) -> bool:
+    """Does the word at ``i`` follow "image", directly or after words that give an example?"""
+    if tokens[i].low in _EXAMPLE_WORDS:
+        return False
+    j = i - 1
+    while j >= 0 and i - j <= 3 and tokens[j].low in _EXAMPLE_WORDS and not tokens[j].stop:
+        j -= 1
+    return j >= 0 and tokens[j].low == "image" and not (j < i - 1 and tokens[j].stop)
+
+
 def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
     previous = ""
+    cued: list[str] = []  # a bare word after "image", for when no reference is written out
     for i, token in enumerate(tokens):
         low = token.low
         nxt = tokens[i + 1].low if i + 1 < len(tokens) else ""
@@ -350,10 +389,10 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
                 found.pointed_at = low  # "the CNAME should be x.github.io for y.sbs": the record's value
         elif _REGION.match(low):
             found.regions.append(low)
-        elif _IMAGE.match(low) and (
-            "/" in low or ":" in low or (previous == "image" and low not in vocabulary.POLITENESS)
-        ):
+        elif _IMAGE.match(low) and ("/" in low or ":" in low):
             found.images.append(low)
+        elif _IMAGE.match(low) and _after_image(tokens, i) and low not in vocabulary.POLITENESS | vocabulary.STOPWORDS:
+            cued.append(low)  # "scan image nginx", "one docker image, let's say nginx, from docker hub"
         elif _METRIC.match(low) and found.metric is None:
             found.metric = low
         if found.environment is None and low in entities.ENVIRONMENT_WORDS:
@@ -380,6 +419,9 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             elif low in entities.METRIC_WORDS and " " not in low:
                 found.metric = entities.METRIC_WORDS[low]
         previous = low
+    if not found.images:
+        # "verify image integrity … an SBOM for ghcr.io/x/y": a written-out reference is the image
+        found.images.extend(cued)
 
 
 # "my name is Ian": a person introducing themselves names no resource
@@ -400,7 +442,16 @@ def _names_the_action(token: Token) -> bool:
     """Is the token a verb of the vocabulary used as a noun ("deletion", "removal", "request")? A plain
     verb word after a noun is a name ("namespace build")."""
     low = token.low
+    if low in _ABOUT_WORDS:
+        return True  # "User account updates 6/9: delete …": what a heading is about, not a name
     return low in vocabulary.VERBS and (low.endswith(("ion", "al")) or low in ("request", "requesting"))
+
+
+# Nouns that say what a message about a resource is ("account updates", "cluster issues")
+_ABOUT_WORDS = frozenset(
+    {"update", "updates", "requests", "changes", "issue", "issues", "problem", "problems", "details", "settings",
+     "ticket", "form", "info"}
+)  # fmt: skip
 
 
 def _participle_word(low: str) -> bool:
@@ -491,7 +542,16 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.POSSESSIVE, token.low)
         if nxt is None:
             continue
-        if token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
+        if (
+            token.low in _HANDLE_WORDS
+            and token.colon
+            and is_name(nxt, username=True)
+            # "Cluster ID: kubecon" names the cluster; "GitHub ID:", "User ID:" a person
+            and (i == 0 or not tokens[i - 1].noun or tokens[i - 1].low in ("user", "account"))
+        ):
+            # a form's labelled field ("GitHub ID: advsol-darrel") says who, before any name in the prose
+            _add(found, Cue.HANDLE, nxt.low)
+        elif token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
         elif (
             token.low == "name" and not (i and tokens[i - 1].low in _OWNERS) and (named := _name_stated(tokens, i + 1))
@@ -535,7 +595,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if cue is None:
                 continue
             username = cue is Cue.USER
-            after = tokens[span.end] if span.end < len(tokens) else None
+            # "to cloud-platform-dev ns, name it …": a noun that ends its clause has its name before it
+            after = tokens[span.end] if span.end < len(tokens) and not tokens[span.end - 1].stop else None
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
@@ -565,6 +626,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 # only "the auth logs": what follows these nouns is rarely a name ("incidents happened")
                 if strict_before and before is not None:
                     _add(found, cue, before.low)
+                elif after is not None and after.low in ("that", "which") and span.end + 2 < len(tokens):
+                    writer, verb = tokens[span.end + 1], tokens[span.end + 2]
+                    if verb.low in _EMITTING and is_name(writer):
+                        _add(found, cue, writer.low)  # "all logs that nginx wrote in the past hour"
                 continue
             if after is not None and after.quoted and is_name(after, username=username):
                 _add(found, cue, after.low)  # "the unused namespace `kondoodev`": the quoted name is the name

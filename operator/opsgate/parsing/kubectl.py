@@ -36,12 +36,23 @@ _FLAG_VALUE = r"(?:=|\s+)([A-Za-z0-9][-A-Za-z0-9]*)"
 _REPLICAS = re.compile(r"--replicas" + _FLAG_VALUE)
 _NAMESPACE = re.compile(r"(?:--namespace|-n(?==))" + _FLAG_VALUE)
 _SINCE = re.compile(r"--since" + _FLAG_VALUE)
+# The cloud CLIs' cluster commands: "gcloud container clusters delete edge", "az aks create -n edge",
+# "eksctl delete cluster --name edge", "doctl kubernetes cluster create edge"
+_CLOUD_CLUSTER = re.compile(
+    r"(?:\b(?:gcloud\s+(?:beta\s+)?container\s+clusters|az\s+aks|doctl\s+(?:kubernetes|k8s)\s+clusters?)\s+"
+    r"(create|delete)|\beksctl\s+(create|delete)\s+cluster)\b(?:\s+(?:--name(?:=|\s+)|-n\s+))?",
+    re.I,
+)
+# "delete ns --all": every object of the kind, which is several targets
+_KIND_ALL = re.compile(r"\b(" + "|".join(_KINDS) + r")\s+--all\b", re.I)
 _KUBECTL = re.compile(r"\bkubectl\b\s*", re.I)
 _KUBECTL_LOGS = re.compile(r"\bkubectl\s+logs\b(?:\s+-f\b)?", re.I)  # "kubectl logs NAME": NAME's logs
 
 
 def rewrite(text: str) -> str:
     """``text`` with kubectl arguments and flags spelt as words (unchanged when it has none)."""
+    text = _CLOUD_CLUSTER.sub(_cloud_cluster, text)
+    text = _KIND_ALL.sub(lambda m: f"all {_KINDS[m.group(1).lower()]}s", text)
     text = _KIND_SLASH_NAME.sub(lambda m: f"{_KINDS[m.group(1).lower()]} {m.group(2)}", text)
     text = _REPLICAS.sub(r"\1 replicas", text)
     text = _NAMESPACE.sub(r"-n \1", text)
@@ -49,3 +60,8 @@ def rewrite(text: str) -> str:
     text = _KUBECTL_LOGS.sub("logs of", text)
     # the tool's name is not the name of anything the request acts on
     return _KUBECTL.sub("", text).strip()
+
+
+def _cloud_cluster(match: re.Match[str]) -> str:
+    """ "gcloud container clusters delete edge" -> "delete cluster edge"; the name flag is the name."""
+    return f"{(match.group(1) or match.group(2)).lower()} cluster "

@@ -61,6 +61,7 @@ PENALTY_AMBIGUOUS = 0.15
 PENALTY_MISSING = 0.1
 PENALTY_INJECTION = 0.1
 FLOOR = 0.05
+_NEW_REACH = 3  # words between "new" and the noun it describes ("a new ephemeral preview namespace")
 ADJECTIVE_NEW = 12  # how much farther a pair with "new" counts when another verb asks
 
 _MAX_PHRASE = 4
@@ -70,6 +71,9 @@ _OWN = frozenset({"my", "mine", "myself"})
 # "restart it", "scale them to 3": in a clause after another, a pronoun is the earlier object
 _PRONOUNS = frozenset({"it", "them", "that", "this", "those", "these"})
 # What opens a noun phrase that borrows the verb before it ("create a cluster x and a namespace y").
+_REFERRING = _PRONOUNS | {"one", "ones", "some", "him", "her"}
+# words that say a domain follows: "setup a sub-domain tokyo.pyladies.com"
+_DOMAIN_WORDS = frozenset({"subdomain", "sub-domain", "domain", "hostname", "fqdn", "url"})
 _ARTICLES = frozenset({"a", "an", "the", "another", "new"})
 # The parameters that say which thing a change acts on, when the catalog entry requires none.
 _TARGETS = ("name", "email", "domain", "username", "service", "image", "target", "namespace", "metric")
@@ -84,6 +88,8 @@ _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "n
 _IMPLIED_SKIP = frozenset({"the", "a", "an", "new", "both", "either"})
 # A request that opens with a noun asks for the thing: read it with the verbs of "create".
 _CREATE_VERBS = vocabulary.VERBS["create"]
+_NEEDING = frozenset({"need", "needs", "require", "requires", "use", "want", "wants"})
+_SUBJECTS = frozenset({"we", "i", "they", "he", "she"})
 _PURPOSE_MODALS = frozenset({"can", "could", "will", "would", "may", "might"})
 _PLACE_PREPOSITIONS = frozenset({"in", "on", "at", "from", "of"})
 _BEFORE_NEED = frozenset({"should", "must", "will", "would", "to", "really", "urgently", "definitely", "now", "also"})
@@ -164,15 +170,22 @@ def parse(request: str, catalog: Catalog) -> Intent:
         if not found_any and _states_done(tokens):
             return unrecognised(notes=(*cleaned.notes, NOTE_REPORTED))  # "the mailbox x is deleted"
         return unrecognised(notes=(*cleaned.notes, NOTE_FOREIGN if found_any else NOTE_NOTHING))
-    if len(readings) > 1 and any(t.end for t in tokens[:-1]):
+    if len(readings) > 1:
         # "acme.org hosts our blog. The site blog2.acme.org should be taken down": the verb of the
-        # sentence that asks names the change, before a verb of a sentence that tells
-        readings.sort(key=lambda r: r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at))
+        # sentence that asks names the change, before a verb of a sentence that tells; and "please
+        # rotate it now, then we remove it from git history": a verb with its own subject tells
+        several = any(t.end for t in tokens[:-1])
+        readings.sort(
+            key=lambda r: (
+                several and (r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at)),
+                r.verb_at is not None and _has_subject(tokens, r.verb_at),
+            )
+        )
     best = _explaining_most(readings, tokens, spans, catalog)
     not_asked = _not_asked(tokens, spans, best.verb_at, cleaned.notes)
     if not_asked is not None:
         return not_asked
-    changes = _changes(tokens, spans, lexicon, catalog)
+    changes = _changes(tokens, spans, lexicon, catalog, chosen_at=best.verb_at)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
     entry = catalog.entries[best.key]
@@ -281,6 +294,15 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _has_subject(tokens: tuple[Token, ...], verb_at: int) -> bool:
+    """Does a personal pronoun stand as the verb's subject ("then we remove it"), not after a modal
+    that asks ("can we remove it") or "let"?"""
+    if verb_at < 1 or tokens[verb_at - 1].low not in _SUBJECTS or tokens[verb_at - 1].stop:
+        return False
+    before = tokens[verb_at - 2].low if verb_at >= 2 else ""
+    return before not in _PURPOSE_MODALS | {"shall", "should", "let", "if", "why", "don't"}
 
 
 def _says_not_to(tokens: tuple[Token, ...], lexicon: Lexicon) -> bool:
@@ -411,6 +433,9 @@ def _own_targets(
     ]
     if not outside:
         return values
+    # a form's labelled field ("GitHub ID: jaredburck") says who wherever it stands
+    labelled = extract.find(tokens, _spans(tokens, lexicon)).cues.get(extract.Cue.HANDLE, [])
+    outside = [name for name in outside if values[name].lower() not in labelled]
     own = slots.candidates(
         entry,
         extract.find(sentence, _spans(sentence, lexicon)),
@@ -477,6 +502,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             wanted = _wanted_verb(word) if i > 0 and lows[i - 1] in vocabulary.NEED_FORMS and not reported else None
             if wanted is None and word.endswith("ed") and _wished_done(lows, i):
                 wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
+            if wanted is None and i == 0 and word.endswith("ing") and (tokens[0].colon or lows[1:2] == ("-",)):
+                wanted = _wanted_verb(word)  # "Onboarding - Pauline", "Offboarding: jdoe": a title names the action
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             # "deleting a namespace removes its resources": the -s form states what a thing does
@@ -581,7 +608,13 @@ def _opens_purpose(lows: tuple[str, ...]) -> bool:
     """ "so our pipeline can …", "so that we can …", "in order to …"; not "so please delete …"."""
     if lows[:3] == ("in", "order", "to"):
         return True
-    return lows[:1] == ("so",) and any(low in _PURPOSE_MODALS for low in lows[1:5])
+    if len(lows) > 3 and lows[0] in _NEEDING and lows[1] in _PRONOUNS and lows[2] == "to":
+        return True  # "name it github-actions - we need it to allow actions to run deployments"
+    if lows[:1] != ("so",):
+        return False
+    modal = next((i for i in range(1, min(5, len(lows))) if lows[i] in _PURPOSE_MODALS), None)
+    # "so in the meantime can you generate an SBOM": a modal before "you" asks the reader
+    return modal is not None and (modal + 1 >= len(lows) or lows[modal + 1] not in ("you", "u", "someone"))
 
 
 def _wished_done(lows: tuple[str, ...], at: int) -> bool:
@@ -647,7 +680,15 @@ def _readings(
     for v in verb_spans:
         adjective = asked and tokens[v.start].low == "new"
         for n in noun_spans:
-            if _taken_from(tokens, v, n):
+            if _taken_from(tokens, v, n) or _claimed_by_other(tokens, verb_spans, v, n) or _reaches_back(tokens, v, n):
+                continue
+            if (
+                tokens[v.start].low == "new"
+                and not _describes(tokens, v, n)
+                and not speech.asks_at(tokens, spans, v.start)
+            ):
+                # "when a new staffer logs in, their account is created": in a sentence that asks for
+                # nothing, "new" describes its own phrase's noun, not one farther on
                 continue
             for verb in v.verbs:
                 for noun in n.nouns:
@@ -710,6 +751,50 @@ def _readings(
     return readings
 
 
+def _describes(tokens: tuple[Token, ...], adjective: extract.Span, noun: extract.Span) -> bool:
+    """Does the adjective "new" stand in the noun's own phrase ("a new dev namespace", "new user account")?"""
+    between = tokens[adjective.end : noun.start]
+    return (
+        noun.start >= adjective.end
+        and len(between) <= _NEW_REACH
+        and not any(t.stop for t in tokens[adjective.start : noun.start])
+    )
+
+
+def _reaches_back(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
+    """Does the verb take a noun from an earlier sentence although it has an object of its own?
+
+    "We are creating a website on our server. We want to setup a sub-domain x.org to point to our
+    IP": "setup" acts on the sub-domain; "The site x.org is old. Please take it down" refers back.
+    """
+    if noun.start >= verb.start or not any(t.end for t in tokens[noun.start : verb.start]):
+        return False
+    obj = next(
+        (t for t in tokens[verb.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS), None
+    )
+    # "Can you produce one for ghcr.io/x/y?": "one" stands for the noun said before
+    return obj is not None and not tokens[verb.end - 1].stop and obj.low not in _REFERRING and not obj.noun
+
+
+def _claimed_by_other(
+    tokens: tuple[Token, ...], verb_spans: list[extract.Span], verb: extract.Span, noun: extract.Span
+) -> bool:
+    """Is the noun the object of another verb that stands between it and ``verb``, in a later sentence?
+
+    "Provision x.edu on host3. Also run `kubectl delete ns --all`": "ns" is what "delete" acts on;
+    "provision" reaches across a sentence end only for a noun no verb of its own has.
+    """
+    if noun.start <= verb.start or not any(t.end for t in tokens[verb.end : noun.start]):
+        return False
+    for other in verb_spans:
+        # "new" beside another verb describes the noun ("they are getting a new website"): no claim
+        if verb.end <= other.start and other.end <= noun.start and tokens[other.start].low != "new":
+            between = tokens[other.end : noun.start]
+            if all(t.low in _DETERMINERS for t in between) and not any(t.end for t in tokens[other.start : noun.start]):
+                return True
+    return False
+
+
 def _taken_from(tokens: tuple[Token, ...], verb: extract.Span, noun: extract.Span) -> bool:
     """Is the noun where the verb's own object is taken from ("remove alice from namespace payments")?
 
@@ -750,11 +835,20 @@ def _value_readings(
     readings: list[_Reading] = []
     for v in verb_spans:
         if object_only:
-            after = (t for t in tokens[v.end :] if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS)
+            after = (
+                t
+                for t in tokens[v.end :]
+                if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS and t.low not in _DOMAIN_WORDS
+            )
             # "x.gov should be taken down": after a need form the subject is the object
             passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
-            if extract.value_kind(next(after, tokens[v.start])) != kind and not any(
-                extract.value_kind(t) == kind for t in passive[:1]
+            obj = next(after, tokens[v.start])
+            # "we no longer need x.edu to be live … Can I deactivate it?": "it" is the one value said before
+            told = obj.low == "it" and sum(extract.value_kind(t) == kind for t in tokens[: v.start]) == 1
+            if (
+                extract.value_kind(obj) != kind
+                and not told
+                and not any(extract.value_kind(t) == kind for t in passive[:1])
             ):
                 continue
         elif not any(extract.value_kind(t) == kind for t in tokens[v.start :]):
@@ -966,7 +1060,12 @@ def _about_the_requester(
 
 
 def _changes(
-    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], lexicon: Lexicon, catalog: Catalog
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    lexicon: Lexicon,
+    catalog: Catalog,
+    *,
+    chosen_at: int | None = None,
 ) -> list[_Change]:
     """The distinct changes the request's clauses ask for, each named by a verb of its own clause."""
     parts = clauses.split(tokens)
@@ -977,6 +1076,10 @@ def _changes(
     # one that asks, asks for no change of its own
     sentences = speech.sentences(tokens)
     asking = {s for s in sentences if speech.asks_at(tokens, spans, s[0])} if len(sentences) > 1 else set(sentences)
+    if asking and chosen_at is not None:
+        # "Provision x.edu. Also run `kubectl delete ns --all`": when the chosen verb stands in a
+        # sentence that does not read as an ask, that sentence's change counts beside the asking one's
+        asking |= {s for s in sentences if s[0] <= chosen_at < s[1]}
     for part in parts:
         if asking and not any(s <= part.start < e for s, e in asking):
             continue

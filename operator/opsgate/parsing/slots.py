@@ -57,7 +57,7 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
         out["name"] = found.cue(Cue.SECRET, exclude=(*used, out["service"] or ""))
     # "a user named kim", "a user and call it kim": a name given to an account is its username
     named_user = found.cue(Cue.NAMED) if resource == "user" else None
-    out["username"] = found.cue(Cue.USER) or named_user
+    out["username"] = found.cue(Cue.HANDLE) or found.cue(Cue.USER) or named_user
     if resource == "user":
         out["username"] = out["username"] or found.cue(Cue.POSSESSIVE, Cue.TO) or object_name or found.cue(Cue.FOR)
     elif resource == "access" and "role" in entry.parameter_names:

@@ -58,6 +58,7 @@ DECLINED_LATER = "reads as a plan for later, not a request to act now: ask when 
 DECLINED_DONE = (
     "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
 )
+DECLINED_OTHERS = "reads as a description of what others do, not a request to OpsGate: for a change, ask for it"
 DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
 DECLINED_MEMBERSHIP = (
     "asks to remove something from {collection}: membership of lists and organisations is not a catalog action"
@@ -91,6 +92,8 @@ _FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
 _GENRES = re.compile(
     r"^(?:feature\s+request|feature|suggestion|proposal|idea|enhancement|bug(?:\s+report)?|rfc|discussion|docs?)\s*:"
     r"|^(?:proposed|proposal\s+(?:for|to))\b"
+    # an issue titled with the capability it wants: "Be able to delete a mail user without ssh"
+    r"|^(?:be\s+able\s+to|ability\s+to)\b"
 )
 # A plan for later, not an ask to act now: "we are planning to create …", "at some point"
 _LATER = re.compile(
@@ -115,6 +118,14 @@ _HOPING = re.compile(
 _INDIRECT = re.compile(
     r"\b(?:know|ask|asking|wonder|wondering|curious)\s+(?:if|whether|how|why|what|when)\s+(?!you\b|u\b|someone\b)"
 )
+# Asking for the command rather than the change: "can you help me with the command to create a mailbox"
+_HOW_TO = re.compile(
+    r"\bhelp\s+(?:me|us)\s+(?:with|find|out\s+with)\s+(?:the\s+|a\s+)?(?:commands?|syntax|script|steps)\b"
+)
+# What a thing is for or what someone used to do: "a worker which is used to restart the demo container"
+_USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?\S+$")
+# What an act will bring about, said of it rather than asked: "Deleting the hub pod should bring it back up"
+_PREDICTING = frozenset({"should", "will", "would", "might", "may"})
 _RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
 # What a removal takes something out of without deleting it.
 _COLLECTIONS = frozenset(
@@ -211,6 +222,8 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
         return True  # "our CI fails to create the namespace": a failure reported, not a change asked
     if lows[-2:] == ["no", "longer"] or lows[-2:] == ["no", "more"]:
         return True  # "we no longer need x.edu to be live": the wish is over
+    if "without" in lows:
+        return True  # "without an admin check", "without needing to ssh": what is left out is not asked for
     if any(low in _NEGATIONS for low in lows[-2:]):
         # "why don't we decommission it?", "why not restart it": a suggestion, not a negation
         return not (lows and lows[0] == "why") and "why" not in lows[-2:-1]
@@ -235,6 +248,8 @@ def declines(
     while clause_start > start and not tokens[clause_start - 1].stop:
         clause_start -= 1
     before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
+    if _HOW_TO.search(words):
+        return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"
     if _INDIRECT.search(words) and (not asks or _INDIRECT.search(before_verb)):
         return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
     # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
@@ -253,10 +268,16 @@ def declines(
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
         return DECLINED_DONE, None
+    if verb_at is not None and _USED_TO.search(" ".join(t.low for t in tokens[max(start, verb_at - 4) : verb_at + 1])):
+        return DECLINED_DONE, None  # "our cron worker, which is used to automatically restart the demo container"
     if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
         return reason, None
     if recurring := _RECURRING.search(_clause_words(tokens, anchor, start, end)):
         return DECLINED_STANDING.format(words=recurring.group(0)), None
+    if verb_at is not None and not asks and _predicted(tokens, start, verb_at):
+        return DECLINED_DONE, None
+    if verb_at is not None and not asks and _done_by_others(tokens, start, verb_at):
+        return DECLINED_OTHERS, None
     if verb_at is not None:
         verb_end = next((s.end for s in spans if s.start == verb_at), verb_at + 1)
         if verb_end < end and tokens[verb_end].low in ("you", "u"):
@@ -334,6 +355,28 @@ def _done_by_the_speaker(tokens: tuple[Token, ...], start: int, verb_at: int) ->
     if clause[-2:] in (["have", "to"], ["had", "to"]):
         return False  # "we have to create …": an obligation, which may ask
     return any(low in _DONE_MARKERS for low in clause)
+
+
+_OTHERS = frozenset({"they", "he", "she", "people", "everyone", "everybody", "others", "most", "companies"})
+_ADVERBS = frozenset(
+    {"all", "either", "also", "usually", "always", "often", "just", "simply", "then", "typically", "normally",
+     "both", "generally", "sometimes", "never"}
+)  # fmt: skip
+
+
+def _done_by_others(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """ "They all either delete the AD account or disable it": a third person does it, as a habit or a story."""
+    subject = [t.low for t in tokens[_body(tokens, start, verb_at + 1) : verb_at]]
+    return bool(subject) and subject[0] in _OTHERS and all(low in _ADVERBS for low in subject[1:])
+
+
+def _predicted(tokens: tuple[Token, ...], start: int, verb_at: int) -> bool:
+    """ "Deleting the hub pod should bring it back up": a modal and an active verb, whose subject is
+    neither the reader nor the writer, say what will happen; "the site should be taken down" asks."""
+    if verb_at - 1 <= start or tokens[verb_at - 1].low not in _PREDICTING or tokens[verb_at].low in _DESIRES:
+        return False  # "Ramon would like 2 accounts" wishes
+    subject = [t.low for t in tokens[start : verb_at - 1]]
+    return bool(subject) and not any(low in _ADDRESSEES | _FIRST_PERSON for low in subject)
 
 
 def _addressed_conditional(tokens: tuple[Token, ...], start: int, end: int) -> bool:

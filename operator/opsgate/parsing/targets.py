@@ -35,6 +35,8 @@ _JOINER_STARTS = frozenset(words[0] for words in _JOINERS)  # a cheap test befor
 # Values whose shape says what they are: one after "and" or a comma is a value whatever follows it.
 _SHAPED = frozenset({"email", "domain", "image"})
 _SKIPPED = frozenset({"the", "a", "an", "both", "either"})
+_ITEM_WORDS = 4  # words of one listed item: "Patrick Shea (PShea)"
+_BOTH_REACH = 4  # words between "both" and the value it coordinates
 # What may follow a coordinated name: "checkout and cart | in staging", "alice and bob | view".
 _PREPOSITIONS = frozenset({"for", "of", "to", "in", "on", "at", "from", "with", "into", "as", "by", "via"})
 _TAIL_WORDS = frozenset({"please", "too", "now", "asap", "today", "tonight", "both", "each", "respectively"})
@@ -79,6 +81,24 @@ def several(
             found = {at, *context.forward(at), *context.backward(at)}
             if len(found) > 1:
                 return tuple(dict.fromkeys(tokens[i].low for i in sorted(found)))
+            if pair := _both_and(tokens, at):
+                return pair
+    return ()
+
+
+def _both_and(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
+    """ "for both the app and the etl services": "both … and" names two, whatever words they are."""
+    lo = max(0, at - 2 * _BOTH_REACH)
+    for b in range(at - 1, lo - 1, -1):
+        if tokens[b].stop:
+            return ()
+        if tokens[b].low != "both":
+            continue
+        words = [t for t in tokens[b + 1 : at + 1] if t.low not in _SKIPPED]
+        joiner = next((i for i, t in enumerate(words) if t.low == "and"), None)
+        if joiner is None or joiner == 0 or len(words) > _BOTH_REACH or any(t.stop for t in words[:joiner]):
+            return ()  # "both the payments service" alone names one
+        return (" ".join(t.raw for t in words[:joiner]), " ".join(t.raw for t in words[joiner + 1 :]))
     return ()
 
 
@@ -101,7 +121,7 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
             continue
         if any(t.low in _SIZE_WORDS for t in tokens[span.start : span.end]):
             continue
-        listed = _listed_after(tokens, span.end)
+        listed = _listed_after(tokens, span.end) or _listed_after_colon(tokens, span.end)
         if len(listed) > 1:
             return listed  # "create namespaces team-a, team-b"
         for back in range(1, 4):
@@ -114,6 +134,24 @@ def counted(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], entry: A
             if low in _PREPOSITIONS or low in ("to", "with", "by"):
                 break
     return ()
+
+
+def _listed_after_colon(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
+    """Items listed after a colon that closes the plural noun's phrase: "need accounts in the new app:
+    Patrick Shea (PShea), Lee Berry (LBerry)" lists two people."""
+    colon = next((i for i in range(at - 1, min(len(tokens), at + 5)) if tokens[i].colon or tokens[i].stop), None)
+    if colon is None or not tokens[colon].colon:
+        return ()
+    items: list[str] = []
+    start = colon + 1
+    for i in range(start, len(tokens)):
+        if tokens[i].stop or i + 1 == len(tokens):
+            if i + 1 - start <= _ITEM_WORDS and tokens[start].low not in _SKIPPED and extract.value_kind(tokens[start]):
+                items.append(" ".join(t.raw for t in tokens[start : i + 1]))
+            start = i + 1
+            if tokens[i].end or tokens[i].colon:
+                break
+    return tuple(items) if len(items) > 1 else ()
 
 
 def _listed_after(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:

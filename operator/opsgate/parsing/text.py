@@ -42,12 +42,15 @@ _INJECTION = re.compile(
         \b(?:instructions?|prompts?|rules|everything|above|context|previous|prior)\b
     | \bsystem\s*(?:prompt|message)?\s*(?::|override)
     | \bnew\s+instructions?\b
+    | \b(?:note|message|instructions?|memo)\s+(?:to|for)\s+(?:the\s+|any\s+)?
+        (?:automation|bot|ai|assistant|agent|model|llm|parser|robot)s?\b
+    | \b(?:restrictions|rules|policies|limits|guardrails|checks)\s+(?:do\s+not|don't|no\s+longer)\s+apply\b
     | \byou\s+(?:are|must)\s+now\b
     | \bassistant\s*:
     | </?\s*(?:request|context|system|instructions?)\s*>
     | <\|[a-z_]+\|>
     | \[/?inst\]
-    | \#\#\#
+    | \#\#\#\s*(?:instructions?|system|assistant|user|human|response|input|prompt|new|note)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -56,6 +59,14 @@ _INJECTION = re.compile(
 # "…; rollback: scale back to 3" says how to undo the change (plan.py reads it for the
 # rollback-plan policy); it is not a second change to make, so no parser acts on it.
 ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
+
+
+# An issue form's option left unticked ("- [ ] remove user access"): not what the requester chose
+_UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ \][^\n]*$", re.MULTILINE)
+
+
+# An issue form's heading over its answer ("### Account Holder Username\ntompock"): a labelled field
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+([^\n#]*?[^\s:#])[ \t]*:?[ \t]*\n+(?=[ \t]*[^\s#])", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +94,7 @@ def clean(text: str) -> CleanText:
     """Fold ``text`` and cut it at the first injection marker."""
     if len(text) > MAX_REQUEST_CHARS:
         return CleanText(text="", refused=True, notes=(NOTE_TOO_LONG,))
-    folded = fold(text)
+    folded = fold(_HEADING.sub(r"\1: ", _UNCHECKED.sub("", text)))
     marker = _INJECTION.search(folded)
     if marker is None:
         return CleanText(text=folded)

@@ -57,6 +57,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "shut down": {V.DELETE},
         "get rid of": {V.DELETE},
         "decommission": {V.DELETE},
+        "decom": {V.DELETE},  # ops shorthand: "Decom http://old.acme.org/"
         "deprovision": {V.DELETE},
         "offboard": {V.DELETE},
         "deactivate": {V.DELETE},
