@@ -68,6 +68,10 @@ if typing.TYPE_CHECKING:
 GROUP, VERSION = resources.GROUP, resources.VERSION
 API_THREADS = 32
 RECONCILE_SLOTS = 32  # requests in reconcile at once; each waits on the API server most of the time
+EVENT_POSTERS = 8  # Events kopf posts at once; each in flight holds a TLS connection of its own
+LISTING_CHUNK = 500  # objects per page of a watch's first list
+KOPF_WORKERS = 256  # objects kopf handles at once (per watched resource)
+KOPF_WORKER_IDLE_SECONDS = 0.2
 NAMESPACE_LABELS_SECONDS = 30.0
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
@@ -99,6 +103,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.reporting_instance = own.instance or socket.gethostname()
     settings.peering.lifetime = 15  # a killed leader is replaced within ~15 s, not 60
     settings.watching.server_timeout = 300
+    # A backlog's first list arrives in pages, not as one document of every request; and kopf,
+    # left unbounded, posts each object's Events concurrently, over a new TLS connection each:
+    # 5,000 decisions at once held ~40 MB in connection buffers (bench/backlog.py, memray).
+    settings.watching.chunk_size = LISTING_CHUNK
+    settings.posting.worker_limit = EVENT_POSTERS
+    # kopf gives every object a worker of its own, and keeps it 5 s after its last event: with a
+    # backlog's first list that was thousands of workers at once, each holding its object. A
+    # bounded pool whose workers leave when idle held 5,000 requests in ~60 MB less, and drained
+    # them no slower (bench/backlog.py); a request waiting for a reconcile slot is held by its
+    # own task, not by a worker (request_event).
+    settings.queueing.worker_limit = KOPF_WORKERS
+    settings.queueing.idle_timeout = KOPF_WORKER_IDLE_SECONDS
     settings.networking.request_timeout = 60
 
     kube.configure(own.kubeconfig)
@@ -396,7 +412,7 @@ async def _reconcile(
 ) -> None:
     started = time.monotonic()
     request: dict[str, Any] | None = (
-        copy.deepcopy(dict(seen))
+        _own_copy(seen)
         if seen is not None
         else await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
     )
@@ -443,6 +459,16 @@ async def _reconcile(
         if transition.phase is Phase.AWAITING_APPROVAL or observed.phase is Phase.PENDING:
             metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
     raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} did not settle in {MAX_ROUNDS} rounds", delay=1)
+
+
+def _own_copy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A request as delivered by a watch, copied to be reconciled: without its managedFields.
+
+    Nothing here reads them (status writes are merge patches guarded by the resourceVersion),
+    and they are most of a small request's body: a backlog's queued requests hold this copy.
+    """
+    meta = {key: value for key, value in body["metadata"].items() if key != "managedFields"}
+    return copy.deepcopy({**body, "metadata": meta})
 
 
 async def _observe(memo: kopf.Memo, request: dict[str, Any]) -> machine.Observed:
@@ -730,7 +756,7 @@ async def request_event(
             # as a plain dict, and kopf's worker for it is let go (5,000 of them waiting held ~40 KB
             # each, bench/backlog.py).
             controller.queued.add(uid)
-            _spawn(_decide_queued(memo, dict(body)))
+            _spawn(_decide_queued(memo, _own_copy(body)))
             return
     try:
         await _reconcile_with_retry(memo, meta["namespace"], meta["name"], uid, seen=body)

@@ -40,7 +40,11 @@ DIM = 384
 # as much on a CPU for little gain. The head of a chunk (path, title, first lines) is embedded;
 # the sparse vector covers all of it.
 MAX_TOKENS = 128
-BATCH = 16
+# Texts per call of the model. onnxruntime keeps what its largest call needed, and attention
+# grows with the batch: after 150 batches of requests, 16 per call held 93 MB more than 4 per
+# call, and ran slower (padding to the longest of 16); on long chunks 4 ran at 119 texts/s
+# against 96 (2 cores; 1 and 2 per call were no faster).
+BATCH = 4
 MAX_THREADS = 4
 # onnxruntime fuses each residual Add with the LayerNorm after it; on int8 graphs its fused kernel
 # is slower than the two it replaces (59 against 51 chunks/s on one core, onnxruntime 1.31).
