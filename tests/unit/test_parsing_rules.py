@@ -1049,3 +1049,30 @@ def test_an_image_given_as_an_example_is_the_image(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("compliance.scan.vulnerabilities", {"image": "nginx"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Delete namespace ccmsapi-staging. Project put on hold and therefore namespace can be deleted",
+         "provision.delete.namespace", {"name": "ccmsapi-staging"}),
+        ("can you make blairboy362 cluster-admin? it is only granted during incidents or support",
+         "identity.grant.access", {"username": "blairboy362", "role": "cluster-admin"}),
+        ("Setup SA so that our GitAction can deploy. call it hale-deployer, namespace hale-platform-dev",
+         "identity.create.service_account", {"name": "hale-deployer", "namespace": "hale-platform-dev"}),
+    ],
+    ids=["therefore", "only-during", "so-that"],
+)  # fmt: skip
+def test_linking_adverbs_are_never_names(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_forms_handle_field_takes_an_at_mention(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Revoke access from Jared Burck from Red Hat\n- GitHub ID: @JaredBurck\n- Project Role: validation",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})

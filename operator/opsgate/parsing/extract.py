@@ -51,7 +51,14 @@ _PRONOUNS = frozenset(
 _NEVER_NAMES = (
     _PRONOUNS
     | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
-    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself"}
+    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself", "own"}
+    # linking adverbs and time words, never a name even right after a noun: "and therefore namespace
+    # can be deleted", "only granted during incidents", "offboard the user completely", "gets its
+    # own namespace later", "setup SA so that …"
+    | {"therefore", "thus", "hence", "only", "during", "completely", "entirely", "later", "soon", "so"}
+    | {"anyway", "until", "after", "before", "while", "whilst", "again", "still", "already", "once"}
+    # participles that report the ask: "namespace creation requested for x"
+    | {"requested", "required", "needed", "approved", "wanted"}
 )
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
@@ -532,6 +539,16 @@ def _add(found: Found, cue: Cue, name: str) -> None:
         names.append(name)
 
 
+def _handle(token: Token) -> str | None:
+    """The account name a form's field gives, with the "@" of a mention dropped ("@JaredBurck")."""
+    if is_name(token, username=True):
+        return token.low
+    bare = token.low[1:] if token.low.startswith("@") else ""
+    return bare if bare and not token.quoted and _USERNAME.match(bare) and is_name(
+        dataclasses.replace(token, low=bare), username=True
+    ) else None
+
+
 def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found) -> None:
     covered = {i for span in spans for i in range(span.start, span.end)}
     for i, token in enumerate(tokens):
@@ -545,12 +562,13 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
         if (
             token.low in _HANDLE_WORDS
             and token.colon
-            and is_name(nxt, username=True)
+            and (handle := _handle(nxt)) is not None
             # "Cluster ID: kubecon" names the cluster; "GitHub ID:", "User ID:" a person
             and (i == 0 or not tokens[i - 1].noun or tokens[i - 1].low in ("user", "account"))
         ):
-            # a form's labelled field ("GitHub ID: advsol-darrel") says who, before any name in the prose
-            _add(found, Cue.HANDLE, nxt.low)
+            # a form's labelled field ("GitHub ID: advsol-darrel", "GitHub ID: @JaredBurck") says who,
+            # before any name in the prose
+            _add(found, Cue.HANDLE, handle)
         elif token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
         elif (
@@ -583,8 +601,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.USER, nxt.low)  # "contractor ext.li"; not "member starting monday"
         elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
             _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
-        elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):
-            _add(found, Cue.USER, nxt.low)  # "GitHub ID tmorik", "handle @kim"
+        elif token.low in _HANDLE_WORDS and (handle := _handle(nxt)) is not None:
+            _add(found, Cue.USER, handle)  # "GitHub ID tmorik", "handle @kim"
         if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
             # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
             users = found.cues.setdefault(Cue.USER, [])
