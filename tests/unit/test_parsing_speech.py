@@ -240,3 +240,41 @@ def test_asking_for_the_command_is_a_how_to_question(catalog: Catalog) -> None:
     intent = rules.parse("Can you please help me with command to create mailbox\n\nThanks in advance", catalog)
     assert not intent.recognised
     assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_a_question_announced_as_one_is_a_question(catalog: Catalog) -> None:
+    intent = rules.parse("Hi, this is more of a question,\nWhat happens if I delete the user after a month?", catalog)
+    assert not intent.recognised
+    assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_how_to_inside_a_sentence_is_a_documentation_question(catalog: Catalog) -> None:
+    intent = rules.parse("Namespace, how to create, there is no example, do you have any documentation?", catalog)
+    assert not intent.recognised
+    assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_a_symptom_with_no_ask_is_a_problem_report(catalog: Catalog) -> None:
+    intent = rules.parse("Service logs are missing since the last deployment. The dashboard shows nothing.", catalog)
+    assert intent.declined == speech.DECLINED_SYMPTOM
+    # a terse ask for the same logs is still read
+    assert rules.parse("payments logs, last hour", catalog).key == "observability.query.logs"
+
+
+def test_after_every_event_is_a_standing_rule(catalog: Catalog) -> None:
+    intent = rules.parse("I want a complete report after every incident so I can explain it to my users.", catalog)
+    assert intent.declined and "after every incident" in intent.declined
+
+
+def test_a_headline_telling_a_change_is_a_report(catalog: Catalog) -> None:
+    assert rules.parse("New email created for Living Streets program", catalog).declined == speech.DECLINED_DONE
+    # an ask put the same way is still read
+    intent = rules.parse("Namespace creation requested for laa-data-dev.", catalog)
+    assert intent.key == "provision.create.namespace"
+
+
+def test_terminating_access_and_turning_off_email_are_two_changes(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I let go of an employee today and would like to have his access terminated and email turned off.", catalog
+    )
+    assert intent.declined and "more than one change" in intent.declined

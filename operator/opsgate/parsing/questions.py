@@ -36,12 +36,17 @@ _LIVE_STATE = re.compile(
 )
 
 
+# The writer saying a question follows: "this is more of a question, what happens if …"
+_ANNOUNCED = re.compile(r"^(?:this\s+is|it'?s|i\s+have|just)\s+(?:more\s+of\s+|just\s+|really\s+|rather\s+)?a\s+question\b[,:.]?\s*")
+
+
 def is_question(request: str) -> bool:
     """True for a question to be answered from the docs; False for anything to act on."""
     low = request_text.fold(request).lower().strip(" ,.!")
     for opener in _OPENERS:
         if low.startswith((opener + " ", opener + ",")):
             low = low[len(opener) :].lstrip(" ,")
+    low = _ANNOUNCED.sub("", low)
     if not low or _REQUEST_OPENING.match(low):
         return False
     if _ALWAYS.match(low):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 
 from opsgate.catalog import Verb
-from opsgate.parsing import extract, questions
+from opsgate.parsing import extract, questions, vocabulary
 from opsgate.parsing.tokens import Token
 
 NOTE_QUESTION = "a question, not a request: answered from the documentation"
@@ -57,6 +57,10 @@ DECLINED_GENRE = (
 DECLINED_LATER = "reads as a plan for later, not a request to act now: ask when the change should be made"
 DECLINED_DONE = (
     "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
+)
+DECLINED_SYMPTOM = (
+    "reads as a report of a problem (what is wrong), not a request for one change: report it to the platform "
+    "team, or ask OpsGate for what to do (e.g. show the logs of a service)"
 )
 DECLINED_OTHERS = "reads as a description of what others do, not a request to OpsGate: for a change, ask for it"
 DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
@@ -126,7 +130,20 @@ _HOW_TO = re.compile(
 _USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?\S+$")
 # What an act will bring about, said of it rather than asked: "Deleting the hub pod should bring it back up"
 _PREDICTING = frozenset({"should", "will", "would", "might", "may"})
-_RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
+_RECURRING = re.compile(
+    r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b"
+    r"|\b(?:after|before|following)\s+(?:every|each)\s+(?!one\b)\w+"  # "a report after every incident"
+)
+# A documentation question inside a sentence: "Namespace, how to create, there is no example"
+_HOW_TO_CLAUSE = re.compile(r"(?:^|, )how\s+(?:to|do\s+i|do\s+we|can\s+i|can\s+we)\s+\w+")
+# A symptom stated of a thing: "service logs are missing", "the metrics are empty since …"
+_SYMPTOM = re.compile(
+    r"\b(?:is|are|was|were|seem|seems|look|looks|appear|appears)\s+(?:still\s+|now\s+|all\s+)?"
+    r"(?:missing|empty|gone|blank|broken|wrong|stuck|not\s+\w+ing|not\s+there|unavailable|failing|down)\b"
+)
+# What says a change was asked for, not made: "namespace creation requested for x"
+_HEADLINE_OPENERS = frozenset({"new", "the", "a", "an", "our", "your", "my"})
+_ASKED_PARTICIPLES = frozenset({"requested", "needed", "required", "wanted", "desired", "proposed"})
 # What a removal takes something out of without deleting it.
 _COLLECTIONS = frozenset(
     {"list", "lists", "inventory", "organization", "organizations", "organisation", "organisations", "org",
@@ -250,6 +267,13 @@ def declines(
     before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
     if _HOW_TO.search(words):
         return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"
+    with_commas = " ".join(t.low + ("," if t.stop and not t.end else "") for t in tokens[start:end])
+    if not asks and _HOW_TO_CLAUSE.search(with_commas):
+        return None, NOTE_QUESTION  # "Namespace, how to create, there is no example, any documentation?"
+    if verb_at is None and not any(_asks(tokens, spans, s, e) for s, e in all_sentences) and _SYMPTOM.search(words):
+        return DECLINED_SYMPTOM, None  # "Service logs are missing since the last deployment."
+    if _headline_done(tokens, spans, start, end):
+        return DECLINED_DONE, None  # "New email created for Living Streets program"
     if _INDIRECT.search(words) and (not asks or _INDIRECT.search(before_verb)):
         return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
     # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
@@ -296,6 +320,23 @@ def declines(
         article = "an" if provider[0] in "aeiou" else "a"
         return DECLINED_PROVIDER.format(thing=f"{article} {provider} account", provider=provider), None
     return None, None
+
+
+def _headline_done(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int, end: int) -> bool:
+    """A resource noun followed by its verb's past participle, as a headline tells news: "New email
+    created for x", "namespace deleted"; not "namespace creation requested for x"."""
+    body = _body(tokens, start, end)
+    for span in spans:
+        if not span.nouns or not start <= span.start < end or span.end >= end:
+            continue
+        if any(t.low not in _HEADLINE_OPENERS for t in tokens[body : span.start]):
+            continue  # the noun phrase opens the sentence: not "to have his access terminated"
+        low = tokens[span.end].low
+        if low in _ASKED_PARTICIPLES or not low.endswith("ed") or tokens[span.end].quoted:
+            continue
+        if low[:-1] in vocabulary.VERBS or low[:-2] in vocabulary.VERBS:
+            return True
+    return False
 
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:

@@ -64,7 +64,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "close": {V.DELETE},
         "purge": {V.DELETE},
         "nuke": {V.DELETE},
-        "terminate": {V.DELETE},
+        "terminate": {V.DELETE, V.REVOKE},  # "have his access terminated"
         "retire": {V.DELETE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
         "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
