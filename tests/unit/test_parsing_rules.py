@@ -1076,3 +1076,35 @@ def test_a_forms_handle_field_takes_an_at_mention(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})
+
+
+def test_a_forms_ticked_option_wins_over_the_unticked_one(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Please remove Kristin\n\nAre you requesting to:\n- [] grant user access\n- [x ] remove user access\n\n"
+        "* GitHub ID: kreed0422",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "kreed0422"})
+
+
+def test_unticked_boxes_with_none_ticked_are_a_todo_list(catalog: Catalog) -> None:
+    intent = rules.parse("- [ ] revoke PoC cert from researcher (docker-dev.firezone.dev)", catalog)
+    assert (intent.key, intent.entities) == ("security.revoke.cert", {"domain": "docker-dev.firezone.dev"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("OpenShift Removal Request for Cody Bergin\n- [x] remove user access\n* GitHub ID: @CEBergin",
+         "identity.revoke.access", {"username": "cebergin"}),
+        ("Project was migrated. Please turn down the utilicluster cluster",
+         "provision.delete.cluster", {"name": "utilicluster"}),
+        ("which access does amyknox have in namespace ux?", "compliance.audit.access", {"namespace": "ux"}),
+    ],
+    ids=["user-access-is-access", "turn-down", "what-access"],
+)  # fmt: skip
+def test_platform_idioms_name_their_action(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)

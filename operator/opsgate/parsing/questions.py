@@ -32,7 +32,8 @@ _INTERROGATIVE = re.compile(
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
-    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed)\b"
+    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed"
+    r"|(?:what|which)\s+(?:access|permissions?|roles?|rights)\s+(?:does|do|did|has|have)\b)\b"
 )
 
 

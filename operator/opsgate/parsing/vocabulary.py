@@ -52,6 +52,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tear down": {V.DELETE},
         "teardown": {V.DELETE},
         "take down": {V.DELETE},
+        "turn down": {V.DELETE},  # "turn down the utilicluster cluster": decommission
+        "turndown": {V.DELETE},
         "taken down": {V.DELETE},  # "the site should be taken down"
         "taking down": {V.DELETE},
         "shut down": {V.DELETE},
