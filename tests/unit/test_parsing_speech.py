@@ -278,3 +278,18 @@ def test_terminating_access_and_turning_off_email_are_two_changes(catalog: Catal
         "I let go of an employee today and would like to have his access terminated and email turned off.", catalog
     )
     assert intent.declined and "more than one change" in intent.declined
+
+
+def test_a_verb_in_a_time_clause_or_done_already_is_background(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Before we offboard amyknox (UX Lead) - what access does she actually have? need the list", catalog
+    )
+    assert intent.key == "compliance.audit.access"
+    intent = rules.parse(
+        "As a program manager I want to view a list of the users who have some access to namespace terra-billing, "
+        "so that I know who I've given resource creation permissions to.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.audit.access", {"namespace": "terra-billing"})
+    # the same verb asked for is still read
+    assert rules.parse("please offboard amyknox", catalog).key == "identity.delete.user"

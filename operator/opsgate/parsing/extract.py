@@ -52,6 +52,8 @@ _NEVER_NAMES = (
     _PRONOUNS
     | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
     | {"myself", "yourself", "ourselves", "themselves", "himself", "herself", "own"}
+    # relative pronouns: "the users who have some access" names nobody
+    | {"who", "whom", "whose", "which", "that"}
     # linking adverbs and time words, never a name even right after a noun: "and therefore namespace
     # can be deleted", "only granted during incidents", "offboard the user completely", "gets its
     # own namespace later", "setup SA so that …"

@@ -521,7 +521,10 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     spans = _without_purpose_verbs(spans, lows)
     # "our team does not grant namespace access": a negated verb asks for nothing
     spans = [
-        dataclasses.replace(s, verbs=frozenset()) if s.verbs and speech.negated(tokens, s.start) else s for s in spans
+        dataclasses.replace(s, verbs=frozenset())
+        if s.verbs and (speech.negated(tokens, s.start) or speech.backgrounded(tokens, s.start))
+        else s
+        for s in spans
     ]
     # "domains like x.gov and y.gov": "like" wishes only after a subject or "would" ("I'd like", "we would like")
     spans = [

@@ -247,6 +247,22 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
     return False
 
 
+_TIME_CONJUNCTIONS = frozenset({"before", "after", "once", "until", "till"})
+_SUBJECTS = frozenset({"we", "i", "you", "they", "he", "she"})
+_PERFECT_SUBJECTS = frozenset({"i've", "we've", "they've", "you've", "ive", "weve"})
+
+
+def backgrounded(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` told as background, not asked: in a time clause ("before we offboard
+    amyknox, what access does she have?") or done already ("who I've given permissions to")?"""
+    lows = [t.low for t in tokens[max(0, at - 2) : at]]
+    if at >= 1 and tokens[at - 1].stop:
+        return False
+    if len(lows) == 2 and lows[0] in _TIME_CONJUNCTIONS and lows[1] in _SUBJECTS and not tokens[at - 2].stop:
+        return True
+    return bool(lows) and lows[-1] in _PERFECT_SUBJECTS
+
+
 def declines(
     tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, anchor: int
 ) -> tuple[str | None, str | None]:
