@@ -293,3 +293,15 @@ def test_a_verb_in_a_time_clause_or_done_already_is_background(catalog: Catalog)
     assert (intent.key, intent.entities) == ("compliance.audit.access", {"namespace": "terra-billing"})
     # the same verb asked for is still read
     assert rules.parse("please offboard amyknox", catalog).key == "identity.delete.user"
+
+
+def test_a_forms_heading_or_prompt_is_no_question(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "## What\n\nWe'd like to request the creation of a namespace named `app-comconv-earthlab` for the Maneki team.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "app-comconv-earthlab"})
+    intent = rules.parse("What is it? We need a sandbox namespace learning-sandbox for new tools.", catalog)
+    assert (intent.key, intent.entities.get("name")) == ("provision.create.namespace", "learning-sandbox")
+    # a question is still a question
+    assert not rules.parse("What is a namespace? How do I create one?", catalog).recognised

@@ -28,7 +28,7 @@ _REQUEST_OPENING = re.compile(
 _ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
 _INTERROGATIVE = re.compile(
     r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
-    r"must|is\s+there|are\s+there)\b(?!')"  # "can't wait!" is no question
+    r"must|is\s+there|are\s+there)\b(?![':])"  # "can't wait!" is no question, nor a field "What: …"
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
@@ -41,6 +41,10 @@ _LIVE_STATE = re.compile(
 _ANNOUNCED = re.compile(r"^(?:this\s+is|it'?s|i\s+have|just)\s+(?:more\s+of\s+|just\s+|really\s+|rather\s+)?a\s+question\b[,:.]?\s*")
 
 
+# An issue form's prompt before its answer: "What is it? We are looking for a sandbox namespace …"
+_PROMPT = re.compile(r"^(?:what|why|who|where|when)\b[^?.!]{0,10}\?\s+(?=\S)")
+
+
 def is_question(request: str) -> bool:
     """True for a question to be answered from the docs; False for anything to act on."""
     low = request_text.fold(request).lower().strip(" ,.!")
@@ -48,6 +52,7 @@ def is_question(request: str) -> bool:
         if low.startswith((opener + " ", opener + ",")):
             low = low[len(opener) :].lstrip(" ,")
     low = _ANNOUNCED.sub("", low)
+    low = _PROMPT.sub("", low)
     if not low or _REQUEST_OPENING.match(low):
         return False
     if _ALWAYS.match(low):
