@@ -1108,3 +1108,40 @@ def test_platform_idioms_name_their_action(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("We have a new employee, Lizbeth P. (username lizbethp). It would be great if she could have her account "
+         "for the first day. I need her to have access for the training.",
+         "identity.create.user", {"username": "lizbethp"}),
+        ("I would like to request an account for Millie Cookston (cookstonm) who is a new employee. Her access "
+         "should mirror the account for username: BURBEYME.",
+         "identity.create.user", {"username": "cookstonm"}),
+        ("I need an account on the platform for my modelling work. username j.okafor, email j.okafor@justice.gov.uk",
+         "identity.create.user", {"username": "j.okafor", "email": "j.okafor@justice.gov.uk"}),
+    ],
+    ids=["new-employee-account", "mirrored-account-is-not-who", "username-field-in-prose"],
+)  # fmt: skip
+def test_who_a_new_account_is_for(request_text: str, key: str, entities: dict[str, object], catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("The bot itself is offline which makes me think you may need to reset it. (deployment botc-bot)",
+         "provision.restart.deployment", {"name": "botc-bot"}),
+        ("PeerAuthentication 리소스를 사용하여 titanium 네임스페이스 내 모든 서비스 간 통신을 mTLS STRICT 모드로 암호화해 주세요.",
+         "security.enable.mtls", {"namespace": "titanium"}),
+        ("reset the db password for billing", "security.rotate.secret", {"service": "billing"}),
+    ],
+    ids=["reset-a-bot", "peerauthentication-korean", "reset-a-password"],
+)  # fmt: skip
+def test_platform_words_for_restart_and_mtls(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)

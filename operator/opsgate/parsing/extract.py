@@ -51,7 +51,7 @@ _PRONOUNS = frozenset(
 _NEVER_NAMES = (
     _PRONOUNS
     | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
-    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself", "own"}
+    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself", "itself", "yourselves", "own"}
     # relative pronouns: "the users who have some access" names nobody
     | {"who", "whom", "whose", "which", "that"}
     # linking adverbs and time words, never a name even right after a noun: "and therefore namespace
@@ -164,6 +164,8 @@ _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "t
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
 _HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
+# Before a handle word, what makes it a reference to another account: "mirror the account for username: x"
+_REFERRING_BEFORE = frozenset({"for", "of", "as", "like", "than", "with", "from", "the", "that", "whose"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -567,6 +569,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             and (handle := _handle(nxt)) is not None
             # "Cluster ID: kubecon" names the cluster; "GitHub ID:", "User ID:" a person
             and (i == 0 or not tokens[i - 1].noun or tokens[i - 1].low in ("user", "account"))
+            # "mirror the account for username: BURBEYME": a field inside the prose refers to another
+            and not (i and tokens[i - 1].low in _REFERRING_BEFORE)
         ):
             # a form's labelled field ("GitHub ID: advsol-darrel", "GitHub ID: @JaredBurck") says who,
             # before any name in the prose
@@ -604,7 +608,12 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
         elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
             _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
         elif token.low in _HANDLE_WORDS and (handle := _handle(nxt)) is not None:
-            _add(found, Cue.USER, handle)  # "GitHub ID tmorik", "handle @kim"
+            # "GitHub ID tmorik", "handle @kim", "Lizbeth P. (username lizbethp)": the account name said as
+            # one is who, before a person's name in the prose ("… for username: x" refers to another)
+            if i and tokens[i - 1].low in _REFERRING_BEFORE:
+                _add(found, Cue.USER, handle)
+            else:
+                _add(found, Cue.HANDLE, handle)
         if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
             # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
             users = found.cues.setdefault(Cue.USER, [])

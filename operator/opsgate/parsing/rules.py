@@ -347,7 +347,24 @@ def _explaining_most(
 
     first = taken(best)
     better = [r for r in rivals if taken(r) > first + 1]
-    return better[0] if better else best
+    if better:
+        return better[0]
+    # "she is a new employee … I need her to have access": a grant names no role, the new account
+    # needs nothing more; the reading the text completes is the ask
+    if _lacks(best, tokens, spans, found, catalog):
+        complete = [r for r in rivals if not _lacks(r, tokens, spans, found, catalog)]
+        if len({r.key for r in complete}) == 1 and catalog.entries[complete[0].key].resource_type == "user":
+            return complete[0]
+    return best
+
+
+def _lacks(
+    reading: _Reading, tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], found: extract.Found, catalog: Catalog
+) -> bool:
+    entry = catalog.entries[reading.key]
+    object_name = reading.object_name or _object_after(tokens, spans, reading.verb_at)
+    kept, _ = slots.fit(entry, slots.candidates(entry, found, object_name=object_name))
+    return bool(_missing_required(entry, kept))
 
 
 def _not_asked(

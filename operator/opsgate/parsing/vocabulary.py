@@ -99,7 +99,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "kick": {V.RESTART},
         "regenerate": {V.ROTATE},
         "refresh": {V.ROTATE},
-        "reset": {V.ROTATE},
+        "reset": {V.ROTATE, V.RESTART},  # "reset the password" / "the bot is offline, reset it"
         "renew": {V.ISSUE, V.ROTATE},
         "issue": {V.ISSUE},
         "request": {V.ISSUE, V.CREATE},  # "request: dev namespace x for the y team"
