@@ -1145,3 +1145,18 @@ def test_platform_words_for_restart_and_mtls(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_requesting_access_on_a_form_is_a_grant(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I am a PO requesting OpenShift access for a new developer on my team. See info below. Thanks!\n\n"
+        "Full Name: Dennis Cinco\nGitHub ID: telusdcinco\nNamespace: 332842-dev -- edit rights please",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "identity.grant.access",
+        {"username": "telusdcinco", "role": "edit", "namespace": "332842-dev"},
+    )
+    # removing it is still a revoke
+    intent = rules.parse("Removal of Openshift Access for carolcarpenterjustice.", catalog)
+    assert intent.key == "identity.revoke.access"
