@@ -1160,3 +1160,23 @@ def test_requesting_access_on_a_form_is_a_grant(catalog: Catalog) -> None:
     # removing it is still a revoke
     intent = rules.parse("Removal of Openshift Access for carolcarpenterjustice.", catalog)
     assert intent.key == "identity.revoke.access"
+
+
+def test_a_pods_logs_are_its_deployments(catalog: Catalog) -> None:
+    intent = rules.parse("kubectl logs -f istio-ingressgateway-86b5dbdcb9-vlt5n -n istio-system", catalog)
+    assert (intent.key, intent.entities) == (
+        "observability.query.logs",
+        {"service": "istio-ingressgateway", "namespace": "istio-system"},
+    )
+    # a service whose name merely has dashes keeps it
+    intent = rules.parse("show logs for checkout-api-gateway", catalog)
+    assert intent.entities["service"] == "checkout-api-gateway"
+
+
+def test_a_handle_written_as_a_setting_says_who(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Offboarding of Maggie Brazeau\n- VFS-CMS, Helpdesk Support, 12/1/20, CivicActions\n"
+        "- GitHub userID = MaggieBrazeau\nplease delete her account, last day is today",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.delete.user", {"username": "maggiebrazeau"})

@@ -563,6 +563,10 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.POSSESSIVE, token.low)
         if nxt is None:
             continue
+        if token.low in _HANDLE_WORDS and nxt.low == "=" and i + 2 < len(tokens):
+            if (handle := _handle(tokens[i + 2])) is not None:
+                _add(found, Cue.HANDLE, handle)  # "GitHub userID = MaggieBrazeau": a field written as a setting
+                continue
         if (
             token.low in _HANDLE_WORDS
             and token.colon

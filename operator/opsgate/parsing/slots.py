@@ -11,6 +11,8 @@ says which kind of value fills any other parameter (``hostname: domain``), and w
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import jsonschema
@@ -78,6 +80,8 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
             out["target"] = object_name
     if resource == "dns_record":
         _dns(found, out)
+    if resource in ("logs", "metrics") and isinstance(out["service"], str):
+        out["service"] = _workload_of(out["service"])
     replicas = found.replicas if found.replicas is not None else found.to_number
     out["replicas"] = replicas
     if entry.phrases is not None:
@@ -181,3 +185,15 @@ def fit(entry: ActionEntry, values: dict[str, Any]) -> tuple[dict[str, Any], tup
             continue
         kept[name] = value
     return kept, tuple(notes)
+
+
+# A pod of a Deployment: "<deployment>-<replicaset hash>-<pod suffix>" ("istio-ingressgateway-86b5dbdcb9-vlt5n")
+_POD_OF_DEPLOYMENT = re.compile(r"^(?P<workload>[a-z0-9][-a-z0-9]*?)-(?P<hash>[a-z0-9]{8,10})-[a-z0-9]{5}$")
+
+
+def _workload_of(name: str) -> str:
+    """The service a pod belongs to, when ``name`` is a Deployment's pod name: its logs are the service's."""
+    match = _POD_OF_DEPLOYMENT.match(name)
+    if match is None or not any(ch.isdigit() for ch in match["hash"]):
+        return name
+    return match["workload"]
