@@ -305,3 +305,28 @@ def test_a_forms_heading_or_prompt_is_no_question(catalog: Catalog) -> None:
     assert (intent.key, intent.entities.get("name")) == ("provision.create.namespace", "learning-sandbox")
     # a question is still a question
     assert not rules.parse("What is a namespace? How do I create one?", catalog).recognised
+
+
+def test_a_scan_the_writer_ran_is_a_report(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I ran CVE scan on the latest image and found some vulnerabilities. Could you please help us to resolve "
+        "this? Please publish a new build to fix vulnerabilities",
+        catalog,
+    )
+    assert not intent.recognised
+    assert rules.parse("please run a CVE scan on nginx:1.25", catalog).key == "compliance.scan.vulnerabilities"
+
+
+def test_a_numbered_procedure_is_several_steps(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "A scan found an API credential committed. What is needed, in order: 1. Rotate the credential first. "
+        "2. Remove the value from the tree. "
+        "3. Purge history (git filter-repo). 4. Audit the dashboard for activity on that credential.",
+        catalog,
+    )
+    assert intent.declined == rules.DECLINED_STEPS
+
+
+def test_a_wildcard_names_several_targets(catalog: Catalog) -> None:
+    intent = rules.parse("please clean up the old namespaces, we no longer require the lclb-* set", catalog)
+    assert intent.declined and "lclb-*" in intent.declined

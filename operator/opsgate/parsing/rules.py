@@ -45,6 +45,12 @@ NOTE_NEGATED = "says what not to do: no change is asked"
 NOTE_REPORTED = "tells what was done or how things are: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
+DECLINED_STEPS = (
+    "lists several steps to carry out (a numbered procedure): OpsGate makes one change per request; "
+    "submit each catalog change on its own"
+)
+# A name with a wildcard stands for every name it matches: "we no longer require the lclb-* set"
+_WILDCARD = re.compile(r"^[a-z0-9][-a-z0-9._]*\*[-a-z0-9._*]*$")
 DECLINED_PERSONAL = (
     "reads as a personal IT request (about your own account, password, mailbox or device) and names "
     "no {missing}: personal IT goes to the IT helpdesk; for an OpsGate change, name the {missing}"
@@ -188,7 +194,12 @@ def parse(request: str, catalog: Catalog) -> Intent:
     changes = _changes(tokens, spans, lexicon, catalog, chosen_at=best.verb_at)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
+    if _numbered_steps(tokens, lexicon) > 1:
+        return declined(DECLINED_STEPS, notes=cleaned.notes)  # "1. Rotate the credential 2. Remove it from …"
     entry = catalog.entries[best.key]
+    wildcards = tuple(t.raw for t in tokens if _WILDCARD.match(t.low))
+    if wildcards and not entry.informational:
+        return declined(_several_targets(entry, wildcards), notes=cleaned.notes)  # "the lclb-* namespaces"
     found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
     values = slots.candidates(entry, found, object_name=object_name)
@@ -1200,6 +1211,18 @@ def _several(changes: list[_Change], catalog: Catalog) -> str:
     ]
     kind = "action" if all(e.informational for e in entries) else "change"
     return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))
+
+
+def _numbered_steps(tokens: tuple[Token, ...], lexicon: Lexicon) -> int:
+    """How many items of a numbered list ("1. Rotate … 2. Remove … 3. Purge …") open with a verb."""
+    count = 0
+    for i, token in enumerate(tokens[:-1]):
+        if not (token.low.isdigit() and len(token.low) == 1 and token.end):
+            continue
+        word = tokens[i + 1].low
+        if lexicon.lookup(word)[0] or word in vocabulary.FOREIGN_VERBS:
+            count += 1
+    return count if count > 2 else 0
 
 
 def _several_targets(entry: ActionEntry, named: tuple[str, ...]) -> str:

@@ -249,6 +249,7 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
 
 _TIME_CONJUNCTIONS = frozenset({"before", "after", "once", "until", "till"})
 _SUBJECTS = frozenset({"we", "i", "you", "they", "he", "she"})
+_PAST_DOING = frozenset({"ran", "did", "performed", "completed", "tried", "attempted", "executed"})
 _PERFECT_SUBJECTS = frozenset({"i've", "we've", "they've", "you've", "ive", "weve"})
 
 
@@ -260,7 +261,11 @@ def backgrounded(tokens: tuple[Token, ...], at: int) -> bool:
         return False
     if len(lows) == 2 and lows[0] in _TIME_CONJUNCTIONS and lows[1] in _SUBJECTS and not tokens[at - 2].stop:
         return True
-    return bool(lows) and lows[-1] in _PERFECT_SUBJECTS
+    if bool(lows) and lows[-1] in _PERFECT_SUBJECTS:
+        return True
+    # "I ran CVE scan on the latest image", "we did a restart": the act named after a past doing verb
+    near = [t.low for t in tokens[max(0, at - 3) : at]]
+    return any(a in _SUBJECTS and b in _PAST_DOING for a, b in zip(near, near[1:], strict=False))
 
 
 def declines(
