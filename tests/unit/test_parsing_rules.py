@@ -1180,3 +1180,17 @@ def test_a_handle_written_as_a_setting_says_who(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("identity.delete.user", {"username": "maggiebrazeau"})
+
+
+def test_a_zone_file_line_gives_the_record(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "## DNS Record Request\n\nAdding a CNAME record to point `me.is-cod.in` to my GitHub Pages portfolio.\n\n"
+        "**Record:**\n```\nCNAME me.is-cod.in me143.github.io 3600\n```\n\nThank you!",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "provision.create.dns_record",
+        {"domain": "me.is-cod.in", "value": "me143.github.io", "ttl": 3600, "record_type": "CNAME"},
+    )
+    # an account at the provider is still outside
+    assert rules.parse("please create a github account for me", catalog).declined

@@ -204,6 +204,7 @@ class Found:
     groups: list[str] = dataclasses.field(default_factory=list)
     tls: bool | None = None
     pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
+    zone_record: tuple[str, str] | None = None  # a zone-file line's name and value ("CNAME x.io y.io 3600")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
     record_value: str | None = None  # "TXT record abc123 on x.dev": the value right after the record noun
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
@@ -346,7 +347,22 @@ def find(tokens: tuple[Token, ...], spans: tuple[Span, ...]) -> Found:
     _find_values(tokens, found)
     _find_numbers(" ".join(t.low for t in tokens if t.phrase is None), found)
     _find_cues(tokens, spans, found)
+    _find_zone_line(tokens, found)
     return found
+
+
+def _find_zone_line(tokens: tuple[Token, ...], found: Found) -> None:
+    """A record written as in a zone file, "CNAME x.is-cod.in y.github.io 3600": type, name, value, TTL."""
+    for i in range(len(tokens) - 2):
+        if tokens[i].raw.upper() not in _RECORD_TYPES or tokens[i].quoted:
+            continue
+        name, value = tokens[i + 1], tokens[i + 2]
+        if not _is_domain(name.low) or not (_is_domain(value.low) or _address(value.raw) is not None):
+            continue
+        found.zone_record = (name.low, _address(value.raw) or value.low)
+        if i + 3 < len(tokens) and tokens[i + 3].low.isdigit() and found.ttl is None:
+            found.ttl = int(tokens[i + 3].low)
+        return
 
 
 # words that introduce an example of what was just named: "an image, let's say nginx"

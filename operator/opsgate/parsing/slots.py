@@ -133,7 +133,9 @@ def _object_name(resource: str, found: Found, *, object_name: str | None, exclud
 
 def _dns(found: Found, out: dict[str, Any]) -> None:
     value: str | None = None
-    if found.addresses:
+    if found.zone_record is not None:
+        out["domain"], value = found.zone_record  # "CNAME x.is-cod.in y.github.io 3600"
+    elif found.addresses:
         value = found.addresses[0]
     elif found.phrases:
         value = found.phrases[0]

@@ -155,6 +155,7 @@ _PROVIDERS = frozenset(
      "hotmail", "zoom", "jira", "confluence", "discord", "dropbox", "facebook", "twitter", "linkedin", "icloud",
      "apple", "teams", "atlassian", "salesforce", "notion", "figma", "trello", "aws", "azure", "gcp"}
 )  # fmt: skip
+_HOSTED = frozenset({"pages", "page", "site", "sites", "portfolio", "blog"})
 _ACCOUNT_WORDS = frozenset({"account", "accounts", "workspace", "mailbox", "org", "organization", "organisation"})
 _PUBLIC_MAIL = frozenset(
     {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com",
@@ -487,6 +488,8 @@ def _provider_account(tokens: tuple[Token, ...], start: int, end: int) -> str | 
     for i in range(start, end):
         if tokens[i].low not in _PROVIDERS:
             continue
+        if i + 1 < end and tokens[i + 1].low in _HOSTED:
+            continue  # "point x to my GitHub Pages portfolio": a site hosted there is where a record points
         if (i + 1 < end and tokens[i + 1].low in _ACCOUNT_WORDS) or (i > start and tokens[i - 1].low in ("my", "our")):
             return tokens[i].low  # "a slack account", "add the shared account to my outlook"
     return None
