@@ -1194,3 +1194,21 @@ def test_a_zone_file_line_gives_the_record(catalog: Catalog) -> None:
     )
     # an account at the provider is still outside
     assert rules.parse("please create a github account for me", catalog).declined
+
+
+def test_requesting_said_by_a_subject_asks(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Hello! The Marketing Team is requesting a sub-domain for its campaign. We are requesting the url as "
+        "gold.phsc.edu.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.website", {"domain": "gold.phsc.edu"})
+
+
+def test_newer_generic_tlds_are_domains(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I'm requesting a subdomain codexfusion.is-not.cool as a CNAME to my GitHub Pages site johndevils.github.io",
+        catalog,
+    )
+    assert intent.key == "provision.create.dns_record"
+    assert intent.entities["domain"] == "codexfusion.is-not.cool"

@@ -88,6 +88,7 @@ _DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
 _CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
+_REQUESTING_SUBJECTS = frozenset({"am", "are", "is", "i'm", "im", "we're", "we", "i"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
 # What may stand between an implying verb and its object ("onboard the new engineer kim").
@@ -605,6 +606,9 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             lows[s.start] in _OPENING_VERBS
             and s.end - s.start == 1
             and (s.start != opening or (s.end < len(lows) and lows[s.end] in _CLAUSE_OPENERS))
+            # "we are requesting the url as x", "the team is requesting a sub-domain": said by a subject,
+            # the word asks wherever it stands
+            and not (s.start > 0 and lows[s.start - 1] in _REQUESTING_SUBJECTS and not tokens[s.start - 1].stop)
         )
     ]
     # "questions on how to create a service account": what follows "how to" is asked about, not asked for
@@ -866,10 +870,14 @@ def _value_readings(
     readings: list[_Reading] = []
     for v in verb_spans:
         if object_only:
+            # "requesting the url as gold.phsc.edu": "as" after a domain word gives the value
             after = (
                 t
-                for t in tokens[v.end :]
-                if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS and t.low not in _DOMAIN_WORDS
+                for j, t in enumerate(tokens[v.end :], start=v.end)
+                if t.low not in _IMPLIED_SKIP
+                and t.low not in vocabulary.POLITENESS
+                and t.low not in _DOMAIN_WORDS
+                and not (t.low == "as" and j > 0 and tokens[j - 1].low in _DOMAIN_WORDS)
             )
             # "x.gov should be taken down": after a need form the subject is the object
             passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
