@@ -1212,3 +1212,12 @@ def test_newer_generic_tlds_are_domains(catalog: Catalog) -> None:
     )
     assert intent.key == "provision.create.dns_record"
     assert intent.entities["domain"] == "codexfusion.is-not.cool"
+
+
+def test_a_site_wanted_scrubbed_is_one_removal(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Deprovision https://michaelewright.lab.uiowa.edu/\n\nApproval from Michael W. to remove...\n"
+        "> I still need my SiteNow website scrubbed, please.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "michaelewright.lab.uiowa.edu"})

@@ -65,6 +65,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "deactivate": {V.DELETE},
         "close": {V.DELETE},
         "purge": {V.DELETE},
+        "scrub": {V.DELETE},  # "I still need my SiteNow website scrubbed"
+        "wipe": {V.DELETE},
         "nuke": {V.DELETE},
         "terminate": {V.DELETE, V.REVOKE},  # "have his access terminated"
         "retire": {V.DELETE},
