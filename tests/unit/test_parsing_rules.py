@@ -1221,3 +1221,26 @@ def test_a_site_wanted_scrubbed_is_one_removal(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "michaelewright.lab.uiowa.edu"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("OpenShift Removal Request for Cody Bergin\n- [x] remove user access\n* GitHub ID: @CEBergin\n"
+         "* OpenShift Projects/Namespaces: esm-dev",
+         "identity.revoke.access", {"username": "cebergin", "namespace": "esm-dev"}),
+        ("[laa-apply-for-legalaid-uat] Add serviceaccount github-actions\n\nCreate a separate service account "
+         "for github actions to use.",
+         "identity.create.service_account", {"name": "github-actions", "namespace": "laa-apply-for-legalaid-uat"}),
+        ("container_memory_working_set is the gauge metric of memory used. can you graph "
+         "container_memory_working_set_bytes for pipelines-as-code-controller over the last 24h?",
+         "observability.query.metrics",
+         {"metric": "container_memory_working_set_bytes", "service": "pipelines-as-code-controller", "since": "24h"}),
+    ],
+    ids=["namespaces-field", "title-scope-tag", "metric-with-unit-suffix"],
+)  # fmt: skip
+def test_fields_tags_and_series_names(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)

@@ -421,7 +421,12 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.images.append(low)
         elif _IMAGE.match(low) and _after_image(tokens, i) and low not in vocabulary.POLITENESS | vocabulary.STOPWORDS:
             cued.append(low)  # "scan image nginx", "one docker image, let's say nginx, from docker hub"
-        elif _METRIC.match(low) and found.metric is None:
+        elif _METRIC.match(low) and (
+            found.metric is None
+            # "container_memory_working_set is … graph container_memory_working_set_bytes": the name with
+            # Prometheus's unit suffix is the series itself
+            or (_METRIC_NAME.match(low) and not _METRIC_NAME.match(found.metric) and low.startswith(found.metric))
+        ):
             found.metric = low
         if found.environment is None and low in entities.ENVIRONMENT_WORDS:
             found.environment = entities.normalise_environment(low)
@@ -570,6 +575,12 @@ def _handle(token: Token) -> str | None:
     ) else None
 
 
+def _namespace_field(low: str) -> bool:
+    """A form's label of several words for the namespace ("projects/namespaces", "namespace(s)")."""
+    parts = [p for p in re.split(r"[/()]", low) if p]
+    return len(parts) > 1 and any(p in ("namespace", "namespaces") for p in parts)
+
+
 def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found) -> None:
     covered = {i for span in spans for i in range(span.start, span.end)}
     for i, token in enumerate(tokens):
@@ -584,6 +595,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if (handle := _handle(tokens[i + 2])) is not None:
                 _add(found, Cue.HANDLE, handle)  # "GitHub userID = MaggieBrazeau": a field written as a setting
                 continue
+        if token.colon and i + 1 < len(tokens) and _K8S_NAME.match(nxt.low) and _namespace_field(token.low):
+            _add(found, Cue.NAMESPACE, nxt.low)  # "OpenShift Projects/Namespaces: esm-dev": a form's field
         if (
             token.low in _HANDLE_WORDS
             and token.colon

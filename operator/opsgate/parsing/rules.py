@@ -88,6 +88,8 @@ _DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
 _CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
+# A ticket title's scope tag: "[laa-apply-for-legalaid-uat] Add serviceaccount …" (a name with a dash)
+_TITLE_SCOPE = re.compile(r"^\s*\[([a-z0-9]+(?:-[a-z0-9]+)+)\]\s", re.IGNORECASE)
 _REQUESTING_SUBJECTS = frozenset({"am", "are", "is", "i'm", "im", "we're", "we", "i"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
@@ -212,6 +214,11 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
+    scope = _TITLE_SCOPE.match(legitimate)
+    if scope and "namespace" in entry.parameter_names and values.get("namespace") is None:
+        # "[laa-apply-for-legalaid-uat] Add serviceaccount github-actions": a ticket titled with its namespace
+        if scope.group(1).lower() not in {str(v).lower() for v in values.values()}:
+            values["namespace"] = scope.group(1).lower()
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     person_missing = "username" in missing
