@@ -1244,3 +1244,15 @@ def test_fields_tags_and_series_names(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)
+
+
+def test_looking_for_a_named_thing_asks_for_it(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "What is it? We are looking for a sandbox namespace (learning-curator-sandbox). We want to try new dev "
+        "ops tools but not in a current space.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "learning-curator-sandbox"})
+    # looking for a person, or for documentation, asks for no resource
+    assert not rules.parse("we are looking for a cluster admin to help", catalog).recognised
+    assert not rules.parse("I'm looking for documentation on how to create a namespace", catalog).recognised

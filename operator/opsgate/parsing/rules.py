@@ -594,6 +594,18 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         else s
         for s in spans
     ]
+    # "we are looking for a sandbox namespace (x)": looking for a thing that the writer names asks for
+    # one ("looking for a cluster admin to help" names no thing)
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    for i in range(len(lows) - 2):
+        if lows[i] == "looking" and lows[i + 1] == "for" and lows[i + 2] in ("a", "an") and i not in covered:
+            if i > 0 and lows[i - 1] in ("are", "am", "is", "we're", "i'm", "im") and not tokens[i + 1].stop:
+                noun = next((s for s in spans if s.nouns and i + 2 < s.start <= i + 5), None)
+                if noun is not None and noun.end < len(tokens) and (
+                    tokens[noun.end].bracketed or lows[noun.end] in ("called", "named") or tokens[noun.end - 1].colon
+                ):
+                    spans.append(extract.Span(start=i, end=i + 2, verbs=_CREATE_VERBS, nouns=frozenset()))
+    spans.sort(key=lambda s: s.start)
     spans = [s for s in spans if s.verbs or s.nouns]
     # "the new site is live" describes a thing that is there; "a new site" asks for one
     spans = [
