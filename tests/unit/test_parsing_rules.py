@@ -1256,3 +1256,17 @@ def test_looking_for_a_named_thing_asks_for_it(catalog: Catalog) -> None:
     # looking for a person, or for documentation, asks for no resource
     assert not rules.parse("we are looking for a cluster admin to help", catalog).recognised
     assert not rules.parse("I'm looking for documentation on how to create a namespace", catalog).recognised
+
+
+def test_a_person_about_to_leave_and_their_leaving_date(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Before we offboard amyknox (UX Lead, last day 9/20) - what access does she actually have? need the list",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.audit.access", {"username": "amyknox"})
+    assert rules.parse("show logs for payments over the last day", catalog).entities["since"] == "1d"
+
+
+def test_a_dashed_name_after_for_names_a_new_namespace(catalog: Catalog) -> None:
+    intent = rules.parse("Namespace creation requested for laa-data-stewardship-access-dev.", catalog)
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "laa-data-stewardship-access-dev"})

@@ -97,6 +97,8 @@ _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recen
 
 _DURATION = re.compile(
     r"\b(?:last|past|previous|since|within|this|over)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
+    # "last day 9/20", "her last day is friday": someone's leaving date, not a time window
+    r"(?!\s+(?:is|was|will|at|of|on|here)\b|\s+\d{1,2}[/.-]\d)"
 )
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
@@ -165,6 +167,9 @@ _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "t
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
 _HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
+# Verbs whose object is always a person: "offboard amyknox", "onboard kim.lee"
+_PERSON_VERBS = frozenset({"offboard", "onboard", "offboarding", "onboarding"})
+_SOMEONE = frozenset({"someone", "somebody", "anyone", "anybody", "everyone", "everybody"})  # "onboard someone called bob"
 # Before a handle word, what makes it a reference to another account: "mirror the account for username: x"
 _REFERRING_BEFORE = frozenset({"for", "of", "as", "like", "than", "with", "from", "the", "that", "whose"})
 
@@ -648,6 +653,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
                 _add(found, Cue.USER, handle)
             else:
                 _add(found, Cue.HANDLE, handle)
+        if token.low in _PERSON_VERBS and is_name(nxt, username=True) and not nxt.noun and nxt.low not in _SOMEONE:
+            _add(found, Cue.USER, nxt.low)  # "before we offboard amyknox, what access does she have?"
         if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
             # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
             users = found.cues.setdefault(Cue.USER, [])

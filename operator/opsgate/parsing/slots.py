@@ -128,6 +128,11 @@ def _object_name(resource: str, found: Found, *, object_name: str | None, exclud
         name = object_name
     if name is None and resource == "deployment":
         name = found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=exclude)
+    if name is None and resource in ("namespace", "cluster"):
+        # "Namespace creation requested for laa-data-stewardship-access-dev": a resource-shaped name (with
+        # a dash) after "for" is the new one's; "a namespace for payments" may name the team it serves
+        named = found.cue(Cue.FOR, exclude=exclude)
+        name = named if named is not None and "-" in named else None
     return name
 
 
