@@ -1270,3 +1270,12 @@ def test_a_person_about_to_leave_and_their_leaving_date(catalog: Catalog) -> Non
 def test_a_dashed_name_after_for_names_a_new_namespace(catalog: Catalog) -> None:
     intent = rules.parse("Namespace creation requested for laa-data-stewardship-access-dev.", catalog)
     assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "laa-data-stewardship-access-dev"})
+
+
+def test_get_it_created_is_about_the_thing_named_before(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I agreed to spin up a shared gke cluster for running workloads. Can we get it created? name it "
+        "knative-shared, each project gets its own namespace later.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.cluster", {"name": "knative-shared"})

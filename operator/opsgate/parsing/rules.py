@@ -748,6 +748,16 @@ def _readings(
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
                         after = n.start >= v.start
+                        # "Can we get it created?": a participle whose object is "it" said before it
+                        # is about a thing named earlier, not one named in a later clause
+                        if after and v.start >= 1 and tokens[v.start - 1].low in _BACK_PRONOUNS and (
+                            tokens[v.start].low.endswith("ed") and any(t.stop for t in tokens[v.end : n.start])
+                        ):
+                            after = False
+                        elif not after and v.start >= 1 and tokens[v.start - 1].low in _BACK_PRONOUNS and (
+                            tokens[v.start].low.endswith("ed")
+                        ):
+                            after = True
                         score = abs(n.start - v.start) + (0 if after else 5) + (ADJECTIVE_NEW if adjective else 0)
                         confidence = CONFIDENCE_VERB_NOUN
                         if strength is Strength.WEAK:
