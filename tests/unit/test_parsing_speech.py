@@ -330,3 +330,10 @@ def test_a_numbered_procedure_is_several_steps(catalog: Catalog) -> None:
 def test_a_wildcard_names_several_targets(catalog: Catalog) -> None:
     intent = rules.parse("please clean up the old namespaces, we no longer require the lclb-* set", catalog)
     assert intent.declined and "lclb-*" in intent.declined
+
+
+def test_a_symptom_told_with_a_catalog_idiom_is_still_a_report(catalog: Catalog) -> None:
+    intent = rules.parse("The PeerAuthentication in titanium is in permissive mode, it does not work.", catalog)
+    assert intent.declined == speech.DECLINED_SYMPTOM
+    intent = rules.parse("the checkout pods are stuck, please restart them", catalog)
+    assert (intent.key, intent.entities) == ("provision.restart.deployment", {"name": "checkout"})

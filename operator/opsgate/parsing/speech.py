@@ -140,6 +140,7 @@ _HOW_TO_CLAUSE = re.compile(r"(?:^|, )how\s+(?:to|do\s+i|do\s+we|can\s+i|can\s+w
 _SYMPTOM = re.compile(
     r"\b(?:is|are|was|were|seem|seems|look|looks|appear|appears)\s+(?:still\s+|now\s+|all\s+)?"
     r"(?:missing|empty|gone|blank|broken|wrong|stuck|not\s+\w+ing|not\s+there|unavailable|failing|down)\b"
+    r"|\b(?:does\s+not|doesn't|do\s+not|don't|is\s+not|isn't)\s+work(?:ing)?\b"
 )
 # What says a change was asked for, not made: "namespace creation requested for x"
 _HEADLINE_OPENERS = frozenset({"new", "the", "a", "an", "our", "your", "my"})
@@ -292,7 +293,7 @@ def declines(
     with_commas = " ".join(t.low + ("," if t.stop and not t.end else "") for t in tokens[start:end])
     if not asks and _HOW_TO_CLAUSE.search(with_commas):
         return None, NOTE_QUESTION  # "Namespace, how to create, there is no example, any documentation?"
-    if verb_at is None and not any(_asks(tokens, spans, s, e) for s, e in all_sentences) and _SYMPTOM.search(words):
+    if _SYMPTOM.search(words) and not any(_asks(tokens, spans, s, e) for s, e in all_sentences):
         return DECLINED_SYMPTOM, None  # "Service logs are missing since the last deployment."
     if _headline_done(tokens, spans, start, end):
         return DECLINED_DONE, None  # "New email created for Living Streets program"
