@@ -1279,3 +1279,15 @@ def test_get_it_created_is_about_the_thing_named_before(catalog: Catalog) -> Non
         catalog,
     )
     assert (intent.key, intent.entities) == ("provision.create.cluster", {"name": "knative-shared"})
+
+
+def test_a_site_wanted_to_live_at_a_domain_is_a_new_website(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Our design system is deploying to a personal account on Netlify, which has been great for the early "
+        "phases of development. But now we're ready to give it a more permanent home for production. We'd like "
+        "it to live at protocol.mozilla.org.",
+        catalog,
+    )
+    assert intent.key == "provision.create.website"
+    assert intent.entities["domain"] == "protocol.mozilla.org"
+    assert intent.entities.get("environment") != "dev"

@@ -433,7 +433,10 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             or (_METRIC_NAME.match(low) and not _METRIC_NAME.match(found.metric) and low.startswith(found.metric))
         ):
             found.metric = low
-        if found.environment is None and low in entities.ENVIRONMENT_WORDS and nxt != "ops":  # not "dev ops tools"
+        # not "dev ops tools", nor a stage of work: "the early phases of development"
+        if found.environment is None and low in entities.ENVIRONMENT_WORDS and nxt != "ops" and not (
+            low == "development" and previous in ("of", "under", "active")
+        ):
             found.environment = entities.normalise_environment(low)
         if found.record_type is None:
             if token.raw.upper() in ("AAAA", "CNAME", "TXT", "MX") and token.raw.isalpha():

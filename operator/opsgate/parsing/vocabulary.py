@@ -41,6 +41,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "onboard": {V.CREATE},
         "deploy": {V.CREATE},
         "host": {V.CREATE},
+        "live at": {V.CREATE},  # "we'd like it to live at protocol.mozilla.org": a home for a site
         "point": {V.CREATE},
         "delete": {V.DELETE, V.REVOKE},
         "remove": {V.DELETE, V.REVOKE},
