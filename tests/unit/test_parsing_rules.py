@@ -1291,3 +1291,18 @@ def test_a_site_wanted_to_live_at_a_domain_is_a_new_website(catalog: Catalog) ->
     assert intent.key == "provision.create.website"
     assert intent.entities["domain"] == "protocol.mozilla.org"
     assert intent.entities.get("environment") != "dev"
+
+
+def test_a_name_for_a_site_hosted_elsewhere_is_a_cname(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Hello,\n\nI'd like to request an rbind.io subdomain for rladies-pdx. The site is deployed through Netlify "
+        "and currently lives at: http://rladies-pdx.netlify.com.\n\nCan we have rladies-pdx.rbind.io?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "provision.create.dns_record",
+        {"domain": "rladies-pdx.rbind.io", "value": "rladies-pdx.netlify.com", "record_type": "CNAME"},
+    )
+    # a site with no host of its own is new hosting
+    intent = rules.parse("We would like a website at gold.phsc.edu for our campaign", catalog)
+    assert intent.key == "provision.create.website"

@@ -88,6 +88,13 @@ _DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
 _CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
+# A site that is already served from a host of its own: "currently lives at: http://x.netlify.com"
+_HOSTED_AT = re.compile(
+    r"\b(?:lives|living|hosted|deployed|served|running)\s+(?:at|on|through|via|from)\s*:?\s*(?:https?://)?"
+    r"([a-z0-9][-a-z0-9.]*\.(?:netlify\.com|netlify\.app|github\.io|pages\.dev|vercel\.app|herokuapp\.com|"
+    r"gitlab\.io|onrender\.com|web\.app|firebaseapp\.com|azurewebsites\.net|cloudfront\.net))\b",
+    re.IGNORECASE,
+)
 # A ticket title's scope tag: "[laa-apply-for-legalaid-uat] Add serviceaccount …" (a name with a dash)
 _TITLE_SCOPE = re.compile(r"^\s*\[([a-z0-9]+(?:-[a-z0-9]+)+)\]\s", re.IGNORECASE)
 _REQUESTING_SUBJECTS = frozenset({"am", "are", "is", "i'm", "im", "we're", "we", "i"})
@@ -205,7 +212,14 @@ def parse(request: str, catalog: Catalog) -> Intent:
         return declined(_several_targets(entry, wildcards), notes=cleaned.notes)  # "the lclb-* namespaces"
     found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
-    values = slots.candidates(entry, found, object_name=object_name)
+    record = _record_for_hosted_site(entry, legitimate, found, catalog)
+    if record is not None:
+        # "an rbind.io subdomain for our site, which is deployed through Netlify and lives at x.netlify.com":
+        # a name for a site hosted elsewhere is a record pointing there, not new hosting
+        entry, record_values = record
+        values = {**slots.candidates(entry, found, object_name=None), **record_values}
+    else:
+        values = slots.candidates(entry, found, object_name=object_name)
     # "our team's rebind service seems down, so, could you restart rbndr?": the verb's own object names
     # the thing, before a name another clause gives
     asking = _asking_clause(tokens, best.verb_at)
@@ -214,6 +228,8 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
+    if record is not None:
+        values.update(record[1])  # the zone named in the asking sentence is not the record's name
     scope = _TITLE_SCOPE.match(legitimate)
     if scope and "namespace" in entry.parameter_names and values.get("namespace") is None:
         # "[laa-apply-for-legalaid-uat] Add serviceaccount github-actions": a ticket titled with its namespace
@@ -1248,6 +1264,28 @@ def _several(changes: list[_Change], catalog: Catalog) -> str:
     ]
     kind = "action" if all(e.informational for e in entries) else "change"
     return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))
+
+
+def _record_for_hosted_site(
+    entry: ActionEntry, text_: str, found: extract.Found, catalog: Catalog
+) -> tuple[ActionEntry, dict[str, Any]] | None:
+    """The DNS record entry and its values when a new site's name is asked for a site already hosted at
+    another host name; None otherwise."""
+    if entry.resource_type != "website" or entry.action != "create":
+        return None
+    hosted = _HOSTED_AT.search(text_)
+    if hosted is None:
+        return None
+    host = hosted.group(1).lower().rstrip("/.")
+    record = next(
+        (e for e in catalog.entries.values() if e.resource_type == "dns_record" and e.action == "create"), None
+    )
+    names = [d for d in found.domains if d != host and not host.endswith("." + d)]
+    if record is None or not names:
+        return None
+    # "an rbind.io subdomain … can we have rladies-pdx.rbind.io?": the name inside a zone said before
+    name = next((d for d in names if any(d.endswith("." + z) for z in names if z != d)), names[0])
+    return record, {"domain": name, "value": host, "record_type": "CNAME"}
 
 
 def _numbered_steps(tokens: tuple[Token, ...], lexicon: Lexicon) -> int:
