@@ -60,7 +60,7 @@ action / declined / entities:
     after the 2026-12-04 late changes (branch understand5, tuned on set 7's misses; rules and
     rules+matcher the same), as action / declined / entities:
     set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
-    set 5 94.5 / 96.0 / 90.8; set 6 93.5 / 97.1 / 94.2; set 7 96.2 / 86.1 / 95.0;
+    set 5 94.5 / 96.0 / 90.8; set 6 93.5 / 97.1 / 94.2; set 7 97.4 / 86.1 / 95.8;
     unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9. Set 7's five declines left are
     labels that contradict earlier sets (four injections whose genuine request earlier sets
     keep, and the GEAR UP deactivation that set 5 labels a website deletion).

@@ -337,3 +337,17 @@ def test_a_symptom_told_with_a_catalog_idiom_is_still_a_report(catalog: Catalog)
     assert intent.declined == speech.DECLINED_SYMPTOM
     intent = rules.parse("the checkout pods are stuck, please restart them", catalog)
     assert (intent.key, intent.entities) == ("provision.restart.deployment", {"name": "checkout"})
+
+
+def test_a_read_told_of_and_asked_again_on_a_target_is_asked(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "As part of our gate for accepting container images we have Trivy scan. Can you run it on "
+        "k8s.gcr.io/csi-secrets-store/driver:v1.2.3 and tell us the CRITICAL ones?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "compliance.scan.vulnerabilities",
+        {"image": "k8s.gcr.io/csi-secrets-store/driver:v1.2.3"},
+    )
+    # a change told of is not asked again by "do that": decline rather than guess the target
+    assert not rules.parse("We deleted namespace old-x yesterday. Can you do that for old-y too?", catalog).recognised

@@ -314,7 +314,10 @@ def declines(
     if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
-        return DECLINED_DONE, None
+        # "we have Trivy scan. Can you run it on x?": a read told of, asked again on a new target
+        verbs = next((sp.verbs for sp in spans if sp.start == verb_at), frozenset())
+        if not (verbs and verbs <= _READ_VERBS and _run_again(tokens, spans, all_sentences, end)):
+            return DECLINED_DONE, None
     if verb_at is not None and _USED_TO.search(" ".join(t.low for t in tokens[max(start, verb_at - 4) : verb_at + 1])):
         return DECLINED_DONE, None  # "our cron worker, which is used to automatically restart the demo container"
     if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
@@ -360,6 +363,21 @@ def _headline_done(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], s
         if low[:-1] in vocabulary.VERBS or low[:-2] in vocabulary.VERBS:
             return True
     return False
+
+
+_RUN_IT = re.compile(r"\b(?:run|do|perform|execute)\s+(?:it|that|this|one)\s+(?:on|against|over|for)\b")
+_READ_VERBS = frozenset({Verb.SCAN, Verb.QUERY, Verb.SUMMARIZE, Verb.GENERATE, Verb.AUDIT})
+
+
+def _run_again(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], all_sentences: list[tuple[int, int]], end: int
+) -> bool:
+    """Does the next sentence ask to run again what this one told of ("we have Trivy scan. Can you run it
+    on x?")?"""
+    following = next(((s, e) for s, e in all_sentences if s == end), None)
+    if following is None or not _asks(tokens, spans, *following):
+        return False
+    return _RUN_IT.search(" ".join(t.low for t in tokens[following[0] : following[1]])) is not None
 
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
