@@ -351,3 +351,18 @@ def test_a_read_told_of_and_asked_again_on_a_target_is_asked(catalog: Catalog) -
     )
     # a change told of is not asked again by "do that": decline rather than guess the target
     assert not rules.parse("We deleted namespace old-x yesterday. Can you do that for old-y too?", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        ("The website hosted at foo.uiowa.edu can be deleted", "provision.delete.website"),
+        ("The site hosted at foo.uiowa.edu should be taken down.", "provision.delete.website"),
+        ("Namespace created for team-x yesterday, please delete it", "provision.delete.namespace"),
+    ],
+    ids=["can-be-deleted", "should-be-taken-down", "please-after"],
+)
+def test_a_participle_describing_the_noun_of_an_ask_is_no_headline(
+    request_text: str, key: str, catalog: Catalog
+) -> None:
+    assert rules.parse(request_text, catalog).key == key

@@ -143,6 +143,7 @@ _SYMPTOM = re.compile(
     r"|\b(?:does\s+not|doesn't|do\s+not|don't|is\s+not|isn't)\s+work(?:ing)?\b"
 )
 # What says a change was asked for, not made: "namespace creation requested for x"
+_HEADLINE_ASKS = _PLEASE | _MODALS | {"should", "must", "need", "needs", "needed", "want", "wants"}
 _HEADLINE_OPENERS = frozenset({"new", "the", "a", "an", "our", "your", "my"})
 _ASKED_PARTICIPLES = frozenset({"requested", "needed", "required", "wanted", "desired", "proposed"})
 # What a removal takes something out of without deleting it.
@@ -352,9 +353,13 @@ def _headline_done(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], s
     """A resource noun followed by its verb's past participle, as a headline tells news: "New email
     created for x", "namespace deleted"; not "namespace creation requested for x"."""
     body = _body(tokens, start, end)
+    if any(t.low in _HEADLINE_ASKS for t in tokens[start:end]):
+        return False  # "the site hosted at x can be deleted", "… created yesterday, please delete it"
     for span in spans:
         if not span.nouns or not start <= span.start < end or span.end >= end:
             continue
+        if any(sp.verbs and sp.start > span.end for sp in spans if sp.start < end):
+            continue  # another verb after the participle carries the sentence
         if any(t.low not in _HEADLINE_OPENERS for t in tokens[body : span.start]):
             continue  # the noun phrase opens the sentence: not "to have his access terminated"
         low = tokens[span.end].low
