@@ -366,3 +366,10 @@ def test_a_participle_describing_the_noun_of_an_ask_is_no_headline(
     request_text: str, key: str, catalog: Catalog
 ) -> None:
     assert rules.parse(request_text, catalog).key == key
+
+
+def test_what_access_i_need_is_a_documentation_question(catalog: Catalog) -> None:
+    for request_text in ("what access do I need to create a namespace?", "what permissions do we need to deploy?"):
+        intent = rules.parse(request_text, catalog)
+        assert not intent.recognised and speech.NOTE_QUESTION in intent.notes, request_text
+    assert rules.parse("which roles does bob have in payments?", catalog).key == "compliance.audit.access"

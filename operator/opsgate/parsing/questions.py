@@ -33,7 +33,9 @@ _INTERROGATIVE = re.compile(
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
     r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed"
-    r"|(?:what|which)\s+(?:access|permissions?|roles?|rights)\s+(?:does|do|did|has|have)\b)\b"
+    # "what access does amyknox have" asks for live state; "what access do I need to …" asks the docs
+    r"|(?:what|which)\s+(?:access|permissions?|roles?|rights)\s+(?:does|do|did|has|have)\s+(?!i\b|we\b|you\b|u\b)\S+)"
+    r"\b"
 )
 
 
