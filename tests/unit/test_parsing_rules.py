@@ -1306,3 +1306,17 @@ def test_a_name_for_a_site_hosted_elsewhere_is_a_cname(catalog: Catalog) -> None
     # a site with no host of its own is new hosting
     intent = rules.parse("We would like a website at gold.phsc.edu for our campaign", catalog)
     assert intent.key == "provision.create.website"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        ("I'm requesting access removal for bob on namespace x", "identity.revoke.access"),
+        ("Access removal for bob in namespace x", "identity.revoke.access"),
+        ("I am requesting access for bob to namespace x with edit rights", "identity.grant.access"),
+    ],
+    ids=["requesting-removal", "removal-title", "requesting-access"],
+)
+def test_access_forms_ask_to_grant_or_to_remove(request_text: str, key: str, catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities.get("username")) == (key, "bob")
