@@ -1320,3 +1320,32 @@ def test_a_name_for_a_site_hosted_elsewhere_is_a_cname(catalog: Catalog) -> None
 def test_access_forms_ask_to_grant_or_to_remove(request_text: str, key: str, catalog: Catalog) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities.get("username")) == (key, "bob")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("please remove user bob from namespace payments", "identity.revoke.access",
+         {"username": "bob", "namespace": "payments"}),
+        ("we are requesting that bob be removed from namespace x", "identity.revoke.access",
+         {"username": "bob", "namespace": "x"}),
+        ("delete namespace old-x", "provision.delete.namespace", {"name": "old-x"}),
+    ],
+    ids=["user-from-namespace", "be-removed-from", "the-namespace-itself"],
+)  # fmt: skip
+def test_removing_someone_from_a_namespace_revokes(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_removing_a_thing_from_a_namespace_never_deletes_the_namespace(catalog: Catalog) -> None:
+    for request_text in ("remove the deployment from namespace x", "delete the pods in namespace x"):
+        intent = rules.parse(request_text, catalog)
+        assert intent.declined == rules.DECLINED_FROM_NAMESPACE, request_text
+
+
+def test_the_last_hour_of_logs_is_a_window(catalog: Catalog) -> None:
+    intent = rules.parse("can you pull the last hour of logs for gateway", catalog)
+    assert intent.entities == {"service": "gateway", "since": "1h"}

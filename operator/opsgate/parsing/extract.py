@@ -98,7 +98,7 @@ _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recen
 _DURATION = re.compile(
     r"\b(?:last|past|previous|since|within|this|over)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
     # "last day 9/20", "her last day is friday": someone's leaving date, not a time window
-    r"(?!\s+(?:is|was|will|at|of|on|here)\b|\s+\d{1,2}[/.-]\d)"
+    r"(?!\s+(?:is|was|will)\b|\s+\d{1,2}[/.-]\d)"
 )
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")

@@ -45,6 +45,11 @@ NOTE_NEGATED = "says what not to do: no change is asked"
 NOTE_REPORTED = "tells what was done or how things are: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
+DECLINED_FROM_NAMESPACE = (
+    "asks to remove something from a namespace, not to delete the namespace: the catalog has no action for "
+    "removing that kind of object; ask the platform team"
+)
+_THING_FROM_NAMESPACE = "thing-from-namespace"
 DECLINED_STEPS = (
     "lists several steps to carry out (a numbered procedure): OpsGate makes one change per request; "
     "submit each catalog change on its own"
@@ -207,6 +212,12 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if _numbered_steps(tokens, lexicon) > 1:
         return declined(DECLINED_STEPS, notes=cleaned.notes)  # "1. Rotate the credential 2. Remove it from …"
     entry = catalog.entries[best.key]
+    revoke = _removed_from_namespace(entry, tokens, spans, best.verb_at, catalog)
+    if revoke == _THING_FROM_NAMESPACE:
+        # "remove the deployment from namespace x": the namespace is where, not what is removed
+        return declined(DECLINED_FROM_NAMESPACE, notes=cleaned.notes)
+    if isinstance(revoke, ActionEntry):
+        entry = revoke  # "please remove user bob from namespace payments": out of the namespace, not deleted
     wildcards = tuple(t.raw for t in tokens if _WILDCARD.match(t.low))
     if wildcards and not entry.informational:
         return declined(_several_targets(entry, wildcards), notes=cleaned.notes)  # "the lclb-* namespaces"
@@ -1264,6 +1275,43 @@ def _several(changes: list[_Change], catalog: Catalog) -> str:
     ]
     kind = "action" if all(e.informational for e in entries) else "change"
     return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))
+
+
+def _removed_from_namespace(
+    entry: ActionEntry, tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, catalog: Catalog
+) -> ActionEntry | str | None:
+    """The revoke entry when a removal takes a person out of a namespace ("remove user bob from namespace
+    payments", "bob be removed from namespace x"); None otherwise."""
+    if verb_at is None or entry.action != "delete" or entry.resource_type not in ("user", "namespace"):
+        return None
+    verbs = next((s.verbs for s in spans if s.start == verb_at), frozenset())
+    if Verb.REVOKE not in verbs:
+        return None
+    lows = [t.low for t in tokens]
+    for i in range(max(0, verb_at - 4), min(len(tokens) - 1, verb_at + 6)):
+        if lows[i] not in ("from", "in", "inside") or tokens[i - 1].stop:
+            continue
+        after = [w for w in lows[i + 1 : i + 4] if w not in ("the", "our", "their", "his", "her")]
+        if not after or not ({"namespace", "ns", "project"} & set(after[:2])):
+            continue
+        if entry.resource_type == "namespace" and any(
+            sp.nouns and "namespace" not in sp.nouns and verb_at < sp.start < i for sp in spans
+        ):
+            return _THING_FROM_NAMESPACE
+        if lows[i] != "from":
+            continue  # "delete user bob in namespace x" deletes bob
+        # someone is named before "from": "user bob", "bob be removed", "remove bob"
+        person = any(
+            extract.value_kind(t) == "name" and lows[j] not in ("namespace", "ns", "project")
+            for j, t in enumerate(tokens[max(0, verb_at - 4) : i], start=max(0, verb_at - 4))
+            if j != verb_at
+        )
+        if not person:
+            return None
+        return next(
+            (e for e in catalog.entries.values() if e.resource_type == "access" and e.action == "revoke"), None
+        )
+    return None
 
 
 def _record_for_hosted_site(
