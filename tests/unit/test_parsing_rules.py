@@ -1134,7 +1134,8 @@ def test_who_a_new_account_is_for(request_text: str, key: str, entities: dict[st
     [
         ("The bot itself is offline which makes me think you may need to reset it. (deployment botc-bot)",
          "provision.restart.deployment", {"name": "botc-bot"}),
-        ("PeerAuthentication 리소스를 사용하여 titanium 네임스페이스 내 모든 서비스 간 통신을 mTLS STRICT 모드로 암호화해 주세요.",
+        ("PeerAuthentication 리소스를 사용하여 titanium 네임스페이스 내 모든 서비스 간 통신을 "
+         "mTLS STRICT 모드로 암호화해 주세요.",
          "security.enable.mtls", {"namespace": "titanium"}),
         ("reset the db password for billing", "security.rotate.secret", {"service": "billing"}),
     ],

@@ -169,7 +169,9 @@ _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up",
 _HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
 # Verbs whose object is always a person: "offboard amyknox", "onboard kim.lee"
 _PERSON_VERBS = frozenset({"offboard", "onboard", "offboarding", "onboarding"})
-_SOMEONE = frozenset({"someone", "somebody", "anyone", "anybody", "everyone", "everybody"})  # "onboard someone called bob"
+_SOMEONE = frozenset(
+    {"someone", "somebody", "anyone", "anybody", "everyone", "everybody"}
+)  # "onboard someone called bob"
 # Before a handle word, what makes it a reference to another account: "mirror the account for username: x"
 _REFERRING_BEFORE = frozenset({"for", "of", "as", "like", "than", "with", "from", "the", "that", "whose"})
 
@@ -434,8 +436,11 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
         ):
             found.metric = low
         # not "dev ops tools", nor a stage of work: "the early phases of development"
-        if found.environment is None and low in entities.ENVIRONMENT_WORDS and nxt != "ops" and not (
-            low == "development" and previous in ("of", "under", "active")
+        if (
+            found.environment is None
+            and low in entities.ENVIRONMENT_WORDS
+            and nxt != "ops"
+            and not (low == "development" and previous in ("of", "under", "active"))
         ):
             found.environment = entities.normalise_environment(low)
         if found.record_type is None:
@@ -578,9 +583,14 @@ def _handle(token: Token) -> str | None:
     if is_name(token, username=True):
         return token.low
     bare = token.low[1:] if token.low.startswith("@") else ""
-    return bare if bare and not token.quoted and _USERNAME.match(bare) and is_name(
-        dataclasses.replace(token, low=bare), username=True
-    ) else None
+    return (
+        bare
+        if bare
+        and not token.quoted
+        and _USERNAME.match(bare)
+        and is_name(dataclasses.replace(token, low=bare), username=True)
+        else None
+    )
 
 
 def _namespace_field(low: str) -> bool:
@@ -599,10 +609,14 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.POSSESSIVE, token.low)
         if nxt is None:
             continue
-        if token.low in _HANDLE_WORDS and nxt.low == "=" and i + 2 < len(tokens):
-            if (handle := _handle(tokens[i + 2])) is not None:
-                _add(found, Cue.HANDLE, handle)  # "GitHub userID = MaggieBrazeau": a field written as a setting
-                continue
+        if (
+            token.low in _HANDLE_WORDS
+            and nxt.low == "="
+            and i + 2 < len(tokens)
+            and (handle := _handle(tokens[i + 2])) is not None
+        ):
+            _add(found, Cue.HANDLE, handle)  # "GitHub userID = MaggieBrazeau": a field written as a setting
+            continue
         if token.colon and i + 1 < len(tokens) and _K8S_NAME.match(nxt.low) and _namespace_field(token.low):
             _add(found, Cue.NAMESPACE, nxt.low)  # "OpenShift Projects/Namespaces: esm-dev": a form's field
         if (

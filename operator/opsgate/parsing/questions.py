@@ -40,7 +40,9 @@ _LIVE_STATE = re.compile(
 
 
 # The writer saying a question follows: "this is more of a question, what happens if …"
-_ANNOUNCED = re.compile(r"^(?:this\s+is|it'?s|i\s+have|just)\s+(?:more\s+of\s+|just\s+|really\s+|rather\s+)?a\s+question\b[,:.]?\s*")
+_ANNOUNCED = re.compile(
+    r"^(?:this\s+is|it'?s|i\s+have|just)\s+(?:more\s+of\s+|just\s+|really\s+|rather\s+)?a\s+question\b[,:.]?\s*"
+)
 
 
 # An issue form's prompt before its answer: "What is it? We are looking for a sandbox namespace …"

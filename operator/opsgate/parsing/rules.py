@@ -242,10 +242,14 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if record is not None:
         values.update(record[1])  # the zone named in the asking sentence is not the record's name
     scope = _TITLE_SCOPE.match(legitimate)
-    if scope and "namespace" in entry.parameter_names and values.get("namespace") is None:
-        # "[laa-apply-for-legalaid-uat] Add serviceaccount github-actions": a ticket titled with its namespace
-        if scope.group(1).lower() not in {str(v).lower() for v in values.values()}:
-            values["namespace"] = scope.group(1).lower()
+    # "[laa-apply-for-legalaid-uat] Add serviceaccount github-actions": a ticket titled with its namespace
+    if (
+        scope
+        and "namespace" in entry.parameter_names
+        and values.get("namespace") is None
+        and scope.group(1).lower() not in {str(v).lower() for v in values.values()}
+    ):
+        values["namespace"] = scope.group(1).lower()
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     person_missing = "username" in missing
@@ -405,7 +409,11 @@ def _explaining_most(
 
 
 def _lacks(
-    reading: _Reading, tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], found: extract.Found, catalog: Catalog
+    reading: _Reading,
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    found: extract.Found,
+    catalog: Catalog,
 ) -> bool:
     entry = catalog.entries[reading.key]
     object_name = reading.object_name or _object_after(tokens, spans, reading.verb_at)
@@ -625,13 +633,22 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     # one ("looking for a cluster admin to help" names no thing)
     covered = {i for s in spans for i in range(s.start, s.end)}
     for i in range(len(lows) - 2):
-        if lows[i] == "looking" and lows[i + 1] == "for" and lows[i + 2] in ("a", "an") and i not in covered:
-            if i > 0 and lows[i - 1] in ("are", "am", "is", "we're", "i'm", "im") and not tokens[i + 1].stop:
-                noun = next((s for s in spans if s.nouns and i + 2 < s.start <= i + 5), None)
-                if noun is not None and noun.end < len(tokens) and (
-                    tokens[noun.end].bracketed or lows[noun.end] in ("called", "named") or tokens[noun.end - 1].colon
-                ):
-                    spans.append(extract.Span(start=i, end=i + 2, verbs=_CREATE_VERBS, nouns=frozenset()))
+        if (
+            lows[i] == "looking"
+            and lows[i + 1] == "for"
+            and lows[i + 2] in ("a", "an")
+            and i not in covered
+            and i > 0
+            and lows[i - 1] in ("are", "am", "is", "we're", "i'm", "im")
+            and not tokens[i + 1].stop
+        ):
+            noun = next((s for s in spans if s.nouns and i + 2 < s.start <= i + 5), None)
+            if (
+                noun is not None
+                and noun.end < len(tokens)
+                and (tokens[noun.end].bracketed or lows[noun.end] in ("called", "named") or tokens[noun.end - 1].colon)
+            ):
+                spans.append(extract.Span(start=i, end=i + 2, verbs=_CREATE_VERBS, nouns=frozenset()))
     spans.sort(key=lambda s: s.start)
     spans = [s for s in spans if s.verbs or s.nouns]
     # "the new site is live" describes a thing that is there; "a new site" asks for one
@@ -777,12 +794,18 @@ def _readings(
                         after = n.start >= v.start
                         # "Can we get it created?": a participle whose object is "it" said before it
                         # is about a thing named earlier, not one named in a later clause
-                        if after and v.start >= 1 and tokens[v.start - 1].low in _BACK_PRONOUNS and (
-                            tokens[v.start].low.endswith("ed") and any(t.stop for t in tokens[v.end : n.start])
+                        if (
+                            after
+                            and v.start >= 1
+                            and tokens[v.start - 1].low in _BACK_PRONOUNS
+                            and (tokens[v.start].low.endswith("ed") and any(t.stop for t in tokens[v.end : n.start]))
                         ):
                             after = False
-                        elif not after and v.start >= 1 and tokens[v.start - 1].low in _BACK_PRONOUNS and (
-                            tokens[v.start].low.endswith("ed")
+                        elif (
+                            not after
+                            and v.start >= 1
+                            and tokens[v.start - 1].low in _BACK_PRONOUNS
+                            and (tokens[v.start].low.endswith("ed"))
                         ):
                             after = True
                         score = abs(n.start - v.start) + (0 if after else 5) + (ADJECTIVE_NEW if adjective else 0)
@@ -1278,7 +1301,11 @@ def _several(changes: list[_Change], catalog: Catalog) -> str:
 
 
 def _removed_from_namespace(
-    entry: ActionEntry, tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, catalog: Catalog
+    entry: ActionEntry,
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    verb_at: int | None,
+    catalog: Catalog,
 ) -> ActionEntry | str | None:
     """The revoke entry when a removal takes a person out of a namespace ("remove user bob from namespace
     payments", "bob be removed from namespace x"); None otherwise."""
@@ -1308,9 +1335,7 @@ def _removed_from_namespace(
         )
         if not person:
             return None
-        return next(
-            (e for e in catalog.entries.values() if e.resource_type == "access" and e.action == "revoke"), None
-        )
+        return next((e for e in catalog.entries.values() if e.resource_type == "access" and e.action == "revoke"), None)
     return None
 
 

@@ -12,7 +12,6 @@ says which kind of value fills any other parameter (``hostname: domain``), and w
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import jsonschema

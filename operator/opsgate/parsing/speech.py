@@ -34,6 +34,7 @@ functions over tokens.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from opsgate.catalog import Verb
@@ -268,7 +269,7 @@ def backgrounded(tokens: tuple[Token, ...], at: int) -> bool:
         return True
     # "I ran CVE scan on the latest image", "we did a restart": the act named after a past doing verb
     near = [t.low for t in tokens[max(0, at - 3) : at]]
-    return any(a in _SUBJECTS and b in _PAST_DOING for a, b in zip(near, near[1:], strict=False))
+    return any(a in _SUBJECTS and b in _PAST_DOING for a, b in itertools.pairwise(near))
 
 
 def declines(
