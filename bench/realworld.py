@@ -60,6 +60,17 @@ action / declined / entities:
     gains on sets 5 and 6 barely carried over to wording and actions they did not cover.
     set 8 (117: 78 in scope, three per action, 39 to decline), first run, blind (f59fd27):
     66.7 / 56.4 / 55.9 % (entities exact 55.1 %); rules and rules+matcher the same.
+    after the 2026-12-04 late changes (branch understand5, tuned on set 7's misses, never shown
+    set 8; rules and rules+matcher the same), as action / declined / entities:
+    set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
+    set 5 94.5 / 96.0 / 90.8; set 6 93.5 / 97.1 / 94.2; set 7 97.4 / 86.1 / 95.8;
+    unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9. Set 7's five declines left are
+    labels that contradict earlier sets (four injections whose genuine request earlier sets
+    keep, and the GEAR UP deactivation that set 5 labels a website deletion).
+    set 8, first encounter of these changes: 74.4 / 59.0 / 65.8 % (entities exact 64.1 %).
+    Sets 7 and 8 label a genuine request with an injected command as one to decline; sets 2-6
+    and unseen label it with its genuine action (what the parser does: it reads the request
+    up to the injection and notes it). Part of both sets' decline figures is that difference.
 
 These figures live here rather than in README.md: the README is part of the documentation
 index, and a table of request-like text there moved the retrieval benchmark's rankings.

@@ -1049,3 +1049,304 @@ def test_an_image_given_as_an_example_is_the_image(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("compliance.scan.vulnerabilities", {"image": "nginx"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Delete namespace ccmsapi-staging. Project put on hold and therefore namespace can be deleted",
+         "provision.delete.namespace", {"name": "ccmsapi-staging"}),
+        ("can you make blairboy362 cluster-admin? it is only granted during incidents or support",
+         "identity.grant.access", {"username": "blairboy362", "role": "cluster-admin"}),
+        ("Setup SA so that our GitAction can deploy. call it hale-deployer, namespace hale-platform-dev",
+         "identity.create.service_account", {"name": "hale-deployer", "namespace": "hale-platform-dev"}),
+    ],
+    ids=["therefore", "only-during", "so-that"],
+)  # fmt: skip
+def test_linking_adverbs_are_never_names(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_forms_handle_field_takes_an_at_mention(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Revoke access from Jared Burck from Red Hat\n- GitHub ID: @JaredBurck\n- Project Role: validation",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})
+
+
+def test_a_forms_ticked_option_wins_over_the_unticked_one(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Please remove Kristin\n\nAre you requesting to:\n- [] grant user access\n- [x ] remove user access\n\n"
+        "* GitHub ID: kreed0422",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "kreed0422"})
+
+
+def test_unticked_boxes_with_none_ticked_are_a_todo_list(catalog: Catalog) -> None:
+    intent = rules.parse("- [ ] revoke PoC cert from researcher (docker-dev.firezone.dev)", catalog)
+    assert (intent.key, intent.entities) == ("security.revoke.cert", {"domain": "docker-dev.firezone.dev"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("OpenShift Removal Request for Cody Bergin\n- [x] remove user access\n* GitHub ID: @CEBergin",
+         "identity.revoke.access", {"username": "cebergin"}),
+        ("Project was migrated. Please turn down the utilicluster cluster",
+         "provision.delete.cluster", {"name": "utilicluster"}),
+        ("which access does amyknox have in namespace ux?", "compliance.audit.access", {"namespace": "ux"}),
+    ],
+    ids=["user-access-is-access", "turn-down", "what-access"],
+)  # fmt: skip
+def test_platform_idioms_name_their_action(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("We have a new employee, Lizbeth P. (username lizbethp). It would be great if she could have her account "
+         "for the first day. I need her to have access for the training.",
+         "identity.create.user", {"username": "lizbethp"}),
+        ("I would like to request an account for Millie Cookston (cookstonm) who is a new employee. Her access "
+         "should mirror the account for username: BURBEYME.",
+         "identity.create.user", {"username": "cookstonm"}),
+        ("I need an account on the platform for my modelling work. username j.okafor, email j.okafor@justice.gov.uk",
+         "identity.create.user", {"username": "j.okafor", "email": "j.okafor@justice.gov.uk"}),
+    ],
+    ids=["new-employee-account", "mirrored-account-is-not-who", "username-field-in-prose"],
+)  # fmt: skip
+def test_who_a_new_account_is_for(request_text: str, key: str, entities: dict[str, object], catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("The bot itself is offline which makes me think you may need to reset it. (deployment botc-bot)",
+         "provision.restart.deployment", {"name": "botc-bot"}),
+        ("PeerAuthentication 리소스를 사용하여 titanium 네임스페이스 내 모든 서비스 간 통신을 "
+         "mTLS STRICT 모드로 암호화해 주세요.",
+         "security.enable.mtls", {"namespace": "titanium"}),
+        ("reset the db password for billing", "security.rotate.secret", {"service": "billing"}),
+    ],
+    ids=["reset-a-bot", "peerauthentication-korean", "reset-a-password"],
+)  # fmt: skip
+def test_platform_words_for_restart_and_mtls(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_requesting_access_on_a_form_is_a_grant(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I am a PO requesting OpenShift access for a new developer on my team. See info below. Thanks!\n\n"
+        "Full Name: Dennis Cinco\nGitHub ID: telusdcinco\nNamespace: 332842-dev -- edit rights please",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "identity.grant.access",
+        {"username": "telusdcinco", "role": "edit", "namespace": "332842-dev"},
+    )
+    # removing it is still a revoke
+    intent = rules.parse("Removal of Openshift Access for carolcarpenterjustice.", catalog)
+    assert intent.key == "identity.revoke.access"
+
+
+def test_a_pods_logs_are_its_deployments(catalog: Catalog) -> None:
+    intent = rules.parse("kubectl logs -f istio-ingressgateway-86b5dbdcb9-vlt5n -n istio-system", catalog)
+    assert (intent.key, intent.entities) == (
+        "observability.query.logs",
+        {"service": "istio-ingressgateway", "namespace": "istio-system"},
+    )
+    # a service whose name merely has dashes keeps it
+    intent = rules.parse("show logs for checkout-api-gateway", catalog)
+    assert intent.entities["service"] == "checkout-api-gateway"
+
+
+def test_a_handle_written_as_a_setting_says_who(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Offboarding of Maggie Brazeau\n- VFS-CMS, Helpdesk Support, 12/1/20, CivicActions\n"
+        "- GitHub userID = MaggieBrazeau\nplease delete her account, last day is today",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("identity.delete.user", {"username": "maggiebrazeau"})
+
+
+def test_a_zone_file_line_gives_the_record(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "## DNS Record Request\n\nAdding a CNAME record to point `me.is-cod.in` to my GitHub Pages portfolio.\n\n"
+        "**Record:**\n```\nCNAME me.is-cod.in me143.github.io 3600\n```\n\nThank you!",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "provision.create.dns_record",
+        {"domain": "me.is-cod.in", "value": "me143.github.io", "ttl": 3600, "record_type": "CNAME"},
+    )
+    # an account at the provider is still outside
+    assert rules.parse("please create a github account for me", catalog).declined
+
+
+def test_requesting_said_by_a_subject_asks(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Hello! The Marketing Team is requesting a sub-domain for its campaign. We are requesting the url as "
+        "gold.phsc.edu.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.website", {"domain": "gold.phsc.edu"})
+
+
+def test_newer_generic_tlds_are_domains(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I'm requesting a subdomain codexfusion.is-not.cool as a CNAME to my GitHub Pages site johndevils.github.io",
+        catalog,
+    )
+    assert intent.key == "provision.create.dns_record"
+    assert intent.entities["domain"] == "codexfusion.is-not.cool"
+
+
+def test_a_site_wanted_scrubbed_is_one_removal(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Deprovision https://michaelewright.lab.uiowa.edu/\n\nApproval from Michael W. to remove...\n"
+        "> I still need my SiteNow website scrubbed, please.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.delete.website", {"domain": "michaelewright.lab.uiowa.edu"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("OpenShift Removal Request for Cody Bergin\n- [x] remove user access\n* GitHub ID: @CEBergin\n"
+         "* OpenShift Projects/Namespaces: esm-dev",
+         "identity.revoke.access", {"username": "cebergin", "namespace": "esm-dev"}),
+        ("[laa-apply-for-legalaid-uat] Add serviceaccount github-actions\n\nCreate a separate service account "
+         "for github actions to use.",
+         "identity.create.service_account", {"name": "github-actions", "namespace": "laa-apply-for-legalaid-uat"}),
+        ("container_memory_working_set is the gauge metric of memory used. can you graph "
+         "container_memory_working_set_bytes for pipelines-as-code-controller over the last 24h?",
+         "observability.query.metrics",
+         {"metric": "container_memory_working_set_bytes", "service": "pipelines-as-code-controller", "since": "24h"}),
+    ],
+    ids=["namespaces-field", "title-scope-tag", "metric-with-unit-suffix"],
+)  # fmt: skip
+def test_fields_tags_and_series_names(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, {k: intent.entities.get(k) for k in entities}) == (key, entities)
+
+
+def test_looking_for_a_named_thing_asks_for_it(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "What is it? We are looking for a sandbox namespace (learning-curator-sandbox). We want to try new dev "
+        "ops tools but not in a current space.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "learning-curator-sandbox"})
+    # looking for a person, or for documentation, asks for no resource
+    assert not rules.parse("we are looking for a cluster admin to help", catalog).recognised
+    assert not rules.parse("I'm looking for documentation on how to create a namespace", catalog).recognised
+
+
+def test_a_person_about_to_leave_and_their_leaving_date(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Before we offboard amyknox (UX Lead, last day 9/20) - what access does she actually have? need the list",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.audit.access", {"username": "amyknox"})
+    assert rules.parse("show logs for payments over the last day", catalog).entities["since"] == "1d"
+
+
+def test_a_dashed_name_after_for_names_a_new_namespace(catalog: Catalog) -> None:
+    intent = rules.parse("Namespace creation requested for laa-data-stewardship-access-dev.", catalog)
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "laa-data-stewardship-access-dev"})
+
+
+def test_get_it_created_is_about_the_thing_named_before(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I agreed to spin up a shared gke cluster for running workloads. Can we get it created? name it "
+        "knative-shared, each project gets its own namespace later.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.cluster", {"name": "knative-shared"})
+
+
+def test_a_site_wanted_to_live_at_a_domain_is_a_new_website(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Our design system is deploying to a personal account on Netlify, which has been great for the early "
+        "phases of development. But now we're ready to give it a more permanent home for production. We'd like "
+        "it to live at protocol.mozilla.org.",
+        catalog,
+    )
+    assert intent.key == "provision.create.website"
+    assert intent.entities["domain"] == "protocol.mozilla.org"
+    assert intent.entities.get("environment") != "dev"
+
+
+def test_a_name_for_a_site_hosted_elsewhere_is_a_cname(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Hello,\n\nI'd like to request an rbind.io subdomain for rladies-pdx. The site is deployed through Netlify "
+        "and currently lives at: http://rladies-pdx.netlify.com.\n\nCan we have rladies-pdx.rbind.io?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "provision.create.dns_record",
+        {"domain": "rladies-pdx.rbind.io", "value": "rladies-pdx.netlify.com", "record_type": "CNAME"},
+    )
+    # a site with no host of its own is new hosting
+    intent = rules.parse("We would like a website at gold.phsc.edu for our campaign", catalog)
+    assert intent.key == "provision.create.website"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        ("I'm requesting access removal for bob on namespace x", "identity.revoke.access"),
+        ("Access removal for bob in namespace x", "identity.revoke.access"),
+        ("I am requesting access for bob to namespace x with edit rights", "identity.grant.access"),
+    ],
+    ids=["requesting-removal", "removal-title", "requesting-access"],
+)
+def test_access_forms_ask_to_grant_or_to_remove(request_text: str, key: str, catalog: Catalog) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities.get("username")) == (key, "bob")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("please remove user bob from namespace payments", "identity.revoke.access",
+         {"username": "bob", "namespace": "payments"}),
+        ("we are requesting that bob be removed from namespace x", "identity.revoke.access",
+         {"username": "bob", "namespace": "x"}),
+        ("delete namespace old-x", "provision.delete.namespace", {"name": "old-x"}),
+    ],
+    ids=["user-from-namespace", "be-removed-from", "the-namespace-itself"],
+)  # fmt: skip
+def test_removing_someone_from_a_namespace_revokes(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_removing_a_thing_from_a_namespace_never_deletes_the_namespace(catalog: Catalog) -> None:
+    for request_text in ("remove the deployment from namespace x", "delete the pods in namespace x"):
+        intent = rules.parse(request_text, catalog)
+        assert intent.declined == rules.DECLINED_FROM_NAMESPACE, request_text
+
+
+def test_the_last_hour_of_logs_is_a_window(catalog: Catalog) -> None:
+    intent = rules.parse("can you pull the last hour of logs for gateway", catalog)
+    assert intent.entities == {"service": "gateway", "since": "1h"}

@@ -240,3 +240,140 @@ def test_asking_for_the_command_is_a_how_to_question(catalog: Catalog) -> None:
     intent = rules.parse("Can you please help me with command to create mailbox\n\nThanks in advance", catalog)
     assert not intent.recognised
     assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_a_question_announced_as_one_is_a_question(catalog: Catalog) -> None:
+    intent = rules.parse("Hi, this is more of a question,\nWhat happens if I delete the user after a month?", catalog)
+    assert not intent.recognised
+    assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_how_to_inside_a_sentence_is_a_documentation_question(catalog: Catalog) -> None:
+    intent = rules.parse("Namespace, how to create, there is no example, do you have any documentation?", catalog)
+    assert not intent.recognised
+    assert speech.NOTE_QUESTION in intent.notes
+
+
+def test_a_symptom_with_no_ask_is_a_problem_report(catalog: Catalog) -> None:
+    intent = rules.parse("Service logs are missing since the last deployment. The dashboard shows nothing.", catalog)
+    assert intent.declined == speech.DECLINED_SYMPTOM
+    # a terse ask for the same logs is still read
+    assert rules.parse("payments logs, last hour", catalog).key == "observability.query.logs"
+
+
+def test_after_every_event_is_a_standing_rule(catalog: Catalog) -> None:
+    intent = rules.parse("I want a complete report after every incident so I can explain it to my users.", catalog)
+    assert intent.declined
+    assert "after every incident" in intent.declined
+
+
+def test_a_headline_telling_a_change_is_a_report(catalog: Catalog) -> None:
+    assert rules.parse("New email created for Living Streets program", catalog).declined == speech.DECLINED_DONE
+    # an ask put the same way is still read
+    intent = rules.parse("Namespace creation requested for laa-data-dev.", catalog)
+    assert intent.key == "provision.create.namespace"
+
+
+def test_terminating_access_and_turning_off_email_are_two_changes(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I let go of an employee today and would like to have his access terminated and email turned off.", catalog
+    )
+    assert intent.declined
+    assert "more than one change" in intent.declined
+
+
+def test_a_verb_in_a_time_clause_or_done_already_is_background(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Before we offboard amyknox (UX Lead) - what access does she actually have? need the list", catalog
+    )
+    assert intent.key == "compliance.audit.access"
+    intent = rules.parse(
+        "As a program manager I want to view a list of the users who have some access to namespace terra-billing, "
+        "so that I know who I've given resource creation permissions to.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("compliance.audit.access", {"namespace": "terra-billing"})
+    # the same verb asked for is still read
+    assert rules.parse("please offboard amyknox", catalog).key == "identity.delete.user"
+
+
+def test_a_forms_heading_or_prompt_is_no_question(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "## What\n\nWe'd like to request the creation of a namespace named `app-comconv-earthlab` for the Maneki team.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "app-comconv-earthlab"})
+    intent = rules.parse("What is it? We need a sandbox namespace learning-sandbox for new tools.", catalog)
+    assert (intent.key, intent.entities.get("name")) == ("provision.create.namespace", "learning-sandbox")
+    # a question is still a question
+    assert not rules.parse("What is a namespace? How do I create one?", catalog).recognised
+
+
+def test_a_scan_the_writer_ran_is_a_report(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "I ran CVE scan on the latest image and found some vulnerabilities. Could you please help us to resolve "
+        "this? Please publish a new build to fix vulnerabilities",
+        catalog,
+    )
+    assert not intent.recognised
+    assert rules.parse("please run a CVE scan on nginx:1.25", catalog).key == "compliance.scan.vulnerabilities"
+
+
+def test_a_numbered_procedure_is_several_steps(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "A scan found an API credential committed. What is needed, in order: 1. Rotate the credential first. "
+        "2. Remove the value from the tree. "
+        "3. Purge history (git filter-repo). 4. Audit the dashboard for activity on that credential.",
+        catalog,
+    )
+    assert intent.declined == rules.DECLINED_STEPS
+
+
+def test_a_wildcard_names_several_targets(catalog: Catalog) -> None:
+    intent = rules.parse("please clean up the old namespaces, we no longer require the lclb-* set", catalog)
+    assert intent.declined
+    assert "lclb-*" in intent.declined
+
+
+def test_a_symptom_told_with_a_catalog_idiom_is_still_a_report(catalog: Catalog) -> None:
+    intent = rules.parse("The PeerAuthentication in titanium is in permissive mode, it does not work.", catalog)
+    assert intent.declined == speech.DECLINED_SYMPTOM
+    intent = rules.parse("the checkout pods are stuck, please restart them", catalog)
+    assert (intent.key, intent.entities) == ("provision.restart.deployment", {"name": "checkout"})
+
+
+def test_a_read_told_of_and_asked_again_on_a_target_is_asked(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "As part of our gate for accepting container images we have Trivy scan. Can you run it on "
+        "k8s.gcr.io/csi-secrets-store/driver:v1.2.3 and tell us the CRITICAL ones?",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == (
+        "compliance.scan.vulnerabilities",
+        {"image": "k8s.gcr.io/csi-secrets-store/driver:v1.2.3"},
+    )
+    # a change told of is not asked again by "do that": decline rather than guess the target
+    assert not rules.parse("We deleted namespace old-x yesterday. Can you do that for old-y too?", catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key"),
+    [
+        ("The website hosted at foo.uiowa.edu can be deleted", "provision.delete.website"),
+        ("The site hosted at foo.uiowa.edu should be taken down.", "provision.delete.website"),
+        ("Namespace created for team-x yesterday, please delete it", "provision.delete.namespace"),
+    ],
+    ids=["can-be-deleted", "should-be-taken-down", "please-after"],
+)
+def test_a_participle_describing_the_noun_of_an_ask_is_no_headline(
+    request_text: str, key: str, catalog: Catalog
+) -> None:
+    assert rules.parse(request_text, catalog).key == key
+
+
+def test_what_access_i_need_is_a_documentation_question(catalog: Catalog) -> None:
+    for request_text in ("what access do I need to create a namespace?", "what permissions do we need to deploy?"):
+        intent = rules.parse(request_text, catalog)
+        assert not intent.recognised, request_text
+        assert speech.NOTE_QUESTION in intent.notes, request_text
+    assert rules.parse("which roles does bob have in payments?", catalog).key == "compliance.audit.access"

@@ -33,7 +33,8 @@ _METRIC_NAME = re.compile(
 _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us ca au nl es it ch se no jp
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
     pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
-    news today top work agency studio media design solutions services tools systems zone"""
+    news today top work agency studio media design solutions services tools systems zone
+    cool fun rocks art codes cafe host software wiki social life city love best team"""
 # Country codes ("test.bi", "shop.ke"), less those that are common file extensions ("main.py", "README.md",
 # "lib.rs", "app.ps", "x.so", "build.mk", "a.cc") or surnames and words after an initial ("ext.li", "k.ng", "j.do")
 _COUNTRY_TLDS = """ad ae af ag al ao aq ar aw ax az ba bb bd bf bg bh bi bj bm bn bo bq bs bt bw by bz cd cf cg ci ck
@@ -51,7 +52,16 @@ _PRONOUNS = frozenset(
 _NEVER_NAMES = (
     _PRONOUNS
     | {"etc", "eg", "ie", "has", "have", "had", "was", "were", "been"}
-    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself"}
+    | {"myself", "yourself", "ourselves", "themselves", "himself", "herself", "itself", "yourselves", "own"}
+    # relative pronouns: "the users who have some access" names nobody
+    | {"who", "whom", "whose", "which", "that"}
+    # linking adverbs and time words, never a name even right after a noun: "and therefore namespace
+    # can be deleted", "only granted during incidents", "offboard the user completely", "gets its
+    # own namespace later", "setup SA so that …"
+    | {"therefore", "thus", "hence", "only", "during", "completely", "entirely", "later", "soon", "so"}
+    | {"anyway", "until", "after", "before", "while", "whilst", "again", "still", "already", "once"}
+    # participles that report the ask: "namespace creation requested for x"
+    | {"requested", "required", "needed", "approved", "wanted"}
 )
 _NOT_NAMES = frozenset(
     {"kubernetes", "k8s", "eks", "gke", "aks", "team", "tls", "ssl", "vault", "database", "db", "http"}
@@ -87,6 +97,8 @@ _PARTICIPLE_FOLLOWERS = frozenset({"by", "yesterday", "today", "earlier", "recen
 
 _DURATION = re.compile(
     r"\b(?:last|past|previous|since|within|this|over)\s+(?:(\d+)\s*([a-z]+)|(hour|day|week|month))\b"
+    # "last day 9/20", "her last day is friday": someone's leaving date, not a time window
+    r"(?!\s+(?:is|was|will)\b|\s+\d{1,2}[/.-]\d)"
 )
 _QUANTITY = re.compile(r"\b(\d+)\s*([a-z]+)\b")
 _NODES = re.compile(r"\b(\d+|" + "|".join(entities.NUMBER_WORDS) + r")\s*(?:worker\s+)?nodes?\b")
@@ -155,6 +167,13 @@ _VALUE_ENDS = frozenset({"so", "because", "since", "for", "please", "thanks", "t
 _OBJECT_WORDS = frozenset({"it", "them", "this", "that", "the", "a", "an", "up", "down", "out", "our", "my", "your"})
 # Words after which comes a person's account name: "GitHub ID tmorik"
 _HANDLE_WORDS = frozenset({"id", "handle", "uid", "userid", "user-id", "username", "login"})
+# Verbs whose object is always a person: "offboard amyknox", "onboard kim.lee"
+_PERSON_VERBS = frozenset({"offboard", "onboard", "offboarding", "onboarding"})
+_SOMEONE = frozenset(
+    {"someone", "somebody", "anyone", "anybody", "everyone", "everybody"}
+)  # "onboard someone called bob"
+# Before a handle word, what makes it a reference to another account: "mirror the account for username: x"
+_REFERRING_BEFORE = frozenset({"for", "of", "as", "like", "than", "with", "from", "the", "that", "whose"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +212,7 @@ class Found:
     groups: list[str] = dataclasses.field(default_factory=list)
     tls: bool | None = None
     pointed_at: str | None = None  # the DNS name a record points to ("pointing to x.io")
+    zone_record: tuple[str, str] | None = None  # a zone-file line's name and value ("CNAME x.io y.io 3600")
     trailing_value: str | None = None  # "... with value v=spf1 include:_spf.example.com ~all"
     record_value: str | None = None  # "TXT record abc123 on x.dev": the value right after the record noun
     cues: dict[Cue, list[str]] = dataclasses.field(default_factory=dict)
@@ -335,7 +355,22 @@ def find(tokens: tuple[Token, ...], spans: tuple[Span, ...]) -> Found:
     _find_values(tokens, found)
     _find_numbers(" ".join(t.low for t in tokens if t.phrase is None), found)
     _find_cues(tokens, spans, found)
+    _find_zone_line(tokens, found)
     return found
+
+
+def _find_zone_line(tokens: tuple[Token, ...], found: Found) -> None:
+    """A record written as in a zone file, "CNAME x.is-cod.in y.github.io 3600": type, name, value, TTL."""
+    for i in range(len(tokens) - 2):
+        if tokens[i].raw.upper() not in _RECORD_TYPES or tokens[i].quoted:
+            continue
+        name, value = tokens[i + 1], tokens[i + 2]
+        if not _is_domain(name.low) or not (_is_domain(value.low) or _address(value.raw) is not None):
+            continue
+        found.zone_record = (name.low, _address(value.raw) or value.low)
+        if i + 3 < len(tokens) and tokens[i + 3].low.isdigit() and found.ttl is None:
+            found.ttl = int(tokens[i + 3].low)
+        return
 
 
 # words that introduce an example of what was just named: "an image, let's say nginx"
@@ -393,9 +428,20 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
             found.images.append(low)
         elif _IMAGE.match(low) and _after_image(tokens, i) and low not in vocabulary.POLITENESS | vocabulary.STOPWORDS:
             cued.append(low)  # "scan image nginx", "one docker image, let's say nginx, from docker hub"
-        elif _METRIC.match(low) and found.metric is None:
+        elif _METRIC.match(low) and (
+            found.metric is None
+            # "container_memory_working_set is … graph container_memory_working_set_bytes": the name with
+            # Prometheus's unit suffix is the series itself
+            or (_METRIC_NAME.match(low) and not _METRIC_NAME.match(found.metric) and low.startswith(found.metric))
+        ):
             found.metric = low
-        if found.environment is None and low in entities.ENVIRONMENT_WORDS:
+        # not "dev ops tools", nor a stage of work: "the early phases of development"
+        if (
+            found.environment is None
+            and low in entities.ENVIRONMENT_WORDS
+            and nxt != "ops"
+            and not (low == "development" and previous in ("of", "under", "active"))
+        ):
             found.environment = entities.normalise_environment(low)
         if found.record_type is None:
             if token.raw.upper() in ("AAAA", "CNAME", "TXT", "MX") and token.raw.isalpha():
@@ -532,6 +578,27 @@ def _add(found: Found, cue: Cue, name: str) -> None:
         names.append(name)
 
 
+def _handle(token: Token) -> str | None:
+    """The account name a form's field gives, with the "@" of a mention dropped ("@JaredBurck")."""
+    if is_name(token, username=True):
+        return token.low
+    bare = token.low[1:] if token.low.startswith("@") else ""
+    return (
+        bare
+        if bare
+        and not token.quoted
+        and _USERNAME.match(bare)
+        and is_name(dataclasses.replace(token, low=bare), username=True)
+        else None
+    )
+
+
+def _namespace_field(low: str) -> bool:
+    """A form's label of several words for the namespace ("projects/namespaces", "namespace(s)")."""
+    parts = [p for p in re.split(r"[/()]", low) if p]
+    return len(parts) > 1 and any(p in ("namespace", "namespaces") for p in parts)
+
+
 def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found) -> None:
     covered = {i for span in spans for i in range(span.start, span.end)}
     for i, token in enumerate(tokens):
@@ -544,13 +611,26 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             continue
         if (
             token.low in _HANDLE_WORDS
+            and nxt.low == "="
+            and i + 2 < len(tokens)
+            and (handle := _handle(tokens[i + 2])) is not None
+        ):
+            _add(found, Cue.HANDLE, handle)  # "GitHub userID = MaggieBrazeau": a field written as a setting
+            continue
+        if token.colon and i + 1 < len(tokens) and _K8S_NAME.match(nxt.low) and _namespace_field(token.low):
+            _add(found, Cue.NAMESPACE, nxt.low)  # "OpenShift Projects/Namespaces: esm-dev": a form's field
+        if (
+            token.low in _HANDLE_WORDS
             and token.colon
-            and is_name(nxt, username=True)
+            and (handle := _handle(nxt)) is not None
             # "Cluster ID: kubecon" names the cluster; "GitHub ID:", "User ID:" a person
             and (i == 0 or not tokens[i - 1].noun or tokens[i - 1].low in ("user", "account"))
+            # "mirror the account for username: BURBEYME": a field inside the prose refers to another
+            and not (i and tokens[i - 1].low in _REFERRING_BEFORE)
         ):
-            # a form's labelled field ("GitHub ID: advsol-darrel") says who, before any name in the prose
-            _add(found, Cue.HANDLE, nxt.low)
+            # a form's labelled field ("GitHub ID: advsol-darrel", "GitHub ID: @JaredBurck") says who,
+            # before any name in the prose
+            _add(found, Cue.HANDLE, handle)
         elif token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
         elif (
@@ -583,8 +663,15 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.USER, nxt.low)  # "contractor ext.li"; not "member starting monday"
         elif token.low == "-" and nxt.end and is_name(nxt, username=True) and not any(t.end for t in tokens[:i]):
             _add(found, Cue.NAMED, nxt.low)  # "Account Deletion Request - sednan.": a title names its subject
-        elif token.low in _HANDLE_WORDS and is_name(nxt, username=True):
-            _add(found, Cue.USER, nxt.low)  # "GitHub ID tmorik", "handle @kim"
+        elif token.low in _HANDLE_WORDS and (handle := _handle(nxt)) is not None:
+            # "GitHub ID tmorik", "handle @kim", "Lizbeth P. (username lizbethp)": the account name said as
+            # one is who, before a person's name in the prose ("… for username: x" refers to another)
+            if i and tokens[i - 1].low in _REFERRING_BEFORE:
+                _add(found, Cue.USER, handle)
+            else:
+                _add(found, Cue.HANDLE, handle)
+        if token.low in _PERSON_VERBS and is_name(nxt, username=True) and not nxt.noun and nxt.low not in _SOMEONE:
+            _add(found, Cue.USER, nxt.low)  # "before we offboard amyknox, what access does she have?"
         if nxt.bracketed and not token.bracketed and token.raw[:1].isupper() and is_name(nxt, username=True):
             # "Onwubu (onwubu1)", "my colleague Dana (dlee)": a person's handle, before the name it follows
             users = found.cues.setdefault(Cue.USER, [])

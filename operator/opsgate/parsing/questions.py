@@ -28,12 +28,25 @@ _REQUEST_OPENING = re.compile(
 _ALWAYS = re.compile(r"^(?:how|why|explain)\b|^what\s+(?:does|do)\b.*\bmean\b")
 _INTERROGATIVE = re.compile(
     r"^(?:what|what's|whats|which|where|when|who|whom|whose|is|are|does|do|did|can|should|may|"
-    r"must|is\s+there|are\s+there)\b(?!')"  # "can't wait!" is no question
+    r"must|is\s+there|are\s+there)\b(?![':])"  # "can't wait!" is no question, nor a field "What: …"
 )
 _LIVE_STATE = re.compile(
     r"\b(?:logs?|metrics?|cpu|memory|latency|error\s+rate|request\s+rate|throughput|usage|incidents?|"
-    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed)\b"
+    r"outages?|who\s+(?:has|have|can)\s+(?:access|permissions?|rights)|who\s+accessed"
+    # "what access does amyknox have" asks for live state; "what access do I need to …" asks the docs
+    r"|(?:what|which)\s+(?:access|permissions?|roles?|rights)\s+(?:does|do|did|has|have)\s+(?!i\b|we\b|you\b|u\b)\S+)"
+    r"\b"
 )
+
+
+# The writer saying a question follows: "this is more of a question, what happens if …"
+_ANNOUNCED = re.compile(
+    r"^(?:this\s+is|it'?s|i\s+have|just)\s+(?:more\s+of\s+|just\s+|really\s+|rather\s+)?a\s+question\b[,:.]?\s*"
+)
+
+
+# An issue form's prompt before its answer: "What is it? We are looking for a sandbox namespace …"
+_PROMPT = re.compile(r"^(?:what|why|who|where|when)\b[^?.!]{0,10}\?\s+(?=\S)")
 
 
 def is_question(request: str) -> bool:
@@ -42,6 +55,8 @@ def is_question(request: str) -> bool:
     for opener in _OPENERS:
         if low.startswith((opener + " ", opener + ",")):
             low = low[len(opener) :].lstrip(" ,")
+    low = _ANNOUNCED.sub("", low)
+    low = _PROMPT.sub("", low)
     if not low or _REQUEST_OPENING.match(low):
         return False
     if _ALWAYS.match(low):

@@ -45,6 +45,17 @@ NOTE_NEGATED = "says what not to do: no change is asked"
 NOTE_REPORTED = "tells what was done or how things are: no change is asked"
 DECLINED_SEVERAL = "asks for more than one {kind}: {changes}; submit one request per {kind}"
 DECLINED_TARGETS = "names several targets ({targets}) for one {kind} ({action}): submit one request per target"
+DECLINED_FROM_NAMESPACE = (
+    "asks to remove something from a namespace, not to delete the namespace: the catalog has no action for "
+    "removing that kind of object; ask the platform team"
+)
+_THING_FROM_NAMESPACE = "thing-from-namespace"
+DECLINED_STEPS = (
+    "lists several steps to carry out (a numbered procedure): OpsGate makes one change per request; "
+    "submit each catalog change on its own"
+)
+# A name with a wildcard stands for every name it matches: "we no longer require the lclb-* set"
+_WILDCARD = re.compile(r"^[a-z0-9][-a-z0-9._]*\*[-a-z0-9._*]*$")
 DECLINED_PERSONAL = (
     "reads as a personal IT request (about your own account, password, mailbox or device) and names "
     "no {missing}: personal IT goes to the IT helpdesk; for an OpsGate change, name the {missing}"
@@ -82,6 +93,16 @@ _DEFINITE = frozenset({"the", "our", "their", "your", "this", "that", "its"})
 _CLAUSE_OPENERS = frozenset({"that", "to", "for"})  # "requesting that x …": the ask is in the clause
 # Verb words that ask only at the opening of a request; elsewhere they are nouns ("the site request").
 _OPENING_VERBS = frozenset({"request", "requesting"})
+# A site that is already served from a host of its own: "currently lives at: http://x.netlify.com"
+_HOSTED_AT = re.compile(
+    r"\b(?:lives|living|hosted|deployed|served|running)\s+(?:at|on|through|via|from)\s*:?\s*(?:https?://)?"
+    r"([a-z0-9][-a-z0-9.]*\.(?:netlify\.com|netlify\.app|github\.io|pages\.dev|vercel\.app|herokuapp\.com|"
+    r"gitlab\.io|onrender\.com|web\.app|firebaseapp\.com|azurewebsites\.net|cloudfront\.net))\b",
+    re.IGNORECASE,
+)
+# A ticket title's scope tag: "[laa-apply-for-legalaid-uat] Add serviceaccount …" (a name with a dash)
+_TITLE_SCOPE = re.compile(r"^\s*\[([a-z0-9]+(?:-[a-z0-9]+)+)\]\s", re.IGNORECASE)
+_REQUESTING_SUBJECTS = frozenset({"am", "are", "is", "i'm", "im", "we're", "we", "i"})
 # Where the object of a verb ends: "create a jira ticket | for the login bug".
 _OBJECT_END = frozenset({"for", "of", "to", "in", "on", "with", "from", "at", "named", "called", "and"})
 # What may stand between an implying verb and its object ("onboard the new engineer kim").
@@ -188,10 +209,28 @@ def parse(request: str, catalog: Catalog) -> Intent:
     changes = _changes(tokens, spans, lexicon, catalog, chosen_at=best.verb_at)
     if len(changes) > 1:
         return declined(_several(changes, catalog), notes=cleaned.notes)
+    if _numbered_steps(tokens, lexicon) > 1:
+        return declined(DECLINED_STEPS, notes=cleaned.notes)  # "1. Rotate the credential 2. Remove it from …"
     entry = catalog.entries[best.key]
+    revoke = _removed_from_namespace(entry, tokens, spans, best.verb_at, catalog)
+    if revoke == _THING_FROM_NAMESPACE:
+        # "remove the deployment from namespace x": the namespace is where, not what is removed
+        return declined(DECLINED_FROM_NAMESPACE, notes=cleaned.notes)
+    if isinstance(revoke, ActionEntry):
+        entry = revoke  # "please remove user bob from namespace payments": out of the namespace, not deleted
+    wildcards = tuple(t.raw for t in tokens if _WILDCARD.match(t.low))
+    if wildcards and not entry.informational:
+        return declined(_several_targets(entry, wildcards), notes=cleaned.notes)  # "the lclb-* namespaces"
     found = _ask_first(extract.find(tokens, spans), tokens, best.verb_at)
     object_name = best.object_name or _object_after(tokens, spans, best.verb_at)
-    values = slots.candidates(entry, found, object_name=object_name)
+    record = _record_for_hosted_site(entry, legitimate, found, catalog)
+    if record is not None:
+        # "an rbind.io subdomain for our site, which is deployed through Netlify and lives at x.netlify.com":
+        # a name for a site hosted elsewhere is a record pointing there, not new hosting
+        entry, record_values = record
+        values = {**slots.candidates(entry, found, object_name=None), **record_values}
+    else:
+        values = slots.candidates(entry, found, object_name=object_name)
     # "our team's rebind service seems down, so, could you restart rbndr?": the verb's own object names
     # the thing, before a name another clause gives
     asking = _asking_clause(tokens, best.verb_at)
@@ -200,6 +239,17 @@ def parse(request: str, catalog: Catalog) -> Intent:
     if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
+    if record is not None:
+        values.update(record[1])  # the zone named in the asking sentence is not the record's name
+    scope = _TITLE_SCOPE.match(legitimate)
+    # "[laa-apply-for-legalaid-uat] Add serviceaccount github-actions": a ticket titled with its namespace
+    if (
+        scope
+        and "namespace" in entry.parameter_names
+        and values.get("namespace") is None
+        and scope.group(1).lower() not in {str(v).lower() for v in values.values()}
+    ):
+        values["namespace"] = scope.group(1).lower()
     kept, dropped = slots.fit(entry, values)
     missing = _missing_required(entry, kept)
     person_missing = "username" in missing
@@ -347,7 +397,28 @@ def _explaining_most(
 
     first = taken(best)
     better = [r for r in rivals if taken(r) > first + 1]
-    return better[0] if better else best
+    if better:
+        return better[0]
+    # "she is a new employee … I need her to have access": a grant names no role, the new account
+    # needs nothing more; the reading the text completes is the ask
+    if _lacks(best, tokens, spans, found, catalog):
+        complete = [r for r in rivals if not _lacks(r, tokens, spans, found, catalog)]
+        if len({r.key for r in complete}) == 1 and catalog.entries[complete[0].key].resource_type == "user":
+            return complete[0]
+    return best
+
+
+def _lacks(
+    reading: _Reading,
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    found: extract.Found,
+    catalog: Catalog,
+) -> bool:
+    entry = catalog.entries[reading.key]
+    object_name = reading.object_name or _object_after(tokens, spans, reading.verb_at)
+    kept, _ = slots.fit(entry, slots.candidates(entry, found, object_name=object_name))
+    return bool(_missing_required(entry, kept))
 
 
 def _not_asked(
@@ -521,7 +592,10 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
     spans = _without_purpose_verbs(spans, lows)
     # "our team does not grant namespace access": a negated verb asks for nothing
     spans = [
-        dataclasses.replace(s, verbs=frozenset()) if s.verbs and speech.negated(tokens, s.start) else s for s in spans
+        dataclasses.replace(s, verbs=frozenset())
+        if s.verbs and (speech.negated(tokens, s.start) or speech.backgrounded(tokens, s.start))
+        else s
+        for s in spans
     ]
     # "domains like x.gov and y.gov": "like" wishes only after a subject or "would" ("I'd like", "we would like")
     spans = [
@@ -555,6 +629,27 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
         else s
         for s in spans
     ]
+    # "we are looking for a sandbox namespace (x)": looking for a thing that the writer names asks for
+    # one ("looking for a cluster admin to help" names no thing)
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    for i in range(len(lows) - 2):
+        if (
+            lows[i] == "looking"
+            and lows[i + 1] == "for"
+            and lows[i + 2] in ("a", "an")
+            and i not in covered
+            and i > 0
+            and lows[i - 1] in ("are", "am", "is", "we're", "i'm", "im")
+            and not tokens[i + 1].stop
+        ):
+            noun = next((s for s in spans if s.nouns and i + 2 < s.start <= i + 5), None)
+            if (
+                noun is not None
+                and noun.end < len(tokens)
+                and (tokens[noun.end].bracketed or lows[noun.end] in ("called", "named") or tokens[noun.end - 1].colon)
+            ):
+                spans.append(extract.Span(start=i, end=i + 2, verbs=_CREATE_VERBS, nouns=frozenset()))
+    spans.sort(key=lambda s: s.start)
     spans = [s for s in spans if s.verbs or s.nouns]
     # "the new site is live" describes a thing that is there; "a new site" asks for one
     spans = [
@@ -574,6 +669,9 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
             lows[s.start] in _OPENING_VERBS
             and s.end - s.start == 1
             and (s.start != opening or (s.end < len(lows) and lows[s.end] in _CLAUSE_OPENERS))
+            # "we are requesting the url as x", "the team is requesting a sub-domain": said by a subject,
+            # the word asks wherever it stands
+            and not (s.start > 0 and lows[s.start - 1] in _REQUESTING_SUBJECTS and not tokens[s.start - 1].stop)
         )
     ]
     # "questions on how to create a service account": what follows "how to" is asked about, not asked for
@@ -694,6 +792,22 @@ def _readings(
                 for noun in n.nouns:
                     for key, strength in lexicon.pairs.get((verb, noun), ()):
                         after = n.start >= v.start
+                        # "Can we get it created?": a participle whose object is "it" said before it
+                        # is about a thing named earlier, not one named in a later clause
+                        if (
+                            after
+                            and v.start >= 1
+                            and tokens[v.start - 1].low in _BACK_PRONOUNS
+                            and (tokens[v.start].low.endswith("ed") and any(t.stop for t in tokens[v.end : n.start]))
+                        ):
+                            after = False
+                        elif (
+                            not after
+                            and v.start >= 1
+                            and tokens[v.start - 1].low in _BACK_PRONOUNS
+                            and (tokens[v.start].low.endswith("ed"))
+                        ):
+                            after = True
                         score = abs(n.start - v.start) + (0 if after else 5) + (ADJECTIVE_NEW if adjective else 0)
                         confidence = CONFIDENCE_VERB_NOUN
                         if strength is Strength.WEAK:
@@ -835,10 +949,14 @@ def _value_readings(
     readings: list[_Reading] = []
     for v in verb_spans:
         if object_only:
+            # "requesting the url as gold.phsc.edu": "as" after a domain word gives the value
             after = (
                 t
-                for t in tokens[v.end :]
-                if t.low not in _IMPLIED_SKIP and t.low not in vocabulary.POLITENESS and t.low not in _DOMAIN_WORDS
+                for j, t in enumerate(tokens[v.end :], start=v.end)
+                if t.low not in _IMPLIED_SKIP
+                and t.low not in vocabulary.POLITENESS
+                and t.low not in _DOMAIN_WORDS
+                and not (t.low == "as" and j > 0 and tokens[j - 1].low in _DOMAIN_WORDS)
             )
             # "x.gov should be taken down": after a need form the subject is the object
             passive = [tokens[i] for i in _object_positions(tokens, (), v.start)] if _after_need(tokens, v) else []
@@ -1180,6 +1298,79 @@ def _several(changes: list[_Change], catalog: Catalog) -> str:
     ]
     kind = "action" if all(e.informational for e in entries) else "change"
     return DECLINED_SEVERAL.format(kind=kind, changes=", ".join(named))
+
+
+def _removed_from_namespace(
+    entry: ActionEntry,
+    tokens: tuple[Token, ...],
+    spans: tuple[extract.Span, ...],
+    verb_at: int | None,
+    catalog: Catalog,
+) -> ActionEntry | str | None:
+    """The revoke entry when a removal takes a person out of a namespace ("remove user bob from namespace
+    payments", "bob be removed from namespace x"); None otherwise."""
+    if verb_at is None or entry.action != "delete" or entry.resource_type not in ("user", "namespace"):
+        return None
+    verbs = next((s.verbs for s in spans if s.start == verb_at), frozenset())
+    if Verb.REVOKE not in verbs:
+        return None
+    lows = [t.low for t in tokens]
+    for i in range(max(0, verb_at - 4), min(len(tokens) - 1, verb_at + 6)):
+        if lows[i] not in ("from", "in", "inside") or tokens[i - 1].stop:
+            continue
+        after = [w for w in lows[i + 1 : i + 4] if w not in ("the", "our", "their", "his", "her")]
+        if not after or not ({"namespace", "ns", "project"} & set(after[:2])):
+            continue
+        if entry.resource_type == "namespace" and any(
+            sp.nouns and "namespace" not in sp.nouns and verb_at < sp.start < i for sp in spans
+        ):
+            return _THING_FROM_NAMESPACE
+        if lows[i] != "from":
+            continue  # "delete user bob in namespace x" deletes bob
+        # someone is named before "from": "user bob", "bob be removed", "remove bob"
+        person = any(
+            extract.value_kind(t) == "name" and lows[j] not in ("namespace", "ns", "project")
+            for j, t in enumerate(tokens[max(0, verb_at - 4) : i], start=max(0, verb_at - 4))
+            if j != verb_at
+        )
+        if not person:
+            return None
+        return next((e for e in catalog.entries.values() if e.resource_type == "access" and e.action == "revoke"), None)
+    return None
+
+
+def _record_for_hosted_site(
+    entry: ActionEntry, text_: str, found: extract.Found, catalog: Catalog
+) -> tuple[ActionEntry, dict[str, Any]] | None:
+    """The DNS record entry and its values when a new site's name is asked for a site already hosted at
+    another host name; None otherwise."""
+    if entry.resource_type != "website" or entry.action != "create":
+        return None
+    hosted = _HOSTED_AT.search(text_)
+    if hosted is None:
+        return None
+    host = hosted.group(1).lower().rstrip("/.")
+    record = next(
+        (e for e in catalog.entries.values() if e.resource_type == "dns_record" and e.action == "create"), None
+    )
+    names = [d for d in found.domains if d != host and not host.endswith("." + d)]
+    if record is None or not names:
+        return None
+    # "an rbind.io subdomain … can we have rladies-pdx.rbind.io?": the name inside a zone said before
+    name = next((d for d in names if any(d.endswith("." + z) for z in names if z != d)), names[0])
+    return record, {"domain": name, "value": host, "record_type": "CNAME"}
+
+
+def _numbered_steps(tokens: tuple[Token, ...], lexicon: Lexicon) -> int:
+    """How many items of a numbered list ("1. Rotate … 2. Remove … 3. Purge …") open with a verb."""
+    count = 0
+    for i, token in enumerate(tokens[:-1]):
+        if not (token.low.isdigit() and len(token.low) == 1 and token.end):
+            continue
+        word = tokens[i + 1].low
+        if lexicon.lookup(word)[0] or word in vocabulary.FOREIGN_VERBS:
+            count += 1
+    return count if count > 2 else 0
 
 
 def _several_targets(entry: ActionEntry, named: tuple[str, ...]) -> str:

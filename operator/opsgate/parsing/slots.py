@@ -11,6 +11,7 @@ says which kind of value fills any other parameter (``hostname: domain``), and w
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -78,6 +79,8 @@ def candidates(entry: ActionEntry, found: Found, *, object_name: str | None) -> 
             out["target"] = object_name
     if resource == "dns_record":
         _dns(found, out)
+    if resource in ("logs", "metrics") and isinstance(out["service"], str):
+        out["service"] = _workload_of(out["service"])
     replicas = found.replicas if found.replicas is not None else found.to_number
     out["replicas"] = replicas
     if entry.phrases is not None:
@@ -124,12 +127,19 @@ def _object_name(resource: str, found: Found, *, object_name: str | None, exclud
         name = object_name
     if name is None and resource == "deployment":
         name = found.cue(Cue.FOR, Cue.POSSESSIVE, exclude=exclude)
+    if name is None and resource in ("namespace", "cluster"):
+        # "Namespace creation requested for laa-data-stewardship-access-dev": a resource-shaped name (with
+        # a dash) after "for" is the new one's; "a namespace for payments" may name the team it serves
+        named = found.cue(Cue.FOR, exclude=exclude)
+        name = named if named is not None and "-" in named else None
     return name
 
 
 def _dns(found: Found, out: dict[str, Any]) -> None:
     value: str | None = None
-    if found.addresses:
+    if found.zone_record is not None:
+        out["domain"], value = found.zone_record  # "CNAME x.is-cod.in y.github.io 3600"
+    elif found.addresses:
         value = found.addresses[0]
     elif found.phrases:
         value = found.phrases[0]
@@ -181,3 +191,15 @@ def fit(entry: ActionEntry, values: dict[str, Any]) -> tuple[dict[str, Any], tup
             continue
         kept[name] = value
     return kept, tuple(notes)
+
+
+# A pod of a Deployment: "<deployment>-<replicaset hash>-<pod suffix>" ("istio-ingressgateway-86b5dbdcb9-vlt5n")
+_POD_OF_DEPLOYMENT = re.compile(r"^(?P<workload>[a-z0-9][-a-z0-9]*?)-(?P<hash>[a-z0-9]{8,10})-[a-z0-9]{5}$")
+
+
+def _workload_of(name: str) -> str:
+    """The service a pod belongs to, when ``name`` is a Deployment's pod name: its logs are the service's."""
+    match = _POD_OF_DEPLOYMENT.match(name)
+    if match is None or not any(ch.isdigit() for ch in match["hash"]):
+        return name
+    return match["workload"]

@@ -34,10 +34,11 @@ functions over tokens.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from opsgate.catalog import Verb
-from opsgate.parsing import extract, questions
+from opsgate.parsing import extract, questions, vocabulary
 from opsgate.parsing.tokens import Token
 
 NOTE_QUESTION = "a question, not a request: answered from the documentation"
@@ -57,6 +58,10 @@ DECLINED_GENRE = (
 DECLINED_LATER = "reads as a plan for later, not a request to act now: ask when the change should be made"
 DECLINED_DONE = (
     "reads as a report of what was already done (or tried), not a request: for an OpsGate change, ask for it directly"
+)
+DECLINED_SYMPTOM = (
+    "reads as a report of a problem (what is wrong), not a request for one change: report it to the platform "
+    "team, or ask OpsGate for what to do (e.g. show the logs of a service)"
 )
 DECLINED_OTHERS = "reads as a description of what others do, not a request to OpsGate: for a change, ask for it"
 DECLINED_REPLY = 'reads as a reply to a requester (the change is for "you"), not a request to OpsGate'
@@ -126,7 +131,22 @@ _HOW_TO = re.compile(
 _USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?\S+$")
 # What an act will bring about, said of it rather than asked: "Deleting the hub pod should bring it back up"
 _PREDICTING = frozenset({"should", "will", "would", "might", "may"})
-_RECURRING = re.compile(r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b")
+_RECURRING = re.compile(
+    r"\b(?:every|each)\s+time\b|\bwhenever\b|\bunless\b"
+    r"|\b(?:after|before|following)\s+(?:every|each)\s+(?!one\b)\w+"  # "a report after every incident"
+)
+# A documentation question inside a sentence: "Namespace, how to create, there is no example"
+_HOW_TO_CLAUSE = re.compile(r"(?:^|, )how\s+(?:to|do\s+i|do\s+we|can\s+i|can\s+we)\s+\w+")
+# A symptom stated of a thing: "service logs are missing", "the metrics are empty since …"
+_SYMPTOM = re.compile(
+    r"\b(?:is|are|was|were|seem|seems|look|looks|appear|appears)\s+(?:still\s+|now\s+|all\s+)?"
+    r"(?:missing|empty|gone|blank|broken|wrong|stuck|not\s+\w+ing|not\s+there|unavailable|failing|down)\b"
+    r"|\b(?:does\s+not|doesn't|do\s+not|don't|is\s+not|isn't)\s+work(?:ing)?\b"
+)
+# What says a change was asked for, not made: "namespace creation requested for x"
+_HEADLINE_ASKS = _PLEASE | _MODALS | {"should", "must", "need", "needs", "needed", "want", "wants"}
+_HEADLINE_OPENERS = frozenset({"new", "the", "a", "an", "our", "your", "my"})
+_ASKED_PARTICIPLES = frozenset({"requested", "needed", "required", "wanted", "desired", "proposed"})
 # What a removal takes something out of without deleting it.
 _COLLECTIONS = frozenset(
     {"list", "lists", "inventory", "organization", "organizations", "organisation", "organisations", "org",
@@ -138,6 +158,7 @@ _PROVIDERS = frozenset(
      "hotmail", "zoom", "jira", "confluence", "discord", "dropbox", "facebook", "twitter", "linkedin", "icloud",
      "apple", "teams", "atlassian", "salesforce", "notion", "figma", "trello", "aws", "azure", "gcp"}
 )  # fmt: skip
+_HOSTED = frozenset({"pages", "page", "site", "sites", "portfolio", "blog"})
 _ACCOUNT_WORDS = frozenset({"account", "accounts", "workspace", "mailbox", "org", "organization", "organisation"})
 _PUBLIC_MAIL = frozenset(
     {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com",
@@ -230,6 +251,27 @@ def negated(tokens: tuple[Token, ...], at: int) -> bool:
     return False
 
 
+_TIME_CONJUNCTIONS = frozenset({"before", "after", "once", "until", "till"})
+_SUBJECTS = frozenset({"we", "i", "you", "they", "he", "she"})
+_PAST_DOING = frozenset({"ran", "did", "performed", "completed", "tried", "attempted", "executed"})
+_PERFECT_SUBJECTS = frozenset({"i've", "we've", "they've", "you've", "ive", "weve"})
+
+
+def backgrounded(tokens: tuple[Token, ...], at: int) -> bool:
+    """Is the verb at ``at`` told as background, not asked: in a time clause ("before we offboard
+    amyknox, what access does she have?") or done already ("who I've given permissions to")?"""
+    lows = [t.low for t in tokens[max(0, at - 2) : at]]
+    if at >= 1 and tokens[at - 1].stop:
+        return False
+    if len(lows) == 2 and lows[0] in _TIME_CONJUNCTIONS and lows[1] in _SUBJECTS and not tokens[at - 2].stop:
+        return True
+    if bool(lows) and lows[-1] in _PERFECT_SUBJECTS:
+        return True
+    # "I ran CVE scan on the latest image", "we did a restart": the act named after a past doing verb
+    near = [t.low for t in tokens[max(0, at - 3) : at]]
+    return any(a in _SUBJECTS and b in _PAST_DOING for a, b in itertools.pairwise(near))
+
+
 def declines(
     tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None, anchor: int
 ) -> tuple[str | None, str | None]:
@@ -250,6 +292,13 @@ def declines(
     before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
     if _HOW_TO.search(words):
         return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"
+    with_commas = " ".join(t.low + ("," if t.stop and not t.end else "") for t in tokens[start:end])
+    if not asks and _HOW_TO_CLAUSE.search(with_commas):
+        return None, NOTE_QUESTION  # "Namespace, how to create, there is no example, any documentation?"
+    if _SYMPTOM.search(words) and not any(_asks(tokens, spans, s, e) for s, e in all_sentences):
+        return DECLINED_SYMPTOM, None  # "Service logs are missing since the last deployment."
+    if _headline_done(tokens, spans, start, end):
+        return DECLINED_DONE, None  # "New email created for Living Streets program"
     if _INDIRECT.search(words) and (not asks or _INDIRECT.search(before_verb)):
         return None, NOTE_QUESTION  # "our lead wants to know if we can get a namespace for every developer"
     # a noun that opens a request asks for the thing ("namespace for team x. Is this the right place?")
@@ -267,7 +316,10 @@ def declines(
     if verb_at is not None and _third_party_conditional(tokens, start, verb_at):
         return DECLINED_WISH, None
     if verb_at is not None and not asks and _done_by_the_speaker(tokens, start, verb_at):
-        return DECLINED_DONE, None
+        # "we have Trivy scan. Can you run it on x?": a read told of, asked again on a new target
+        verbs = next((sp.verbs for sp in spans if sp.start == verb_at), frozenset())
+        if not (verbs and verbs <= _READ_VERBS and _run_again(tokens, spans, all_sentences, end)):
+            return DECLINED_DONE, None
     if verb_at is not None and _USED_TO.search(" ".join(t.low for t in tokens[max(start, verb_at - 4) : verb_at + 1])):
         return DECLINED_DONE, None  # "our cron worker, which is used to automatically restart the demo container"
     if verb_at is not None and (reason := _said_by_us(tokens, start, verb_at, asks=asks)) is not None:
@@ -296,6 +348,42 @@ def declines(
         article = "an" if provider[0] in "aeiou" else "a"
         return DECLINED_PROVIDER.format(thing=f"{article} {provider} account", provider=provider), None
     return None, None
+
+
+def _headline_done(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int, end: int) -> bool:
+    """A resource noun followed by its verb's past participle, as a headline tells news: "New email
+    created for x", "namespace deleted"; not "namespace creation requested for x"."""
+    body = _body(tokens, start, end)
+    if any(t.low in _HEADLINE_ASKS for t in tokens[start:end]):
+        return False  # "the site hosted at x can be deleted", "… created yesterday, please delete it"
+    for span in spans:
+        if not span.nouns or not start <= span.start < end or span.end >= end:
+            continue
+        if any(sp.verbs and sp.start > span.end for sp in spans if sp.start < end):
+            continue  # another verb after the participle carries the sentence
+        if any(t.low not in _HEADLINE_OPENERS for t in tokens[body : span.start]):
+            continue  # the noun phrase opens the sentence: not "to have his access terminated"
+        low = tokens[span.end].low
+        if low in _ASKED_PARTICIPLES or not low.endswith("ed") or tokens[span.end].quoted:
+            continue
+        if low[:-1] in vocabulary.VERBS or low[:-2] in vocabulary.VERBS:
+            return True
+    return False
+
+
+_RUN_IT = re.compile(r"\b(?:run|do|perform|execute)\s+(?:it|that|this|one)\s+(?:on|against|over|for)\b")
+_READ_VERBS = frozenset({Verb.SCAN, Verb.QUERY, Verb.SUMMARIZE, Verb.GENERATE, Verb.AUDIT})
+
+
+def _run_again(
+    tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], all_sentences: list[tuple[int, int]], end: int
+) -> bool:
+    """Does the next sentence ask to run again what this one told of ("we have Trivy scan. Can you run it
+    on x?")?"""
+    following = next(((s, e) for s, e in all_sentences if s == end), None)
+    if following is None or not _asks(tokens, spans, *following):
+        return False
+    return _RUN_IT.search(" ".join(t.low for t in tokens[following[0] : following[1]])) is not None
 
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
@@ -425,6 +513,8 @@ def _provider_account(tokens: tuple[Token, ...], start: int, end: int) -> str | 
     for i in range(start, end):
         if tokens[i].low not in _PROVIDERS:
             continue
+        if i + 1 < end and tokens[i + 1].low in _HOSTED:
+            continue  # "point x to my GitHub Pages portfolio": a site hosted there is where a record points
         if (i + 1 < end and tokens[i + 1].low in _ACCOUNT_WORDS) or (i > start and tokens[i - 1].low in ("my", "our")):
             return tokens[i].low  # "a slack account", "add the shared account to my outlook"
     return None

@@ -61,8 +61,11 @@ _INJECTION = re.compile(
 ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", re.IGNORECASE)
 
 
-# An issue form's option left unticked ("- [ ] remove user access"): not what the requester chose
-_UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ \][^\n]*$", re.MULTILINE)
+# An issue form's option left unticked ("- [ ] remove user access", "- [] grant user access") beside a
+# ticked one ("- [x ] remove user access"): not what the requester chose. With none ticked, the boxes
+# are a to-do list ("- [ ] revoke PoC cert from researcher"), and their items are the asks.
+_UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ ?\][^\n]*$", re.MULTILINE)
+_CHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ ?[xX✓✔] ?\]", re.MULTILINE)
 
 
 # An issue form's heading over its answer ("### Account Holder Username\ntompock"): a labelled field
@@ -94,7 +97,9 @@ def clean(text: str) -> CleanText:
     """Fold ``text`` and cut it at the first injection marker."""
     if len(text) > MAX_REQUEST_CHARS:
         return CleanText(text="", refused=True, notes=(NOTE_TOO_LONG,))
-    folded = fold(_HEADING.sub(r"\1: ", _UNCHECKED.sub("", text)))
+    if _CHECKED.search(text):
+        text = _UNCHECKED.sub("", text)
+    folded = fold(_HEADING.sub(r"\1: ", text))
     marker = _INJECTION.search(folded)
     if marker is None:
         return CleanText(text=folded)

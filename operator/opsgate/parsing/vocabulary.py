@@ -41,6 +41,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "onboard": {V.CREATE},
         "deploy": {V.CREATE},
         "host": {V.CREATE},
+        "live at": {V.CREATE},  # "we'd like it to live at protocol.mozilla.org": a home for a site
         "point": {V.CREATE},
         "delete": {V.DELETE, V.REVOKE},
         "remove": {V.DELETE, V.REVOKE},
@@ -52,6 +53,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tear down": {V.DELETE},
         "teardown": {V.DELETE},
         "take down": {V.DELETE},
+        "turn down": {V.DELETE},  # "turn down the utilicluster cluster": decommission
+        "turndown": {V.DELETE},
         "taken down": {V.DELETE},  # "the site should be taken down"
         "taking down": {V.DELETE},
         "shut down": {V.DELETE},
@@ -63,8 +66,10 @@ VERBS: dict[str, frozenset[Verb]] = {
         "deactivate": {V.DELETE},
         "close": {V.DELETE},
         "purge": {V.DELETE},
+        "scrub": {V.DELETE},  # "I still need my SiteNow website scrubbed"
+        "wipe": {V.DELETE},
         "nuke": {V.DELETE},
-        "terminate": {V.DELETE},
+        "terminate": {V.DELETE, V.REVOKE},  # "have his access terminated"
         "retire": {V.DELETE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
         "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
@@ -97,7 +102,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "kick": {V.RESTART},
         "regenerate": {V.ROTATE},
         "refresh": {V.ROTATE},
-        "reset": {V.ROTATE},
+        "reset": {V.ROTATE, V.RESTART},  # "reset the password" / "the bot is offline, reset it"
         "renew": {V.ISSUE, V.ROTATE},
         "issue": {V.ISSUE},
         "request": {V.ISSUE, V.CREATE},  # "request: dev namespace x for the y team"
