@@ -20,8 +20,11 @@ and for OpsGate also create → ``status.job.name``. Throughput is B / (first cr
 rate-limit policies don't turn the load into denials. The operator's RSS (VmRSS sampled, VmHWM
 for the peak) and CPU time come from /proc. Prints a table and ends with one JSON line.
 
-    .venv/bin/python bench/reconcile.py [--requests 100] [--rate 10] [--burst 200]
+    .venv/bin/python bench/reconcile.py [--requests 100] [--rate 10] [--burst 200] [--dry-run]
         [--kubeconfig PATH] [--keep]
+
+``--dry-run`` sends every request as dryRun: the same decisions, no Job launched. Its decision
+tail against the default run's is what the Jobs' traffic on the shared API server costs.
 
 The operators always run from this checkout's operator/ (put first on their PYTHONPATH), whatever
 the virtualenv's editable install points at; the JSON records the commit (+dirty). Logs and the
@@ -99,6 +102,7 @@ def steady(
     rate: float,
     prefix: str,
     timeout: float,
+    dry_run: bool = False,
 ) -> Steady:
     """Create ``count`` requests at ``rate``/s on schedule (open loop); wait for every decision."""
     result = Steady()
@@ -108,7 +112,7 @@ def steady(
         name, user = f"{prefix}-{i}", f"{prefix}-u{i}"
         kind, text = request_text(i)
         started = time.monotonic()
-        api.create_request(namespace, name, text, user)
+        api.create_request(namespace, name, text, user, dry_run=dry_run)
         with lock:
             result.sent[name] = started
             result.kinds[name] = kind
@@ -134,13 +138,15 @@ def steady(
     return result
 
 
-def burst(api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str, threads: int) -> dict[str, float]:
+def burst(
+    api: Api, watcher: Watcher, namespace: str, *, count: int, prefix: str, threads: int, dry_run: bool = False
+) -> dict[str, float]:
     """Create ``count`` requests as fast as ``threads`` threads can; decisions per second, and the create rate."""
     items = []
     for i in range(count):
         _kind, text = request_text(i)
         items.append((f"{prefix}-{i}", text, f"{prefix}-u{i}"))
-    started, created = create_many(api, namespace, items, threads=threads)
+    started, created = create_many(api, namespace, items, threads=threads, dry_run=dry_run)
     names = [name for name, _text, _user in items]
     got = watcher.wait(names, timeout=max(120.0, count))
     ends = [t for t in (watcher.first(n) for n in names) if t is not None]
@@ -177,8 +183,9 @@ def measure(
                 rate=args.rate,
                 prefix=prefix,
                 timeout=120,
+                dry_run=args.dry_run,
             )
-            if jobs:
+            if jobs and not args.dry_run:
                 launching = [n for n in out["steady"].names if watcher.first_phase(n) in LAUNCHING]
                 watcher.wait(launching, timeout=60, done=watcher.job_at.__contains__)
                 out["steady"].job_s = [
@@ -192,7 +199,13 @@ def measure(
             out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
             log(f"{operator.name}: burst of {args.burst}")
             out["burst"] = burst(
-                api, watcher, namespace, count=args.burst, prefix=f"{prefix}b", threads=args.burst_threads
+                api,
+                watcher,
+                namespace,
+                count=args.burst,
+                prefix=f"{prefix}b",
+                threads=args.burst_threads,
+                dry_run=args.dry_run,
             )
             out["stages_all"] = stage_means(args.metrics_port) if jobs else {}
             out["rss_after_mb"] = operator.status().get("VmRSS", math.nan)
@@ -312,6 +325,7 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
             "requests": args.requests,
             "rate": args.rate,
             "burst": args.burst,
+            "dry_run": args.dry_run,
             "operator_revision": args.revision,
         }
     )
@@ -323,6 +337,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second in the steady phase")
     parser.add_argument("--burst", type=int, default=200, help="requests created at once (throughput)")
     parser.add_argument("--burst-threads", type=int, default=16, help="threads creating the burst")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="every request dryRun: decisions without the Job pipeline (what the Jobs' traffic costs the tail)",
+    )
     parser.add_argument("--kubeconfig", help="use this cluster instead of starting a local one")
     parser.add_argument("--keep", action="store_true", help="leave the local cluster running")
     args = parser.parse_args()
