@@ -236,20 +236,19 @@ def test_what_others_do_or_what_will_happen_asks_for_nothing(catalog: Catalog) -
     assert rules.parse("the site promo.acme.org should be taken down", catalog).key == "provision.delete.website"
 
 
-def test_asking_for_the_command_is_a_how_to_question(catalog: Catalog) -> None:
-    intent = rules.parse("Can you please help me with command to create mailbox\n\nThanks in advance", catalog)
-    assert not intent.recognised
-    assert speech.NOTE_QUESTION in intent.notes
-
-
-def test_a_question_announced_as_one_is_a_question(catalog: Catalog) -> None:
-    intent = rules.parse("Hi, this is more of a question,\nWhat happens if I delete the user after a month?", catalog)
-    assert not intent.recognised
-    assert speech.NOTE_QUESTION in intent.notes
-
-
-def test_how_to_inside_a_sentence_is_a_documentation_question(catalog: Catalog) -> None:
-    intent = rules.parse("Namespace, how to create, there is no example, do you have any documentation?", catalog)
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        # asking for the command is a how-to question
+        "Can you please help me with command to create mailbox\n\nThanks in advance",
+        # a question announced as one
+        "Hi, this is more of a question,\nWhat happens if I delete the user after a month?",
+        # a how-to inside a sentence asks for documentation
+        "Namespace, how to create, there is no example, do you have any documentation?",
+    ],
+)
+def test_a_question_in_its_many_forms_asks_for_no_change(catalog: Catalog, request_text: str) -> None:
+    intent = rules.parse(request_text, catalog)
     assert not intent.recognised
     assert speech.NOTE_QUESTION in intent.notes
 
