@@ -40,11 +40,12 @@ DIM = 384
 # as much on a CPU for little gain. The head of a chunk (path, title, first lines) is embedded;
 # the sparse vector covers all of it.
 MAX_TOKENS = 128
-# Texts per call of the model. onnxruntime keeps what its largest call needed, and attention
-# grows with the batch: after 150 batches of requests, 16 per call held 93 MB more than 4 per
-# call, and ran slower (padding to the longest of 16); on long chunks 4 ran at 119 texts/s
-# against 96 (2 cores; 1 and 2 per call were no faster).
-BATCH = 4
+# Texts per call of the model. Fewer per call hold less (onnxruntime keeps what its largest call
+# needed: after 150 batches of requests, 4 per call held ~22 MB against ~90 for 16, and ran faster),
+# but the vectors of the int8 model depend on the batch a text is embedded with, and with 4 the
+# retrieval set's hybrid MRR fell under its floor (tests/unit/test_rag_quality.py) in three of
+# seven index builds, with 16 in none of seven: 16 it stays until that is understood.
+BATCH = 16
 MAX_THREADS = 4
 # onnxruntime fuses each residual Add with the LayerNorm after it; on int8 graphs its fused kernel
 # is slower than the two it replaces (59 against 51 chunks/s on one core, onnxruntime 1.31).
