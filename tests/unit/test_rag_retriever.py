@@ -5,6 +5,9 @@ and a wrapper that never raises."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,7 +105,7 @@ def test_the_embedded_engine_and_a_qdrant_server_rank_alike(
     try:
         for query in ("how do I scale a deployment", "rotate the vault secrets", "delete a bucket in production"):
             ours, theirs = embedded.search(query, k=5, mode=mode), remote.search(query, k=5, mode=mode)
-            assert _by_score(ours) == _by_score(theirs), query
+            assert _ranked(ours) == _ranked(theirs), query
         assert embedded.search("how do I scale a deployment", k=1, mode=mode)[0].source == (
             "docs/runbooks/scaling.md#Scaling a deployment"
         )
@@ -111,12 +114,45 @@ def test_the_embedded_engine_and_a_qdrant_server_rank_alike(
         remote.close()
 
 
-def _by_score(hits: list[Hit]) -> list[tuple[float, set[str]]]:
-    """Scores best first, each with its sources: hits of equal fused score may come in either order."""
-    grouped: dict[float, set[str]] = {}
-    for hit in hits:
-        grouped.setdefault(round(hit.score, 4), set()).add(hit.source)
-    return sorted(grouped.items(), reverse=True)
+def _ranked(hits: list[Hit]) -> list[tuple[str, float]]:
+    return [(hit.source, round(hit.score, 4)) for hit in hits]
+
+
+TAGS = (
+    'variable "tags" {\n  description = "cost_center and owner, required on every resource"\n  type = map(string)\n}\n'
+)
+SEARCH_IN_A_PROCESS = """
+import json, sys
+from opsgate.rag.minilm import MiniLMEmbedder
+from opsgate.rag.retriever import Mode, Retriever
+found = Retriever.open(path=sys.argv[1], embedder=MiniLMEmbedder())
+hits = [found.search("missing cost_center and owner tags", k=5, mode=mode) for mode in Mode]
+print(json.dumps([[(hit.source, round(hit.score, 4)) for hit in ranked] for ranked in hits]))
+"""
+
+
+def test_passages_of_equal_score_come_back_in_one_order_in_every_process(tmp_path: Path, embedder: Embedder) -> None:
+    # Two modules declare the very same variable: BM25 scores their passages exactly alike. The
+    # engine's own fusion ordered such ties differently from one process to the next; a request
+    # must get the same context however often it is asked, and in whichever replica.
+    for module in ("cluster", "website"):
+        (tmp_path / "terraform" / "modules" / module).mkdir(parents=True)
+        (tmp_path / "terraform" / "modules" / module / "variables.tf").write_text(TAGS)
+    folder = tmp_path / "qdrant"
+    store = Store.open(path=str(folder))
+    indexer.index([Path("terraform")], root=tmp_path, store=store, embedder=embedder)
+    store.close()
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", SEARCH_IN_A_PROCESS, str(folder)], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(4)
+    }
+    assert len(runs) == 1, runs
+    hybrid, _, sparse = json.loads(runs.pop())  # Mode: hybrid, dense, sparse
+    assert len(sparse) == 2, sparse
+    assert sparse[0][1] == sparse[1][1], sparse  # tied: one rank for both
+    assert {source for source, _ in hybrid} == {source for source, _ in sparse}
 
 
 def test_concurrent_first_searches_from_threads_agree(index_path: str, embedder: Embedder) -> None:

@@ -23,14 +23,11 @@ from opsgate.rag.store import (
     DENSE,
     INDEXED_FIELDS,
     PAGE,
-    RRF_K,
     SPARSE,
     STORE_BUSY,
-    Scored,
     Store,
     StoreBusyError,
     StoredPoint,
-    normalise,
 )
 
 _CONFIG_FILE = "edge_config.json"
@@ -144,47 +141,38 @@ class EdgeStore(Store):
             if offset is None:
                 return
 
-    def query(
+    def rankings(
         self,
         collection: str,
         *,
         dense: list[float] | None,
         sparse: SparseVector | None,
         limit: int,
-        prefetch: int,
         types: Sequence[str] | None = None,
-    ) -> list[Scored]:
+    ) -> list[list[tuple[str, float]]]:
         condition = _match("type", types) if types else None
-        prefetches = []
+        vectors: list[tuple[Any, str]] = []
         if dense:
-            prefetches.append(
-                edge.Prefetch(limit=prefetch, query=edge.Query.Nearest(dense, using=DENSE), filter=condition)
-            )
+            vectors.append((dense, DENSE))
         if sparse is not None and sparse.indices:
-            lexical = edge.SparseVector(indices=sparse.indices, values=sparse.values)
-            prefetches.append(
-                edge.Prefetch(limit=prefetch, query=edge.Query.Nearest(lexical, using=SPARSE), filter=condition)
-            )
-        if not prefetches:
+            vectors.append((edge.SparseVector(indices=sparse.indices, values=sparse.values), SPARSE))
+        if not vectors:
             return []
-        found = self._shard(collection).query(
-            edge.QueryRequest(
-                limit=limit,
-                query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
-                prefetches=prefetches,
-                with_payload=True,
-                with_vector=[DENSE],
+        found = self._shard(collection).query_batch(
+            edge.QueryBatchRequest(
+                [
+                    edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector, using=using), filter=condition)
+                    for vector, using in vectors
+                ]
             )
         )
-        return [
-            Scored(
-                id=str(point.id),
-                score=normalise(point.score, rankings=len(prefetches)),
-                payload=dict(point.payload or {}),
-                dense=_dense(point.vector),
-            )
-            for point in found
-        ]
+        return [[(str(point.id), float(point.score)) for point in ranking] for ranking in found]
+
+    def fetch(self, collection: str, ids: Sequence[str]) -> dict[str, StoredPoint]:
+        if not ids:
+            return {}
+        records = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=[DENSE])
+        return {str(record.id): _stored(record) for record in records}
 
     def _shard(self, collection: str) -> edge.EdgeShard:
         shard = self._shards.get(collection)

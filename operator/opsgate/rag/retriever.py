@@ -2,8 +2,9 @@
 
 ``Retriever.open`` is cheap and never touches the store; the store and the embedder are set up at
 the first search, so a request arriving before the index exists only gets "no context" and the
-index is picked up once it does. Every search is one store query (``Store.query``): the engine
-ranks, filters and fuses (RRF); here only the relevance floor and the per-file cap are applied.
+index is picked up once it does. Every search is one ``Store.query``: the engine ranks and filters,
+the store fuses (RRF, ties in a fixed order); here only the relevance floor and the per-file cap are
+applied.
 ``retrieve`` is the degrading wrapper the controller calls: it never raises.
 """
 

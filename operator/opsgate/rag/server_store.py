@@ -2,7 +2,8 @@
 
 The same collection layout, vectors and query as the embedded store (``edge_store``): sparse
 vectors come from the engine's BM25 in this process (``lexical``) and carry the server's IDF
-modifier; a search is one ``query_points`` call, prefetches fused by the server's RRF.
+modifier; a search is one ``query_batch_points`` call (a ranking per vector, fused here by
+``store.fuse``) and one ``retrieve`` of the best.
 ``ServerStore.local`` runs the same calls against qdrant-client's local mode, the client's API
 contract without a server: the tests compare it with the embedded store.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from opsgate.rag.lexical import SparseVector
-from opsgate.rag.store import DENSE, INDEXED_FIELDS, PAGE, RRF_K, SPARSE, Scored, Store, StoredPoint, normalise
+from opsgate.rag.store import DENSE, INDEXED_FIELDS, PAGE, SPARSE, Store, StoredPoint
 
 
 class ServerStore(Store):
@@ -94,42 +95,32 @@ class ServerStore(Store):
             if offset is None:
                 return
 
-    def query(
+    def rankings(
         self,
         collection: str,
         *,
         dense: list[float] | None,
         sparse: SparseVector | None,
         limit: int,
-        prefetch: int,
         types: Sequence[str] | None = None,
-    ) -> list[Scored]:
+    ) -> list[list[tuple[str, float]]]:
         condition = _match("type", types) if types else None
-        prefetches = []
+        requests = []
         if dense:
-            prefetches.append(models.Prefetch(query=dense, using=DENSE, limit=prefetch, filter=condition))
+            requests.append(models.QueryRequest(query=dense, using=DENSE, limit=limit, filter=condition))
         if sparse is not None and sparse.indices:
             lexical = models.SparseVector(indices=sparse.indices, values=sparse.values)
-            prefetches.append(models.Prefetch(query=lexical, using=SPARSE, limit=prefetch, filter=condition))
-        if not prefetches:
+            requests.append(models.QueryRequest(query=lexical, using=SPARSE, limit=limit, filter=condition))
+        if not requests:
             return []
-        response = self._client.query_points(
-            collection,
-            prefetch=prefetches,
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-            limit=limit,
-            with_payload=True,
-            with_vectors=[DENSE],
-        )
-        return [
-            Scored(
-                id=str(point.id),
-                score=normalise(point.score, rankings=len(prefetches)),
-                payload=dict(point.payload or {}),
-                dense=_dense(point.vector),
-            )
-            for point in response.points
-        ]
+        found = self._client.query_batch_points(collection, requests=requests)
+        return [[(str(point.id), float(point.score)) for point in ranking.points] for ranking in found]
+
+    def fetch(self, collection: str, ids: Sequence[str]) -> dict[str, StoredPoint]:
+        if not ids:
+            return {}
+        records = self._client.retrieve(collection, list(ids), with_payload=True, with_vectors=[DENSE])
+        return {str(record.id): _stored(record) for record in records}
 
 
 def _match(key: str, values: Sequence[str]) -> models.Filter:

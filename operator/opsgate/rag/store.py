@@ -7,9 +7,13 @@
   (``server_store``). Several processes may share it.
 
 A collection per embedder holds a named dense vector (cosine) and a named sparse vector with the
-IDF modifier (BM25, ``lexical``), keyword payload indexes on ``type`` and ``path``. Every search is
-one query: a prefetch per ranking (dense, sparse or both, each under the same type filter) fused by
-the engine's reciprocal rank fusion, so both stores rank alike.
+IDF modifier (BM25, ``lexical``), keyword payload indexes on ``type`` and ``path``. A search asks the
+engine for one ranking per vector (dense, sparse or both, each under the same type filter, in one
+batch), fuses them here by reciprocal rank fusion (``fuse``), then reads back the payload and dense
+vector of the best. The engine's own fusion orders passages of exactly equal score differently from
+one process to the next (two identical ``variable "tags"`` blocks in two modules, say); ``fuse``
+gives them one rank and orders them by point id, so a request gets the same context every time and
+both stores rank alike.
 """
 
 from __future__ import annotations
@@ -60,9 +64,23 @@ def default_path() -> Path:
     return Path(os.environ.get(ENV_PATH) or DEFAULT_PATH).expanduser()
 
 
-def normalise(score: float, *, rankings: int) -> float:
-    """A raw RRF score on a 0..1 scale (ranks count from 0: first everywhere is rankings / RRF_K)."""
-    return min(score * RRF_K / max(rankings, 1), 1.0)  # float32 sums may overshoot by an ulp
+def fuse(rankings: Sequence[Sequence[tuple[str, float]]], *, limit: int) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of ``(point id, score)`` rankings: the best ``limit`` ids, each with
+    its fused score on a 0..1 scale (1.0 is first in every ranking).
+
+    Ranks count from 0; passages of exactly equal score share a rank (the one of the first of them),
+    and equal fused scores are ordered by point id: the same input always gives the same order.
+    """
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        ordered = sorted(ranking, key=lambda hit: -hit[1])
+        rank, previous = 0, None
+        for position, (point, score) in enumerate(ordered):
+            if score != previous:
+                rank, previous = position, score
+            fused[point] = fused.get(point, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [(point, min(score * RRF_K / max(len(rankings), 1), 1.0)) for point, score in best]
 
 
 class Store(abc.ABC):
@@ -117,6 +135,22 @@ class Store(abc.ABC):
         and both vectors if ``vectors`` (else empty ones)."""
 
     @abc.abstractmethod
+    def rankings(
+        self,
+        collection: str,
+        *,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        types: Sequence[str] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """The engine's ``limit`` nearest ``(point id, score)`` per query vector given (dense first),
+        in one call, without payloads."""
+
+    @abc.abstractmethod
+    def fetch(self, collection: str, ids: Sequence[str]) -> dict[str, StoredPoint]:
+        """The points ``ids`` that exist, with their payload and dense vector (no sparse vector)."""
+
     def query(
         self,
         collection: str,
@@ -127,8 +161,20 @@ class Store(abc.ABC):
         prefetch: int,
         types: Sequence[str] | None = None,
     ) -> list[Scored]:
-        """The best ``limit`` points: a prefetch of ``prefetch`` per ranking given, RRF-fused by
-        the engine, each with its payload and dense vector."""
+        """The best ``limit`` points: the ``prefetch`` nearest per vector given, RRF-fused
+        (``fuse``), each with its payload and dense vector."""
+        if sparse is not None and not sparse.indices:
+            sparse = None
+        if not dense and sparse is None:
+            return []
+        rankings = self.rankings(collection, dense=dense or None, sparse=sparse, limit=prefetch, types=types)
+        best = fuse(rankings, limit=limit)
+        found = self.fetch(collection, [point for point, _ in best])
+        return [
+            Scored(id=point, score=score, payload=found[point].payload, dense=found[point].dense or None)
+            for point, score in best
+            if point in found  # deleted by an index run between the two calls
+        ]
 
     def settle(self, collection: str) -> None:  # noqa: B027  # most engines need nothing
         """After an index run: make the writes durable and searchable at full speed."""
