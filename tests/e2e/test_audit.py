@@ -75,8 +75,15 @@ def test_requests_are_recorded_chained_to_their_status_and_counted(
     )
     assert refused["reason"] == "InvalidFeedback"
     assert "1 to 5" in refused["message"]
-    events = kubectl("get", "events", "-n", ns, "--field-selector", "reason=InvalidFeedback", "-o", "json").stdout
-    assert "audited-denied" in events
+    # kopf posts Events from its own queue, a few at a time: the Event may follow the condition
+    wait_for(
+        lambda: (
+            "audited-denied"
+            in kubectl("get", "events", "-n", ns, "--field-selector", "reason=InvalidFeedback", "-o", "json").stdout
+        ),
+        timeout=30,
+        what="an InvalidFeedback Event on audited-denied",
+    )
 
     # the database caught up with the API server: every chain verifies against its status head
     last: list[subprocess.CompletedProcess[str]] = []
