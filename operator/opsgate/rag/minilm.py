@@ -40,12 +40,13 @@ DIM = 384
 # as much on a CPU for little gain. The head of a chunk (path, title, first lines) is embedded;
 # the sparse vector covers all of it.
 MAX_TOKENS = 128
-# Texts per call of the model. Fewer per call hold less (onnxruntime keeps what its largest call
-# needed: after 150 batches of requests, 4 per call held ~22 MB against ~90 for 16, and ran faster),
-# but the vectors of the int8 model depend on the batch a text is embedded with, and with 4 the
-# retrieval set's hybrid MRR fell under its floor (tests/unit/test_rag_quality.py) in three of
-# seven index builds, with 16 in none of seven: 16 it stays until that is understood.
-BATCH = 16
+# Texts per call of the model. onnxruntime keeps what its largest call needed: after the repo's 374
+# chunks and 100 requests, 4 per call held 21 MB more than the model, 16 held 84 MB; 4 indexed at
+# 185 chunks/s against 196 and embedded requests at 313/s against 278 (one per call: 126 and 243,
+# 2 MB). The int8 model quantizes each call's activations as a whole, so a text's vector moves in
+# its last digits with the texts it shares a call with: the retrieval set's hybrid MRR is 0.758
+# with 4, 0.773 with 16 and 0.754 with 1, a query or two moving by a rank.
+BATCH = 4
 MAX_THREADS = 4
 # onnxruntime fuses each residual Add with the LayerNorm after it; on int8 graphs its fused kernel
 # is slower than the two it replaces (59 against 51 chunks/s on one core, onnxruntime 1.31).
