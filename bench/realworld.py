@@ -9,7 +9,8 @@ blind by someone who never read the parser (see its commit), and ``intents_realw
 collected blind the same way and committed with its first-run figures before the parser changes
 of the 2026-12-04 afternoon were merged, and ``intents_realworld7.jsonl`` (114, all 26 catalog
 actions), collected blind the same way and committed before the parser changes of the evening,
-and ``intents_realworld8.jsonl`` (117, three per action), collected blind the same way after them.
+and ``intents_realworld8.jsonl`` (117, three per action), collected blind the same way after them,
+and ``intents_realworld9.jsonl`` (129, at least three per action), collected blind after those.
 A set's first-run figures are in the commit that added it; later runs are tuned figures. The
 older unseen splits (``intents_unseen.jsonl``) are reported beside them, so a gain on one set is
 never bought with a loss on another. ``--dev`` adds the dev set the matcher's thresholds were
@@ -68,6 +69,8 @@ action / declined / entities:
     labels that contradict earlier sets (four injections whose genuine request earlier sets
     keep, and the GEAR UP deactivation that set 5 labels a website deletion).
     set 8, first encounter of these changes: 74.4 / 59.0 / 65.8 % (entities exact 64.1 %).
+    set 9 (129: 88 in scope, three or four per action, 41 to decline), first run, blind (77b237b):
+    rules 78.4 / 73.2 / 66.7 % (entities exact 59.1 %); rules+matcher 80.7 / 73.2 / 68.9 % (61.4 %).
     Sets 7 and 8 label a genuine request with an injected command as one to decline; sets 2-6
     and unseen label it with its genuine action (what the parser does: it reads the request
     up to the injection and notes it). Part of both sets' decline figures is that difference.
@@ -99,6 +102,7 @@ REALWORLD5 = ROOT / "tests" / "data" / "intents_realworld5.jsonl"
 REALWORLD6 = ROOT / "tests" / "data" / "intents_realworld6.jsonl"
 REALWORLD7 = ROOT / "tests" / "data" / "intents_realworld7.jsonl"
 REALWORLD8 = ROOT / "tests" / "data" / "intents_realworld8.jsonl"
+REALWORLD9 = ROOT / "tests" / "data" / "intents_realworld9.jsonl"
 DEV = ROOT / "tests" / "data" / "intents_realworld_dev.jsonl"
 UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
 # kinds whose right answer is no action at all
@@ -186,6 +190,7 @@ def main() -> None:
         "realworld6": load(REALWORLD6),
         "realworld7": load(REALWORLD7),
         "realworld8": load(REALWORLD8),
+        "realworld9": load(REALWORLD9),
     }
     unseen = load(UNSEEN)
     sets["unseen_all"] = unseen
