@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import dataclasses
+import importlib
 import logging
 import os
 import threading
@@ -57,9 +58,12 @@ def operator(
     """Run the OpsGate controller until interrupted."""
     import kopf
 
-    import opsgate.audit_events  # registers the audit store's handlers (idle without a database)
-    import opsgate.handlers  # registers the handlers with kopf
-    import opsgate.notify_events  # noqa: F401 - approver notifications (idle without OPSGATE_NOTIFY_CONFIG)
+    # Importing registers the handlers with kopf, which runs start-up handlers in that order: the
+    # controller's first (opsgate.handlers.configure builds it), then the audit store's (idle
+    # without a database) and the approver notifications' (idle without OPSGATE_NOTIFY_CONFIG),
+    # which extend it.
+    for module in ("opsgate.handlers", "opsgate.audit_events", "opsgate.notify_events"):
+        importlib.import_module(module)
 
     settings = Settings.from_env()
     overrides: dict[str, Any] = {
