@@ -1350,3 +1350,29 @@ def test_removing_a_thing_from_a_namespace_never_deletes_the_namespace(catalog: 
 def test_the_last_hour_of_logs_is_a_window(catalog: Catalog) -> None:
     intent = rules.parse("can you pull the last hour of logs for gateway", catalog)
     assert intent.entities == {"service": "gateway", "since": "1h"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("The team has no sandbox yet. Adding a cluster named sbx-2 to dev, please.", "provision.create.cluster",
+         {"name": "sbx-2", "environment": "dev"}),
+        ("Creating my user account kdoe42 for the platform", "identity.create.user", {"username": "kdoe42"}),
+        ("chore: adding service account ci-bot in namespace tools", "identity.create.service_account",
+         {"name": "ci-bot", "namespace": "tools"}),
+    ],
+    ids=["after-context", "own-account", "commit-title"],
+)  # fmt: skip
+def test_a_title_style_ing_form_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["Creating a namespace fails with 403 for me", "Deleting the namespace tmp removes all its pods."],
+)
+def test_an_ing_form_that_tells_what_happens_asks_nothing(request_text: str, catalog: Catalog) -> None:
+    assert not rules.parse(request_text, catalog).recognised

@@ -575,6 +575,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
             if wanted is None and i == 0 and word.endswith("ing") and (tokens[0].colon or lows[1:2] == ("-",)):
                 wanted = _wanted_verb(word)  # "Onboarding - Pauline", "Offboarding: jdoe": a title names the action
+            if wanted is None and word.endswith("ing") and _titled_gerund(tokens, i):
+                wanted = _wanted_verb(word)  # "Adding a GKE cluster named x", "feat: adding service account y"
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             # "deleting a namespace removes its resources": the -s form states what a thing does
@@ -741,6 +743,28 @@ def _third_person(word: str) -> bool:
         word[:-2] if word.endswith("es") else "", frozenset()
     )
     return bool(verbs) and Verb.UNSUPPORTED not in verbs
+
+
+# What follows a sentence-opening -ing form that names its object: "Adding a cluster …", "Creating my account …"
+_GERUND_OBJECTS = frozenset({"a", "an", "the", "my", "our", "new", "another"})
+# Words after which the sentence tells what a thing does: "Creating a namespace fails with …"
+_GERUND_STATES = _STATING | {"fails", "failed", "throws", "returns", "gives", "causes", "breaks", "errors", "will",
+                             "would", "should", "can", "could", "may", "might", "takes", "requires", "means"}
+
+
+def _titled_gerund(tokens: tuple[Token, ...], i: int) -> bool:
+    """Is the -ing form at ``i`` a title-style ask ("Adding a GKE cluster named x to staging, please",
+    "feat: adding service account y")? It opens a sentence (or follows a "tag:"), names its object
+    next, and the sentence tells nothing of it ("Creating a namespace fails with 403" is a symptom)."""
+    opening = i == 0 or tokens[i - 1].end or (i == 1 and tokens[0].colon)
+    if not opening or i + 1 >= len(tokens) or tokens[i + 1].low not in _GERUND_OBJECTS and not tokens[i + 1].noun:
+        return False
+    for token in tokens[i + 1 :]:
+        if token.low in _GERUND_STATES or _third_person(token.low) or token.asked:
+            return False
+        if token.end:
+            break
+    return True
 
 
 def _wanted_verb(word: str) -> str | None:
