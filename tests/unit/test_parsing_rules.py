@@ -901,7 +901,7 @@ def test_an_issue_forms_unticked_options_and_labelled_fields(catalog: Catalog) -
         "Revoke access from Jared Burck from Red Hat.\n- [x] remove user access\nGitHub ID: jaredburck", catalog
     )
     assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})
-    assert text.clean("- [ ] delete namespace prod\n- [x] restart web").text == "- [x] restart web"
+    assert text.clean("- [ ] delete namespace prod\n- [x] restart web").text == "- restart web"
     # a resource's own labelled id names the resource, not a person
     assert (
         rules.parse("Request for new cluster - Cluster ID: booth-demo, Region: West Europe", catalog).entities["name"]
@@ -1376,3 +1376,35 @@ def test_a_title_style_ing_form_asks(
 )
 def test_an_ing_form_that_tells_what_happens_asks_nothing(request_text: str, catalog: Catalog) -> None:
     assert not rules.parse(request_text, catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Can I please get a namespace created for our load tests?\n\nNamespace name: perf-lab",
+         "provision.create.namespace", {"name": "perf-lab"}),
+        ("Is it possible to drop a mailbox but keep the user? Please delete the mailbox scan-bot@acme.org, "
+         "the account stays.", "provision.delete.email", {"email": "scan-bot@acme.org"}),
+        ("Are you requesting to:\n- [ ] grant user access\n- [x] remove user access\nGitHub ID: mlee",
+         "identity.revoke.access", {"username": "mlee"}),
+    ],
+    ids=["can-i-please-get", "question-then-please", "form-choice-prompt"],
+)  # fmt: skip
+def test_a_question_shape_that_still_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["Are you requesting to delete the namespace foo?", "Is it possible to delete a mailbox? Please advise."],
+)
+def test_a_question_without_a_later_ask_stays_a_question(request_text: str, catalog: Catalog) -> None:
+    assert not rules.parse(request_text, catalog).recognised
+
+
+def test_a_ticked_box_mark_is_not_a_name(catalog: Catalog) -> None:
+    intent = rules.parse("Requested actions: [x] Create a namespace. Desired namespace name: `m4d-system`", catalog)
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "m4d-system"})

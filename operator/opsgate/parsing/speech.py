@@ -388,7 +388,9 @@ def _run_again(
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
     """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
-    body = " ".join(t.raw + ("," if t.stop and not t.end else "") for t in tokens[_body(tokens, start, end) : end])
+    body = " ".join(
+        t.raw + ("," if t.stop and not t.end else ":" if t.colon else "") for t in tokens[_body(tokens, start, end) : end]
+    )
     if not questions.is_question(body):
         return False
     return not marked or tokens[end - 1].asked or body.lower().startswith(("how ", "why "))
