@@ -1408,3 +1408,48 @@ def test_a_question_without_a_later_ask_stays_a_question(request_text: str, cata
 def test_a_ticked_box_mark_is_not_a_name(catalog: Catalog) -> None:
     intent = rules.parse("Requested actions: [x] Create a namespace. Desired namespace name: `m4d-system`", catalog)
     assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "m4d-system"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Retire batch-old EKS, everything moved off it last month", "provision.delete.cluster",
+         {"name": "batch-old"}),
+        ("please disable the account of user m.kowalski, she left", "identity.delete.user",
+         {"username": "m.kowalski"}),
+        ("raise the replicaCount of orders-worker to 8 please", "provision.scale.deployment",
+         {"name": "orders-worker", "replicas": 8}),
+        ("could we re-scan redis:7.2 for CVEs", "compliance.scan.vulnerabilities", {"image": "redis:7.2"}),
+        ("setup the subdomain files.acme.chat for our project", "provision.create.website",
+         {"domain": "files.acme.chat"}),
+    ],
+    ids=["eks-is-a-cluster", "disable-account", "helm-replicacount", "re-scan", "newer-tld"],
+)  # fmt: skip
+def test_more_words_for_the_same_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_name_given_outright_beats_a_word_by_the_noun(catalog: Catalog) -> None:
+    intent = rules.parse("Set up a shared gke cluster for the perf tests, call it perf-shared", catalog)
+    assert (intent.key, intent.entities.get("name")) == ("provision.create.cluster", "perf-shared")
+
+
+def test_a_persons_full_name_field_names_no_namespace(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Request to:\n- [x] create OpenShift project\nFull Name: Ada Quist\nProposed namespace: batch-lab", catalog
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "batch-lab"})
+
+
+def test_the_verb_after_a_noun_is_not_its_name(catalog: Catalog) -> None:
+    intent = rules.parse("The old cluster needs to be switched off, please delete it", catalog)
+    assert intent.key == "provision.delete.cluster"
+    assert "name" not in intent.entities
+
+
+def test_raising_a_setting_is_no_metrics_query(catalog: Catalog) -> None:
+    intent = rules.parse("api was OOMKilled at its 512Mi limit. raise api memory limit to 2Gi", catalog)
+    assert not intent.recognised

@@ -236,7 +236,13 @@ def parse(request: str, catalog: Catalog) -> Intent:
     asking = _asking_clause(tokens, best.verb_at)
     elsewhere = values.get("name") not in (object_name, None, *asking)
     # "… rbndr is a useful service … any chance to get it back up?": "it" is rbndr, whatever else is named
-    if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
+    called = found.cue(extract.Cue.CALLED)  # "a shared cluster …, call it perf-shared": the name given outright
+    if (
+        object_name is not None
+        and elsewhere
+        and values.get("name") != called
+        and (object_name in asking or _refers_back(tokens, spans, best.verb_at))
+    ):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     if record is not None:
