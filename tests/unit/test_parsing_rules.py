@@ -1453,3 +1453,13 @@ def test_the_verb_after_a_noun_is_not_its_name(catalog: Catalog) -> None:
 def test_raising_a_setting_is_no_metrics_query(catalog: Catalog) -> None:
     intent = rules.parse("api was OOMKilled at its 512Mi limit. raise api memory limit to 2Gi", catalog)
     assert not intent.recognised
+
+
+def test_a_word_with_another_first_letter_is_no_typo(catalog: Catalog) -> None:
+    # "costing" is not "hosting": the old cluster is what goes, never a website named earlier
+    intent = rules.parse(
+        "We moved it to gateway.acme.io. The old cluster edge-old needs to be switched off and decommissioned as "
+        "it's costing us money.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.delete.cluster", {"name": "edge-old"})
