@@ -1463,3 +1463,22 @@ def test_a_word_with_another_first_letter_is_no_typo(catalog: Catalog) -> None:
         catalog,
     )
     assert (intent.key, intent.entities) == ("provision.delete.cluster", {"name": "edge-old"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("/logs app=orders env=prod since=2h", "observability.query.logs",
+         {"service": "orders", "environment": "production", "since": "2h"}),
+        ("/scale app=cart replicas=3 env=staging", "provision.scale.deployment",
+         {"name": "cart", "replicas": 3, "environment": "staging"}),
+        ("scale deploy=cart replicas=4 namespace=shop", "provision.scale.deployment",
+         {"name": "cart", "replicas": 4, "namespace": "shop"}),
+    ],
+    ids=["logs-settings", "scale-settings", "namespace-setting"],
+)  # fmt: skip
+def test_chat_command_settings_are_read_as_their_words(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
