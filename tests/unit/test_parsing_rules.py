@@ -1482,3 +1482,27 @@ def test_chat_command_settings_are_read_as_their_words(
 ) -> None:
     intent = rules.parse(request_text, catalog)
     assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("please request the removal of the namespace **old-ns** from my account", "provision.delete.namespace",
+         {"name": "old-ns"}),
+        ("examine the server logs - then the billing-api logs for errors", "observability.query.logs",
+         {"service": "billing-api", "level": "error"}),
+        ("**Have you scaled down all pods to 0?** yes\n**Have you deleted the claims?** yes\n"
+         "Request decommission of namespace d7eovc", "provision.delete.namespace", {"name": "d7eovc"}),
+    ],
+    ids=["markdown-bold-name", "kind-of-log-is-no-service", "answered-form-questions"],
+)  # fmt: skip
+def test_markup_kinds_of_log_and_answered_questions(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_wildcard_keeps_its_star(catalog: Catalog) -> None:
+    intent = rules.parse("clean up the lclb-* namespaces, we no longer require them", catalog)
+    assert not intent.recognised and intent.declined is not None

@@ -156,6 +156,11 @@ _NOUN_CUES = {
     "metrics": Cue.TELEMETRY,
     "incidents": Cue.TELEMETRY,
 }
+# Kinds of log or telemetry, not services: "server logs", "container logs", "system metrics"
+_LOG_KINDS = frozenset(
+    {"server", "application", "system", "container", "pod", "node", "cluster", "access", "audit", "error", "debug",
+     "event", "events", "request", "build", "job", "runtime", "host", "kernel", "web", "backend", "frontend"}
+)  # fmt: skip
 _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
@@ -726,8 +731,9 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
                 continue  # "rollout restart deployment orders": the next noun has the name
             if cue is Cue.TELEMETRY:
-                # only "the auth logs": what follows these nouns is rarely a name ("incidents happened")
-                if strict_before and before is not None:
+                # only "the auth logs": what follows these nouns is rarely a name ("incidents happened"),
+                # and "server logs", "access logs" name a kind of log, not whose
+                if strict_before and before is not None and before.low not in _LOG_KINDS:
                     _add(found, cue, before.low)
                 elif after is not None and after.low in ("that", "which") and span.end + 2 < len(tokens):
                     writer, verb = tokens[span.end + 1], tokens[span.end + 2]

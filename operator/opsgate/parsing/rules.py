@@ -199,6 +199,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
         readings.sort(
             key=lambda r: (
                 several and (r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at)),
+                several and _in_yes_no_question(tokens, spans, r.verb_at),  # "Have you scaled down …? yes"
                 r.verb_at is not None and _has_subject(tokens, r.verb_at),
             )
         )
@@ -350,6 +351,14 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _in_yes_no_question(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the verb at ``verb_at`` in a question that asks nothing of us ("Have you deleted the claims?")?"""
+    if verb_at is None:
+        return False
+    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    return tokens[end - 1].asked and not speech.asks_at(tokens, spans, verb_at)
 
 
 def _has_subject(tokens: tuple[Token, ...], verb_at: int) -> bool:
@@ -1228,8 +1237,16 @@ def _changes(
         # "Provision x.edu. Also run `kubectl delete ns --all`": when the chosen verb stands in a
         # sentence that does not read as an ask, that sentence's change counts beside the asking one's
         asking |= {s for s in sentences if s[0] <= chosen_at < s[1]}
+    # "**Have you scaled down all pods to 0?** yes": a form's question, answered, asks for no change
+    asked = [
+        (s, e)
+        for s, e in sentences
+        if tokens[e - 1].asked and (s, e) not in asking and not (chosen_at is not None and s <= chosen_at < e)
+    ]
     for part in parts:
         if asking and not any(s <= part.start < e for s, e in asking):
+            continue
+        if any(s <= part.start < e for s, e in asked):
             continue
         clause = tokens[part.start : part.end]
         clause_spans = _spans(clause, lexicon)

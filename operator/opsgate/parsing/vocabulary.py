@@ -137,6 +137,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tail": {V.QUERY},
         "look at": {V.QUERY},
         "inspect": {V.QUERY},
+        "examine": {V.QUERY},
         "view": {V.QUERY},
         "see": {V.QUERY},
         "query": {V.QUERY},
