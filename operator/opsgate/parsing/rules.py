@@ -357,7 +357,7 @@ def _in_yes_no_question(tokens: tuple[Token, ...], spans: tuple[extract.Span, ..
     """Is the verb at ``verb_at`` in a question that asks nothing of us ("Have you deleted the claims?")?"""
     if verb_at is None:
         return False
-    start, end = next(((s, e) for s, e in speech.sentences(tokens) if s <= verb_at < e), (0, len(tokens)))
+    end = next((e for s, e in speech.sentences(tokens) if s <= verb_at < e), len(tokens))
     return tokens[end - 1].asked and not speech.asks_at(tokens, spans, verb_at)
 
 
@@ -763,8 +763,26 @@ def _third_person(word: str) -> bool:
 # What follows a sentence-opening -ing form that names its object: "Adding a cluster …", "Creating my account …"
 _GERUND_OBJECTS = frozenset({"a", "an", "the", "my", "our", "new", "another"})
 # Words after which the sentence tells what a thing does: "Creating a namespace fails with …"
-_GERUND_STATES = _STATING | {"fails", "failed", "throws", "returns", "gives", "causes", "breaks", "errors", "will",
-                             "would", "should", "can", "could", "may", "might", "takes", "requires", "means"}
+_GERUND_STATES = _STATING | {
+    "fails",
+    "failed",
+    "throws",
+    "returns",
+    "gives",
+    "causes",
+    "breaks",
+    "errors",
+    "will",
+    "would",
+    "should",
+    "can",
+    "could",
+    "may",
+    "might",
+    "takes",
+    "requires",
+    "means",
+}
 
 
 def _titled_gerund(tokens: tuple[Token, ...], i: int) -> bool:
@@ -772,7 +790,7 @@ def _titled_gerund(tokens: tuple[Token, ...], i: int) -> bool:
     "feat: adding service account y")? It opens a sentence (or follows a "tag:"), names its object
     next, and the sentence tells nothing of it ("Creating a namespace fails with 403" is a symptom)."""
     opening = i == 0 or tokens[i - 1].end or (i == 1 and tokens[0].colon)
-    if not opening or i + 1 >= len(tokens) or tokens[i + 1].low not in _GERUND_OBJECTS and not tokens[i + 1].noun:
+    if not opening or i + 1 >= len(tokens) or (tokens[i + 1].low not in _GERUND_OBJECTS and not tokens[i + 1].noun):
         return False
     for token in tokens[i + 1 :]:
         if token.low in _GERUND_STATES or _third_person(token.low) or token.asked:

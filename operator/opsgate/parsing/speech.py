@@ -402,7 +402,8 @@ def _run_again(
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
     """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
     body = " ".join(
-        t.raw + ("," if t.stop and not t.end else ":" if t.colon else "") for t in tokens[_body(tokens, start, end) : end]
+        t.raw + ("," if t.stop and not t.end else ":" if t.colon else "")
+        for t in tokens[_body(tokens, start, end) : end]
     )
     if not questions.is_question(body):
         return False
