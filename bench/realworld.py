@@ -71,6 +71,11 @@ action / declined / entities:
     set 8, first encounter of these changes: 74.4 / 59.0 / 65.8 % (entities exact 64.1 %).
     set 9 (129: 88 in scope, three or four per action, 41 to decline), first run, blind (77b237b):
     rules 78.4 / 73.2 / 66.7 % (entities exact 59.1 %); rules+matcher 80.7 / 73.2 / 68.9 % (61.4 %).
+    after the 2026-12-04 night changes (branch understand6, tuned on set 8's misses, never shown
+    set 9; rules and rules+matcher the same on sets 2-8), as action / declined / entities:
+    set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
+    set 5 94.5 / 96.0 / 90.8; set 6 95.2 / 97.1 / 94.2; set 7 97.4 / 86.1 / 95.8;
+    set 8 89.7 / 74.4 / 82.0 (entities exact 83.3 %); unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9.
     Sets 7 and 8 label a genuine request with an injected command as one to decline; sets 2-6
     and unseen label it with its genuine action (what the parser does: it reads the request
     up to the injection and notes it). Part of both sets' decline figures is that difference.

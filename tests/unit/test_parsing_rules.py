@@ -901,7 +901,7 @@ def test_an_issue_forms_unticked_options_and_labelled_fields(catalog: Catalog) -
         "Revoke access from Jared Burck from Red Hat.\n- [x] remove user access\nGitHub ID: jaredburck", catalog
     )
     assert (intent.key, intent.entities) == ("identity.revoke.access", {"username": "jaredburck"})
-    assert text.clean("- [ ] delete namespace prod\n- [x] restart web").text == "- [x] restart web"
+    assert text.clean("- [ ] delete namespace prod\n- [x] restart web").text == "- restart web"
     # a resource's own labelled id names the resource, not a person
     assert (
         rules.parse("Request for new cluster - Cluster ID: booth-demo, Region: West Europe", catalog).entities["name"]
@@ -1350,3 +1350,160 @@ def test_removing_a_thing_from_a_namespace_never_deletes_the_namespace(catalog: 
 def test_the_last_hour_of_logs_is_a_window(catalog: Catalog) -> None:
     intent = rules.parse("can you pull the last hour of logs for gateway", catalog)
     assert intent.entities == {"service": "gateway", "since": "1h"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("The team has no sandbox yet. Adding a cluster named sbx-2 to dev, please.", "provision.create.cluster",
+         {"name": "sbx-2", "environment": "dev"}),
+        ("Creating my user account kdoe42 for the platform", "identity.create.user", {"username": "kdoe42"}),
+        ("chore: adding service account ci-bot in namespace tools", "identity.create.service_account",
+         {"name": "ci-bot", "namespace": "tools"}),
+    ],
+    ids=["after-context", "own-account", "commit-title"],
+)  # fmt: skip
+def test_a_title_style_ing_form_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["Creating a namespace fails with 403 for me", "Deleting the namespace tmp removes all its pods."],
+)
+def test_an_ing_form_that_tells_what_happens_asks_nothing(request_text: str, catalog: Catalog) -> None:
+    assert not rules.parse(request_text, catalog).recognised
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Can I please get a namespace created for our load tests?\n\nNamespace name: perf-lab",
+         "provision.create.namespace", {"name": "perf-lab"}),
+        ("Is it possible to drop a mailbox but keep the user? Please delete the mailbox scan-bot@acme.org, "
+         "the account stays.", "provision.delete.email", {"email": "scan-bot@acme.org"}),
+        ("Are you requesting to:\n- [ ] grant user access\n- [x] remove user access\nGitHub ID: mlee",
+         "identity.revoke.access", {"username": "mlee"}),
+    ],
+    ids=["can-i-please-get", "question-then-please", "form-choice-prompt"],
+)  # fmt: skip
+def test_a_question_shape_that_still_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["Are you requesting to delete the namespace foo?", "Is it possible to delete a mailbox? Please advise."],
+)
+def test_a_question_without_a_later_ask_stays_a_question(request_text: str, catalog: Catalog) -> None:
+    assert not rules.parse(request_text, catalog).recognised
+
+
+def test_a_ticked_box_mark_is_not_a_name(catalog: Catalog) -> None:
+    intent = rules.parse("Requested actions: [x] Create a namespace. Desired namespace name: `m4d-system`", catalog)
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "m4d-system"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("Retire batch-old EKS, everything moved off it last month", "provision.delete.cluster",
+         {"name": "batch-old"}),
+        ("please disable the account of user m.kowalski, she left", "identity.delete.user",
+         {"username": "m.kowalski"}),
+        ("raise the replicaCount of orders-worker to 8 please", "provision.scale.deployment",
+         {"name": "orders-worker", "replicas": 8}),
+        ("could we re-scan redis:7.2 for CVEs", "compliance.scan.vulnerabilities", {"image": "redis:7.2"}),
+        ("setup the subdomain files.acme.chat for our project", "provision.create.website",
+         {"domain": "files.acme.chat"}),
+    ],
+    ids=["eks-is-a-cluster", "disable-account", "helm-replicacount", "re-scan", "newer-tld"],
+)  # fmt: skip
+def test_more_words_for_the_same_asks(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_name_given_outright_beats_a_word_by_the_noun(catalog: Catalog) -> None:
+    intent = rules.parse("Set up a shared gke cluster for the perf tests, call it perf-shared", catalog)
+    assert (intent.key, intent.entities.get("name")) == ("provision.create.cluster", "perf-shared")
+
+
+def test_a_persons_full_name_field_names_no_namespace(catalog: Catalog) -> None:
+    intent = rules.parse(
+        "Request to:\n- [x] create OpenShift project\nFull Name: Ada Quist\nProposed namespace: batch-lab", catalog
+    )
+    assert (intent.key, intent.entities) == ("provision.create.namespace", {"name": "batch-lab"})
+
+
+def test_the_verb_after_a_noun_is_not_its_name(catalog: Catalog) -> None:
+    intent = rules.parse("The old cluster needs to be switched off, please delete it", catalog)
+    assert intent.key == "provision.delete.cluster"
+    assert "name" not in intent.entities
+
+
+def test_raising_a_setting_is_no_metrics_query(catalog: Catalog) -> None:
+    intent = rules.parse("api was OOMKilled at its 512Mi limit. raise api memory limit to 2Gi", catalog)
+    assert not intent.recognised
+
+
+def test_a_word_with_another_first_letter_is_no_typo(catalog: Catalog) -> None:
+    # "costing" is not "hosting": the old cluster is what goes, never a website named earlier
+    intent = rules.parse(
+        "We moved it to gateway.acme.io. The old cluster edge-old needs to be switched off and decommissioned as "
+        "it's costing us money.",
+        catalog,
+    )
+    assert (intent.key, intent.entities) == ("provision.delete.cluster", {"name": "edge-old"})
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("/logs app=orders env=prod since=2h", "observability.query.logs",
+         {"service": "orders", "environment": "production", "since": "2h"}),
+        ("/scale app=cart replicas=3 env=staging", "provision.scale.deployment",
+         {"name": "cart", "replicas": 3, "environment": "staging"}),
+        ("scale deploy=cart replicas=4 namespace=shop", "provision.scale.deployment",
+         {"name": "cart", "replicas": 4, "namespace": "shop"}),
+    ],
+    ids=["logs-settings", "scale-settings", "namespace-setting"],
+)  # fmt: skip
+def test_chat_command_settings_are_read_as_their_words(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "key", "entities"),
+    [
+        ("please request the removal of the namespace **old-ns** from my account", "provision.delete.namespace",
+         {"name": "old-ns"}),
+        ("examine the server logs - then the billing-api logs for errors", "observability.query.logs",
+         {"service": "billing-api", "level": "error"}),
+        ("**Have you scaled down all pods to 0?** yes\n**Have you deleted the claims?** yes\n"
+         "Request decommission of namespace d7eovc", "provision.delete.namespace", {"name": "d7eovc"}),
+    ],
+    ids=["markdown-bold-name", "kind-of-log-is-no-service", "answered-form-questions"],
+)  # fmt: skip
+def test_markup_kinds_of_log_and_answered_questions(
+    request_text: str, key: str, entities: dict[str, object], catalog: Catalog
+) -> None:
+    intent = rules.parse(request_text, catalog)
+    assert (intent.key, intent.entities) == (key, entities)
+
+
+def test_a_wildcard_keeps_its_star(catalog: Catalog) -> None:
+    intent = rules.parse("clean up the lclb-* namespaces, we no longer require them", catalog)
+    assert not intent.recognised
+    assert intent.declined is not None

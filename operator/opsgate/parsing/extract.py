@@ -34,7 +34,8 @@ _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us
     in me sh xyz site online store shop page tv gov edu local internal example test be at dk fi
     pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
     news today top work agency studio media design solutions services tools systems zone
-    cool fun rocks art codes cafe host software wiki social life city love best team"""
+    cool fun rocks art codes cafe host software wiki social life city love best team chat link click run pro
+    one gg ly fm cc group games ink community foundation events academy ventures cloud"""
 # Country codes ("test.bi", "shop.ke"), less those that are common file extensions ("main.py", "README.md",
 # "lib.rs", "app.ps", "x.so", "build.mk", "a.cc") or surnames and words after an initial ("ext.li", "k.ng", "j.do")
 _COUNTRY_TLDS = """ad ae af ag al ao aq ar aw ax az ba bb bd bf bg bh bi bj bm bn bo bq bs bt bw by bz cd cf cg ci ck
@@ -123,6 +124,7 @@ class Cue(enum.StrEnum):
     """What marked a name in the text."""
 
     NAMED = "named"  # "named X", "called X", "call it X", "…for the payments team: X"
+    CALLED = "called"  # the explicit naming alone: "named X", "called X", "call it X", "name it X"
     QUOTED = "quoted"
     NAMESPACE = "namespace"
     SERVICE = "service"
@@ -154,6 +156,11 @@ _NOUN_CUES = {
     "metrics": Cue.TELEMETRY,
     "incidents": Cue.TELEMETRY,
 }
+# Kinds of log or telemetry, not services: "server logs", "container logs", "system metrics"
+_LOG_KINDS = frozenset(
+    {"server", "application", "system", "container", "pod", "node", "cluster", "access", "audit", "error", "debug",
+     "event", "events", "request", "build", "job", "runtime", "host", "kernel", "web", "backend", "frontend"}
+)  # fmt: skip
 _FOR_WORDS = frozenset({"for", "of", "from", "on", "about", "affecting", "regarding", "concerning"})
 # "the orders service leaked": after a determiner, the word before the noun is its name
 _DETERMINERS = frozenset({"the", "our", "my", "this", "that", "your", "their"})
@@ -472,6 +479,13 @@ def _find_values(tokens: tuple[Token, ...], found: Found) -> None:
 
 # "my name is Ian": a person introducing themselves names no resource
 _OWNERS = frozenset({"my", "your", "his", "her", "their", "our"})
+# What after a noun starts its predicate: "the cluster needs to go", "the namespace should be removed"
+_PREDICATES = frozenset(
+    {"needs", "need", "should", "must", "will", "would", "can", "could", "may", "might", "is", "are", "was", "were",
+     "has", "have", "had", "isn't", "aren't", "wasn't", "doesn't", "don't"}
+)  # fmt: skip
+# "Full Name: Jenn Viau", "display name: …": a person's name, not the name of a resource
+_PERSON_NAME = frozenset({"full", "first", "last", "given", "family", "display", "legal", "real", "sur"})
 
 
 def _name_stated(tokens: tuple[Token, ...], at: int) -> str | None:
@@ -633,14 +647,19 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             _add(found, Cue.HANDLE, handle)
         elif token.low in _NAME_WORDS and is_name(nxt, username=True, lenient=True):
             _add(found, Cue.NAMED, nxt.low)
+            if token.low != "name":
+                _add(found, Cue.CALLED, nxt.low)
         elif (
-            token.low == "name" and not (i and tokens[i - 1].low in _OWNERS) and (named := _name_stated(tokens, i + 1))
+            token.low == "name"
+            and not (i and tokens[i - 1].low in _OWNERS | _PERSON_NAME)
+            and (named := _name_stated(tokens, i + 1))
         ):
             _add(found, Cue.NAMED, named)  # "the name should be payments-dev", "name is x", "name: x"
         elif token.low in _NAME_VERBS and nxt.low == "it" and i + 2 < len(tokens):
             if is_name(tokens[i + 2], username=True, lenient=True):
                 _add(found, Cue.NAMED, tokens[i + 2].low)  # "create a namespace and call it payments"
-        elif token.colon and is_name(nxt, username=True):
+                _add(found, Cue.CALLED, tokens[i + 2].low)
+        elif token.colon and is_name(nxt, username=True) and not (i and tokens[i - 1].low in _PERSON_NAME):
             # "a namespace for the payments team: payments-v2"; not "dns: point …" (a verb is no name)
             _add(found, Cue.NAMED, nxt.low)
         elif i + 1 in covered:
@@ -687,6 +706,8 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             before = tokens[span.start - 1] if span.start > 0 else None
             if after is not None and after.low in _NAME_WORDS:
                 continue
+            if after is not None and after.low in _PREDICATES and not after.quoted:
+                after = None  # "the old cluster needs to be switched off": its verb follows, not a name
             if after is not None and is_participle(tokens, span.end):
                 after = None  # "the namespace created yesterday": the word after describes the noun, it names none
             if after is not None and _names_the_action(after) and not after.quoted:
@@ -710,8 +731,9 @@ def _find_cues(tokens: tuple[Token, ...], spans: tuple[Span, ...], found: Found)
             if any(s.start == span.end and s.nouns & span.nouns for s in spans):
                 continue  # "rollout restart deployment orders": the next noun has the name
             if cue is Cue.TELEMETRY:
-                # only "the auth logs": what follows these nouns is rarely a name ("incidents happened")
-                if strict_before and before is not None:
+                # only "the auth logs": what follows these nouns is rarely a name ("incidents happened"),
+                # and "server logs", "access logs" name a kind of log, not whose
+                if strict_before and before is not None and before.low not in _LOG_KINDS:
                     _add(found, cue, before.low)
                 elif after is not None and after.low in ("that", "which") and span.end + 2 < len(tokens):
                     writer, verb = tokens[span.end + 1], tokens[span.end + 2]

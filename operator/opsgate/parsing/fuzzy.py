@@ -50,6 +50,8 @@ class Corrector:
                 continue
             if candidate[0] != word[0] and candidate[1] != word[1]:
                 continue  # a typo keeps the first or the second letter (cheap filter)
+            if candidate[0] != word[0] and candidate[1:] == word[1:]:
+                continue  # another first letter is another word ("costing" is no "hosting", "posting" neither)
             d = distance(word, candidate)
             if d <= allowed and (best is None or d < best[0]):
                 best = (d, candidate)

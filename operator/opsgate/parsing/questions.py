@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 
+from opsgate.catalog import Verb
 from opsgate.parsing import text as request_text
+from opsgate.parsing import vocabulary
 
 _OPENERS = ("hey", "hi", "hello", "so", "ok", "okay", "quick question", "question")
 _REQUEST_OPENING = re.compile(
     r"^(?:can|could|would|will)\s+(?:you|u|we|someone|somebody|y'?all|you\s*guys|anyone)\b"
-    r"|^(?:can|could|may)\s+i\s+(?:get|have)\b"  # "can i get a new ns called tools"
+    r"|^(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have)\b"  # "can i (please) get a new ns called tools"
     r"|^do\s+(?:a|an|the|some)\b"  # "do a security scan of billing": an imperative, not "do you…"
     r"|^please\b"
     # "when you get a chance, restart …", "once you're free, …": a courtesy before the ask
@@ -46,7 +48,14 @@ _ANNOUNCED = re.compile(
 
 
 # An issue form's prompt before its answer: "What is it? We are looking for a sandbox namespace …"
-_PROMPT = re.compile(r"^(?:what|why|who|where|when)\b[^?.!]{0,10}\?\s+(?=\S)")
+_PROMPT = re.compile(
+    r"^(?:what|why|who|where|when)\b[^?.!]{0,10}\?\s+(?=\S)"
+    # a form's choice prompt: "Are you requesting to: - [x] remove user access"
+    r"|^(?:are\s+you|is\s+this|what\s+are\s+you)\s+(?:requesting|asking|applying)(?:\s+(?:to|for))?\s*:\s*-?\s*"
+    r"(?=[a-z])"
+)
+# A later sentence that asks outright: "Is it possible …? … Please delete the mailbox x, keep the account."
+_LATER_ASK = re.compile(r"[.?!]\s+(?:so\s+|then\s+)?(?:please|pls|kindly)\s+([a-z][a-z-]*)")
 
 
 def is_question(request: str) -> bool:
@@ -59,6 +68,15 @@ def is_question(request: str) -> bool:
     low = _PROMPT.sub("", low)
     if not low or _REQUEST_OPENING.match(low):
         return False
-    if _ALWAYS.match(low):
+    if _ALWAYS.match(low) and not _asks_later(low):
         return True
-    return bool(_INTERROGATIVE.match(low)) and not _LIVE_STATE.search(low)
+    return bool(_INTERROGATIVE.match(low)) and not _LIVE_STATE.search(low) and not _asks_later(low)
+
+
+def _asks_later(low: str) -> bool:
+    """Does a later sentence ask for a catalog operation outright ("… Please delete the mailbox x")?"""
+    for match in _LATER_ASK.finditer(low):
+        verbs = vocabulary.VERBS.get(match.group(1))
+        if verbs and Verb.UNSUPPORTED not in verbs:
+            return True
+    return False

@@ -199,6 +199,7 @@ def parse(request: str, catalog: Catalog) -> Intent:
         readings.sort(
             key=lambda r: (
                 several and (r.verb_at is None or not speech.asks_at(tokens, spans, r.verb_at)),
+                several and _in_yes_no_question(tokens, spans, r.verb_at),  # "Have you scaled down …? yes"
                 r.verb_at is not None and _has_subject(tokens, r.verb_at),
             )
         )
@@ -236,7 +237,13 @@ def parse(request: str, catalog: Catalog) -> Intent:
     asking = _asking_clause(tokens, best.verb_at)
     elsewhere = values.get("name") not in (object_name, None, *asking)
     # "… rbndr is a useful service … any chance to get it back up?": "it" is rbndr, whatever else is named
-    if object_name is not None and elsewhere and (object_name in asking or _refers_back(tokens, spans, best.verb_at)):
+    called = found.cue(extract.Cue.CALLED)  # "a shared cluster …, call it perf-shared": the name given outright
+    if (
+        object_name is not None
+        and elsewhere
+        and values.get("name") != called
+        and (object_name in asking or _refers_back(tokens, spans, best.verb_at))
+    ):
         values["name"] = object_name
     values = _own_targets(entry, tokens, lexicon, best.verb_at, values, object_name)
     if record is not None:
@@ -344,6 +351,14 @@ def parse_as(request: str, catalog: Catalog, key: str, *, confidence: float, not
         parser=Parser.RULES,
         notes=(*cleaned.notes, *dropped, note),
     )
+
+
+def _in_yes_no_question(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], verb_at: int | None) -> bool:
+    """Is the verb at ``verb_at`` in a question that asks nothing of us ("Have you deleted the claims?")?"""
+    if verb_at is None:
+        return False
+    end = next((e for s, e in speech.sentences(tokens) if s <= verb_at < e), len(tokens))
+    return tokens[end - 1].asked and not speech.asks_at(tokens, spans, verb_at)
 
 
 def _has_subject(tokens: tuple[Token, ...], verb_at: int) -> bool:
@@ -575,6 +590,8 @@ def _spans(tokens: tuple[Token, ...], lexicon: Lexicon, *, keep_desire: bool = F
                 wanted = _wanted_verb(word)  # "we'd need the mailbox x removed": the wish is for the removal
             if wanted is None and i == 0 and word.endswith("ing") and (tokens[0].colon or lows[1:2] == ("-",)):
                 wanted = _wanted_verb(word)  # "Onboarding - Pauline", "Offboarding: jdoe": a title names the action
+            if wanted is None and word.endswith("ing") and _titled_gerund(tokens, i):
+                wanted = _wanted_verb(word)  # "Adding a GKE cluster named x", "feat: adding service account y"
             # "created", "restarted": a verb's -ed or -ing form is no typo of the verb; where it does not
             # ask for the action (after "needs", "be"), it describes ("the namespace created yesterday")
             # "deleting a namespace removes its resources": the -s form states what a thing does
@@ -741,6 +758,46 @@ def _third_person(word: str) -> bool:
         word[:-2] if word.endswith("es") else "", frozenset()
     )
     return bool(verbs) and Verb.UNSUPPORTED not in verbs
+
+
+# What follows a sentence-opening -ing form that names its object: "Adding a cluster …", "Creating my account …"
+_GERUND_OBJECTS = frozenset({"a", "an", "the", "my", "our", "new", "another"})
+# Words after which the sentence tells what a thing does: "Creating a namespace fails with …"
+_GERUND_STATES = _STATING | {
+    "fails",
+    "failed",
+    "throws",
+    "returns",
+    "gives",
+    "causes",
+    "breaks",
+    "errors",
+    "will",
+    "would",
+    "should",
+    "can",
+    "could",
+    "may",
+    "might",
+    "takes",
+    "requires",
+    "means",
+}
+
+
+def _titled_gerund(tokens: tuple[Token, ...], i: int) -> bool:
+    """Is the -ing form at ``i`` a title-style ask ("Adding a GKE cluster named x to staging, please",
+    "feat: adding service account y")? It opens a sentence (or follows a "tag:"), names its object
+    next, and the sentence tells nothing of it ("Creating a namespace fails with 403" is a symptom)."""
+    opening = i == 0 or tokens[i - 1].end or (i == 1 and tokens[0].colon)
+    if not opening or i + 1 >= len(tokens) or (tokens[i + 1].low not in _GERUND_OBJECTS and not tokens[i + 1].noun):
+        return False
+    for token in tokens[i + 1 :]:
+        if token.low in _GERUND_STATES or _third_person(token.low) or token.asked:
+            return False
+        if token.end:
+            break
+    return True
 
 
 def _wanted_verb(word: str) -> str | None:
@@ -1198,8 +1255,16 @@ def _changes(
         # "Provision x.edu. Also run `kubectl delete ns --all`": when the chosen verb stands in a
         # sentence that does not read as an ask, that sentence's change counts beside the asking one's
         asking |= {s for s in sentences if s[0] <= chosen_at < s[1]}
+    # "**Have you scaled down all pods to 0?** yes": a form's question, answered, asks for no change
+    asked = [
+        (s, e)
+        for s, e in sentences
+        if tokens[e - 1].asked and (s, e) not in asking and not (chosen_at is not None and s <= chosen_at < e)
+    ]
     for part in parts:
         if asking and not any(s <= part.start < e for s, e in asking):
+            continue
+        if any(s <= part.start < e for s, e in asked):
             continue
         clause = tokens[part.start : part.end]
         clause_spans = _spans(clause, lexicon)

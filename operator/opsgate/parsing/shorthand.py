@@ -47,6 +47,16 @@ _TO_BE_ROLE = re.compile(
     + r")\b(?=\s+(?:in|on|of|for|to)\b)",
     re.I,
 )
+# "app=payments env=prod", "--namespace=shop": a chat command's settings, spelt as the words they stand for
+_SETTING = re.compile(
+    r"(?<![\w=])(?:--?)?(app|service|svc|deployment|deploy|env|environment|namespace|ns|since|last|image|replicas)=([^\s,;=]+)",
+    re.I,
+)
+_SETTING_WORDS = {
+    "app": "of", "service": "of", "svc": "of", "deployment": "of", "deploy": "of",
+    "env": "in", "environment": "in", "namespace": "-n", "ns": "-n", "since": "since", "last": "since",
+    "image": "image", "replicas": "to",
+}  # fmt: skip
 # "scale cart 4", "scale deployment cart 4": a bare count after the name is the replica count
 _NOT_A_NAME = r"(?!(?:to|up|down|out|in|back|by|the|it|them|this|that|replicas?|pods?)\b)"
 _POSITIONAL_SCALE = re.compile(
@@ -61,11 +71,17 @@ def _verb_particle_object(match: re.Match[str]) -> tuple[str, str, str]:
     return verb, particle, middle
 
 
+def _setting_as_words(match: re.Match[str]) -> str:
+    key, value = match.group(1).lower(), match.group(2)
+    return f"to {value} replicas" if key == "replicas" else f"{_SETTING_WORDS[key]} {value}"
+
+
 def rewrite(text: str) -> str:
     """``text`` with chat-command shorthand spelt as words (unchanged when it has none)."""
     text = _SLASH_LOGS.sub("logs of ", text)
     text = _SLASH_COMMAND.sub(lambda m: m.group(1) if m.group(1).lower() in vocabulary.VERBS else m.group(0), text)
     text = _URL.sub(r"\1", text)
+    text = _SETTING.sub(_setting_as_words, text)
     text = _LAST.sub(r"since \1", text)
     text = _SINCE.sub(r"since \1", text)
     text = _SPLIT_DOWN.sub(r"\1 down \2", text)

@@ -114,8 +114,9 @@ def _first(values: list[str]) -> str | None:
 
 def _object_name(resource: str, found: Found, *, object_name: str | None, exclude: tuple[str, ...]) -> str | None:
     by_resource = {
-        "cluster": (Cue.CLUSTER, Cue.NAMED, Cue.QUOTED),
-        "namespace": (Cue.NAMESPACE, Cue.NAMED, Cue.QUOTED),
+        # "a shared gke cluster … name it knative-shared": the name given outright, before a word by the noun
+        "cluster": (Cue.CALLED, Cue.CLUSTER, Cue.NAMED, Cue.QUOTED),
+        "namespace": (Cue.CALLED, Cue.NAMESPACE, Cue.NAMED, Cue.QUOTED),
         "deployment": (Cue.DEPLOYMENT, Cue.SERVICE, Cue.NAMED, Cue.QUOTED),
         "service_account": (Cue.SERVICE_ACCOUNT, Cue.NAMED, Cue.QUOTED),
     }

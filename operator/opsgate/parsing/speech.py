@@ -94,6 +94,11 @@ _ASKING_WORDS = frozenset({"can", "could", "would", "will", "may", "if", "how", 
 _HELP = frozenset({"help", "helping", "allow", "let", "enable"})
 _FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
 # An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
+_WH_WORDS = frozenset({"how", "what", "where", "why", "when", "which"})
+# An issue template's headings that say it reports a bug: "Desired behavior:", "Steps to reproduce"
+_BUG_TEMPLATE = re.compile(
+    r"\b(?:desired|expected|actual|current|observed)\s+behaviou?r\s*:|\bsteps\s+to\s+reproduce\b"
+)
 _GENRES = re.compile(
     r"^(?:feature\s+request|feature|suggestion|proposal|idea|enhancement|bug(?:\s+report)?|rfc|discussion|docs?)\s*:"
     r"|^(?:proposed|proposal\s+(?:for|to))\b"
@@ -115,6 +120,8 @@ _WISH = re.compile(
     r"\b(?:would|'d|will)\s+be\s+(?:really\s+|very\s+|so\s+)?(?:nice|great|good|cool|helpful|awesome|useful|ideal|"
     r"handy|neat|lovely|better)\b|\bi\s+wish\b"
 )
+# A feature asked of the tool: "make it easier to bounce a service", "make it possible to delete users"
+_FEATURE = re.compile(r"\bmake\s+it\s+(?:easier|simpler|possible|quicker|faster)\s+(?:for\s+\w+\s+)?to\b")
 _HOPING = re.compile(
     r"\b(?:hoping|hope|looking|wanting|wishing)\s+(?:to|for)\b|\bwould\s+love\b|\bwondering\s+if\s+(?:you|someone)\b"
 )
@@ -126,6 +133,8 @@ _INDIRECT = re.compile(
 # Asking for the command rather than the change: "can you help me with the command to create a mailbox"
 _HOW_TO = re.compile(
     r"\bhelp\s+(?:me|us)\s+(?:with|find|out\s+with)\s+(?:the\s+|a\s+)?(?:commands?|syntax|script|steps)\b"
+    # asking to be shown the way: "please guide how to add the CNAME record", "advise us how to rotate it"
+    r"|\b(?:guide|advise|teach|show|tell|explain\s+to)\s+(?:me\s+|us\s+)?(?:on\s+)?how\s+(?:to|i|we|can|do)\b"
 )
 # What a thing is for or what someone used to do: "a worker which is used to restart the demo container"
 _USED_TO = re.compile(r"\bused\s+to\s+(?:\w+ly\s+)?\S+$")
@@ -214,8 +223,8 @@ def _asks(tokens: tuple[Token, ...], spans: tuple[extract.Span, ...], start: int
         return True  # "hoping to get a namespace", "we would love a site for …"
     for i, low in enumerate(lows):
         nxt = lows[i + 1] if i + 1 < len(lows) else ""
-        if low in _MODALS and nxt in _ADDRESSEES | {"we", "i"}:
-            return True  # "can you …", "could we get …", "can i get …"
+        if low in _MODALS and nxt in _ADDRESSEES | {"we", "i"} and not (i and lows[i - 1] in _WH_WORDS):
+            return True  # "can you …", "could we get …", "can i get …"; not "how can i trigger …"
         if low in _DESIRES and any(w in _FIRST_PERSON for w in lows[max(0, i - 3) : i]):
             return True  # "we need a namespace", "i'd like", "we are requesting"
         after = [w for w in lows[i + 1 : i + 4] if w not in ("also", "then", "now", "please", "really")]
@@ -290,8 +299,10 @@ def declines(
     while clause_start > start and not tokens[clause_start - 1].stop:
         clause_start -= 1
     before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
-    if _HOW_TO.search(words):
-        return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"
+    if _HOW_TO.search(" ".join(t.low for t in tokens)):
+        return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"; "… please guide how to"
+    if _FEATURE.search(" ".join(t.low for t in tokens)):
+        return DECLINED_GENRE, None  # "Make it easier to bounce a service if it's hung: add an app:restart command"
     with_commas = " ".join(t.low + ("," if t.stop and not t.end else "") for t in tokens[start:end])
     if not asks and _HOW_TO_CLAUSE.search(with_commas):
         return None, NOTE_QUESTION  # "Namespace, how to create, there is no example, any documentation?"
@@ -307,6 +318,8 @@ def declines(
         return None, NOTE_QUESTION  # "… the project is not visible to other users. How to make one for all?"
     if _GENRES.match(" ".join(t.low + (":" if t.colon else "") for t in tokens[:4])):
         return DECLINED_GENRE, None
+    if _BUG_TEMPLATE.search(" ".join(t.low + (":" if t.colon else "") for t in tokens)):
+        return DECLINED_GENRE, None  # "… not being restarted. Desired behavior: the service should be restarted"
     if not asks and _WISH.search(words) and not _addressed_conditional(tokens, start, end):
         return DECLINED_WISH, None
     if verb_at is not None and _ABLE.search(" ".join(t.low for t in tokens[max(start, verb_at - 6) : verb_at + 1])):
@@ -388,7 +401,10 @@ def _run_again(
 
 def _is_question(tokens: tuple[Token, ...], start: int, end: int, *, marked: bool) -> bool:
     """Is the sentence a question for the docs (with ``marked``, one that ends in "?" or opens with how/why)?"""
-    body = " ".join(t.raw + ("," if t.stop and not t.end else "") for t in tokens[_body(tokens, start, end) : end])
+    body = " ".join(
+        t.raw + ("," if t.stop and not t.end else ":" if t.colon else "")
+        for t in tokens[_body(tokens, start, end) : end]
+    )
     if not questions.is_question(body):
         return False
     return not marked or tokens[end - 1].asked or body.lower().startswith(("how ", "why "))

@@ -166,6 +166,17 @@ def _listed_after(tokens: tuple[Token, ...], at: int) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _verb_form(low: str) -> bool:
+    """Is ``low`` the -ed or -ing form of a verb of the vocabulary ("decommissioned", "removing")?"""
+    for suffix in ("ed", "ing"):
+        stem = low.removesuffix(suffix)
+        if stem != low and len(stem) >= 3:
+            bases = (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else "")
+            if any(base in vocabulary.VERBS for base in bases):
+                return True
+    return False
+
+
 def _plural(low: str) -> bool:
     return low.endswith("s") and not low.endswith(("ss", "us", "is"))  # "accounts", not "access" or "status"
 
@@ -299,6 +310,7 @@ class _Context:
             and token.low != first
             and token.low not in self.taken
             and extract.value_kind(token) == kind
+            and not _verb_form(token.low)  # "switched off and decommissioned": a second verb, no second target
         )
 
     def _ends_a_phrase(self, i: int, kind: str) -> bool:

@@ -66,6 +66,8 @@ ROLLBACK_PLAN = re.compile(r"\brollback(?:\s+plan)?\s*:\s*(?P<plan>\S[^\n]*)", r
 # are a to-do list ("- [ ] revoke PoC cert from researcher"), and their items are the asks.
 _UNCHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ ?\][^\n]*$", re.MULTILINE)
 _CHECKED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])?[ \t]*\[ ?[xX✓✔] ?\]", re.MULTILINE)
+# A ticked box anywhere ("Requested actions: [x] Create a namespace"): a mark, not a word of the request
+_TICK = re.compile(r"\[ ?[xX✓✔] ?\]")
 
 
 # An issue form's heading over its answer ("### Account Holder Username\ntompock"): a labelled field
@@ -99,6 +101,7 @@ def clean(text: str) -> CleanText:
         return CleanText(text="", refused=True, notes=(NOTE_TOO_LONG,))
     if _CHECKED.search(text):
         text = _UNCHECKED.sub("", text)
+    text = _TICK.sub(" ", text)
     folded = fold(_HEADING.sub(r"\1: ", text))
     marker = _INJECTION.search(folded)
     if marker is None:

@@ -67,6 +67,9 @@ def tokenize(text: str, *, nouns: frozenset[str] = frozenset()) -> tuple[Token, 
                 )
             )
             continue
+        if piece.startswith("*") or piece.endswith("**"):
+            # "**hitech-corp**", "**Have you …?**": markdown emphasis ("lclb-*" keeps its wildcard)
+            piece = piece.strip("*")
         body = piece.lstrip(_LEAD)
         raw = body.rstrip(_TRAIL)
         # `kondoodev`: a name in backticks is quoted as code

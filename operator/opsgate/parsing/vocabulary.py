@@ -71,6 +71,9 @@ VERBS: dict[str, frozenset[Verb]] = {
         "nuke": {V.DELETE},
         "terminate": {V.DELETE, V.REVOKE},  # "have his access terminated"
         "retire": {V.DELETE},
+        "disable": {V.DELETE, V.REVOKE},  # "disable the account of ray.f", "disable access for bob"
+        "switch off": {V.DELETE},
+        "switched off": {V.DELETE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
         "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
         "removal": {V.DELETE, V.REVOKE},
@@ -87,6 +90,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "grow": {V.SCALE},
         "bump": {V.SCALE},
         "increase": {V.SCALE},
+        "raise": {V.SCALE},  # "raise checkout to 6 replicas"
+        "lower": {V.SCALE},
         "decrease": {V.SCALE},
         "reduce": {V.SCALE},
         "cut": {V.SCALE},  # "cut ledger-worker back to 1 replica"
@@ -132,6 +137,7 @@ VERBS: dict[str, frozenset[Verb]] = {
         "tail": {V.QUERY},
         "look at": {V.QUERY},
         "inspect": {V.QUERY},
+        "examine": {V.QUERY},
         "view": {V.QUERY},
         "see": {V.QUERY},
         "query": {V.QUERY},
@@ -146,6 +152,8 @@ VERBS: dict[str, frozenset[Verb]] = {
         "overview": {V.SUMMARIZE},
         "digest": {V.SUMMARIZE},
         "scan": {V.SCAN},
+        "rescan": {V.SCAN},
+        "re-scan": {V.SCAN},
         "produce": {V.GENERATE},
         "export": {V.GENERATE},
         "audit": {V.AUDIT},
