@@ -76,6 +76,14 @@ action / declined / entities:
     set 2 100 / 100 / 100; set 3 92.9 / 100 / 94.0; set 4 100 / 100 / 95.3;
     set 5 94.5 / 96.0 / 90.8; set 6 95.2 / 97.1 / 94.2; set 7 97.4 / 86.1 / 95.8;
     set 8 89.7 / 74.4 / 82.0 (entities exact 83.3 %); unseen 1-4 100 / 100 / 100 %; dev 96.2 / 100 / 92.9.
+    set 9, first encounter of these changes: exactly its first run (rules 78.4 / 73.2 / 66.7 %,
+    rules+matcher 80.7 / 73.2 / 68.9 %): fifteen points won on set 8 carried nothing to set 9.
+    Tried the same night and not kept: the other sets' labelled requests as matcher examples
+    (300-odd, whole or cut to the ask; accept 0.50-0.85, margin 0.04-0.12, nearest-3 voting),
+    scored leave-one-set-out. Held-out gains came only from a request collected twice or a shared
+    form; set 8 lost a decline and a right reading. MiniLM's similarity follows the topic, not
+    whether a text asks for something: declines scored 0.72-0.95 against in-scope examples, rule
+    misses whose nearest example was right 0.48-0.66, so no threshold separates them.
     Sets 7 and 8 label a genuine request with an injected command as one to decline; sets 2-6
     and unseen label it with its genuine action (what the parser does: it reads the request
     up to the injection and notes it). Part of both sets' decline figures is that difference.
