@@ -191,7 +191,6 @@ async def plan_request(
         name=meta["name"],
     )
     clock = time.perf_counter()
-    clock = time.perf_counter()
     outcome = pipeline.decide(
         text=spec.request,
         intent=intent,
