@@ -71,9 +71,9 @@ VERBS: dict[str, frozenset[Verb]] = {
         "nuke": {V.DELETE},
         "terminate": {V.DELETE, V.REVOKE},  # "have his access terminated"
         "retire": {V.DELETE},
-        "disable": {V.DELETE, V.REVOKE},  # "disable the account of ray.f", "disable access for bob"
-        "switch off": {V.DELETE},
-        "switched off": {V.DELETE},
+        # "disable access for bob"; never a delete: a disabled mailbox, site or account keeps its data,
+        # and "switch off the namespace" is no request to destroy it
+        "disable": {V.REVOKE},
         # the action named as a noun: "the key needs rotation", "the removal of namespace x"
         "creation": {V.CREATE},  # "we'd like to request the creation of a namespace named x"
         "removal": {V.DELETE, V.REVOKE},
