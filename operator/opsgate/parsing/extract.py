@@ -35,7 +35,7 @@ _TLDS_WORDS = """com org net io dev app co uk de fr eu ai cloud tech info biz us
     pl pt br mx nz sg hk kr cn ru ie ninja sbs club space website digital network email live world blog
     news today top work agency studio media design solutions services tools systems zone
     cool fun rocks art codes cafe host software wiki social life city love best team chat link click run pro
-    one gg ly fm cc group games ink community foundation events academy ventures cloud"""
+    one gg ly fm cc group games ink community foundation events academy ventures"""
 # Country codes ("test.bi", "shop.ke"), less those that are common file extensions ("main.py", "README.md",
 # "lib.rs", "app.ps", "x.so", "build.mk", "a.cc") or surnames and words after an initial ("ext.li", "k.ng", "j.do")
 _COUNTRY_TLDS = """ad ae af ag al ao aq ar aw ax az ba bb bd bf bg bh bi bj bm bn bo bq bs bt bw by bz cd cf cg ci ck

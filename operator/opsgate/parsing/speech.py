@@ -93,12 +93,12 @@ _PROMISES = frozenset({"will", "can", "could", "shall", "may"})
 _ASKING_WORDS = frozenset({"can", "could", "would", "will", "may", "if", "how", "whether", "so", "chance"})
 _HELP = frozenset({"help", "helping", "allow", "let", "enable"})
 _FAILED = frozenset({"fails", "failed", "failing", "unable", "fail"})
-# An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
 _WH_WORDS = frozenset({"how", "what", "where", "why", "when", "which"})
 # An issue template's headings that say it reports a bug: "Desired behavior:", "Steps to reproduce"
 _BUG_TEMPLATE = re.compile(
     r"\b(?:desired|expected|actual|current|observed)\s+behaviou?r\s*:|\bsteps\s+to\s+reproduce\b"
 )
+# An issue's genre, said at its opening: "Feature request: …", "Bug: …", "Proposed process for …"
 _GENRES = re.compile(
     r"^(?:feature\s+request|feature|suggestion|proposal|idea|enhancement|bug(?:\s+report)?|rfc|discussion|docs?)\s*:"
     r"|^(?:proposed|proposal\s+(?:for|to))\b"
@@ -299,9 +299,10 @@ def declines(
     while clause_start > start and not tokens[clause_start - 1].stop:
         clause_start -= 1
     before_verb = " ".join(t.low for t in tokens[clause_start:anchor]) if verb_at is not None else ""
-    if _HOW_TO.search(" ".join(t.low for t in tokens)):
+    whole = " ".join(t.low for t in tokens)
+    if _HOW_TO.search(whole):
         return None, NOTE_QUESTION  # "Can you please help me with command to create mailbox"; "… please guide how to"
-    if _FEATURE.search(" ".join(t.low for t in tokens)):
+    if _FEATURE.search(whole):
         return DECLINED_GENRE, None  # "Make it easier to bounce a service if it's hung: add an app:restart command"
     with_commas = " ".join(t.low + ("," if t.stop and not t.end else "") for t in tokens[start:end])
     if not asks and _HOW_TO_CLAUSE.search(with_commas):
