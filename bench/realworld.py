@@ -10,7 +10,8 @@ collected blind the same way and committed with its first-run figures before the
 of the 2026-12-04 afternoon were merged, and ``intents_realworld7.jsonl`` (114, all 26 catalog
 actions), collected blind the same way and committed before the parser changes of the evening,
 and ``intents_realworld8.jsonl`` (117, three per action), collected blind the same way after them,
-and ``intents_realworld9.jsonl`` (129, at least three per action), collected blind after those.
+and ``intents_realworld9.jsonl`` (129, at least three per action), collected blind after those,
+and ``intents_realworld10.jsonl`` (131, three or four per action), collected blind after those.
 A set's first-run figures are in the commit that added it; later runs are tuned figures. The
 older unseen splits (``intents_unseen.jsonl``) are reported beside them, so a gain on one set is
 never bought with a loss on another. ``--dev`` adds the dev set the matcher's thresholds were
@@ -91,6 +92,8 @@ action / declined / entities:
     Sets 7 and 8 label a genuine request with an injected command as one to decline; sets 2-6
     and unseen label it with its genuine action (what the parser does: it reads the request
     up to the injection and notes it). Part of both sets' decline figures is that difference.
+    set 10 (131: 89 in scope, three or four per action, 42 to decline, 5 not in English), first
+    run, blind (4e092ca): rules 75.3 / 85.7 / 64.5 % (entities exact 55.1 %); rules+matcher the same.
 
 These figures live here rather than in README.md: the README is part of the documentation
 index, and a table of request-like text there moved the retrieval benchmark's rankings.
@@ -120,6 +123,7 @@ REALWORLD6 = ROOT / "tests" / "data" / "intents_realworld6.jsonl"
 REALWORLD7 = ROOT / "tests" / "data" / "intents_realworld7.jsonl"
 REALWORLD8 = ROOT / "tests" / "data" / "intents_realworld8.jsonl"
 REALWORLD9 = ROOT / "tests" / "data" / "intents_realworld9.jsonl"
+REALWORLD10 = ROOT / "tests" / "data" / "intents_realworld10.jsonl"
 DEV = ROOT / "tests" / "data" / "intents_realworld_dev.jsonl"
 UNSEEN = ROOT / "tests" / "data" / "intents_unseen.jsonl"
 # kinds whose right answer is no action at all
@@ -208,6 +212,7 @@ def main() -> None:
         "realworld7": load(REALWORLD7),
         "realworld8": load(REALWORLD8),
         "realworld9": load(REALWORLD9),
+        "realworld10": load(REALWORLD10),
     }
     unseen = load(UNSEEN)
     sets["unseen_all"] = unseen
