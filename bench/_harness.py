@@ -279,6 +279,8 @@ class Watcher:
     late because the watch was not there yet. Reconnects from the last resourceVersion.
     """
 
+    path = API + "/namespaces/{namespace}/opsrequests"
+
     def __init__(self, api: Api, namespace: str, decided: Callable[[str], bool]) -> None:
         self.api = api
         self.namespace = namespace
@@ -321,7 +323,7 @@ class Watcher:
                 self.job_at.setdefault(name, now)
 
     def _run(self) -> None:
-        path = f"{API}/namespaces/{self.namespace}/opsrequests"
+        path = self.path.format(namespace=self.namespace)
         version = ""
         while not self._stop.is_set():
             try:
@@ -400,6 +402,25 @@ class Watcher:
             if pending:
                 time.sleep(0.05)
         return len(names) - len(pending)
+
+
+class EventWatcher(Watcher):
+    """First time (client clock) an Event about each object of a namespace was seen, as
+    ``kubectl describe`` would show it: ``first(name)``. Only Events of ``component``."""
+
+    path = "/api/v1/namespaces/{namespace}/events"
+
+    def __init__(self, api: Api, namespace: str, component: str = "opsgate") -> None:
+        super().__init__(api, namespace, bool)
+        self.component = component
+
+    def _record(self, obj: dict[str, Any], now: float) -> None:
+        source = obj.get("reportingComponent") or (obj.get("source") or {}).get("component")
+        if source != self.component:
+            return
+        with self.lock:
+            self.events += 1
+            self.decided_at.setdefault(obj["involvedObject"]["name"], now)
 
 
 def any_phase(phase: str) -> bool:

@@ -49,6 +49,7 @@ from typing import Any
 
 from _harness import (
     Api,
+    EventWatcher,
     Operator,
     Watcher,
     any_phase,
@@ -89,6 +90,7 @@ class Steady:
     late_s: list[float] = field(default_factory=list)  # how far behind schedule a create started
     decision_s: list[float] = field(default_factory=list)  # in send order; NaN if never decided
     job_s: list[float] = field(default_factory=list)
+    event_s: list[float] = field(default_factory=list)  # create → its first Event (OpsGate's), of those posted
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     first_phases: Counter[str] = field(default_factory=Counter)
 
@@ -170,7 +172,7 @@ def measure(
 ) -> dict[str, Any]:
     """Start ``operator``, send the steady load right after it is ready, then the burst; stop it."""
     out: dict[str, Any] = {}
-    with Watcher(api, namespace, decided) as watcher:
+    with Watcher(api, namespace, decided) as watcher, EventWatcher(api, namespace) as events:
         try:
             out["startup_s"] = operator.start()
             out["rss_ready_mb"] = operator.status().get("VmRSS", math.nan)
@@ -195,6 +197,11 @@ def measure(
                 # Let the steady phase's Jobs finish (bounded) so the burst measures decisions.
                 settled = watcher.wait(launching, timeout=90, done=lambda n: watcher.last_phase.get(n) in FINAL)
                 out["jobs_finished"] = settled
+            if jobs:  # every decision is posted as an Event: when could `kubectl describe` show it?
+                names = out["steady"].names
+                events.wait(names, timeout=30)
+                seen = [(n, events.first(n)) for n in names]
+                out["steady"].event_s = [at - out["steady"].sent[n] for n, at in seen if at is not None]
             out["rss_after_steady_mb"] = operator.status().get("VmRSS", math.nan)
             out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
             log(f"{operator.name}: burst of {args.burst}")
@@ -222,6 +229,7 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
     fs, os_ = floor["steady"], ours["steady"]
     f_dec, o_dec = summary_ms(fs.decision_s), summary_ms(os_.decision_s)
     o_job = summary_ms(os_.job_s)
+    o_event = summary_ms(os_.event_s)
     split = 10
     f_first, f_rest = summary_ms(fs.decision_s[:split]), summary_ms(fs.decision_s[split:])
     o_first, o_rest = summary_ms(os_.decision_s[:split]), summary_ms(os_.decision_s[split:])
@@ -242,6 +250,7 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
         values = os_.by_kind.get(kind, [])
         row(f"  OpsGate, {kind}", summary_ms(values), len(values))
     row("OpsGate create → Job", o_job, len(os_.job_s))
+    row("OpsGate create → its first Event", o_event, len(os_.event_s))
     row("raw API create call (both)", summary_ms(fs.create_s + os_.create_s), len(fs.create_s + os_.create_s))
     late = percentile(fs.late_s + os_.late_s, 99) * 1000
     print(f"  sender: p99 {late:.1f} ms behind schedule (open loop; large values mean the client fell behind)")
@@ -306,6 +315,8 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
             "rest_p95_ratio": ratio(o_rest["p95"], f_rest["p95"]),
             "job_p50_ms": o_job["p50"],
             "job_p95_ms": o_job["p95"],
+            "event_p50_ms": o_event["p50"],
+            "event_p95_ms": o_event["p95"],
             "throughput_per_s": round(throughput, 1),
             "floor_throughput_per_s": round(floor_throughput, 1),
             "throughput_ratio": throughput_ratio,
