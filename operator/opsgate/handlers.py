@@ -69,6 +69,10 @@ GROUP, VERSION = resources.GROUP, resources.VERSION
 API_THREADS = 32
 RECONCILE_SLOTS = 32  # requests in reconcile at once; each waits on the API server most of the time
 EVENT_POSTERS = 8  # Events kopf posts at once; each in flight holds a TLS connection of its own
+# kopf keeps a poster per object this long after its last Event, in one of the EVENT_POSTERS
+# slots: at its default (1 s) eight slots post about eight Events a second, and at 10 requests a
+# second the decisions' Events trailed by 1.3 s (p50) to 2.7 s and kept growing (bench/reconcile.py).
+EVENT_POSTER_IDLE_SECONDS = 0.05
 LISTING_CHUNK = 500  # objects per page of a watch's first list
 KOPF_WORKERS = 256  # objects kopf handles at once (per watched resource)
 KOPF_WORKER_IDLE_SECONDS = 0.2
@@ -108,6 +112,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # 5,000 decisions at once held ~40 MB in connection buffers (bench/backlog.py, memray).
     settings.watching.chunk_size = LISTING_CHUNK
     settings.posting.worker_limit = EVENT_POSTERS
+    settings.posting.idle_timeout = EVENT_POSTER_IDLE_SECONDS
     # kopf gives every object a worker of its own, and keeps it 5 s after its last event: with a
     # backlog's first list that was thousands of workers at once, each holding its object. A
     # bounded pool whose workers leave when idle held 5,000 requests in ~60 MB less, and drained
