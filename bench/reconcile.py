@@ -26,11 +26,19 @@ for the peak) and CPU time come from /proc. Prints a table and ends with one JSO
 ``--dry-run`` sends every request as dryRun: the same decisions, no Job launched. Its decision
 tail against the default run's is what the Jobs' traffic on the shared API server costs.
 
+The floor runs twice: quiet (Phase A, the floor the issue's figures are against), and then with
+the cluster's Job machinery as busy as in Phase B (Phase A'): for each request of the mix that
+OpsGate allows, the client creates a Job of the same shape in the executor namespace right after
+the request (the Job controller, the scheduler and kwok then do for the floor what they do for
+OpsGate's Jobs). OpsGate against A' is what its own code costs the decision with the same Jobs
+running; against A, what it costs plus the cluster's share of running them on the same two cores.
+
 The operators always run from this checkout's operator/ (put first on their PYTHONPATH), whatever
 the virtualenv's editable install points at; the JSON records the commit (+dirty). Logs and the
 index stay in the scratch directory printed at the start and the end.
 
-Targets (the issue): decision p95 <= 1.5x the floor's, burst throughput >= 0.5x the floor's.
+Targets (the issue): decision p95 <= 1.5x the floor's, burst throughput >= 0.5x the floor's
+(both floors reported; ``p95_ratio`` is against the quiet one, ``p95_ratio_same_jobs`` against A').
 """
 
 from __future__ import annotations
@@ -75,6 +83,9 @@ from _harness import (
 
 P95_TARGET = 1.5
 THROUGHPUT_TARGET = 0.5
+EXECUTOR_NAMESPACE = "opsgate-system"  # deploy/'s, where OpsGate's Jobs run
+FLOOR_JOB_LABEL = "bench.opsgate.dev/floor-job"
+FLOOR_JOB_IMAGE = "ghcr.io/opsgate/opsgate:bench"  # never pulled: the pods run on kwok's fake nodes
 LAUNCHING = ("Approved", "Running")  # the first decided phase of a request that gets a Job
 FINAL = {"Succeeded", "Failed", "Denied", "NeedsInfo", "Answered", "Rejected", "Expired"}
 
@@ -95,6 +106,48 @@ class Steady:
     first_phases: Counter[str] = field(default_factory=Counter)
 
 
+def floor_job(name: str) -> dict[str, Any]:
+    """A Job like the ones OpsGate launches (one pod, run to completion on a fake node), for the floor."""
+    container = {
+        "name": "execute",
+        "image": FLOOR_JOB_IMAGE,
+        "command": ["opsgate", "execute"],
+        "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir, as OpsGate's
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": EXECUTOR_NAMESPACE, "labels": {FLOOR_JOB_LABEL: "true"}},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 1800,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": {FLOOR_JOB_LABEL: "true"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "enableServiceLinks": False,
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def floor_jobs_done(api: Api, *, timeout: float) -> int:
+    """Wait until every floor Job has finished (bounded); how many there are."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = api.call("GET", f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}")
+        items = listed["items"]
+        done = [j for j in items if (j.get("status") or {}).get("succeeded") or (j.get("status") or {}).get("failed")]
+        if len(done) == len(items) or time.monotonic() > deadline:
+            return len(items)
+        time.sleep(0.5)
+
+
 def steady(
     api: Api,
     watcher: Watcher,
@@ -105,8 +158,12 @@ def steady(
     prefix: str,
     timeout: float,
     dry_run: bool = False,
+    floor_jobs: bool = False,
 ) -> Steady:
-    """Create ``count`` requests at ``rate``/s on schedule (open loop); wait for every decision."""
+    """Create ``count`` requests at ``rate``/s on schedule (open loop); wait for every decision.
+
+    ``floor_jobs``: after each request OpsGate would allow, create a Job like OpsGate's (floor A').
+    """
     result = Steady()
     lock = threading.Lock()
 
@@ -115,6 +172,8 @@ def steady(
         kind, text = request_text(i)
         started = time.monotonic()
         api.create_request(namespace, name, text, user, dry_run=dry_run)
+        if floor_jobs and kind == "allowed":
+            api.call("POST", f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs", floor_job(f"{namespace}-{i}"))
         with lock:
             result.sent[name] = started
             result.kinds[name] = kind
@@ -169,6 +228,7 @@ def measure(
     prefix: str,
     decided: Callable[[str], bool],
     jobs: bool,
+    floor_jobs: bool = False,
 ) -> dict[str, Any]:
     """Start ``operator``, send the steady load right after it is ready, then the burst; stop it."""
     out: dict[str, Any] = {}
@@ -186,7 +246,10 @@ def measure(
                 prefix=prefix,
                 timeout=120,
                 dry_run=args.dry_run,
+                floor_jobs=floor_jobs,
             )
+            if floor_jobs:  # as for OpsGate: the steady phase's Jobs finish before the burst
+                out["floor_jobs"] = floor_jobs_done(api, timeout=90)
             if jobs and not args.dry_run:
                 launching = [n for n in out["steady"].names if watcher.first_phase(n) in LAUNCHING]
                 watcher.wait(launching, timeout=60, done=watcher.job_at.__contains__)
@@ -225,9 +288,11 @@ def measure(
     return out
 
 
-def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    fs, os_ = floor["steady"], ours["steady"]
-    f_dec, o_dec = summary_ms(fs.decision_s), summary_ms(os_.decision_s)
+def table(
+    floor: dict[str, Any], busy: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    fs, js, os_ = floor["steady"], busy["steady"], ours["steady"]
+    f_dec, j_dec, o_dec = summary_ms(fs.decision_s), summary_ms(js.decision_s), summary_ms(os_.decision_s)
     o_job = summary_ms(os_.job_s)
     o_event = summary_ms(os_.event_s)
     split = 10
@@ -243,6 +308,7 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
     row("bare kopf (floor)", f_dec, len(fs.decision_s))
     row(f"  floor, first {split}", f_first, len(fs.decision_s[:split]))
     row("  floor, the rest", f_rest, len(fs.decision_s[split:]))
+    row("bare kopf, same Jobs running", j_dec, len(js.decision_s))
     row("OpsGate", o_dec, len(os_.decision_s))
     row(f"  OpsGate, first {split}", o_first, len(os_.decision_s[:split]))
     row("  OpsGate, the rest", o_rest, len(os_.decision_s[split:]))
@@ -290,11 +356,18 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
         )
 
     p95_ratio = ratio(o_dec["p95"], f_dec["p95"])
+    same_jobs_ratio = ratio(o_dec["p95"], j_dec["p95"])
     throughput_ratio = ratio(throughput, floor_throughput)
+    if "floor_jobs" in busy:
+        print(f"  floor with Jobs: {busy['floor_jobs']} Jobs created beside its requests")
     print(
         f"\ndecision p95 = {p95_ratio}x the floor (target <= {P95_TARGET}); "
         f"p50 = {ratio(o_dec['p50'], f_dec['p50'])}x; throughput = {throughput_ratio}x the floor's "
         f"(target >= {THROUGHPUT_TARGET})"
+    )
+    print(
+        f"decision p95 = {same_jobs_ratio}x the floor with the same Jobs running ({j_dec['p95']} ms); "
+        f"p50 = {ratio(o_dec['p50'], j_dec['p50'])}x"
     )
     return clean(
         {
@@ -307,6 +380,9 @@ def table(floor: dict[str, Any], ours: dict[str, Any], args: argparse.Namespace)
             "floor_p99_ms": f_dec["p99"],
             "floor_max_ms": f_dec["max"],
             "p50_ratio": ratio(o_dec["p50"], f_dec["p50"]),
+            "floor_jobs_p50_ms": j_dec["p50"],
+            "floor_jobs_p95_ms": j_dec["p95"],
+            "p95_ratio_same_jobs": same_jobs_ratio,
             "p95_ratio": p95_ratio,
             "first10_p95_ms": o_first["p95"],
             "rest_p95_ms": o_rest["p95"],
@@ -369,6 +445,22 @@ def main() -> None:
 
         floor_ns = bench_namespace(f"bench-floor-{stamp}")
         floor = measure(bare_kopf(floor_ns, scratch), api, floor_ns, args, prefix="f", decided=any_phase, jobs=False)
+        busy_ns = bench_namespace(f"bench-floorj-{stamp}")
+        busy = measure(
+            bare_kopf(busy_ns, scratch),
+            api,
+            busy_ns,
+            args,
+            prefix="j",
+            decided=any_phase,
+            jobs=False,
+            floor_jobs=not args.dry_run,
+        )
+        api.call(
+            "DELETE",
+            f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}"
+            "&propagationPolicy=Background",
+        )
 
         ns = bench_namespace(f"bench-opsgate-{stamp}")
         args.metrics_port = free_port()
@@ -382,7 +474,7 @@ def main() -> None:
             jobs=True,
         )
 
-    figures = table(floor, ours, args)
+    figures = table(floor, busy, ours, args)
     print(f"logs: {scratch}")
     print(json.dumps(figures))
 
