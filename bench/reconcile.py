@@ -114,6 +114,13 @@ def floor_job(name: str) -> dict[str, Any]:
         "command": ["opsgate", "execute"],
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir, as OpsGate's
+        "securityContext": {  # the executor namespace enforces the restricted Pod Security level
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     return {
         "apiVersion": "batch/v1",
@@ -127,7 +134,13 @@ def floor_job(name: str) -> dict[str, Any]:
                 "metadata": {"labels": {FLOOR_JOB_LABEL: "true"}},
                 "spec": {
                     "restartPolicy": "Never",
+                    "serviceAccountName": "opsgate-executor",  # deploy/'s, as OpsGate's Jobs
                     "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
                 },
@@ -136,15 +149,15 @@ def floor_job(name: str) -> dict[str, Any]:
     }
 
 
-def floor_jobs_done(api: Api, *, timeout: float) -> int:
-    """Wait until every floor Job has finished (bounded); how many there are."""
+def floor_jobs_done(api: Api, *, timeout: float) -> tuple[int, int]:
+    """Wait until every floor Job has finished (bounded); how many there are, and how many finished."""
     deadline = time.monotonic() + timeout
     while True:
         listed = api.call("GET", f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}")
         items = listed["items"]
         done = [j for j in items if (j.get("status") or {}).get("succeeded") or (j.get("status") or {}).get("failed")]
         if len(done) == len(items) or time.monotonic() > deadline:
-            return len(items)
+            return len(items), len(done)
         time.sleep(0.5)
 
 
@@ -359,7 +372,8 @@ def table(
     same_jobs_ratio = ratio(o_dec["p95"], j_dec["p95"])
     throughput_ratio = ratio(throughput, floor_throughput)
     if "floor_jobs" in busy:
-        print(f"  floor with Jobs: {busy['floor_jobs']} Jobs created beside its requests")
+        made, finished = busy["floor_jobs"]
+        print(f"  floor with Jobs: {made} Jobs created beside its requests, {finished} finished before its burst")
     print(
         f"\ndecision p95 = {p95_ratio}x the floor (target <= {P95_TARGET}); "
         f"p50 = {ratio(o_dec['p50'], f_dec['p50'])}x; throughput = {throughput_ratio}x the floor's "
