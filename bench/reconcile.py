@@ -470,11 +470,6 @@ def main() -> None:
             jobs=False,
             floor_jobs=not args.dry_run,
         )
-        api.call(
-            "DELETE",
-            f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}"
-            "&propagationPolicy=Background",
-        )
 
         ns = bench_namespace(f"bench-opsgate-{stamp}")
         args.metrics_port = free_port()
@@ -486,6 +481,12 @@ def main() -> None:
             prefix="o",
             decided=opsgate_decided,
             jobs=True,
+        )
+        # (not before: deleting them and their pods would load the cluster during OpsGate's run)
+        api.call(
+            "DELETE",
+            f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}"
+            "&propagationPolicy=Background",
         )
 
     figures = table(floor, busy, ours, args)
