@@ -161,6 +161,22 @@ def floor_jobs_done(api: Api, *, timeout: float) -> tuple[int, int]:
         time.sleep(0.5)
 
 
+def remove_floor_jobs(api: Api, *, timeout: float = 120) -> None:
+    """Delete the floor's Jobs and wait until they and their pods are gone: OpsGate starts on a
+    cluster holding what it held before the floor's run, with no deletions still under way."""
+    jobs = f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}"
+    pods = f"/api/v1/namespaces/{EXECUTOR_NAMESPACE}/pods?labelSelector={FLOOR_JOB_LABEL}"
+    api.call("DELETE", jobs + "&propagationPolicy=Foreground")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not api.call("GET", jobs)["items"] and not api.call("GET", pods)["items"]:
+            break
+        time.sleep(0.5)
+    else:
+        log("the floor's Jobs were not all gone before OpsGate's run")
+    time.sleep(2)  # the controllers' last writes about them
+
+
 def steady(
     api: Api,
     watcher: Watcher,
@@ -471,6 +487,7 @@ def main() -> None:
             floor_jobs=not args.dry_run,
         )
 
+        remove_floor_jobs(api)
         ns = bench_namespace(f"bench-opsgate-{stamp}")
         args.metrics_port = free_port()
         ours = measure(
@@ -481,12 +498,6 @@ def main() -> None:
             prefix="o",
             decided=opsgate_decided,
             jobs=True,
-        )
-        # (not before: deleting them and their pods would load the cluster during OpsGate's run)
-        api.call(
-            "DELETE",
-            f"/apis/batch/v1/namespaces/{EXECUTOR_NAMESPACE}/jobs?labelSelector={FLOOR_JOB_LABEL}"
-            "&propagationPolicy=Background",
         )
 
     figures = table(floor, busy, ours, args)
