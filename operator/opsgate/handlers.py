@@ -159,7 +159,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         lambda slim: _reconcile_with_retry(
             memo, slim["metadata"]["namespace"], slim["metadata"]["name"], slim["metadata"]["uid"]
         ),
-        busy=lambda: controller.deciding,
+        decisions=controller.undecided,
     )
     memo["context_task"] = asyncio.get_running_loop().create_task(batch.run())
     # API calls wait on the network, not the CPU: a pool larger than asyncio's default (6 threads
@@ -324,7 +324,7 @@ class Controller:
         self.slots = asyncio.Semaphore(RECONCILE_SLOTS)
         self.job_watch: JobWatch | None = None
         self.audit: Auditor | None = None  # the audit store's recorder (opsgate.audit_events), if configured
-        self.undecided: set[str] = set()  # uids of new requests being decided or waiting to be
+        self.undecided = deferral.Undecided()  # new requests being decided or waiting to be
         # uid -> "waiting" while its Job's launch waits behind the decisions, "due" once it may go
         self.launches: dict[str, str] = {}
         self.queued: set[str] = set()  # uids of new requests waiting for a reconcile slot outside kopf
@@ -573,7 +573,7 @@ def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
 
     A launch is a dozen API calls (ours, and the Job controller's, scheduler's and kubelet's that
     follow); in a burst they would be paid while other requesters still wait for their decision.
-    It waits (``deferral.behind_decisions``: at most ``deferral.MAX_DEFER`` seconds, never twice)
+    It waits (``Undecided.behind``: at most ``deferral.MAX_DEFER`` seconds, never twice)
     in a task of its own, so its reconcile slot goes to the next decision meanwhile; then it queues
     for a slot like any reconcile. In a burst the launches follow within seconds; in a backlog
     found at start-up, behind the decisions already queued (every requester learns the decision
@@ -587,7 +587,7 @@ def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
         controller.launches[uid] = "waiting"
 
         async def launch() -> None:
-            await deferral.behind_decisions(lambda: controller.deciding)
+            await controller.undecided.behind()
             controller.launches[uid] = "due"
             try:
                 await _reconcile_if_acting(memo, namespace, name, uid)

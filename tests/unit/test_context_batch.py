@@ -8,6 +8,7 @@ from typing import Any
 
 from opsgate.controller.conditions import Condition, Reason, Type
 from opsgate.controller.context_batch import Context, ContextBatch
+from opsgate.controller.deferral import Undecided
 
 
 def request(uid: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ async def settle(batch: ContextBatch, task: asyncio.Task[None]) -> None:
 
 async def test_requests_queued_together_are_retrieved_in_one_batch_and_each_gets_its_own() -> None:
     recorder = Recorder()
-    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, busy=lambda: False, batch=16)
+    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, decisions=Undecided(), batch=16)
     for uid in ("a", "b", "c", "a"):  # "a" twice: queued once
         batch.want(request(uid))
     task = asyncio.get_running_loop().create_task(batch.run())
@@ -59,7 +60,7 @@ async def test_requests_queued_together_are_retrieved_in_one_batch_and_each_gets
 
 async def test_a_batch_holds_at_most_its_size() -> None:
     recorder = Recorder()
-    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, busy=lambda: False, batch=2)
+    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, decisions=Undecided(), batch=2)
     for uid in "abcde":
         batch.want(request(uid))
     task = asyncio.get_running_loop().create_task(batch.run())
@@ -70,18 +71,17 @@ async def test_a_batch_holds_at_most_its_size() -> None:
 
 async def test_it_waits_while_requests_are_being_decided_but_not_forever() -> None:
     recorder = Recorder()
-    deciding = {"now": True}
-    batch = recorder.batch = ContextBatch(
-        recorder.retrieve, recorder.deliver, busy=lambda: deciding["now"], max_defer=0.3
-    )
+    deciding = Undecided()
+    deciding.add("x")
+    batch = recorder.batch = ContextBatch(recorder.retrieve, recorder.deliver, decisions=deciding, max_defer=0.3)
     batch.want(request("a"))
     task = asyncio.get_running_loop().create_task(batch.run())
     await asyncio.sleep(0.1)
     assert recorder.batches == []  # decisions first
-    deciding["now"] = False
+    deciding.discard("x")
     await asyncio.sleep(0.1)
     assert recorder.batches == [["a"]]  # run as soon as they are done
-    deciding["now"] = True
+    deciding.add("y")
     batch.want(request("b"))
     await asyncio.sleep(0.5)
     assert recorder.batches == [["a"], ["b"]]  # and after max_defer even if they never are
@@ -96,7 +96,7 @@ async def test_a_failed_delivery_leaves_nothing_behind_and_the_worker_goes_on() 
             raise RuntimeError("the API server went away")
         await recorder.deliver(body)
 
-    batch = recorder.batch = ContextBatch(recorder.retrieve, deliver, busy=lambda: False)
+    batch = recorder.batch = ContextBatch(recorder.retrieve, deliver, decisions=Undecided())
     task = asyncio.get_running_loop().create_task(batch.run())
     batch.want(request("a"))
     await asyncio.sleep(0.05)
@@ -115,7 +115,7 @@ async def test_a_request_counts_as_queued_from_want_until_its_delivery_ends() ->
         seen_during_delivery.append(body["metadata"]["uid"] in batch)  # its own event is left alone
         await recorder.deliver(body)
 
-    batch = ContextBatch(recorder.retrieve, deliver, busy=lambda: False)
+    batch = ContextBatch(recorder.retrieve, deliver, decisions=Undecided())
     assert "a" not in batch
     batch.want(request("a"))
     assert "a" in batch  # the operator skips the request's events from here on

@@ -55,7 +55,8 @@ def test_an_event_from_before_this_process_own_last_write_is_recognised_as_done(
 def test_a_new_request_counts_as_being_decided_until_its_decision_is_written() -> None:
     controller = handlers.Controller()
     assert not controller.deciding
-    controller.undecided.update({"a", "b"})  # as request_event does for new requests
+    controller.undecided.add("a")  # as request_event does for new requests
+    controller.undecided.add("b")
     controller.wrote("a", Phase.PLANNING)
     assert controller.deciding  # planning is not a decision
     controller.wrote("a", Phase.APPROVED)

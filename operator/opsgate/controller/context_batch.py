@@ -12,8 +12,8 @@ request's next reconcile, which writes it like any other transition.
 A queued request is kept as its name and text only (a backlog of thousands queues behind the
 decisions; whole bodies would hold tens of megabytes), so its reconcile reads it anew.
 
-No Kubernetes here: ``retrieve`` and ``deliver`` are given (the kopf layer's), ``busy`` says
-whether decisions are waiting.
+No Kubernetes here: ``retrieve`` and ``deliver`` are given (the kopf layer's), ``decisions`` are
+the requests still being decided.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ class ContextBatch:
         retrieve: Callable[[Sequence[Mapping[str, Any]]], Awaitable[list[Context]]],
         deliver: Callable[[Mapping[str, Any]], Awaitable[None]],  # given the slim request
         *,
-        busy: Callable[[], bool],
+        decisions: deferral.Undecided,
         batch: int = BATCH,
         max_defer: float = deferral.MAX_DEFER,
     ) -> None:
-        self._retrieve, self._deliver, self._busy = retrieve, deliver, busy
+        self._retrieve, self._deliver, self._decisions = retrieve, deliver, decisions
         self._batch, self._max_defer = batch, max_defer
         self._waiting: dict[str, Mapping[str, Any]] = {}  # uid -> the request as last seen, in arrival order
         self._ready: dict[str, Context] = {}  # uid -> retrieved, until its reconcile has run
@@ -82,7 +82,7 @@ class ContextBatch:
         """Work the queue until cancelled."""
         while True:
             await self._wake.wait()
-            await deferral.behind_decisions(self._busy, max_defer=self._max_defer)
+            await self._decisions.behind(max_defer=self._max_defer)
             uids = list(self._waiting)[: self._batch]
             bodies = [self._waiting.pop(uid) for uid in uids]
             if not self._waiting:
