@@ -554,7 +554,7 @@ def bare_kopf(namespace: str, scratch: Path, *, worker_limit: int | None = None)
     health = f"http://127.0.0.1:{free_port()}/healthz"
     argv = [sys.executable, "-m", "kopf", "run", "--standalone", "-n", namespace, f"--liveness={health}", str(script)]
     env = child_env(**({"BENCH_KOPF_WORKER_LIMIT": str(worker_limit)} if worker_limit else {}))
-    return Operator("bare kopf", argv, health, scratch / "bare-kopf.log", env)
+    return Operator("bare kopf", argv, health, scratch / f"bare-kopf-{namespace}.log", env)
 
 
 def opsgate_operator(namespace: str, scratch: Path, *, metrics_port: int = 0, **env: str) -> Operator:

@@ -47,12 +47,6 @@ class Undecided:
     def __bool__(self) -> bool:
         return bool(self._uids)
 
-    def __len__(self) -> int:
-        return len(self._uids)
-
-    def __contains__(self, uid: object) -> bool:
-        return uid in self._uids
-
     async def behind(self, *, max_defer: float = MAX_DEFER) -> float:
         """Wait until no request is being decided, at most ``max_defer`` seconds; how long it waited."""
         if not self._uids:
