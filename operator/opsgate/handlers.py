@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -170,7 +171,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     started = time.monotonic()
     _watch_jobs(memo, own.executor_namespace)
     await _seed(controller, own.namespaces)
+    await _open_api_connections(API_THREADS)
     await _warm_up(engine)
+    await _warm_up_launch(memo["jobs"])
     # What start-up loaded (catalog, policies, models, tables) lives as long as the process: out of
     # the collector's sight, a full collection walks only what requests allocate, not all of it.
     gc.collect()
@@ -267,6 +270,27 @@ async def _authorize(question: planning.AccessQuestion) -> planning.AccessAnswer
     return planning.AccessAnswer(allowed=allowed, reason=reason)
 
 
+async def _open_api_connections(threads: int) -> None:
+    """Start every thread of the API pool, each with its client and an open connection.
+
+    The pool starts a thread per call until it has ``threads``, and each new thread's first call
+    opened a connection of its own: the first requests after a start took 37-40 ms to decide
+    against 14 for the next ones (bench/reconcile.py). A barrier holds each call until all are
+    running, so each lands on a thread of its own.
+    """
+    gate = threading.Barrier(threads)
+
+    def open_one() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait(timeout=5)  # (a pool smaller than ``threads``: the rest go on without waiting)
+        kube.open_connection()
+
+    opened = await asyncio.gather(*(kube.acall(open_one) for _ in range(threads)), return_exceptions=True)
+    failed = [exc for exc in opened if isinstance(exc, BaseException)]
+    if failed:  # a cold connection is slower, not wrong
+        log.warning("%d of %d API connections did not open at start-up: %s", len(failed), threads, failed[0])
+
+
 async def _warm_up(engine: planning.Engine) -> None:
     """Plan one request and retrieve once, so the first real request is as fast as the hundredth.
 
@@ -284,6 +308,24 @@ async def _warm_up(engine: planning.Engine) -> None:
             await planning.retrieve_context(body, engine=engine)
     except Exception:  # a cold first request is slower, not wrong
         log.exception("warming up the planning path failed; the first requests will be slower")
+
+
+async def _warm_up_launch(executor: jobs.JobSettings) -> None:
+    """Create a plan ConfigMap and a Job as the API server's dry run: nothing is stored or run.
+
+    The API server builds what it needs for a kind on its first write of it (admission, field
+    management), and the first Jobs' launches slowed the decisions made beside them: the first
+    requests after a start took 37-40 ms to decide against 14 for the next ones, none with dry
+    runs (bench/reconcile.py). It also says at start-up, not at the first approved request,
+    when the executor namespace is missing or this operator may not create Jobs there.
+    """
+    request = {"metadata": {"name": "warm-up", "namespace": "default", "uid": "00000000-warm-up"}, "spec": {}}
+    plan = {"digest": "sha256:" + "0" * 64, "action": "warm-up"}
+    for manifest in jobs.build(request=request, plan=plan, settings=executor):
+        try:
+            await kube.acall(kube.create, manifest, dry_run=True)
+        except kube.ApiError as exc:
+            log.warning("a dry run of the executor's %s was refused: %s", manifest["kind"], exc)
 
 
 @kopf.on.probe(id="catalog")
@@ -400,20 +442,34 @@ async def _namespace_labels(controller: Controller, namespace: str) -> dict[str,
 
 
 async def reconcile(
-    memo: kopf.Memo, namespace: str, name: str, uid: str | None, *, seen: Mapping[str, Any] | None = None
+    memo: kopf.Memo,
+    namespace: str,
+    name: str,
+    uid: str | None,
+    *,
+    seen: Mapping[str, Any] | None = None,
+    finished_job: Mapping[str, Any] | None = None,
 ) -> None:
     """Observe, advance, act, write; until the state machine has nothing more to do.
 
     ``seen`` is the request as a watch event just delivered it: the first round starts from it
     instead of reading it again (if it is stale, the guarded write says so and it is read anew).
+    ``finished_job``: its Job, finished, as the executor watch just delivered it (a finished Job
+    does not change any more, so it is not read again).
     """
     controller: Controller = memo["controller"]
     async with controller.lock(f"{namespace}/{name}"), controller.slots:
-        await _reconcile(memo, namespace, name, uid, seen=seen)
+        await _reconcile(memo, namespace, name, uid, seen=seen, job=finished_job)
 
 
 async def _reconcile(
-    memo: kopf.Memo, namespace: str, name: str, uid: str | None, *, seen: Mapping[str, Any] | None
+    memo: kopf.Memo,
+    namespace: str,
+    name: str,
+    uid: str | None,
+    *,
+    seen: Mapping[str, Any] | None,
+    job: Mapping[str, Any] | None,
 ) -> None:
     started = time.monotonic()
     request: dict[str, Any] | None = (
@@ -427,7 +483,10 @@ async def _reconcile(
             return  # gone (what it owned is garbage-collected), or a new request under the old name
         uid = request["metadata"]["uid"]
         if observed is None or observed.request is not request:
-            observed = await _observe(memo, request)
+            # The Job read or created earlier in this reconcile is not read again: a change of it
+            # since (it finished, or vanished) is the executor watch's news, and the reconcile that
+            # news starts waits for this one's lock, then reads it.
+            observed = await _observe(memo, request, job=observed.job if observed is not None else job)
         transition = machine.advance(observed, job_settings=memo["jobs"])
         if transition is None:
             return
@@ -476,25 +535,32 @@ def _own_copy(body: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy({**body, "metadata": meta})
 
 
-async def _observe(memo: kopf.Memo, request: dict[str, Any]) -> machine.Observed:
-    """Read what the state machine needs for the request's current phase, and no more."""
+async def _observe(
+    memo: kopf.Memo, request: dict[str, Any], *, job: Mapping[str, Any] | None = None
+) -> machine.Observed:
+    """Read what the state machine needs for the request's current phase, and no more.
+
+    ``job``: the request's Job as this reconcile already knows it (then it is not read again).
+    """
     now = _now()
     phase = phases.current((request.get("status") or {}).get("phase"))
     meta = request["metadata"]
     if phase in (Phase.PENDING, Phase.PLANNING):
         return machine.Observed(request, now, planned=await _plan(memo, request, now=now))
     approval_name, job_name = machine.expected_names(request)
-    approval = job = None
+    approval = None
     pods: list[Any] = []
     if approval_name and phase is not Phase.APPROVED:
         approval = await kube.acall(
             kube.get_or_none, resources.API_VERSION, "Approval", meta["namespace"], approval_name
         )
     executor: jobs.JobSettings = memo["jobs"]
-    if phase is Phase.RUNNING and job_name:
+    if phase is not Phase.RUNNING or not job_name:
+        job = None
+    elif job is None or job["metadata"].get("name") != job_name:
         job = await kube.acall(kube.get_or_none, "batch/v1", "Job", executor.namespace, job_name)
-        if job is not None and jobs.finished(job):
-            pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
+    if job is not None and jobs.finished(job):
+        pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
     # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
     context = None
     if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
@@ -691,12 +757,13 @@ async def _reconcile_with_retry(
     attempt: int = 0,
     *,
     seen: Mapping[str, Any] | None = None,
+    finished_job: Mapping[str, Any] | None = None,
 ) -> None:
     """Reconcile now; if that fails, again later with backoff (``on.event`` handlers aren't retried)."""
     controller: Controller = memo["controller"]
     key = f"{namespace}/{name}"
     try:
-        await reconcile(memo, namespace, name, uid, seen=seen)
+        await reconcile(memo, namespace, name, uid, seen=seen, finished_job=finished_job)
     except Exception as exc:
         delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
         log.warning("reconciling OpsRequest %s failed (%s); retrying in %ss", key, exc, delay)
@@ -864,13 +931,18 @@ def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
         found = jobs.request_of(job)
         if found is not None:
             namespace_, name, uid = found
-            loop.call_soon_threadsafe(lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid)))
+            finished = job if jobs.finished(job) else None  # (a vanished one is looked for anew)
+            loop.call_soon_threadsafe(
+                lambda: _spawn(_reconcile_if_acting(memo, namespace_, name, uid, finished_job=finished))
+            )
 
     watch = controller.job_watch = JobWatch(namespace, job_moment)
     threading.Thread(target=watch.run, name="opsgate-job-watch", daemon=True).start()
 
 
-async def _reconcile_if_acting(memo: kopf.Memo, namespace: str, name: str, uid: str) -> None:
+async def _reconcile_if_acting(
+    memo: kopf.Memo, namespace: str, name: str, uid: str, *, finished_job: Mapping[str, Any] | None = None
+) -> None:
     """Reconcile for the Job watch or an expiry timer, unless this replica is a standby.
 
     kopf pauses only its own handlers while a higher-priority peer lives; these two run beside
@@ -883,7 +955,7 @@ async def _reconcile_if_acting(memo: kopf.Memo, namespace: str, name: str, uid: 
         found = await kube.acall(kube.get_or_none, "kopf.dev/v1", kind, where, own.peering)
         if peering.outranked((found or {}).get("status"), own.priority, now=_now()):
             return
-    await _reconcile_with_retry(memo, namespace, name, uid)
+    await _reconcile_with_retry(memo, namespace, name, uid, finished_job=finished_job)
 
 
 @kopf.on.cleanup()

@@ -205,6 +205,15 @@ def request(
     return json.loads(data) if data else None
 
 
+def open_connection() -> None:
+    """Build this thread's client and open its connection to the API server (a GET of /version).
+
+    Each thread has its own client, whose first call pays a TCP and TLS handshake: done at
+    start-up for every thread of the pool, the first requests after a start don't pay it.
+    """
+    request("GET", "/version")
+
+
 def _error(status: int | None, reason: str | None, body: bytes | str | None) -> ApiError:
     try:
         parsed = json.loads(body or "{}")
@@ -313,9 +322,15 @@ def json_patch(api_version: str, kind: str, namespace: str, name: str, operation
     )
 
 
-def create(body: Mapping[str, Any]) -> dict[str, Any]:
+def create(body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+    """Create ``body``; ``dry_run``: admitted and validated by the API server, not stored."""
     meta = body["metadata"]
-    result: dict[str, Any] = request("POST", path(body["apiVersion"], body["kind"], meta.get("namespace")), body=body)
+    result: dict[str, Any] = request(
+        "POST",
+        path(body["apiVersion"], body["kind"], meta.get("namespace")),
+        body=body,
+        query={"dryRun": "All"} if dry_run else None,
+    )
     return result
 
 
