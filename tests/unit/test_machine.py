@@ -403,6 +403,26 @@ def test_context_retrieved_after_the_decision_is_written_in_its_own_step() -> No
     assert transition.conditions[0].status is Status.TRUE
 
 
+def test_a_context_ready_by_the_running_write_is_written_with_it_and_not_before_the_job() -> None:
+    pending = {"type": Type.CONTEXT_RETRIEVED.value, "status": "Unknown", "reason": Reason.RETRIEVING.value}
+    req = approved(conditions=[pending])
+    found = ([{"source": "docs/a.md", "score": 0.9}], Condition.true(Type.CONTEXT_RETRIEVED, Reason.RETRIEVED, "1"))
+    first = advance(machine.Observed(req, NOW, context=found))
+    assert first is not None
+    assert [m["kind"] for m in first.create] == ["ConfigMap", "Job"]
+    assert not first.status  # the objects first: nothing is written with them
+    configmap, job = built(req)
+    observed = machine.Observed(req, NOW, configmap=created(configmap), job=created(job, "job-uid"), context=found)
+    running = advance(observed)
+    assert running is not None
+    assert running.phase is Phase.RUNNING
+    assert running.status["context"] == found[0]
+    assert condition(running, Type.CONTEXT_RETRIEVED).status is Status.TRUE
+    assert condition(running, Type.EXECUTED).reason == Reason.JOB_CREATED
+    written = request(Phase.RUNNING, plan=PLAN, job=running.status["job"])  # its context is no longer pending
+    assert advance(machine.Observed(written, NOW, job=created(job, "job-uid"), context=found)) is None
+
+
 def test_every_move_the_machine_makes_is_one_the_phase_order_allows() -> None:
     # advance() checks each move against phases; a move outside the order would raise here.
     for phase in Phase:

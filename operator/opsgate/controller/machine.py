@@ -89,7 +89,7 @@ def advance(observed: Observed, *, job_settings: jobs.JobSettings) -> Transition
         return _record_context(observed) or _settle_approval_only(observed)
     if transition.phase is not None and transition.phase is not observed.phase:
         phases.check(observed.phase, transition.phase)
-    return transition
+    return _with_context(observed, transition)
 
 
 def expected_names(request: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -113,6 +113,21 @@ def _record_context(observed: Observed) -> Transition | None:
         return None
     sources, condition = observed.context
     return Transition({"context": sources}, (condition,))
+
+
+def _with_context(observed: Observed, transition: Transition) -> Transition:
+    """A status write due anyway carries the retrieved context too: one write instead of two.
+
+    (An allowed request's context is retrieved while its Job is created, and written with Running.)
+    """
+    context = _record_context(observed)
+    if context is None or transition.create or not (transition.status or transition.conditions):
+        return transition
+    return dataclasses.replace(
+        transition,
+        status={**transition.status, **context.status},
+        conditions=(*transition.conditions, *context.conditions),
+    )
 
 
 # --- Pending: the planning outcome becomes the first decision ------------------------------------
