@@ -157,9 +157,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     controller = memo["controller"] = Controller()
     memo["context_batch"] = batch = context_batch.ContextBatch(
         lambda bodies: planning.retrieve_contexts(bodies, engine=memo["engine"]),
-        lambda slim: _reconcile_with_retry(
-            memo, slim["metadata"]["namespace"], slim["metadata"]["name"], slim["metadata"]["uid"]
-        ),
+        lambda slim: _deliver_context(memo, slim),
         decisions=controller.undecided,
     )
     memo["context_task"] = asyncio.get_running_loop().create_task(batch.run())
@@ -478,6 +476,7 @@ async def _reconcile(
         else await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
     )
     observed: machine.Observed | None = None
+    batch: context_batch.ContextBatch = memo["context_batch"]
     for _round in range(MAX_ROUNDS):
         if request is None or (uid is not None and request["metadata"]["uid"] != uid):
             return  # gone (what it owned is garbage-collected), or a new request under the old name
@@ -505,13 +504,16 @@ async def _reconcile(
                     request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
                     continue
                 observed = dataclasses.replace(observed, request=request)
+                if planning.context_pending(observed.status):
+                    # retrieved while the Job is created: if it is ready by then, Running carries it
+                    batch.want(request)
             results: list[tuple[dict[str, Any], bool]] = []
             for manifest in transition.create:
                 results.append(await _create(manifest))
                 if not results[-1][1]:
                     break  # something was already there: the machine judges it before anything else is made
             await _tie_plan_to_job([obj for obj, made in results if made])
-            observed = _with_created(observed, [obj for obj, _made in results])
+            observed = _with_created(observed, [obj for obj, _made in results], context=batch.ready(uid))
             continue
         try:
             request = await _write(request, transition, now=observed.now, controller=memo["controller"])
@@ -520,6 +522,8 @@ async def _reconcile(
                 raise
             request = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
             continue
+        if "context" in transition.status:
+            batch.written(uid)
         if transition.phase is Phase.AWAITING_APPROVAL or observed.phase is Phase.PENDING:
             metrics.RECONCILE_SECONDS.labels("decision").observe(time.monotonic() - started)
     raise kopf.TemporaryError(f"OpsRequest {namespace}/{name} did not settle in {MAX_ROUNDS} rounds", delay=1)
@@ -562,6 +566,7 @@ async def _observe(
     if job is not None and jobs.finished(job):
         pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
     # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
+    # Its context is queued when its launch starts (_reconcile), not while the launch may wait.
     context = None
     if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
         # The rule parser decides without context; it is retrieved once the decision is written,
@@ -664,13 +669,16 @@ def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
     return True  # queued now, or already (another event of the request met it waiting)
 
 
-def _with_created(observed: machine.Observed, created: Sequence[dict[str, Any]]) -> machine.Observed:
+def _with_created(
+    observed: machine.Observed, created: Sequence[dict[str, Any]], *, context: context_batch.Context | None
+) -> machine.Observed:
     found = {obj["kind"]: obj for obj in created}
     return dataclasses.replace(
         observed,
         approval=found.get("Approval", observed.approval),
         job=found.get("Job", observed.job),
         configmap=found.get("ConfigMap", observed.configmap),
+        context=observed.context or context,
     )
 
 
@@ -846,6 +854,22 @@ async def _decide_queued(memo: kopf.Memo, request: dict[str, Any]) -> None:
     finally:
         controller.queued.discard(meta["uid"])
         controller.undecided.discard(meta["uid"])
+
+
+async def _deliver_context(memo: kopf.Memo, slim: Mapping[str, Any]) -> None:
+    """Reconcile a request whose context is retrieved, unless it was written with a step due anyway.
+
+    An allowed request's context is retrieved while its Job is created, and its Running write
+    carries it if it is ready by then: this waits for that reconcile, and skips a second one (a
+    read of the request and its Job) when the context is written.
+    """
+    controller: Controller = memo["controller"]
+    batch: context_batch.ContextBatch = memo["context_batch"]
+    meta = slim["metadata"]
+    async with controller.lock(f"{meta['namespace']}/{meta['name']}"):
+        pass  # a reconcile of the request under way (its launch) ends first
+    if batch.ready(meta["uid"]) is not None:
+        await _reconcile_with_retry(memo, meta["namespace"], meta["name"], meta["uid"])
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:

@@ -123,3 +123,46 @@ async def test_a_request_counts_as_queued_from_want_until_its_delivery_ends() ->
     await settle(batch, task)
     assert seen_during_delivery == [True]
     assert "a" not in batch  # written (or failed): its next event is looked at again
+
+
+async def test_a_request_asked_for_again_while_its_context_is_retrieved_is_retrieved_once() -> None:
+    # A launch queues the context, then its Running step asks again before the retrieval is done.
+    recorder = Recorder()
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_retrieve(bodies: Sequence[Mapping[str, Any]]) -> list[Context]:
+        started.set()
+        await release.wait()
+        return await recorder.retrieve(bodies)
+
+    batch = recorder.batch = ContextBatch(slow_retrieve, recorder.deliver, decisions=Undecided(), batch=16)
+    batch.want(request("a"))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await asyncio.wait_for(started.wait(), timeout=2)
+    assert "a" in batch  # being retrieved: its events need no reconcile
+    batch.want(request("a"))
+    release.set()
+    await settle(batch, task)
+    assert recorder.batches == [["a"]]
+    assert recorder.delivered["a"] is not None
+
+
+async def test_a_context_written_with_another_step_is_no_longer_held_for_delivery() -> None:
+    recorder = Recorder()
+    delivered: list[str] = []
+
+    async def deliver(body: Mapping[str, Any]) -> None:
+        uid = body["metadata"]["uid"]
+        if uid == "a":
+            batch.written("b")  # b's Running write carried its context before b's delivery ran
+        if batch.ready(uid) is not None:
+            delivered.append(uid)
+
+    batch = ContextBatch(recorder.retrieve, deliver, decisions=Undecided(), batch=16)
+    batch.want(request("a"))
+    batch.want(request("b"))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await settle(batch, task)
+    assert recorder.batches == [["a", "b"]]
+    assert delivered == ["a"]

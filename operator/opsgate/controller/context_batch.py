@@ -56,13 +56,14 @@ class ContextBatch:
         self._retrieve, self._deliver, self._decisions = retrieve, deliver, decisions
         self._batch, self._max_defer = batch, max_defer
         self._waiting: dict[str, Mapping[str, Any]] = {}  # uid -> the request as last seen, in arrival order
+        self._retrieving: set[str] = set()  # uids whose context is being retrieved now
         self._ready: dict[str, Context] = {}  # uid -> retrieved, until its reconcile has run
         self._wake = asyncio.Event()
 
     def want(self, request: Mapping[str, Any]) -> None:
         """Queue ``request``'s context step (once: a request already queued keeps its place)."""
         uid = request["metadata"]["uid"]
-        if uid not in self._ready:
+        if uid not in self._ready and uid not in self._retrieving:
             if uid not in self._waiting:
                 self._waiting[uid] = _slim(request)
             self._wake.set()
@@ -71,12 +72,16 @@ class ContextBatch:
         """The context retrieved for ``uid``, while its delivery runs (a conflict's retry finds it too)."""
         return self._ready.get(uid)
 
+    def written(self, uid: str) -> None:
+        """``uid``'s context was written (by its delivery, or with a step due anyway): nothing to deliver."""
+        self._ready.pop(uid, None)
+
     def __len__(self) -> int:
         return len(self._waiting)
 
     def __contains__(self, uid: object) -> bool:
         """Is ``uid``'s context step queued or being delivered? Then its events need no reconcile."""
-        return uid in self._waiting or uid in self._ready
+        return uid in self._waiting or uid in self._retrieving or uid in self._ready
 
     async def run(self) -> None:
         """Work the queue until cancelled."""
@@ -85,14 +90,17 @@ class ContextBatch:
             await self._decisions.behind(max_defer=self._max_defer)
             uids = list(self._waiting)[: self._batch]
             bodies = [self._waiting.pop(uid) for uid in uids]
+            self._retrieving.update(uids)
             if not self._waiting:
                 self._wake.clear()
             try:
                 found = await self._retrieve(bodies)
                 self._ready.update(zip(uids, found, strict=True))
+                self._retrieving.difference_update(uids)
                 await asyncio.gather(*(self._deliver(body) for body in bodies))
             except Exception:  # the requests stay context-pending; their next event queues them again
                 log.exception("the context step of %d request(s) failed", len(bodies))
             finally:
+                self._retrieving.difference_update(uids)
                 for uid in uids:
                     self._ready.pop(uid, None)  # written, or the request is gone
