@@ -48,3 +48,48 @@ async def test_many_waiting_steps_are_all_woken_by_one_decision() -> None:
     undecided.discard("a")
     waits = await asyncio.wait_for(asyncio.gather(*waiting), timeout=2)
     assert max(waits) < 1
+
+
+async def test_a_burst_still_arriving_is_waited_out_even_when_each_is_decided_at_once() -> None:
+    # A client creating about as fast as requests are decided: between two of them none is
+    # undecided, yet a launch let in then would compete with the rest of the burst.
+    undecided = deferral.Undecided(window=0.2, burst=5)
+
+    async def arrivals() -> float:
+        for i in range(12):  # one every 20 ms (50 a second), each decided at once
+            undecided.add(str(i))
+            undecided.discard(str(i))
+            await asyncio.sleep(0.02)
+        return time.monotonic()
+
+    async def step() -> float:
+        await asyncio.sleep(0.11)  # the burst is under way: six arrivals in the last 200 ms
+        assert undecided  # nothing undecided at this moment, but a burst is arriving
+        await undecided.behind(max_defer=5)
+        return time.monotonic()
+
+    last_arrival, went = await asyncio.gather(arrivals(), step())
+    assert went >= last_arrival - 0.03  # not before the burst was over
+    assert went - last_arrival < 0.5  # and soon after: once the window holds fewer than a burst
+    assert not undecided
+
+
+async def test_a_steady_stream_below_the_burst_rate_never_holds_a_step_back() -> None:
+    undecided = deferral.Undecided(window=0.2, burst=5)
+    for i in range(8):  # one every 60 ms: at most 4 in any 200 ms
+        undecided.add(str(i))
+        undecided.discard(str(i))
+        assert not undecided
+        assert await undecided.behind(max_defer=5) == 0.0
+        await asyncio.sleep(0.06)
+
+
+async def test_a_burst_that_never_ends_still_lets_a_step_go_after_max_defer() -> None:
+    undecided = deferral.Undecided(window=1.0, burst=2)
+    undecided.add("a")
+    undecided.discard("a")
+    undecided.add("b")
+    undecided.discard("b")
+    started = time.monotonic()
+    await undecided.behind(max_defer=0.2)
+    assert 0.15 <= time.monotonic() - started < 0.6
