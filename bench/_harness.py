@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -594,6 +595,26 @@ def stage_means(port: int) -> dict[str, float]:
                 stage = line.split('stage="')[1].split('"')[0]
                 target[stage] = float(line.rsplit(" ", 1)[1])
     return {stage: round(sums[stage] / counts[stage] * 1000, 1) for stage in sums if counts.get(stage)}
+
+
+def api_calls(api: Api) -> Counter[str]:
+    """Requests the API server has served so far, by "VERB resource[/subresource]" (watches left out).
+
+    From its own ``apiserver_request_total``: every client's calls, the operator's, the bench's and
+    the cluster's controllers'. The difference of two readings is what happened in between.
+    """
+    response = api.pool.request("GET", api.host + "/metrics", headers=api.headers, timeout=30)
+    counts: Counter[str] = Counter()
+    for line in response.data.decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(part.split("=", 1) for part in line[line.index("{") + 1 : line.rindex("}")].split(","))
+        verb, resource = labels.get("verb", "").strip('"'), labels.get("resource", "").strip('"')
+        if verb in ("WATCH", "CONNECT") or not resource:
+            continue
+        sub = labels.get("subresource", "").strip('"')
+        counts[f"{verb} {resource}{'/' + sub if sub else ''}"] += int(float(line.rsplit(" ", 1)[1]))
+    return counts
 
 
 def log_counts(path: Path) -> dict[str, int]:

@@ -34,6 +34,11 @@ then do for the floor what they do for OpsGate's Jobs). OpsGate against A' is wh
 costs the decision with the same Jobs running; against A, what it costs plus the cluster's share
 of running them on the same two cores.
 
+It also counts what each steady phase cost the API server: the requests it served (from its own
+``apiserver_request_total``, every client's, watches left out) from the first create until the
+phase's Jobs have finished, per request sent; for OpsGate, the calls beyond the floor with the
+same Jobs, by verb and resource. Unlike the latencies, these counts do not depend on the machine.
+
 The operators always run from this checkout's operator/ (put first on their PYTHONPATH), whatever
 the virtualenv's editable install points at; the JSON records the commit (+dirty). Logs and the
 index stay in the scratch directory printed at the start and the end.
@@ -63,6 +68,7 @@ from _harness import (
     Operator,
     Watcher,
     any_phase,
+    api_calls,
     bare_kopf,
     bench_namespace,
     clean,
@@ -264,6 +270,7 @@ def measure(
             out["startup_s"] = operator.start()
             out["rss_ready_mb"] = operator.status().get("VmRSS", math.nan)
             log(f"{operator.name} ready in {out['startup_s']:.1f}s; {args.requests} requests at {args.rate}/s")
+            calls_before = api_calls(api)
             out["steady"] = steady(
                 api,
                 watcher,
@@ -292,6 +299,8 @@ def measure(
                 events.wait(names, timeout=30)
                 seen = [(n, events.first(n)) for n in names]
                 out["steady"].event_s = [at - out["steady"].sent[n] for n, at in seen if at is not None]
+            # everything the steady phase cost the API server, its Jobs' whole lives included
+            out["api_calls"] = api_calls(api) - calls_before
             out["rss_after_steady_mb"] = operator.status().get("VmRSS", math.nan)
             out["stages_steady"] = stage_means(args.metrics_port) if jobs else {}
             log(f"{operator.name}: burst of {args.burst}")
@@ -382,6 +391,20 @@ def table(
             + ", ".join(f"{k} {v}" for k, v in ours["stages_all"].items())
         )
 
+    per_request = {
+        name: sum(run["api_calls"].values()) / max(len(run["steady"].names), 1)
+        for name, run in (("floor", floor), ("floor_jobs", busy), ("opsgate", ours))
+    }
+    print(
+        f"API server requests per request of the steady phase (every client, watches left out): bare kopf "
+        f"{per_request['floor']:.1f}, with the same Jobs {per_request['floor_jobs']:.1f}, OpsGate "
+        f"{per_request['opsgate']:.1f}"
+    )
+    extra = ours["api_calls"] - busy["api_calls"]
+    n = max(len(os_.names), 1)
+    top = ", ".join(f"{call} {count / n:.2f}" for call, count in extra.most_common(12))
+    print(f"  OpsGate's beyond the floor with the same Jobs, per request: {top}")
+
     p95_ratio = ratio(o_dec["p95"], f_dec["p95"])
     same_jobs_ratio = ratio(o_dec["p95"], j_dec["p95"])
     throughput_ratio = ratio(throughput, floor_throughput)
@@ -432,6 +455,9 @@ def table(
             "rss_after_mb": round(ours["rss_after_mb"], 1),
             "rss_peak_mb": round(ours["rss_peak_mb"], 1),
             "floor_rss_peak_mb": round(floor["rss_peak_mb"], 1),
+            "api_calls_per_request": round(per_request["opsgate"], 1),
+            "floor_api_calls_per_request": round(per_request["floor"], 1),
+            "floor_jobs_api_calls_per_request": round(per_request["floor_jobs"], 1),
             "cpu_s": round(ours["cpu_s"], 1),
             "floor_cpu_s": round(floor["cpu_s"], 1),
             "undecided": sum(1 for v in os_.decision_s if math.isnan(v)),
