@@ -313,9 +313,10 @@ async def _warm_up_launch(executor: jobs.JobSettings) -> None:
 
     The API server builds what it needs for a kind on its first write of it (admission, field
     management), and the first Jobs' launches slowed the decisions made beside them: the first
-    requests after a start took 37-40 ms to decide against 14 for the next ones, none with dry
-    runs (bench/reconcile.py). It also says at start-up, not at the first approved request,
-    when the executor namespace is missing or this operator may not create Jobs there.
+    requests after a start took 37-40 ms to decide against 14 for the next ones, and none did
+    when every request was a dry run (bench/reconcile.py). It also says at start-up, not at the
+    first approved request, when the executor namespace is missing or this operator may not
+    create Jobs there.
     """
     request = {"metadata": {"name": "warm-up", "namespace": "default", "uid": "00000000-warm-up"}, "spec": {}}
     plan = {"digest": "sha256:" + "0" * 64, "action": "warm-up"}
