@@ -271,10 +271,11 @@ async def _authorize(question: planning.AccessQuestion) -> planning.AccessAnswer
 async def _open_api_connections(threads: int) -> None:
     """Start every thread of the API pool, each with its client and an open connection.
 
-    The pool starts a thread per call until it has ``threads``, and each new thread's first call
-    opened a connection of its own: the first requests after a start took 37-40 ms to decide
-    against 14 for the next ones (bench/reconcile.py). A barrier holds each call until all are
-    running, so each lands on a thread of its own.
+    The pool starts a new thread whenever none is idle, and each new thread's first call opens a
+    connection of its own (TCP and TLS): without this, the first requests after a start, and the
+    first moments of a burst, pay those handshakes. (On its own it did not measurably speed up the
+    first requests of bench/reconcile.py; the launch's dry run did, see :func:`_warm_up_launch`.)
+    A barrier holds each call until all are running, so each lands on a thread of its own.
     """
     gate = threading.Barrier(threads)
 
