@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, Team, opsrequest, requester
+from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, Team, opsrequest, requester, wait_for
 from tests.e2e.test_lifecycle import EXECUTOR_NAMESPACE, condition, decide, jobs_in, wait_phase
 from tests.fakes import mail_server
 
@@ -96,6 +96,51 @@ def test_a_job_deleted_while_it_runs_fails_its_request_at_once(
     status = wait_phase(kubectl, team.namespace, "cut", "Failed", "Succeeded", timeout=30)
     assert status["phase"] == "Failed"
     assert "was deleted before its outcome was read" in condition(status, "Ready")["message"]
+
+
+def _executor_objects(kubectl: Kubectl, uid: str) -> list[str]:
+    """The Jobs and plan ConfigMaps the executor namespace still holds for the request ``uid``."""
+    found = kubectl.get_json("jobs,configmaps", "-n", EXECUTOR_NAMESPACE, "-l", f"opsgate.dev/request-uid={uid}")
+    return [f"{item['kind']}/{item['metadata']['name']}" for item in found["items"]]
+
+
+def test_deleting_a_running_request_deletes_its_job_and_plan(kubectl: Kubectl, operator: Operator, team: Team) -> None:
+    kubectl("cordon", "process-node")  # its pod waits unscheduled: the Job is still running when deleted
+    try:
+        team.create("dropped", "restart the checkout deployment in staging")
+        running = wait_phase(kubectl, team.namespace, "dropped", "Running", "Succeeded", "Failed", timeout=120)
+        assert running["phase"] == "Running"
+        uid = kubectl.get_json("opsrequest", "dropped", "-n", team.namespace)["metadata"]["uid"]
+        assert len(_executor_objects(kubectl, uid)) == 2  # its Job and its plan ConfigMap
+        kubectl("delete", "opsrequest", "dropped", "-n", team.namespace, "--timeout=60s")
+    finally:
+        kubectl("uncordon", "process-node")
+    # kubectl delete returned: the request is gone, and nothing of it is left to run
+    assert _executor_objects(kubectl, uid) == []
+
+
+def test_a_request_deleted_while_the_operator_is_down_is_cleaned_up_when_it_returns(
+    kubectl: Kubectl, operator: Operator, team: Team
+) -> None:
+    kubectl("cordon", "process-node")
+    try:
+        team.create("orphan", "restart the checkout deployment in staging")
+        running = wait_phase(kubectl, team.namespace, "orphan", "Running", "Succeeded", "Failed", timeout=120)
+        assert running["phase"] == "Running"
+        uid = kubectl.get_json("opsrequest", "orphan", "-n", team.namespace)["metadata"]["uid"]
+        operator.stop()
+        try:
+            kubectl("delete", "opsrequest", "orphan", "-n", team.namespace, "--wait=false")
+        finally:
+            operator.start()
+    finally:
+        kubectl("uncordon", "process-node")
+
+    def gone() -> bool:
+        request = kubectl("get", "opsrequest", "orphan", "-n", team.namespace, check=False)
+        return request.returncode != 0 and not _executor_objects(kubectl, uid)
+
+    wait_for(gone, timeout=60, what="the deleted request, its Job and its plan ConfigMap gone")
 
 
 def test_a_plan_configmap_planted_at_the_jobs_name_is_refused(kubectl: Kubectl, operator: Operator, team: Team) -> None:
