@@ -56,7 +56,7 @@ class ContextBatch:
         self._retrieve, self._deliver, self._decisions = retrieve, deliver, decisions
         self._batch, self._max_defer = batch, max_defer
         self._waiting: dict[str, Mapping[str, Any]] = {}  # uid -> the request as last seen, in arrival order
-        self._retrieving: set[str] = set()  # uids whose context is being retrieved now
+        self._retrieving: set[str] = set()  # uids whose context is being retrieved or delivered now
         self._ready: dict[str, Context] = {}  # uid -> retrieved, until its reconcile has run
         self._wake = asyncio.Event()
 
@@ -96,7 +96,6 @@ class ContextBatch:
             try:
                 found = await self._retrieve(bodies)
                 self._ready.update(zip(uids, found, strict=True))
-                self._retrieving.difference_update(uids)
                 await asyncio.gather(*(self._deliver(body) for body in bodies))
             except Exception:  # the requests stay context-pending; their next event queues them again
                 log.exception("the context step of %d request(s) failed", len(bodies))
