@@ -1,8 +1,8 @@
 """The kopf layer: watch OpsRequests, Approvals and Jobs; read, call the state machine, write.
 
 Run with ``opsgate operator`` (or ``kopf run -m opsgate.handlers``). Every handler ends in
-:func:`reconcile`, which observes one OpsRequest (the request, its Approval, Job, plan
-ConfigMap and pods at the names it uses), asks :func:`opsgate.controller.machine.advance` what
+:func:`reconcile`, which observes one OpsRequest (the request, its Approval, Job and
+pods at the names it uses), asks :func:`opsgate.controller.machine.advance` what
 to do, creates what it says (deterministic names: a replay finds them), writes the status
 through :func:`opsgate.kube.write_status` (optimistic locking), posts the Events, and goes
 round again with what it now observes until there is nothing to do. No handler decides a
@@ -310,7 +310,7 @@ async def _warm_up(engine: planning.Engine) -> None:
 
 
 async def _warm_up_launch(executor: jobs.JobSettings) -> None:
-    """Create a plan ConfigMap and a Job as the API server's dry run: nothing is stored or run.
+    """Create a Job as the API server's dry run: nothing is stored or run.
 
     The API server builds what it needs for a kind on its first write of it (admission, field
     management), and the first Jobs' launches slowed the decisions made beside them: the first
@@ -321,11 +321,10 @@ async def _warm_up_launch(executor: jobs.JobSettings) -> None:
     """
     request = {"metadata": {"name": "warm-up", "namespace": "default", "uid": "00000000-warm-up"}, "spec": {}}
     plan = {"digest": "sha256:" + "0" * 64, "action": "warm-up"}
-    for manifest in jobs.build(request=request, plan=plan, settings=executor):
-        try:
-            await kube.acall(kube.create, manifest, dry_run=True)
-        except kube.ApiError as exc:
-            log.warning("a dry run of the executor's %s was refused: %s", manifest["kind"], exc)
+    try:
+        await kube.acall(kube.create, jobs.build(request=request, plan=plan, settings=executor), dry_run=True)
+    except kube.ApiError as exc:
+        log.warning("a dry run of the executor's Job was refused: %s", exc)
 
 
 @kopf.on.probe(id="catalog")
@@ -509,13 +508,13 @@ async def _reconcile(
                 if planning.context_pending(observed.status):
                     # retrieved while the Job is created: if it is ready by then, Running carries it
                     batch.want(request)
-            results: list[tuple[dict[str, Any], bool]] = []
+            results: list[dict[str, Any]] = []
             for manifest in transition.create:
-                results.append(await _create(manifest))
-                if not results[-1][1]:
+                obj, made = await _create(manifest)
+                results.append(obj)
+                if not made:
                     break  # something was already there: the machine judges it before anything else is made
-            await _tie_plan_to_job([obj for obj, made in results if made])
-            observed = _with_created(observed, [obj for obj, _made in results], context=batch.ready(uid))
+            observed = _with_created(observed, results, context=batch.ready(uid))
             continue
         try:
             request = await _write(request, transition, now=observed.now, controller=memo["controller"])
@@ -567,7 +566,7 @@ async def _observe(
         job = await kube.acall(kube.get_or_none, "batch/v1", "Job", executor.namespace, job_name)
     if job is not None and jobs.finished(job):
         pods = await kube.acall(kube.list_objects, "v1", "Pod", executor.namespace, labels=f"job-name={job_name}")
-    # Approved: the Job and ConfigMap are not read but created; a 409 shows what is there instead.
+    # Approved: the Job is not read but created; a 409 shows what is there instead.
     # Its context is queued when its launch starts (_reconcile), not while the launch may wait.
     context = None
     if phase is not Phase.APPROVED and planning.context_pending(request.get("status") or {}):
@@ -630,17 +629,6 @@ async def _create(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     return obj, bool(created)
 
 
-async def _tie_plan_to_job(created: Sequence[dict[str, Any]]) -> None:
-    """The plan ConfigMap is owned by its Job (same namespace): both go when the Job's TTL ends.
-
-    Only when this call made both: a ConfigMap is never tied to a Job someone else made.
-    """
-    found = {obj["kind"]: obj for obj in created}
-    configmap, job = found.get("ConfigMap"), found.get("Job")
-    if configmap is not None and job is not None and not configmap["metadata"].get("ownerReferences"):
-        await kube.acall(kube.set_owner, configmap, job)
-
-
 def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
     """Should this Job's launch wait behind the requests still being decided? Then it is queued.
 
@@ -679,7 +667,6 @@ def _with_created(
         observed,
         approval=found.get("Approval", observed.approval),
         job=found.get("Job", observed.job),
-        configmap=found.get("ConfigMap", observed.configmap),
         context=observed.context or context,
     )
 
@@ -875,13 +862,9 @@ async def _deliver_context(memo: kopf.Memo, slim: Mapping[str, Any]) -> None:
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
-    """A deleted request: delete its Job and plan ConfigMap in the executor namespace, then let it go."""
+    """A deleted request: delete its Jobs in the executor namespace (their pods with them), then let it go."""
     executor: jobs.JobSettings = memo["jobs"]
-    selector = jobs.request_selector(request)
-    for kind in ("Job", "ConfigMap"):
-        await kube.acall(
-            kube.delete_all, "batch/v1" if kind == "Job" else "v1", kind, executor.namespace, labels=selector
-        )
+    await kube.acall(kube.delete_all, "batch/v1", "Job", executor.namespace, labels=jobs.request_selector(request))
     current = await kube.acall(
         kube.get_or_none,
         resources.API_VERSION,

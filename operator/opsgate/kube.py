@@ -496,24 +496,6 @@ def _guarded_patch(obj: Mapping[str, Any], operations: list[dict[str, Any]]) -> 
         raise
 
 
-def set_owner(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> None:
-    """Make ``owner`` (same namespace) the controlling owner of ``obj``: deleted with it."""
-    meta, owner_meta = obj["metadata"], owner["metadata"]
-    reference = {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner_meta["name"],
-        "uid": owner_meta["uid"],
-        "controller": True,
-    }
-    request(
-        "PATCH",
-        path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]),
-        body={"metadata": {"ownerReferences": [reference]}},
-        content_type="application/merge-patch+json",
-    )
-
-
 MAX_EVENT_MESSAGE = 1024  # what kubectl describe shows in full; longer messages are cut
 
 

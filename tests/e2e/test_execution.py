@@ -2,8 +2,8 @@
 
 Each test asserts what a user sees after the run - the Deployment's replicas, the mailbox at the
 provider, the failing task named in the request's status - and tries the execution path as an
-attacker would: a plan ConfigMap planted at the Job's name, a requester without the action's
-RBAC, a secret that must appear in no output.
+attacker would: another plan swapped into the executor pod before it runs, a requester without
+the action's RBAC, a secret that must appear in no output.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.cluster import REQUESTER_GROUPS, ROOT, Kubectl, Operator, Team, opsrequest, requester, wait_for
-from tests.e2e.test_lifecycle import EXECUTOR_NAMESPACE, condition, decide, jobs_in, wait_phase
+from tests.e2e.test_lifecycle import EXECUTOR_NAMESPACE, condition, decide, wait_phase
 from tests.fakes import mail_server
 
 
@@ -99,7 +99,7 @@ def test_a_job_deleted_while_it_runs_fails_its_request_at_once(
 
 
 def _executor_objects(kubectl: Kubectl, uid: str) -> list[str]:
-    """The Jobs and plan ConfigMaps the executor namespace still holds for the request ``uid``."""
+    """The Jobs (and any ConfigMaps) the executor namespace still holds for the request ``uid``."""
     found = kubectl.get_json("jobs,configmaps", "-n", EXECUTOR_NAMESPACE, "-l", f"opsgate.dev/request-uid={uid}")
     return [f"{item['kind']}/{item['metadata']['name']}" for item in found["items"]]
 
@@ -111,7 +111,7 @@ def test_deleting_a_running_request_deletes_its_job_and_plan(kubectl: Kubectl, o
         running = wait_phase(kubectl, team.namespace, "dropped", "Running", "Succeeded", "Failed", timeout=120)
         assert running["phase"] == "Running"
         uid = kubectl.get_json("opsrequest", "dropped", "-n", team.namespace)["metadata"]["uid"]
-        assert len(_executor_objects(kubectl, uid)) == 2  # its Job and its plan ConfigMap
+        assert len(_executor_objects(kubectl, uid)) == 1  # its Job, the plan inside it
         kubectl("delete", "opsrequest", "dropped", "-n", team.namespace, "--timeout=60s")
     finally:
         kubectl("uncordon", "process-node")
@@ -140,39 +140,36 @@ def test_a_request_deleted_while_the_operator_is_down_is_cleaned_up_when_it_retu
         request = kubectl("get", "opsrequest", "orphan", "-n", team.namespace, check=False)
         return request.returncode != 0 and not _executor_objects(kubectl, uid)
 
-    wait_for(gone, timeout=60, what="the deleted request, its Job and its plan ConfigMap gone")
+    wait_for(gone, timeout=60, what="the deleted request and its Job gone")
 
 
-def test_a_plan_configmap_planted_at_the_jobs_name_is_refused(kubectl: Kubectl, operator: Operator, team: Team) -> None:
-    operator.stop()
+def test_a_plan_swapped_into_the_pod_before_it_runs_is_refused(
+    kubectl: Kubectl, operator: Operator, team: Team
+) -> None:
+    kubectl("cordon", "process-node")  # its pod waits unscheduled: time to tamper with it
     try:
-        team.create("planted", "scale the checkout deployment to 4 replicas in staging")
-        meta = kubectl.get_json("opsrequest", "planted", "-n", team.namespace)["metadata"]
-        plan = _plan(team, "scale the checkout deployment to 4 replicas in staging")
-        name = f"opsgate-planted-{plan['digest'].removeprefix('sha256:')[:10]}-{meta['uid'].replace('-', '')[:8]}"
-        tampered = {**plan, "parameters": {**plan["parameters"], "replicas": 40}}
-        planted = {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": name,
-                "namespace": EXECUTOR_NAMESPACE,
-                "labels": {
-                    "opsgate.dev/request-uid": meta["uid"],
-                    "opsgate.dev/plan-digest": plan["digest"].removeprefix("sha256:")[:63],
-                    "app.kubernetes.io/managed-by": "opsgate",
-                },
-            },
-            "data": {"plan.json": json.dumps(tampered, sort_keys=True, indent=2)},
-            "immutable": True,
-        }
-        kubectl.create(planted)  # only a cluster admin can write the executor namespace
+        team.create("swapped", "scale the checkout deployment to 4 replicas in staging")
+        running = wait_phase(kubectl, team.namespace, "swapped", "Running", "Succeeded", "Failed", timeout=120)
+        assert running["phase"] == "Running"
+        selector = f"job-name={running['job']['name']}"
+
+        def pod() -> str | None:
+            items = kubectl.get_json("pods", "-n", EXECUTOR_NAMESPACE, "-l", selector)["items"]
+            return items[0]["metadata"]["name"] if items else None
+
+        name = wait_for(pod, timeout=60, what="the Job's pod")
+        # Another valid plan, digest and all (only a cluster admin can write the executor
+        # namespace; an annotation is the one part of a pod that can still be edited).
+        other = _plan(team, "scale the checkout deployment to 40 replicas in staging")
+        assert other["digest"] != running["plan"]["digest"]
+        swap = f"opsgate.dev/plan={json.dumps(other)}"
+        kubectl("annotate", "pod", name, "-n", EXECUTOR_NAMESPACE, "--overwrite", swap)
     finally:
-        operator.start()
-    status = wait_phase(kubectl, team.namespace, "planted", "Failed", "Succeeded", "Running", timeout=120)
+        kubectl("uncordon", "process-node")
+    status = wait_phase(kubectl, team.namespace, "swapped", "Failed", "Succeeded", timeout=180)
     assert status["phase"] == "Failed"
-    assert f"ConfigMap {name} exists but was not created by OpsGate" in condition(status, "Ready")["message"]
-    assert not jobs_in(kubectl, team.namespace)
+    message = condition(status, "Executed")["message"]
+    assert f"is not the approved digest {running['plan']['digest']} this Job was created for" in message
     assert replicas(kubectl, team.namespace, "checkout") == 1
 
 

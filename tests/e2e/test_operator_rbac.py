@@ -58,6 +58,7 @@ def phase(k: Kubectl, namespace: str, name: str) -> str:
         ("create", "jobs", "team-a", False),
         ("list", "jobs", None, False),  # no cluster-wide watch on every Job
         ("create", "configmaps", "team-a", False),
+        ("create", "configmaps", "opsgate-system", False),  # the plan travels inside its Job
         ("patch", "opsrequests/status", None, True),
         ("create", "subjectaccessreviews", None, True),
         ("get", "secrets", None, False),

@@ -82,7 +82,8 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No RAG index, no Vault, not in a pod; the image the Job would announce."""
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "no-index"))
     monkeypatch.setenv(execute_cli.ENV_EXECUTOR_IMAGE, IMAGE)
-    for name in ("VAULT_ADDR", "KUBERNETES_SERVICE_HOST", execute_cli.ENV_AUTHORIZER, execute_cli.ENV_DRY_RUN):
+    unset = ("VAULT_ADDR", "KUBERNETES_SERVICE_HOST", execute_cli.ENV_AUTHORIZER, execute_cli.ENV_DRY_RUN)
+    for name in (*unset, execute_cli.ENV_APPROVED_DIGEST):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -265,6 +266,30 @@ def test_a_plan_changed_after_planning_is_refused_naming_both_digests_and_nothin
     assert "nothing was run" in message
     assert outcome["summary"] == message  # what the request's status shows
     assert kubectl.calls(kubectl_log) == []
+
+
+def test_a_valid_plan_that_is_not_the_approved_one_is_refused_and_nothing_runs(
+    tmp_path: Path, kubectl_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Job pins the digest that was approved; a plan swapped in beside it (another valid,
+    # self-consistent plan, e.g. through an edited pod annotation) is refused before anything runs.
+    approved, other = planned(SCALE), planned("scale the checkout deployment to 30 replicas in staging")
+    monkeypatch.setenv(execute_cli.ENV_APPROVED_DIGEST, approved["digest"])
+
+    code, lines, outcome = execute(write(tmp_path / "plan.json", other), tmp_path)
+
+    assert code == result.ExitCode.REFUSED
+    assert len(lines) == 1  # no task ran
+    assert outcome["reason"] == "DigestMismatch"
+    assert outcome["message"] == (
+        f"refusing to run: the plan's digest {other['digest']} is not the approved digest {approved['digest']} "
+        "this Job was created for; nothing was run"
+    )
+    assert kubectl.calls(kubectl_log) == []
+    # the approved plan itself runs
+    code, _lines, outcome = execute(write(tmp_path / "approved.json", approved), tmp_path)
+    assert code == result.ExitCode.SUCCEEDED, outcome
+    assert kubectl.calls(kubectl_log)
 
 
 def test_a_plan_is_refused_when_this_image_announces_another_image(

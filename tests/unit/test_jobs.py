@@ -35,7 +35,7 @@ def test_the_job_name_is_deterministic_and_a_valid_dns_label() -> None:
 
 
 def test_the_job_runs_opsgate_execute_under_the_restricted_profile() -> None:
-    configmap, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["command"] == ["opsgate", "execute", "--plan", "/etc/opsgate/plan/plan.json"]
@@ -48,26 +48,41 @@ def test_the_job_runs_opsgate_execute_under_the_restricted_profile() -> None:
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["activeDeadlineSeconds"] > 0
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
-    assert json.loads(configmap["data"]["plan.json"]) == PLAN
     assert container["env"] == sorted(container["env"], key=lambda e: e["name"])
     assert {"name": "OPSGATE_EXECUTOR_IMAGE", "value": "registry.local/opsgate:0.1.0"} in container["env"]
 
 
+def test_the_job_carries_its_plan_and_pins_the_approved_digest() -> None:
+    job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    template = job["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    # the plan file is the pod's own annotation, through a read-only downward-API volume
+    assert json.loads(template["metadata"]["annotations"]["opsgate.dev/plan"]) == PLAN
+    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == "plan"]
+    (item,) = volume["downwardAPI"]["items"]
+    assert item["path"] == "plan.json"
+    assert item["fieldRef"]["fieldPath"] == "metadata.annotations['opsgate.dev/plan']"
+    assert volume["downwardAPI"]["defaultMode"] == 0o444
+    # and the digest it must carry, in the environment (immutable once the pod exists)
+    assert {"name": "OPSGATE_APPROVED_DIGEST", "value": DIGEST} in container["env"]
+    assert not [v for v in template["spec"]["volumes"] if "configMap" in v]  # nothing else to plant
+
+
 def test_jobs_live_in_the_executor_namespace_linked_to_their_request_by_labels() -> None:
-    configmap, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
     meta = REQUEST["metadata"]
-    for obj in (configmap, job):
-        assert obj["metadata"]["namespace"] == "opsgate-system"
+    for obj in (job, job["spec"]["template"]):
         assert "ownerReferences" not in obj["metadata"]  # none across namespaces
         assert obj["metadata"]["labels"]["opsgate.dev/request-uid"] == meta["uid"]  # type: ignore[index]
         assert obj["metadata"]["labels"]["opsgate.dev/request-namespace"] == meta["namespace"]  # type: ignore[index]
-        assert obj["metadata"]["annotations"]["opsgate.dev/request"] == meta["name"]  # type: ignore[index]
+    assert job["metadata"]["namespace"] == "opsgate-system"
+    assert job["metadata"]["annotations"]["opsgate.dev/request"] == meta["name"]  # type: ignore[index]
     assert jobs.request_selector(REQUEST) == f"opsgate.dev/request-uid={meta['uid']}"  # type: ignore[index]
 
 
 def test_executor_pods_can_be_steered_to_chosen_nodes() -> None:
     steered = jobs.JobSettings(image="i", node_selector={"opsgate.dev/process-node": "true"}, tolerations=("t",))
-    pod = jobs.build(request=REQUEST, plan=PLAN, settings=steered)[1]["spec"]["template"]["spec"]
+    pod = jobs.build(request=REQUEST, plan=PLAN, settings=steered)["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"opsgate.dev/process-node": "true"}
     assert pod["tolerations"] == [{"key": "t", "operator": "Exists", "effect": "NoSchedule"}]
 
@@ -115,7 +130,7 @@ def test_a_job_without_a_final_condition_is_running() -> None:
 
 
 def test_every_job_runs_as_the_executor_account() -> None:
-    _, job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
+    job = jobs.build(request=REQUEST, plan=PLAN, settings=SETTINGS)
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "opsgate-executor"
 
 
@@ -123,7 +138,7 @@ def test_an_empty_environment_value_is_left_out_as_the_api_server_would_store_it
     # a requester who stated no groups: OPSGATE_REQUESTER_GROUPS would be "", which the API server
     # returns as a variable without a value; the Job read back must equal the one built
     request = {**REQUEST, "spec": {**REQUEST["spec"], "requesterGroups": []}}  # type: ignore[dict-item]
-    _, job = jobs.build(request=request, plan=PLAN, settings=SETTINGS)
+    job = jobs.build(request=request, plan=PLAN, settings=SETTINGS)
     names = [e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert "OPSGATE_REQUESTER_GROUPS" not in names
     assert all(e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"])

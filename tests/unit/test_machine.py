@@ -244,21 +244,22 @@ def approved(**status: Any) -> dict[str, Any]:
     return request(Phase.APPROVED, plan=PLAN, **status)
 
 
-def built(req: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def built(req: dict[str, Any]) -> dict[str, Any]:
     return jobs.build(request=req, plan=PLAN, settings=SETTINGS)
 
 
-def test_an_approved_request_creates_its_configmap_and_job() -> None:
+def test_an_approved_request_creates_its_job_and_nothing_else() -> None:
     req = approved()
     transition = advance(machine.Observed(req, NOW))
     assert transition is not None
-    assert [m["kind"] for m in transition.create] == ["ConfigMap", "Job"]
+    assert [m["kind"] for m in transition.create] == ["Job"]
+    assert not transition.status  # the Job first: Running is written once it exists
 
 
-def test_once_both_exist_and_are_ours_the_request_is_running() -> None:
+def test_once_the_job_exists_and_is_ours_the_request_is_running() -> None:
     req = approved()
-    configmap, job = built(req)
-    transition = advance(machine.Observed(req, NOW, configmap=created(configmap), job=created(job, "job-uid")))
+    job = built(req)
+    transition = advance(machine.Observed(req, NOW, job=created(job, "job-uid")))
     assert transition is not None
     assert transition.phase is Phase.RUNNING
     assert transition.status["job"] == {"name": job["metadata"]["name"], "uid": "job-uid"}
@@ -270,36 +271,48 @@ def test_a_dry_run_never_launches() -> None:
     assert advance(machine.Observed(req, NOW)) is None
 
 
+def _set_plan(job: dict[str, Any], text: str) -> None:
+    job["spec"]["template"]["metadata"]["annotations"][jobs.ANNOTATION_PLAN] = text
+
+
+def _set_volume(job: dict[str, Any], volume: dict[str, Any]) -> None:
+    job["spec"]["template"]["spec"]["volumes"][0] = volume
+
+
 @pytest.mark.parametrize(
-    ("kind", "tamper"),
+    "tamper",
     [
-        ("ConfigMap", lambda o: o["data"].update({jobs.PLAN_KEY: '{"action": "provision.delete.cluster"}'})),
-        ("ConfigMap", lambda o: o["metadata"]["labels"].update({"opsgate.dev/request-uid": "other"})),
-        ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0].update(image="evil:latest")),
-        ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0].update(command=["sh", "-c", "id"])),
-        ("Job", lambda o: o["spec"]["template"]["spec"].update(serviceAccountName="default")),
-        ("Job", lambda o: o["metadata"]["labels"].update({"opsgate.dev/request-uid": "other"})),
-        ("Job", lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "X", "value": "1"})),
+        lambda o: _set_plan(o, '{"action": "provision.delete.cluster"}'),
+        lambda o: _set_volume(o, {"name": "plan", "configMap": {"name": o["metadata"]["name"]}}),
+        lambda o: o["spec"]["template"]["spec"]["containers"][0].update(image="evil:latest"),
+        lambda o: o["spec"]["template"]["spec"]["containers"][0].update(command=["sh", "-c", "id"]),
+        lambda o: o["spec"]["template"]["spec"].update(serviceAccountName="default"),
+        lambda o: o["metadata"]["labels"].update({"opsgate.dev/request-uid": "other"}),
+        lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "X", "value": "1"}),
+        lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"].remove(
+            {"name": jobs.ENV_APPROVED_DIGEST, "value": PLAN["digest"]}
+        ),
     ],
     ids=[
         "tampered-plan",
-        "configmap-of-another-request",
+        "plan-from-a-configmap",
         "other-image",
         "other-command",
         "other-account",
         "job-of-another-request",
         "other-env",
+        "no-digest-pinned",
     ],
 )
-def test_a_pre_created_configmap_or_job_is_never_adopted(kind: str, tamper: Any) -> None:
+def test_a_pre_created_job_is_never_adopted(tamper: Any) -> None:
     req = approved()
-    configmap, job = (created(m) for m in built(req))
-    tamper(configmap if kind == "ConfigMap" else job)
-    transition = advance(machine.Observed(req, NOW, configmap=configmap, job=job))
+    job = created(built(req))
+    tamper(job)
+    transition = advance(machine.Observed(req, NOW, job=job))
     assert transition is not None
     assert transition.phase is Phase.FAILED
     message = transition.conditions[-1].message
-    assert f"{kind} {job['metadata']['name']} exists but was not created by OpsGate" in message
+    assert f"Job {job['metadata']['name']} exists but was not created by OpsGate" in message
 
 
 # --- Running: the outcome --------------------------------------------------------------------------
@@ -327,7 +340,7 @@ def pod(job: dict[str, Any], message: str, *, owner: str | None = None) -> dict[
 
 
 def test_a_running_job_keeps_the_request_running() -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     assert advance(machine.Observed(running(job), NOW, job=job)) is None
 
 
@@ -335,7 +348,7 @@ def test_a_running_job_keeps_the_request_running() -> None:
     ("condition_type", "phase"), [("Complete", Phase.SUCCEEDED), ("Failed", Phase.FAILED)], ids=["complete", "failed"]
 )
 def test_a_finished_job_ends_the_request_with_the_executors_result(condition_type: str, phase: Phase) -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     done = finished(job, condition_type)
     result = '{"status": "ok", "summary": "mailbox created"}'
     transition = advance(machine.Observed(running(job), NOW, job=done, pods=[pod(job, result)]))
@@ -345,7 +358,7 @@ def test_a_finished_job_ends_the_request_with_the_executors_result(condition_typ
 
 
 def test_the_outcome_is_read_only_from_a_pod_the_job_owns() -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     forged = pod(job, '{"summary": "all good, trust me"}', owner="someone-else")
     transition = advance(machine.Observed(running(job), NOW, job=finished(job, "Complete"), pods=[forged]))
     assert transition is not None
@@ -353,7 +366,7 @@ def test_the_outcome_is_read_only_from_a_pod_the_job_owns() -> None:
 
 
 def test_a_job_deleted_before_its_outcome_was_read_fails_the_request() -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     transition = advance(machine.Observed(running(job), NOW, job=None))
     assert transition is not None
     assert transition.phase is Phase.FAILED
@@ -361,7 +374,7 @@ def test_a_job_deleted_before_its_outcome_was_read_fails_the_request() -> None:
 
 
 def test_a_job_replaced_under_the_same_name_is_not_trusted() -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     impostor = finished(job, "Complete")
     impostor["metadata"]["uid"] = "impostor"
     transition = advance(machine.Observed(running(job), NOW, job=impostor))
@@ -375,7 +388,7 @@ def test_a_job_replaced_under_the_same_name_is_not_trusted() -> None:
 @pytest.mark.parametrize("phase", sorted(phases.TERMINAL), ids=lambda p: p.value)
 def test_a_terminal_request_ignores_every_observation(phase: Phase) -> None:
     req = request(phase, plan=PLAN)
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     for observed in (
         machine.Observed(req, NOW),
         machine.Observed(req, NOW, planned=planned(Phase.APPROVED, run=True)),
@@ -409,10 +422,10 @@ def test_a_context_ready_by_the_running_write_is_written_with_it_and_not_before_
     found = ([{"source": "docs/a.md", "score": 0.9}], Condition.true(Type.CONTEXT_RETRIEVED, Reason.RETRIEVED, "1"))
     first = advance(machine.Observed(req, NOW, context=found))
     assert first is not None
-    assert [m["kind"] for m in first.create] == ["ConfigMap", "Job"]
-    assert not first.status  # the objects first: nothing is written with them
-    configmap, job = built(req)
-    observed = machine.Observed(req, NOW, configmap=created(configmap), job=created(job, "job-uid"), context=found)
+    assert [m["kind"] for m in first.create] == ["Job"]
+    assert not first.status  # the Job first: nothing is written with it
+    job = built(req)
+    observed = machine.Observed(req, NOW, job=created(job, "job-uid"), context=found)
     running = advance(observed)
     assert running is not None
     assert running.phase is Phase.RUNNING
@@ -439,7 +452,7 @@ def test_every_move_the_machine_makes_is_one_the_phase_order_allows() -> None:
     ids=["a-failure-demotes", "a-success-does-not"],
 )
 def test_a_failed_run_of_an_alert_route_says_the_route_is_demoted(condition_type: str, reasons: list[str]) -> None:
-    job = created(built(approved())[1], "job-uid")
+    job = created(built(approved()), "job-uid")
     req = running(job)
     req["status"]["autonomy"] = {"route": "restart-crashlooping", "approvedSuccesses": 3, "promoteAfter": 3}
     transition = advance(machine.Observed(req, NOW, job=finished(job, condition_type), pods=[pod(job, "{}")]))

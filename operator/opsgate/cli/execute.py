@@ -1,7 +1,8 @@
 """``opsgate execute --plan FILE``: the Job's entrypoint, also usable as a plain process.
 
 Takes the ``plan`` object exactly as ``opsgate plan --json`` prints it, refuses it unless its
-digest matches this image's catalog, files and image, asks the authorizer, fetches the entry's
+digest is the approved one (``--approved-digest``, set by the Job) and matches this image's
+catalog, files and image, asks the authorizer, fetches the entry's
 secrets from Vault, runs it, streams one JSON line per task to stdout and ends with one JSON
 result line, also written to the termination message (``--termination-log``). Exit code 0 when
 it succeeded, 1 when it failed, 2 when it was refused (nothing ran).
@@ -29,6 +30,7 @@ from opsgate.execute.authorize import Authorizer
 from opsgate.settings import DEFAULT_EXECUTOR_IMAGE
 
 ENV_EXECUTOR_IMAGE = "OPSGATE_EXECUTOR_IMAGE"
+ENV_APPROVED_DIGEST = "OPSGATE_APPROVED_DIGEST"  # (controller/jobs.py sets it in every Job)
 ENV_AUTHORIZER = "OPSGATE_AUTHORIZER"
 ENV_NAMESPACE = "OPSGATE_REQUEST_NAMESPACE"
 ENV_DRY_RUN = "OPSGATE_DRY_RUN"
@@ -75,6 +77,12 @@ class AuthorizerChoice(enum.StrEnum):
     help="Execution-time authorization [default: subjectaccessreview in a pod, none elsewhere].",
 )
 @click.option("--namespace", envvar=ENV_NAMESPACE, default=None, help="The OpsRequest's namespace (for RBAC).")
+@click.option(
+    "--approved-digest",
+    envvar=ENV_APPROVED_DIGEST,
+    default=None,
+    help="The digest that was approved: a plan carrying another is refused [default: any verified plan].",
+)
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -85,10 +93,16 @@ def execute(
     executor_image: str,
     authorizer: str | None,
     namespace: str | None,
+    approved_digest: str | None,
 ) -> None:
     """Verify and run an approved plan (the Job's entrypoint)."""
     outcome = _execute(
-        plan_file, dry_run=dry_run, executor_image=executor_image, authorizer=authorizer, namespace=namespace
+        plan_file,
+        dry_run=dry_run,
+        executor_image=executor_image,
+        authorizer=authorizer,
+        namespace=namespace,
+        approved_digest=approved_digest or None,
     )
     text = result.render(outcome)
     try:
@@ -100,7 +114,13 @@ def execute(
 
 
 def _execute(
-    plan_file: Path, *, dry_run: bool, executor_image: str, authorizer: str | None, namespace: str | None
+    plan_file: Path,
+    *,
+    dry_run: bool,
+    executor_image: str,
+    authorizer: str | None,
+    namespace: str | None,
+    approved_digest: str | None = None,
 ) -> result.Result:
     try:
         document = json.loads(plan_file.read_text(encoding="utf-8"))
@@ -117,7 +137,13 @@ def _execute(
     except Exception as exc:  # no credentials, no API server: fail closed
         problem = f"{type(exc).__name__}: {exc}"
         return _failed(document, result.Reason.UNAUTHORIZED, MESSAGE_AUTHORIZER_UNAVAILABLE.format(problem=problem))
-    request = run.Request(document=document, executor_image=executor_image, dry_run=dry_run, namespace=namespace)
+    request = run.Request(
+        document=document,
+        executor_image=executor_image,
+        dry_run=dry_run,
+        namespace=namespace,
+        approved_digest=approved_digest,
+    )
     environment = run.Environment(actions=actions, home=home, authorizer=check, secret_source=_vault_source, emit=_emit)
     return run.execute(request, environment)
 

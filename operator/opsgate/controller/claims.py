@@ -1,6 +1,6 @@
 """Is this object the one OpsGate made for this request? Never adopt what someone else created.
 
-Approvals, Jobs and plan ConfigMaps have deterministic names, so anyone allowed to create such
+Approvals and Jobs have deterministic names, so anyone allowed to create such
 objects could create one first, or make a look-alike, and hope the controller takes it for its
 own. Each check here compares an observed object with what the controller itself made or would
 make, and says in words what differs; an empty answer means "ours".
@@ -64,16 +64,21 @@ def job_mismatch(job: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     """Why an existing Job is not the Job the controller builds for this plan ("" if it is).
 
     In the executor namespace only the controller (and cluster admins) can create Jobs; still,
-    the Job must name this request and plan, and run exactly the image, command, account and
-    volumes the digest was computed for.
+    the Job must name this request and plan, carry exactly this plan, and run exactly the image,
+    command, environment (the approved digest in it), account and volumes the digest was
+    computed for.
     """
-    got_pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    got_template = (job.get("spec") or {}).get("template") or {}
+    got_pod = got_template.get("spec") or {}
     want_pod = manifest["spec"]["template"]["spec"]
+    got_plan = ((got_template.get("metadata") or {}).get("annotations") or {}).get(jobs.ANNOTATION_PLAN)
+    want_plan = manifest["spec"]["template"]["metadata"]["annotations"][jobs.ANNOTATION_PLAN]
     got_containers = [(c.get("image"), c.get("command"), c.get("env")) for c in got_pod.get("containers") or ()]
     want_containers = [(c["image"], c["command"], c["env"]) for c in want_pod["containers"]]
     return _differences(
         [
             *_link(job, manifest),
+            ("plan", got_plan, want_plan),
             ("containers", got_containers, want_containers),
             ("service account", got_pod.get("serviceAccountName"), want_pod.get("serviceAccountName")),
             ("volumes", got_pod.get("volumes"), want_pod.get("volumes")),
@@ -81,19 +86,8 @@ def job_mismatch(job: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     )
 
 
-def configmap_mismatch(configmap: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
-    """Why an existing plan ConfigMap is not the one holding this exact plan ("" if it is)."""
-    return _differences(
-        [
-            *_link(configmap, manifest),
-            ("plan", (configmap.get("data") or {}).get(jobs.PLAN_KEY), manifest["data"][jobs.PLAN_KEY]),
-            ("immutable", configmap.get("immutable"), True),
-        ]
-    )
-
-
 def _link(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[tuple[str, object, object]]:
-    """The labels that tie an executor object to its request and plan (no cross-namespace owners)."""
+    """The labels that tie an executor Job to its request and plan (no cross-namespace owners)."""
     keys = (jobs.LABEL_REQUEST_UID, jobs.LABEL_DIGEST, jobs.LABEL_MANAGED_BY)
     return [(f"label {key}", _labels(obj).get(key), _labels(manifest).get(key)) for key in keys]
 

@@ -4,7 +4,7 @@ A burst of new requests is decided fastest when nothing else competes with the d
 API server (on a small control plane it is the API server's CPU that runs out first, not ours).
 Two steps can wait without anyone waiting on them: the context of a request already decided
 (``opsgate.controller.context_batch``), and the launch of an allowed request's Job with all it
-brings (ConfigMap, Job, pods, their scheduling and status writes, the Running write). Each waits
+brings (Job, pods, their scheduling and status writes, the Running write). Each waits
 while a request is being decided, at most ``MAX_DEFER`` seconds, so neither is ever starved (then
 it takes its turn: in a backlog of thousands, behind the decisions already queued).
 

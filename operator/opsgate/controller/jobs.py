@@ -1,14 +1,20 @@
 """The Job that executes an approved plan, and how to read its outcome - as data.
 
 One Job per (OpsRequest, plan digest), with a deterministic name, so an operator restart or a
-replayed event finds the Job it already created instead of launching a second one. Jobs and
-their plan ConfigMaps live in the **executor namespace** (``opsgate-system`` by default), which
-requesters cannot write to: in the request's own namespace the built-in ``edit`` role could run
-pods as the executor. Kubernetes has no owner references across namespaces, so a Job names its
-request by labels and annotations (``opsgate.dev/request-uid`` …) and a finalizer on the request
-cleans up. The pod runs ``opsgate execute`` (same image) under the restricted Pod Security
-profile, with the plan mounted read-only; the result comes back through the container's
-termination message (one JSON object).
+replayed event finds the Job it already created instead of launching a second one. Jobs live in
+the **executor namespace** (``opsgate-system`` by default), which requesters cannot write to: in
+the request's own namespace the built-in ``edit`` role could run pods as the executor.
+Kubernetes has no owner references across namespaces, so a Job names its request by labels and
+annotations (``opsgate.dev/request-uid`` …) and a finalizer on the request cleans up. The pod runs
+``opsgate execute`` (same image) under the restricted Pod Security profile.
+
+The Job carries its plan itself: the pod template's annotation ``opsgate.dev/plan``, which a
+downward-API volume shows the container as the plan file, and the approved digest in the
+container's environment, which ``opsgate execute`` requires the plan to carry. A Job's template
+and a pod's environment cannot be changed once created, so the one object the controller creates
+(and checks, see ``claims.job_mismatch``) is the whole of what runs; a pod's annotation can be
+edited, but a plan edited there no longer has the approved digest and is refused. The result
+comes back through the container's termination message (one JSON object).
 Pure functions.
 """
 
@@ -29,7 +35,9 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 ANNOTATION_REQUEST_NAMESPACE = "opsgate.dev/request-namespace"
 FINALIZER = "opsgate.dev/executor-cleanup"  # on a request whose Job exists: delete it with the request
-PLAN_KEY = "plan.json"
+ANNOTATION_PLAN = "opsgate.dev/plan"  # on the pod template: the plan, as the plan file shows it
+ENV_APPROVED_DIGEST = "OPSGATE_APPROVED_DIGEST"  # what `opsgate execute` requires the plan to carry
+PLAN_FILE = "plan.json"
 PLAN_MOUNT = "/etc/opsgate/plan"
 MAX_RESULT_SUMMARY = 2048
 DEFAULT_NAMESPACE = "opsgate-system"
@@ -84,10 +92,13 @@ def finished(job: Mapping[str, Any]) -> bool:
     return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
 
 
-def build(
-    *, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobSettings
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The plan ConfigMap and the Job for ``plan`` of ``request``, in the executor namespace."""
+def plan_text(plan: Mapping[str, Any]) -> str:
+    """The plan as the Job carries it and the executor reads it."""
+    return json.dumps(plan, sort_keys=True, indent=2)
+
+
+def build(*, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobSettings) -> dict[str, Any]:
+    """The Job that runs ``plan`` of ``request``, in the executor namespace, the plan inside it."""
     meta, spec = request["metadata"], request.get("spec") or {}
     name = job_name(meta["name"], meta["uid"], plan["digest"])
     labels = {
@@ -99,21 +110,11 @@ def build(
         LABEL_MANAGED_BY: "opsgate",
     }
     annotations = {ANNOTATION_REQUEST: meta["name"], ANNOTATION_REQUEST_NAMESPACE: meta["namespace"]}
-
-    def object_meta() -> dict[str, Any]:  # one copy per object: manifests are edited independently
-        return {"name": name, "namespace": settings.namespace, "labels": dict(labels), "annotations": dict(annotations)}
-
-    configmap = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(),
-        "data": {PLAN_KEY: json.dumps(plan, sort_keys=True, indent=2)},
-        "immutable": True,
-    }
     env = {
         # what `opsgate execute` checks right before acting: the digest covers this image, and the
         # requester must still be allowed to run the action in the request's namespace
         "OPSGATE_EXECUTOR_IMAGE": settings.image,
+        ENV_APPROVED_DIGEST: str(plan["digest"]),
         "OPSGATE_REQUESTER": str(spec.get("requester", "")),
         "OPSGATE_REQUESTER_GROUPS": ",".join(spec.get("requesterGroups") or ()),
         "OPSGATE_REQUEST_NAMESPACE": meta["namespace"],
@@ -124,7 +125,7 @@ def build(
         "name": "execute",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": ["opsgate", "execute", "--plan", f"{PLAN_MOUNT}/{PLAN_KEY}"],
+        "command": ["opsgate", "execute", "--plan", f"{PLAN_MOUNT}/{PLAN_FILE}"],
         # (an empty value is left out: the API server stores it as no value, and the Job read back
         # must equal this one to the letter - see controller/claims.py)
         "env": [{"name": k, "value": v} for k, v in sorted(env.items()) if v],
@@ -160,7 +161,19 @@ def build(
         },
         "containers": [container],
         "volumes": [
-            {"name": "plan", "configMap": {"name": name, "defaultMode": 0o444}},
+            {
+                "name": "plan",
+                "downwardAPI": {
+                    "defaultMode": 0o444,
+                    "items": [
+                        {
+                            "path": PLAN_FILE,
+                            # (apiVersion as the API server defaults it: the Job read back is compared)
+                            "fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.annotations['{ANNOTATION_PLAN}']"},
+                        }
+                    ],
+                },
+            },
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         ],
     }
@@ -170,18 +183,20 @@ def build(
         pod_spec["tolerations"] = [
             {"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in settings.tolerations
         ]
-    job = {
+    return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": object_meta(),
+        "metadata": {"name": name, "namespace": settings.namespace, "labels": labels, "annotations": annotations},
         "spec": {
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
+            "template": {
+                "metadata": {"labels": dict(labels), "annotations": {ANNOTATION_PLAN: plan_text(plan)}},
+                "spec": pod_spec,
+            },
         },
     }
-    return configmap, job
 
 
 class JobState(enum.StrEnum):

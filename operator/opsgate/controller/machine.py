@@ -3,7 +3,7 @@
     advance(Observed) -> Transition | None
 
 ``Observed`` is everything the controller read: the request, the outcome of planning it (for a
-new request), the Approval, Job and plan ConfigMap at the names this request would use, the
+new request), the Approval and Job at the names this request would use, the
 pods that Job owns, and ``now``. ``Transition`` is everything to do about it: the objects to
 create first (deterministic names, so a replay finds them instead of making twins), the status
 to write, the Approval's status, the Events to post. ``None`` means nothing is to be done - a
@@ -50,7 +50,6 @@ class Observed:
     planned: Planned | None = None  # the planning step's outcome, for a request still Pending
     approval: Mapping[str, Any] | None = None  # the Approval at the name this request uses
     job: Mapping[str, Any] | None = None  # the Job at its deterministic name
-    configmap: Mapping[str, Any] | None = None  # the plan ConfigMap at the same name
     pods: Sequence[Mapping[str, Any]] = ()  # pods in the Job's namespace labelled with its name
     context: tuple[list[dict[str, Any]], Condition] | None = None  # retrieved after the decision
 
@@ -93,7 +92,7 @@ def advance(observed: Observed, *, job_settings: jobs.JobSettings) -> Transition
 
 
 def expected_names(request: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(Approval name, Job/ConfigMap name) a request already planned uses, where they are known yet.
+    """(Approval name, Job name) a request already planned uses, where they are known yet.
 
     (A request still Pending reads nothing: its objects are created, and a 409 shows what is there.)
     """
@@ -255,20 +254,13 @@ def _approved(observed: Observed, settings: jobs.JobSettings) -> Transition | No
     plan = status.get("plan") or {}
     if spec.get("dryRun") or not plan.get("digest"):
         return None  # a dry run stops at the decision
-    configmap, job = jobs.build(request=observed.request, plan=plan, settings=settings)
+    job = jobs.build(request=observed.request, plan=plan, settings=settings)
     name = job["metadata"]["name"]
-    if observed.configmap is not None:
-        why = claims.configmap_mismatch(observed.configmap, configmap)
-        if why:
-            return _failed(claims.MESSAGE_NOT_OWNED.format(kind="ConfigMap", name=name, why=why), reason="NotOwned")
-    if observed.job is not None:
-        why = claims.job_mismatch(observed.job, job)
-        if why:
-            return _failed(claims.MESSAGE_NOT_OWNED.format(kind="Job", name=name, why=why), reason="NotOwned")
-    missing = tuple(m for m, seen in ((configmap, observed.configmap), (job, observed.job)) if seen is None)
-    if missing:
-        return Transition(create=missing)
-    assert observed.job is not None  # both exist and are ours
+    if observed.job is None:
+        return Transition(create=(job,))
+    why = claims.job_mismatch(observed.job, job)
+    if why:
+        return _failed(claims.MESSAGE_NOT_OWNED.format(kind="Job", name=name, why=why), reason="NotOwned")
     message = MESSAGE_JOB_RUNNING.format(name=name)
     return Transition(
         {"phase": Phase.RUNNING.value, "job": {"name": name, "uid": observed.job["metadata"]["uid"]}},

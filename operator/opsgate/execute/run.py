@@ -54,6 +54,7 @@ class Request:
     executor_image: str
     dry_run: bool = False
     namespace: str | None = None  # the OpsRequest's namespace, where RBAC is asked
+    approved_digest: str | None = None  # the digest the plan must carry (the Job's), None: any verified plan
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,11 @@ def _execute(request: Request, env: Environment, values: list[str]) -> Result:
     action, digest = _identity(request.document)
     try:
         verified = verify.verify(
-            request.document, actions=env.actions, home=env.home, executor_image=request.executor_image
+            request.document,
+            actions=env.actions,
+            home=env.home,
+            executor_image=request.executor_image,
+            approved_digest=request.approved_digest,
         )
     except verify.RefusalError as refusal:
         return _failed(action, digest, request.dry_run, refusal.reason, refusal.message)

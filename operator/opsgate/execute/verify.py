@@ -1,6 +1,8 @@
 """Refuse to act on a plan that is not exactly the plan that was approved.
 
-The plan file comes from a ConfigMap; the digest an approval is bound to covers the action, the
+The plan file comes from the Job (an annotation of its pod, see ``controller/jobs.py``), and the
+Job's environment names the digest that was approved: a plan that does not carry exactly that
+digest is refused first. The digest an approval is bound to covers the action, the
 parameters, the catalog entry, the playbook/module bytes and the executor image - and every other
 file a run may execute: capture and validation playbooks, and the inverse entry (with its
 playbook) a failed validation would run to undo the change. Here the digest
@@ -30,6 +32,10 @@ MESSAGE_MISSING_EXECUTOR = "the executor files of {action!r} cannot be read: {pr
 MESSAGE_DIGEST_MISMATCH = (
     "refusing to run: the plan's digest {planned} does not match {recomputed}, recomputed from its action, "
     "parameters, this image's catalog entry and files and the executor image {image}{differences}; nothing was run"
+)
+MESSAGE_NOT_APPROVED = (
+    "refusing to run: the plan's digest {planned} is not the approved digest {approved} this Job was created "
+    "for; nothing was run"
 )
 MESSAGE_INVALID_PARAMETERS = "refusing to run: the parameters do not satisfy the catalog schema of {action}: {problems}"
 
@@ -62,9 +68,17 @@ def load(document: Any) -> plan.Plan:
         raise RefusalError(Reason.INVALID_PLAN, MESSAGE_NOT_A_PLAN.format(problem=problem)) from exc
 
 
-def verify(document: Any, *, actions: catalog.Catalog, home: Path, executor_image: str) -> Verified:
-    """The plan and its entry when ``document`` is exactly what this image would run, else :class:`RefusalError`."""
+def verify(
+    document: Any, *, actions: catalog.Catalog, home: Path, executor_image: str, approved_digest: str | None = None
+) -> Verified:
+    """The plan and its entry when ``document`` is exactly what this image would run, else :class:`RefusalError`.
+
+    ``approved_digest``: the digest the plan must carry (the Job's; None for a plain process).
+    """
     planned = load(document)
+    if approved_digest is not None and planned.digest != approved_digest:
+        message = MESSAGE_NOT_APPROVED.format(planned=planned.digest, approved=approved_digest)
+        raise RefusalError(Reason.DIGEST_MISMATCH, message)
     entry = actions.get(planned.action)
     if entry is None:
         message = MESSAGE_UNKNOWN_ACTION.format(action=planned.action, source=actions.source)
