@@ -80,6 +80,9 @@ KOPF_WORKER_IDLE_SECONDS = 0.2
 NAMESPACE_LABELS_SECONDS = 30.0
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
+# A launch waiting behind the decisions keeps the request as last written (its turn starts from it
+# instead of reading it again) while no more than this many wait; in a backlog the rest read it.
+LAUNCHES_KEEPING_THEIR_REQUEST = 64
 WARMUP_TEXT = "scale the deployment warmup to 1 replicas in dev"
 
 log = logging.getLogger("opsgate")
@@ -492,7 +495,7 @@ async def _reconcile(
             return
         if transition.create:
             launch = any(m["kind"] == "Job" for m in transition.create)
-            if launch and _launch_waits(memo, namespace, name, uid):
+            if launch and _launch_waits(memo, request):
                 return  # decisions first: the launch is reconciled again behind them
             if launch:
                 # Jobs live in the executor namespace, out of reach of owner references: the
@@ -629,7 +632,7 @@ async def _create(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     return obj, bool(created)
 
 
-def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
+def _launch_waits(memo: kopf.Memo, request: dict[str, Any]) -> bool:
     """Should this Job's launch wait behind the requests still being decided? Then it is queued.
 
     A launch is a dozen API calls (ours, and the Job controller's, scheduler's and kubelet's that
@@ -639,19 +642,28 @@ def _launch_waits(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
     for a slot like any reconcile. In a burst the launches follow within seconds; in a backlog
     found at start-up, behind the decisions already queued (every requester learns the decision
     first). Crash-safe: an Approved request without its Job is launched by the next start-up.
+
+    Its turn starts from ``request`` as this reconcile last saw it, unless many launches wait or
+    the request already holds the clean-up finalizer: adding that finalizer is a write guarded by
+    the resourceVersion, so a request changed (or deleted) meanwhile is read again before any Job
+    is made.
     """
     controller: Controller = memo["controller"]
+    meta = request["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     state = controller.launches.get(uid)
     if state == "due" or (state is None and not controller.deciding):
         return False
     if state is None:
         controller.launches[uid] = "waiting"
+        unguarded = jobs.FINALIZER in (meta.get("finalizers") or ())
+        seen = None if unguarded or len(controller.launches) > LAUNCHES_KEEPING_THEIR_REQUEST else request
 
         async def launch() -> None:
             await controller.undecided.behind()
             controller.launches[uid] = "due"
             try:
-                await _reconcile_if_acting(memo, namespace, name, uid)
+                await _reconcile_if_acting(memo, namespace, name, uid, seen=seen)
             finally:
                 controller.launches.pop(uid, None)
 
@@ -862,18 +874,20 @@ async def _deliver_context(memo: kopf.Memo, slim: Mapping[str, Any]) -> None:
 
 
 async def clean_up(memo: kopf.Memo, request: Mapping[str, Any]) -> None:
-    """A deleted request: delete its Jobs in the executor namespace (their pods with them), then let it go."""
+    """A deleted request: delete its Jobs in the executor namespace (their pods with them), then let it go.
+
+    Under the request's lock: a launch under way (one that read the request before it was
+    deleted) ends first, and its Job is deleted here with the others.
+    """
     executor: jobs.JobSettings = memo["jobs"]
-    await kube.acall(kube.delete_all, "batch/v1", "Job", executor.namespace, labels=jobs.request_selector(request))
-    current = await kube.acall(
-        kube.get_or_none,
-        resources.API_VERSION,
-        "OpsRequest",
-        request["metadata"]["namespace"],
-        request["metadata"]["name"],
-    )
-    if current is not None and current["metadata"]["uid"] == request["metadata"]["uid"]:
-        await kube.acall(kube.remove_finalizer, current, jobs.FINALIZER)
+    controller: Controller = memo["controller"]
+    namespace, name = request["metadata"]["namespace"], request["metadata"]["name"]
+    async with controller.lock(f"{namespace}/{name}"):
+        selector = jobs.request_selector(request)
+        await kube.acall(kube.delete_all, "batch/v1", "Job", executor.namespace, labels=selector)
+        current = await kube.acall(kube.get_or_none, resources.API_VERSION, "OpsRequest", namespace, name)
+        if current is not None and current["metadata"]["uid"] == request["metadata"]["uid"]:
+            await kube.acall(kube.remove_finalizer, current, jobs.FINALIZER)
 
 
 @kopf.on.event(GROUP, VERSION, resources.APPROVAL_PLURAL, id="approval")
@@ -950,9 +964,15 @@ def _watch_jobs(memo: kopf.Memo, namespace: str) -> None:
 
 
 async def _reconcile_if_acting(
-    memo: kopf.Memo, namespace: str, name: str, uid: str, *, finished_job: Mapping[str, Any] | None = None
+    memo: kopf.Memo,
+    namespace: str,
+    name: str,
+    uid: str,
+    *,
+    seen: Mapping[str, Any] | None = None,
+    finished_job: Mapping[str, Any] | None = None,
 ) -> None:
-    """Reconcile for the Job watch or an expiry timer, unless this replica is a standby.
+    """Reconcile for the Job watch, an expiry timer or a launch's turn, unless this replica is a standby.
 
     kopf pauses only its own handlers while a higher-priority peer lives; these two run beside
     them, so they read the peering object themselves (what they miss while paused, kopf's
@@ -964,7 +984,7 @@ async def _reconcile_if_acting(
         found = await kube.acall(kube.get_or_none, "kopf.dev/v1", kind, where, own.peering)
         if peering.outranked((found or {}).get("status"), own.priority, now=_now()):
             return
-    await _reconcile_with_retry(memo, namespace, name, uid, finished_job=finished_job)
+    await _reconcile_with_retry(memo, namespace, name, uid, seen=seen, finished_job=finished_job)
 
 
 @kopf.on.cleanup()
