@@ -166,3 +166,62 @@ async def test_a_context_written_with_another_step_is_no_longer_held_for_deliver
     await settle(batch, task)
     assert recorder.batches == [["a", "b"]]
     assert delivered == ["a"]
+
+
+async def test_a_write_due_anyway_can_wait_for_a_context_being_retrieved() -> None:
+    release = asyncio.Event()
+    recorder = Recorder()
+
+    async def slow_retrieve(bodies: Sequence[Mapping[str, Any]]) -> list[Context]:
+        await release.wait()
+        return await recorder.retrieve(bodies)
+
+    batch = recorder.batch = ContextBatch(slow_retrieve, recorder.deliver, decisions=Undecided(), batch=16)
+    batch.want(request("a"))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    waiting = asyncio.get_running_loop().create_task(batch.retrieved("a"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # queued, then being retrieved: it waits
+    release.set()
+    found = await asyncio.wait_for(waiting, timeout=2)
+    assert found is not None
+    assert found[0] == [{"source": "text a"}]
+    await settle(batch, task)
+
+
+async def test_waiting_for_a_context_nobody_retrieves_returns_at_once() -> None:
+    batch = ContextBatch(Recorder().retrieve, Recorder().deliver, decisions=Undecided(), batch=16)
+    assert await asyncio.wait_for(batch.retrieved("never-asked"), timeout=1) is None
+
+
+async def test_a_failed_retrieval_ends_the_wait_without_a_context() -> None:
+    async def failing(bodies: Sequence[Mapping[str, Any]]) -> list[Context]:
+        await asyncio.sleep(0.02)
+        raise RuntimeError("the index is gone")
+
+    batch = ContextBatch(failing, Recorder().deliver, decisions=Undecided(), batch=16)
+    batch.want(request("a"))
+    task = asyncio.get_running_loop().create_task(batch.run())
+    assert await asyncio.wait_for(batch.retrieved("a"), timeout=2) is None
+    await settle(batch, task)
+
+
+async def test_a_few_queued_requests_keep_their_body_and_a_backlog_only_name_and_text() -> None:
+    kept: list[Mapping[str, Any]] = []
+
+    async def deliver(body: Mapping[str, Any]) -> None:  # what each delivery is handed
+        kept.append(body)
+
+    batch = ContextBatch(Recorder().retrieve, deliver, decisions=Undecided(), keep_bodies=2)
+    for uid in "abc":
+        body = request(uid)
+        body["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+        batch.want({**body, "status": {"phase": "Denied"}})
+    task = asyncio.get_running_loop().create_task(batch.run())
+    await settle(batch, task)
+    by_uid = {body["metadata"]["uid"]: body for body in kept}
+    assert by_uid["a"]["status"] == {"phase": "Denied"}  # the reconcile starts from it
+    assert "managedFields" not in by_uid["a"]["metadata"]
+    assert "status" in by_uid["b"]
+    assert "status" not in by_uid["c"]  # beyond the cap: read anew
+    assert by_uid["c"]["spec"] == {"request": "text c"}
