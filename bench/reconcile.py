@@ -43,8 +43,11 @@ The operators always run from this checkout's operator/ (put first on their PYTH
 the virtualenv's editable install points at; the JSON records the commit (+dirty). Logs and the
 index stay in the scratch directory printed at the start and the end.
 
-Targets (the issue): decision p95 <= 1.5x the floor's, burst throughput >= 0.5x the floor's
-(both floors reported; ``p95_ratio`` is against the quiet one, ``p95_ratio_same_jobs`` against A').
+Targets (the issue): decision p95 <= 1.5x the floor's, burst throughput >= 0.5x the floor's.
+Both floors are reported, with a verdict each: ``p95_ratio``/``p95_target_met`` against the quiet
+one, ``p95_ratio_same_jobs``/``p95_target_met_same_jobs`` against A' (the floor under the same
+cluster load: the issue measures "Jobs running alongside", and on two shared cores the quiet
+floor's tail is 1.3-1.9x shorter than the same operator's with those Jobs running).
 """
 
 from __future__ import annotations
@@ -417,8 +420,8 @@ def table(
         f"(target >= {THROUGHPUT_TARGET})"
     )
     print(
-        f"decision p95 = {same_jobs_ratio}x the floor with the same Jobs running ({j_dec['p95']} ms); "
-        f"p50 = {ratio(o_dec['p50'], j_dec['p50'])}x"
+        f"decision p95 = {same_jobs_ratio}x the floor with the same Jobs running ({j_dec['p95']} ms, "
+        f"target <= {P95_TARGET}); p50 = {ratio(o_dec['p50'], j_dec['p50'])}x"
     )
     return clean(
         {
@@ -462,6 +465,7 @@ def table(
             "floor_cpu_s": round(floor["cpu_s"], 1),
             "undecided": sum(1 for v in os_.decision_s if math.isnan(v)),
             "p95_target_met": p95_ratio <= P95_TARGET,
+            "p95_target_met_same_jobs": same_jobs_ratio <= P95_TARGET,
             "throughput_target_met": throughput_ratio >= THROUGHPUT_TARGET,
             "requests": args.requests,
             "rate": args.rate,
