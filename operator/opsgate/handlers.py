@@ -81,8 +81,9 @@ NAMESPACE_LABELS_SECONDS = 30.0
 MAX_ROUNDS = 8  # create → write → create → write … a request needs at most 4; conflicts add rounds
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60)  # seconds between attempts of a reconcile that failed
 # A launch waiting behind the decisions keeps the request as last written (its turn starts from it
-# instead of reading it again) while no more than this many wait; in a backlog the rest read it.
-LAUNCHES_KEEPING_THEIR_REQUEST = 64
+# instead of reading it again) while no more than this many wait; in a backlog the rest read it
+# (bench/backlog.py: 64 kept here and in the context queue took the peak from 296 to 301 MB).
+LAUNCHES_KEEPING_THEIR_REQUEST = 16
 CONTEXT_WAIT_AT_RUNNING = 0.1  # seconds the Running write waits for a context being retrieved
 WARMUP_TEXT = "scale the deployment warmup to 1 replicas in dev"
 

@@ -29,7 +29,7 @@ from opsgate.controller import deferral
 from opsgate.controller.conditions import Condition
 
 BATCH = 16  # requests per call of the embedding model
-KEEP_BODIES = 64  # requests queued with their whole body (beyond: name and text only)
+KEEP_BODIES = 16  # requests queued with their whole body (beyond: name and text only)
 
 Context = tuple[list[dict[str, Any]], Condition]  # status.context and its ContextRetrieved condition
 
