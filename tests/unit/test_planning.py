@@ -275,3 +275,21 @@ async def test_who_may_run_which_action_is_asked_of_kubernetes_rbac_in_the_targe
         body("restart the checkout deployment in staging"), engine=rbac, now=MONDAY, history={}, namespace_labels={}
     )
     assert allowed.phase is Phase.APPROVED
+
+
+async def test_a_request_the_policies_deny_is_not_asked_of_rbac(engine: planning.Engine) -> None:
+    # RBAC can only turn a decision into a denial: one access review fewer per denied request
+    asked: list[planning.AccessQuestion] = []
+
+    async def allow_all(question: planning.AccessQuestion) -> planning.AccessAnswer:
+        asked.append(question)
+        return planning.AccessAnswer(allowed=True)
+
+    rbac = dataclasses.replace(engine, authorizer=allow_all)
+    denied = await plan(rbac, "restart the checkout deployment in production", now=SATURDAY_NIGHT)
+    assert denied.phase is Phase.DENIED
+    assert "production-change-windows" in cond(denied, Type.READY).message
+    assert asked == []
+    allowed = await plan(rbac, "restart the checkout deployment in staging")
+    assert allowed.phase is Phase.APPROVED
+    assert [q.action for q in asked] == ["provision.restart.deployment"]

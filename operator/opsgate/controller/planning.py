@@ -204,7 +204,8 @@ async def plan_request(
         parse=None,
     )
     timings["decide"] = time.perf_counter() - clock
-    if outcome.plan is not None and engine.authorizer is not None:
+    if outcome.plan is not None and engine.authorizer is not None and outcome.decision is not Decision.DENIED:
+        # RBAC can only turn a decision into a denial: a request the policies denied is not asked about
         outcome = await _authorize(engine.authorizer, outcome, context)
     planned = _decided(
         body,
