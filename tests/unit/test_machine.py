@@ -265,6 +265,19 @@ def test_once_the_job_exists_and_is_ours_the_request_is_running() -> None:
     assert transition.status["job"] == {"name": job["metadata"]["name"], "uid": "job-uid"}
 
 
+def test_a_plan_too_large_for_a_job_fails_clearly_instead_of_retrying_forever() -> None:
+    # e.g. a structured intent with a huge value for a parameter whose schema sets no maxLength
+    huge = {**PLAN, "parameters": {"email": "j@acme.org", "note": "x" * 300_000}}
+    req = request(Phase.APPROVED, plan=huge)
+    transition = advance(machine.Observed(req, NOW))
+    assert transition is not None
+    assert transition.phase is Phase.FAILED
+    assert not transition.create
+    message = transition.conditions[-1].message
+    assert "more than a Job can carry" in message
+    assert "nothing was run" in message
+
+
 def test_a_dry_run_never_launches() -> None:
     req = approved()
     req["spec"]["dryRun"] = True

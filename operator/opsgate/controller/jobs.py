@@ -38,6 +38,7 @@ FINALIZER = "opsgate.dev/executor-cleanup"  # on a request whose Job exists: del
 ANNOTATION_PLAN = "opsgate.dev/plan"  # on the pod template: the plan, as the plan file shows it
 ENV_APPROVED_DIGEST = "OPSGATE_APPROVED_DIGEST"  # what `opsgate execute` requires the plan to carry
 PLAN_FILE = "plan.json"
+MAX_PLAN_BYTES = 250 * 1024  # a pod's annotations hold 256 KiB in all (the API server refuses more)
 PLAN_MOUNT = "/etc/opsgate/plan"
 MAX_RESULT_SUMMARY = 2048
 DEFAULT_NAMESPACE = "opsgate-system"

@@ -32,6 +32,10 @@ MESSAGE_APPROVAL_MISSING = "Approval {name} was deleted before it was decided; n
 MESSAGE_JOB_MISSING = "Job {name} was deleted before its outcome was read; whether it acted is unknown"
 MESSAGE_JOB_REPLACED = "Job {name} was replaced by another object of that name; its outcome is not trusted"
 MESSAGE_JOB_RUNNING = "Job {name} is running the plan"
+MESSAGE_PLAN_TOO_LARGE = (
+    "the plan is {size} bytes, more than a Job can carry ({limit} bytes: a pod's annotations hold 256 KiB); "
+    "nothing was run - give the catalog entry's parameters a maxLength"
+)
 MESSAGE_ROUTE_DEMOTED = (
     "route {route} is demoted: this run failed, so its next requests need a person's approval again "
     "until it has {after} approved success(es)"
@@ -256,6 +260,9 @@ def _approved(observed: Observed, settings: jobs.JobSettings) -> Transition | No
         return None  # a dry run stops at the decision
     job = jobs.build(request=observed.request, plan=plan, settings=settings)
     name = job["metadata"]["name"]
+    size = len(jobs.plan_text(plan).encode())
+    if observed.job is None and size > jobs.MAX_PLAN_BYTES:  # (the API server would refuse the Job, every retry)
+        return _failed(MESSAGE_PLAN_TOO_LARGE.format(size=size, limit=jobs.MAX_PLAN_BYTES), reason="PlanTooLarge")
     if observed.job is None:
         return Transition(create=(job,))
     why = claims.job_mismatch(observed.job, job)
