@@ -93,11 +93,6 @@ def finished(job: Mapping[str, Any]) -> bool:
     return bool(done & {"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
 
 
-def plan_text(plan: Mapping[str, Any]) -> str:
-    """The plan as the Job carries it and the executor reads it."""
-    return json.dumps(plan, sort_keys=True, indent=2)
-
-
 def build(*, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobSettings) -> dict[str, Any]:
     """The Job that runs ``plan`` of ``request``, in the executor namespace, the plan inside it."""
     meta, spec = request["metadata"], request.get("spec") or {}
@@ -193,7 +188,10 @@ def build(*, request: Mapping[str, Any], plan: Mapping[str, Any], settings: JobS
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
             "template": {
-                "metadata": {"labels": dict(labels), "annotations": {ANNOTATION_PLAN: plan_text(plan)}},
+                "metadata": {
+                    "labels": dict(labels),
+                    "annotations": {ANNOTATION_PLAN: json.dumps(plan, sort_keys=True, indent=2)},
+                },
                 "spec": pod_spec,
             },
         },

@@ -260,10 +260,10 @@ def _approved(observed: Observed, settings: jobs.JobSettings) -> Transition | No
         return None  # a dry run stops at the decision
     job = jobs.build(request=observed.request, plan=plan, settings=settings)
     name = job["metadata"]["name"]
-    size = len(jobs.plan_text(plan).encode())
-    if observed.job is None and size > jobs.MAX_PLAN_BYTES:  # (the API server would refuse the Job, every retry)
-        return _failed(MESSAGE_PLAN_TOO_LARGE.format(size=size, limit=jobs.MAX_PLAN_BYTES), reason="PlanTooLarge")
     if observed.job is None:
+        size = len(job["spec"]["template"]["metadata"]["annotations"][jobs.ANNOTATION_PLAN].encode())
+        if size > jobs.MAX_PLAN_BYTES:  # the API server would refuse the Job, on every retry
+            return _failed(MESSAGE_PLAN_TOO_LARGE.format(size=size, limit=jobs.MAX_PLAN_BYTES), reason="PlanTooLarge")
         return Transition(create=(job,))
     why = claims.job_mismatch(observed.job, job)
     if why:
